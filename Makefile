@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make demo   - recommendations and an explanation for a bundled patient
+#   make test   - the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/oncologic check
+	$(BIN)/oncologic recommend examples/patients/sclc_second_line.json
+	$(BIN)/oncologic explain examples/patients/sclc_second_line.json anlotinib+irinotecan
+	$(BIN)/oncologic why-not examples/patients/sclc_tfi_90d.json topotecan
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/oncologic check
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info engine/*.egg-info .pytest_cache

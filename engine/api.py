@@ -1,0 +1,95 @@
+"""The Python API for embedding: load a knowledge base once, evaluate many patients.
+
+    import oncologic
+    kb = oncologic.load()                     # or oncologic.load("path/to/rules")
+    result = kb.evaluate("examples/patients/sclc_second_line.json")
+    for rec in result.recommendations:
+        print(rec.id, rec.strength, rec.evidence, rec.source.locator)
+    print(kb.explain(patient, "anlotinib+irinotecan").to_json(indent=2))
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Union
+
+from . import explain as explaining
+from . import results as r
+from .backend_pydatalog import PyDatalogEngine
+from .compiler import CompiledKB
+from .evaluate import Evaluation, conclusions, evaluate
+from .kb import load_compiled
+from .patient import Patient, read_records, validate
+
+PatientLike = Union[Patient, dict, str, os.PathLike]
+
+
+class KnowledgeBase:
+    """A compiled knowledge base and its engine. Safe to share between threads."""
+
+    def __init__(self, compiled: CompiledKB):
+        self.compiled = compiled
+        self.engine = PyDatalogEngine(compiled.program)
+
+    @classmethod
+    def load(cls, kb_dir: str | os.PathLike | None = None) -> "KnowledgeBase":
+        return cls(load_compiled(kb_dir))
+
+    # -- vocabulary --
+    @property
+    def concepts(self) -> list[str]:
+        return list(self.compiled.concept_node)
+
+    @property
+    def attributes(self) -> list[str]:
+        return list(self.compiled.checked.attributes)
+
+    def datalog(self) -> str:
+        """The compiled program as Datalog text."""
+        return self.compiled.program.text()
+
+    # -- patients --
+    def patient(self, record: PatientLike, source: str | None = None) -> Patient:
+        """Validate a record (a dict, or a path to a .json/.yaml file) into a Patient."""
+        if isinstance(record, Patient):
+            return record
+        if isinstance(record, dict):
+            return validate(record, self.compiled.checked, source or f"<record {record.get('id', '?')}>")
+        records = list(read_records(record))
+        if len(records) != 1:
+            from .errors import PatientError
+            raise PatientError(str(record), f"holds {len(records)} records; use evaluate_many for a cohort")
+        where, raw = records[0]
+        return validate(raw, self.compiled.checked, where)
+
+    def patients(self, path: str | os.PathLike) -> Iterator[Patient]:
+        """Every record of a file (one for .json/.yaml, one a line for .jsonl), validated."""
+        for where, raw in read_records(path):
+            yield validate(raw, self.compiled.checked, where)
+
+    def run(self, record: PatientLike) -> Evaluation:
+        """The engine's raw verdicts for a patient (used by explain and why-not)."""
+        return evaluate(self.compiled, self.engine, self.patient(record))
+
+    def evaluate(self, record: PatientLike, lang: str = "en") -> r.Result:
+        """Everything the knowledge base concludes for the patient (CONTRACT §4)."""
+        return conclusions(self.run(record), lang)
+
+    def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en") -> Iterator[r.Result]:
+        if isinstance(records, (str, os.PathLike)):
+            records = self.patients(records)
+        for record in records:
+            yield self.evaluate(record, lang)
+
+    def explain(self, record: PatientLike, goal: str) -> r.Explanation:
+        """The proof of a goal: a recommendation id, a concept or a rule id."""
+        return explaining.explain(self.run(record), goal)
+
+    def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
+        """Why a goal does not hold: per rule, the failed and the missing conditions."""
+        return explaining.why_not(self.run(record), goal)
+
+
+def load(kb_dir: str | os.PathLike | None = None) -> KnowledgeBase:
+    """Load (and cache) a knowledge base; the shipped one when ``kb_dir`` is None."""
+    return KnowledgeBase.load(kb_dir)

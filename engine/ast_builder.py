@@ -1,0 +1,360 @@
+"""Stage 2: lark parse tree → AST (:mod:`oncologic.nodes`).
+
+One method per grammar rule, in the style of lark's Transformer. Structural problems that the
+grammar cannot express (a recommendation without items, two `for` clauses, ...) are collected
+as diagnostics here; name resolution and types are the checker's job.
+"""
+from __future__ import annotations
+
+from lark import Token, Transformer, Tree, v_args
+
+from . import nodes as n
+from .errors import Diagnostic
+
+
+def _text(token: Token) -> str:
+    """The content of a STRING token, with \\" and \\\\ unescaped."""
+    raw = str(token)[1:-1]
+    out, i = [], 0
+    while i < len(raw):
+        if raw[i] == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(raw[i])
+            i += 1
+    return "".join(out)
+
+
+def _number(token: Token) -> int | float:
+    text = str(token)
+    return float(text) if "." in text else int(text)
+
+
+@v_args(meta=True)
+class AstBuilder(Transformer):
+    def __init__(self, filename: str):
+        super().__init__()
+        self.filename = filename
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers --
+    def _pos(self, meta) -> n.Pos:
+        return n.Pos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+    def _error(self, pos: n.Pos, message: str) -> None:
+        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message))
+
+    # -- file --
+    def start(self, meta, statements):
+        module = n.Module(self.filename, [], [], [], [])
+        for st in statements:
+            if isinstance(st, n.Document):
+                module.documents.append(st)
+            elif isinstance(st, n.Attribute):
+                module.attributes.append(st)
+            elif isinstance(st, n.Item):
+                module.items.append(st)
+            elif isinstance(st, n.Rule):
+                module.rules.append(st)
+        return module
+
+    # -- documents --
+    def document(self, meta, children):
+        name, filename, *clauses = children
+        title = grading = None
+        labels = []
+        for kind, value, *_ in clauses:
+            if kind == "title":
+                title = value
+            elif kind == "grading":
+                grading = value
+            else:
+                labels.extend(value)
+        return n.Document(str(name), _text(filename), title, grading, tuple(labels), self._pos(meta))
+
+    def title(self, meta, children):
+        return ("title", _text(children[0]))
+
+    def grading(self, meta, children):
+        return ("grading", str(children[0]))
+
+    def label(self, meta, children):
+        return ("labels", tuple(children), self._pos(meta))
+
+    def lang_text(self, meta, children):
+        return (str(children[0].children[0]), _text(children[1]))
+
+    # -- attributes --
+    def attribute(self, meta, children):
+        name, type_, *clauses = children
+        labels, derive, required = [], None, False
+        for kind, value, *_ in clauses:
+            if kind == "labels":
+                labels.extend(value)
+            elif kind == "derive":
+                derive = value
+            elif kind == "required":
+                required = True
+        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta))
+
+    def derive_difference(self, meta, children):
+        return ("derive", (str(children[0]), str(children[1])))
+
+    def required(self, meta, children):
+        return ("required", True)
+
+    def enum_type(self, meta, children):
+        return n.TypeSpec("enum", values=children[0])
+
+    def set_type(self, meta, children):
+        return n.TypeSpec("set", values=children[0])
+
+    def item_set_type(self, meta, children):
+        return n.TypeSpec("item_set")
+
+    def bool_type(self, meta, children):
+        return n.TypeSpec("bool")
+
+    def date_type(self, meta, children):
+        return n.TypeSpec("date")
+
+    def string_type(self, meta, children):
+        return n.TypeSpec("string")
+
+    def scalar_type(self, meta, children):
+        kind = str(children[0].children[0])
+        low = high = None
+        if len(children) > 1:
+            low, high = children[1]
+        return n.TypeSpec(kind, low=low, high=high)
+
+    def range_both(self, meta, children):
+        return (children[0], children[1])
+
+    def range_low(self, meta, children):
+        return (children[0], None)
+
+    def range_high(self, meta, children):
+        return (None, children[0])
+
+    def record_list_type(self, meta, children):
+        return n.TypeSpec("record_list", fields=tuple(children))
+
+    def field(self, meta, children):
+        return n.Field(str(children[0]), children[1], self._pos(meta))
+
+    # -- items --
+    def item(self, meta, children):
+        kind_tree, name, *clauses = children
+        isa, labels = [], []
+        for kind, value, *_ in clauses:
+            if kind == "isa":
+                isa.extend(value)
+            else:
+                labels.extend(value)
+        return n.Item(str(kind_tree.children[0]), str(name), tuple(isa), tuple(labels), self._pos(meta))
+
+    def isa(self, meta, children):
+        return ("isa", children[0])
+
+    def id_list(self, meta, children):
+        return tuple(str(c) for c in children)
+
+    # -- rules --
+    def concept(self, meta, children):
+        kind_tree, name, *clauses = children
+        kind = str(kind_tree.children[0])
+        return self._rule(kind, str(name), clauses, meta, concludes=str(name))
+
+    def recommendation(self, meta, children):
+        name, *clauses = children
+        return self._rule("recommendation", str(name), clauses, meta)
+
+    def contraindication(self, meta, children):
+        name, *clauses = children
+        return self._rule("contraindication", str(name), clauses, meta)
+
+    def _rule(self, kind, name, clauses, meta, concludes=None):
+        pos = self._pos(meta)
+        fields: dict = {"sources": [], "notes": [], "labels": [], "conditions": []}
+        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id"}
+        flat = [entry for clause in clauses for entry in (clause if isinstance(clause, _Multi) else (clause,))]
+        for key, value, cpos in flat:
+            if key in ("sources", "notes", "labels", "conditions"):
+                fields[key].extend(value if key == "labels" else [value])
+            elif key in singles:
+                if key in fields:
+                    self._error(cpos, f"{kind} '{name}' has more than one '{_CLAUSE_WORD[key]}' clause")
+                fields[key] = value
+            elif key == "regimens":
+                if "regimens" in fields:
+                    self._error(cpos, f"{kind} '{name}' has more than one list of items; write them in one clause, separated by commas")
+                fields["regimens"] = value
+        if kind in ("concept", "setting"):
+            rule_id = fields.get("id", name)
+        else:
+            rule_id = name
+            if "id" in fields:
+                self._error(pos, f"'id' is for concept rules; the {kind} is already named '{name}'")
+        conditions = fields["conditions"]
+        condition = None
+        if len(conditions) == 1:
+            condition = conditions[0]
+        elif len(conditions) > 1:
+            condition = n.And(tuple(conditions), conditions[0].pos if hasattr(conditions[0], "pos") else pos)
+        setting = fields.get("setting")
+        if setting is not None:
+            ref = n.Ref(setting[0], setting[1])
+            condition = ref if condition is None else n.And((ref, condition), pos)
+            setting = setting[0]
+        return n.Rule(
+            kind=kind,
+            id=rule_id,
+            name=concludes,
+            condition=condition,
+            setting=setting,
+            polarity=fields.get("polarity"),
+            regimens=tuple(fields.get("regimens", ())),
+            strength=fields.get("strength"),
+            evidence=fields.get("evidence"),
+            grade=fields.get("grade"),
+            consensus=fields.get("consensus"),
+            sources=tuple(fields["sources"]),
+            notes=tuple(fields["notes"]),
+            reason=fields.get("reason"),
+            labels=tuple(fields["labels"]),
+            pos=pos,
+        )
+
+    def condition(self, meta, children):
+        return ("conditions", children[0], self._pos(meta))
+
+    def for_setting(self, meta, children):
+        pos = self._pos(meta)
+        return ("setting", (str(children[0]), pos), pos)
+
+    def rule_id(self, meta, children):
+        return ("id", str(children[0]), self._pos(meta))
+
+    def recommend(self, meta, children):
+        pos = self._pos(meta)
+        return _Multi(("polarity", "recommend", pos), ("regimens", children[0], pos))
+
+    def do_not_recommend(self, meta, children):
+        pos = self._pos(meta)
+        return _Multi(("polarity", "do_not_recommend", pos), ("regimens", children[0], pos))
+
+    def avoid(self, meta, children):
+        return ("regimens", tuple((item,) for item in children[0]), self._pos(meta))
+
+    def strength(self, meta, children):
+        return ("strength", str(children[0]), self._pos(meta))
+
+    def evidence(self, meta, children):
+        return ("evidence", str(children[0]), self._pos(meta))
+
+    def grade(self, meta, children):
+        return ("grade", _text(children[0]), self._pos(meta))
+
+    def consensus(self, meta, children):
+        return ("consensus", children[0], self._pos(meta))
+
+    def source(self, meta, children):
+        pos = self._pos(meta)
+        return ("sources", n.Citation(str(children[0]), _text(children[1]), pos), pos)
+
+    def note(self, meta, children):
+        return ("notes", _text(children[0]), self._pos(meta))
+
+    def because(self, meta, children):
+        return ("reason", _text(children[0]), self._pos(meta))
+
+    def regimens(self, meta, children):
+        return tuple(children)
+
+    def regimen(self, meta, children):
+        return tuple(str(c) for c in children)
+
+    # -- conditions --
+    def or_(self, meta, children):
+        left, right = children
+        items = (left.items if isinstance(left, n.Or) else (left,)) + (right,)
+        return n.Or(items, self._pos(meta))
+
+    def and_(self, meta, children):
+        left, right = children
+        items = (left.items if isinstance(left, n.And) else (left,)) + (right,)
+        return n.And(items, self._pos(meta))
+
+    def not_(self, meta, children):
+        return n.Not(children[0], self._pos(meta))
+
+    def compare(self, meta, children):
+        attr, op, value = children
+        op = {"≤": "<=", "≥": ">=", "≠": "!="}.get(str(op), str(op))
+        return n.Compare(str(attr), op, value, self._pos(meta))
+
+    def one_of(self, meta, children):
+        return n.OneOf(str(children[0]), children[1], self._pos(meta))
+
+    def has(self, meta, children):
+        return n.Has(str(children[0]), (children[1],), self._pos(meta))
+
+    def has_any(self, meta, children):
+        return n.Has(str(children[0]), children[1], self._pos(meta))
+
+    def is_empty(self, meta, children):
+        return n.IsEmpty(str(children[0]), self._pos(meta))
+
+    def is_known(self, meta, children):
+        return n.IsKnown(str(children[0]), self._pos(meta))
+
+    def any_record(self, meta, children):
+        return n.AnyRecord(str(children[0]), children[1], self._pos(meta))
+
+    def ref(self, meta, children):
+        return n.Ref(str(children[0]), self._pos(meta))
+
+    # -- values --
+    def value_list(self, meta, children):
+        return tuple(children)
+
+    def quantity(self, meta, children):
+        unit = str(children[1]) if len(children) > 1 else None
+        return n.Quantity(_number(children[0]), unit)
+
+    def symbol(self, meta, children):
+        return n.Symbol(str(children[0]))
+
+    def text(self, meta, children):
+        return n.Text(_text(children[0]))
+
+    def date(self, meta, children):
+        return n.DateValue(str(children[0]))
+
+    def true(self, meta, children):
+        return n.BoolValue(True)
+
+    def false(self, meta, children):
+        return n.BoolValue(False)
+
+
+class _Multi(tuple):
+    """Several clause entries produced by one clause (``recommend`` sets polarity and items)."""
+
+    def __new__(cls, *entries):
+        return super().__new__(cls, entries)
+
+
+_CLAUSE_WORD = {
+    "setting": "for", "polarity": "recommend", "strength": "strength", "evidence": "evidence",
+    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id",
+}
+
+
+def build_module(tree: Tree, filename: str) -> tuple[n.Module, list[Diagnostic]]:
+    builder = AstBuilder(filename)
+    module = builder.transform(tree)
+    return module, builder.diagnostics

@@ -1,0 +1,386 @@
+"""Stage 3: check the AST of all rule files together and resolve it.
+
+The checker builds the vocabulary (documents, attributes, items, concepts), then walks every
+rule: it resolves bare names (a concept, or a bool attribute), checks that each comparison
+fits the attribute's type and unit, normalises quantities to canonical units, and reports every
+problem as a diagnostic with a did-you-mean for misspelt names. Its result, a
+:class:`CheckedKB`, is what the compiler consumes.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, replace
+
+from . import nodes as n
+from . import units
+from .errors import Diagnostic
+
+STRENGTHS = ("strong", "moderate", "weak", "none")
+ORDERED_KINDS = ("int", "number", "duration", "percent", "length", "date")
+VALUE_KINDS = ORDERED_KINDS + ("enum", "bool", "string")
+ITEM_KINDS = ("drug", "class", "procedure", "action", "group")
+
+
+@dataclass
+class CheckedKB:
+    """The resolved knowledge base: vocabulary plus rules with resolved conditions."""
+
+    documents: dict[str, n.Document] = field(default_factory=dict)
+    attributes: dict[str, n.Attribute] = field(default_factory=dict)
+    items: dict[str, n.Item] = field(default_factory=dict)
+    concepts: dict[str, str] = field(default_factory=dict)  # name -> "concept" | "setting"
+    rules: list[n.Rule] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def ancestors(self, item: str) -> list[str]:
+        """The classes an item belongs to, transitively (not the item itself)."""
+        seen: list[str] = []
+        stack = list(self.items[item].isa) if item in self.items else []
+        while stack:
+            cls = stack.pop(0)
+            if cls not in seen:
+                seen.append(cls)
+                stack.extend(self.items[cls].isa if cls in self.items else ())
+        return seen
+
+    def members(self, cls: str) -> set[str]:
+        """The item itself and every item that belongs to it, transitively."""
+        return {name for name in self.items if name == cls or cls in self.ancestors(name)}
+
+    def rules_for(self, name: str) -> list[n.Rule]:
+        return [r for r in self.rules if r.kind in ("concept", "setting") and r.name == name]
+
+    def label(self, name: str, lang: str = "en") -> str | None:
+        for table in (self.items, self.attributes):
+            if name in table:
+                return n.label_of(table[name].labels, lang)
+        for rule in self.rules_for(name):
+            found = n.label_of(rule.labels, lang)
+            if found:
+                return found
+        return None
+
+
+class Checker:
+    def __init__(self, modules: list[n.Module]):
+        self.modules = modules
+        self.kb = CheckedKB(files=[m.file for m in modules])
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- reporting --
+    def error(self, pos: n.Pos, message: str) -> None:
+        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message))
+
+    def unknown(self, pos: n.Pos, what: str, name: str, candidates) -> None:
+        close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        self.error(pos, f"unknown {what} '{name}'{hint}")
+
+    # -- main --
+    def run(self) -> CheckedKB:
+        self._declare()
+        self._check_vocabulary()
+        resolved = []
+        rule_ids: dict[str, n.Rule] = {}
+        for module in self.modules:
+            for rule in module.rules:
+                if rule.id in rule_ids:
+                    other = rule_ids[rule.id]
+                    self.error(rule.pos, f"rule id '{rule.id}' is already used at {other.pos}")
+                    continue
+                rule_ids[rule.id] = rule
+                resolved.append(self._check_rule(rule))
+        self.kb.rules = resolved
+        self._check_cycles()
+        return self.kb
+
+    def _check_cycles(self) -> None:
+        """A concept defined in terms of itself has no clinical meaning: report the cycle."""
+        uses: dict[str, set[str]] = {}
+        first_rule: dict[str, n.Rule] = {}
+        for rule in self.kb.rules:
+            if rule.kind in ("concept", "setting") and rule.condition is not None:
+                refs = {c.name for c in n.walk(rule.condition) if isinstance(c, n.ConceptRef)}
+                uses.setdefault(rule.name, set()).update(refs)
+                first_rule.setdefault(rule.name, rule)
+        state: dict[str, int] = {}
+        reported: set[frozenset] = set()
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for dep in sorted(uses.get(name, ())):
+                if state.get(dep) == 1:
+                    cycle = path[path.index(dep):] + [dep] if dep in path else [name, dep]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        self.error(first_rule[dep].pos, "concepts are defined in terms of themselves: " + " -> ".join(cycle))
+                elif state.get(dep) is None:
+                    visit(dep, path + [dep])
+            state[name] = 2
+
+        for name in sorted(uses):
+            if state.get(name) is None:
+                visit(name, [name])
+
+    def _declare(self) -> None:
+        kb = self.kb
+        for module in self.modules:
+            for doc in module.documents:
+                if doc.name in kb.documents:
+                    self.error(doc.pos, f"document '{doc.name}' is already declared at {kb.documents[doc.name].pos}")
+                kb.documents.setdefault(doc.name, doc)
+            for attr in module.attributes:
+                if attr.name in kb.attributes:
+                    self.error(attr.pos, f"attribute '{attr.name}' is already declared at {kb.attributes[attr.name].pos}")
+                kb.attributes.setdefault(attr.name, attr)
+            for item in module.items:
+                if item.name in kb.items:
+                    self.error(item.pos, f"{item.kind} '{item.name}' is already declared at {kb.items[item.name].pos}")
+                kb.items.setdefault(item.name, item)
+        for module in self.modules:
+            for rule in module.rules:
+                if rule.kind in ("concept", "setting"):
+                    previous = kb.concepts.get(rule.name)
+                    if previous and previous != rule.kind:
+                        self.error(rule.pos, f"'{rule.name}' is declared both as a concept and as a setting")
+                    if rule.name in kb.attributes:
+                        self.error(rule.pos, f"'{rule.name}' is an attribute (declared at {kb.attributes[rule.name].pos}); a concept needs another name")
+                    kb.concepts[rule.name] = rule.kind
+
+    def _check_vocabulary(self) -> None:
+        kb = self.kb
+        for attr in kb.attributes.values():
+            self._check_type(attr.type, attr.pos, attr.name)
+            if attr.derive:
+                for source in attr.derive:
+                    src = kb.attributes.get(source)
+                    if src is None:
+                        self.unknown(attr.pos, "attribute", source, kb.attributes)
+                    elif src.type.kind != "date":
+                        self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, but '{source}' is a {src.type.kind}")
+                if attr.type.kind != "duration":
+                    self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, so it must be a duration, not a {attr.type.kind}")
+        for item in kb.items.values():
+            for cls in item.isa:
+                target = kb.items.get(cls)
+                if target is None:
+                    self.unknown(item.pos, "class", cls, [i.name for i in kb.items.values() if i.kind in ("class", "group")])
+                elif target.kind not in ("class", "group"):
+                    self.error(item.pos, f"'{item.name}' is declared a member of '{cls}', which is a {target.kind}, not a class")
+            if item.name in kb.ancestors(item.name):
+                self.error(item.pos, f"class membership of '{item.name}' is circular")
+
+    def _check_type(self, spec: n.TypeSpec, pos: n.Pos, name: str) -> None:
+        if spec.kind in units.UNITS or spec.kind in ("int", "number"):
+            for bound in (spec.low, spec.high):
+                if bound is not None:
+                    self._normalise(bound, spec.kind, pos, f"range of '{name}'")
+        if spec.kind in ("enum", "set") and len(set(spec.values)) != len(spec.values):
+            self.error(pos, f"'{name}' lists a value twice")
+        for fld in spec.fields:
+            if fld.type.kind in ("set", "item_set", "record_list"):
+                self.error(fld.pos, f"field '{fld.name}' of '{name}' must be a single value, not a {fld.type.kind}")
+            self._check_type(fld.type, fld.pos, f"{name}.{fld.name}")
+
+    def _normalise(self, q: n.Quantity, kind: str, pos: n.Pos, what: str) -> n.Quantity | None:
+        written = f"{q.value}{q.unit or ''}"
+        if kind in units.UNITS:
+            if q.unit is None and kind != "percent":
+                self.error(pos, f"{what}: {q.value} needs a unit ({', '.join(units.UNITS[kind][1])})")
+                return None
+            try:
+                value = units.to_canonical(q.value, q.unit, kind)
+            except ValueError as err:
+                self.error(pos, f"{what}: {err}")
+                return None
+            return n.Quantity(value, units.canonical_unit(kind), written)
+        if kind in ("int", "number"):
+            if q.unit is not None:
+                self.error(pos, f"{what} is a plain {kind}; '{q.unit}' is not allowed here")
+                return None
+            if kind == "int" and not isinstance(q.value, int):
+                self.error(pos, f"{what} is a whole number; {q.value} is not")
+                return None
+            return n.Quantity(q.value, None, written)
+        self.error(pos, f"{what} is a {kind}; a number does not fit")
+        return None
+
+    # -- rules --
+    def _check_rule(self, rule: n.Rule) -> n.Rule:
+        kb = self.kb
+        where = f"{rule.kind} '{rule.id}'"
+        for cite in rule.sources:
+            if cite.document not in kb.documents:
+                self.unknown(cite.pos, "document", cite.document, kb.documents)
+        if not rule.sources:
+            self.error(rule.pos, f"{where} cites no source; add: source DOCUMENT \"table or section\"")
+        if rule.condition is None:
+            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else ""))
+        if rule.kind == "recommendation":
+            if rule.polarity is None:
+                self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'")
+            if rule.strength is not None and rule.strength not in STRENGTHS:
+                self.error(rule.pos, f"{where}: strength '{rule.strength}' is not one of {', '.join(STRENGTHS)}")
+            if rule.setting is not None and kb.concepts.get(rule.setting) is None:
+                self.unknown(rule.pos, "setting", rule.setting, kb.concepts)
+        if rule.kind == "contraindication":
+            if not rule.regimens:
+                self.error(rule.pos, f"{where} names nothing to avoid; add 'avoid ITEM, ...'")
+            if not rule.reason:
+                self.error(rule.pos, f"{where} gives no reason; add 'because \"...\"'")
+        elif rule.kind != "recommendation" and rule.regimens:
+            self.error(rule.pos, f"{where} cannot recommend items; use a recommendation")
+        if rule.kind != "recommendation":
+            for attr_name, value in (("strength", rule.strength), ("evidence", rule.evidence), ("consensus", rule.consensus)):
+                if value is not None:
+                    self.error(rule.pos, f"{where}: '{attr_name}' belongs to recommendations")
+        for regimen in rule.regimens:
+            for item in regimen:
+                if item not in kb.items:
+                    self.unknown(rule.pos, "drug, class, procedure or action", item, kb.items)
+            if len(set(regimen)) != len(regimen):
+                self.error(rule.pos, f"{where} names an item twice in one regimen")
+        consensus = rule.consensus
+        if consensus is not None:
+            if consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
+                self.error(rule.pos, f"{where}: consensus is a percentage of experts, 0-100%")
+                consensus = None
+            else:
+                consensus = n.Quantity(consensus.value, "%")
+        condition = self._condition(rule.condition, where) if rule.condition is not None else None
+        return replace(rule, condition=condition, consensus=consensus)
+
+    def _condition(self, cond: n.Condition, where: str, record: n.Attribute | None = None) -> n.Condition:
+        if isinstance(cond, n.And):
+            return replace(cond, items=tuple(self._condition(c, where, record) for c in cond.items))
+        if isinstance(cond, n.Or):
+            return replace(cond, items=tuple(self._condition(c, where, record) for c in cond.items))
+        if isinstance(cond, n.Not):
+            return replace(cond, item=self._condition(cond.item, where, record))
+        if isinstance(cond, n.Ref):
+            return self._ref(cond, record)
+        attr = self._attribute(cond.attribute, cond.pos, record)
+        if attr is None:
+            return cond
+        kind = attr.type.kind
+        if isinstance(cond, n.Compare):
+            return replace(cond, value=self._value(cond.value, attr, cond.pos, cond.op))
+        if isinstance(cond, n.OneOf):
+            if kind not in VALUE_KINDS:
+                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')")
+                return cond
+            return replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values))
+        if isinstance(cond, n.Has):
+            if kind not in ("set", "item_set"):
+                self.error(cond.pos, f"'{attr.name}' is a {kind}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')")
+                return cond
+            return replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values))
+        if isinstance(cond, n.IsEmpty):
+            if kind not in ("set", "item_set", "record_list"):
+                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'is empty' is for sets and lists")
+            return cond
+        if isinstance(cond, n.IsKnown):
+            return cond
+        if isinstance(cond, n.AnyRecord):
+            if kind != "record_list":
+                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'any ... where (...)' is for lists of records")
+                return cond
+            if record is not None:
+                self.error(cond.pos, "'any ... where' cannot be nested")
+                return cond
+            inner = self._condition(cond.condition, where, record=attr)
+            return replace(cond, condition=inner)
+        raise AssertionError(cond)  # pragma: no cover
+
+    def _attribute(self, name: str, pos: n.Pos, record: n.Attribute | None) -> n.Attribute | None:
+        if record is not None:
+            for fld in record.type.fields:
+                if fld.name == name:
+                    return n.Attribute(fld.name, fld.type, (), None, True, fld.pos)
+            self.unknown(pos, f"field of '{record.name}'", name, [f.name for f in record.type.fields])
+            return None
+        attr = self.kb.attributes.get(name)
+        if attr is None:
+            if name in self.kb.concepts:
+                self.error(pos, f"'{name}' is a concept, not an attribute; test it by writing its name alone")
+            else:
+                self.unknown(pos, "attribute", name, self.kb.attributes)
+        return attr
+
+    def _ref(self, ref: n.Ref, record: n.Attribute | None) -> n.Condition:
+        if record is not None:
+            attr = self._attribute(ref.name, ref.pos, record)
+            if attr is not None and attr.type.kind != "bool":
+                self.error(ref.pos, f"field '{ref.name}' is a {attr.type.kind}; compare it with a value")
+            return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
+        if ref.name in self.kb.concepts:
+            return n.ConceptRef(ref.name, ref.pos)
+        attr = self.kb.attributes.get(ref.name)
+        if attr is not None:
+            if attr.type.kind == "bool":
+                return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
+            self.error(ref.pos, f"'{ref.name}' is a {attr.type.kind} attribute; compare it with a value (e.g. '{ref.name} = ...')")
+            return ref
+        candidates = list(self.kb.concepts) + [a for a, v in self.kb.attributes.items() if v.type.kind == "bool"]
+        self.unknown(ref.pos, "concept", ref.name, candidates)
+        return ref
+
+    def _value(self, value: n.Value, attr: n.Attribute, pos: n.Pos, op: str) -> n.Value:
+        kind = attr.type.kind
+        name = attr.name
+        if op not in ("=", "!=") and kind not in ORDERED_KINDS:
+            self.error(pos, f"'{name}' is a {kind}; it can be tested with = or != but not {op}")
+            return value
+        if kind in ("set", "item_set", "record_list"):
+            self.error(pos, f"'{name}' is a {kind.replace('_', ' ')}; test its members with 'has' (e.g. '{name} has ...')")
+            return value
+        if isinstance(value, n.Quantity):
+            if kind in ORDERED_KINDS and kind != "date":
+                return self._normalise(value, kind, pos, f"'{name}'") or value
+            self.error(pos, f"'{name}' is a {kind}; a number does not fit")
+            return value
+        if isinstance(value, n.Symbol):
+            if kind == "enum":
+                if value.name not in attr.type.values:
+                    self.unknown(pos, f"value of '{name}'", value.name, attr.type.values)
+                return value
+            self.error(pos, f"'{name}' is a {kind}; '{value.name}' does not fit" + self._example(attr))
+            return value
+        if isinstance(value, n.BoolValue):
+            if kind != "bool":
+                self.error(pos, f"'{name}' is a {kind}, not true/false" + self._example(attr))
+            return value
+        if isinstance(value, n.DateValue):
+            if kind != "date":
+                self.error(pos, f"'{name}' is a {kind}, not a date")
+            return value
+        if isinstance(value, n.Text):
+            if kind != "string":
+                self.error(pos, f"'{name}' is a {kind}; quoted text does not fit" + self._example(attr))
+            return value
+        return value  # pragma: no cover
+
+    def _member(self, value: n.Value, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        if not isinstance(value, n.Symbol):
+            self.error(pos, f"'{attr.name}' holds names; write one without quotes")
+            return value
+        if attr.type.kind == "set":
+            if value.name not in attr.type.values:
+                self.unknown(pos, f"value of '{attr.name}'", value.name, attr.type.values)
+        elif value.name not in self.kb.items:
+            self.unknown(pos, "drug or class", value.name, self.kb.items)
+        return value
+
+    @staticmethod
+    def _example(attr: n.Attribute) -> str:
+        if attr.type.kind == "enum":
+            return f" (one of: {', '.join(attr.type.values[:6])}{', ...' if len(attr.type.values) > 6 else ''})"
+        unit = units.canonical_unit(attr.type.kind)
+        return f" (e.g. 90{unit})" if unit else ""
+
+
+def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
+    checker = Checker(modules)
+    kb = checker.run()
+    return kb, checker.diagnostics

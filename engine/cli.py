@@ -1,0 +1,176 @@
+"""The command line: ``oncologic check | recommend | explain | why-not`` (CONTRACT §3).
+
+Exit status: 0 done (whether or not a goal holds), 2 bad input or usage (a message on stderr,
+never a traceback), 1 internal error.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+
+import click
+
+from .errors import OncologicError, RuleError
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                      help="text: a readable tree for a person; json: the contract's JSON.")
+KB = click.option("--kb", "kb_dir", type=click.Path(file_okay=False), default=None,
+                  help="Knowledge-base folder of *.rules files (default: the shipped one).")
+LANG = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+                    help="Labels in text output: en, or zh for the Chinese names.")
+
+
+def _fail(message: str, status: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(status)
+
+
+def guarded(fn):
+    """Turn input errors into exit 2 with a message, and anything else into exit 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RuleError as err:
+            _fail(str(err) + f"\n{len(err.diagnostics)} error(s)", 2)
+        except OncologicError as err:
+            _fail(f"error: {err}", 2)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as err:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("ONCOLOGIC_DEBUG"):
+                traceback.print_exc()
+            _fail(f"internal error: {type(err).__name__}: {err}\n(set ONCOLOGIC_DEBUG=1 for the traceback; please report it)", 1)
+    return wrapper
+
+
+def _kb(kb_dir):
+    from .api import KnowledgeBase
+    return KnowledgeBase.load(kb_dir)
+
+
+def _renderer(kb, lang):
+    from .render import TextRenderer
+    return TextRenderer(kb.compiled, lang)
+
+
+def _emit_json(model) -> None:
+    from .render import to_json
+    click.echo(to_json(model))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oncologic")
+def main():
+    """oncologic: clinical oncology guidelines as logic, with explanations."""
+
+
+@main.command()
+@KB
+@FORMAT
+@guarded
+def check(kb_dir, fmt):
+    """Parse, compile and check the knowledge base."""
+    import json
+    from .kb import load_compiled
+    try:
+        compiled = load_compiled(kb_dir)
+    except RuleError as err:
+        if fmt == "json":
+            click.echo(json.dumps({"ok": False, "errors": [d.__dict__ for d in err.diagnostics]}, ensure_ascii=False, indent=2))
+            sys.exit(2)
+        raise
+    checked = compiled.checked
+    summary = {"ok": True, "files": len(checked.files), "attributes": len(checked.attributes), "items": len(checked.items),
+               "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"ok: {summary['files']} files, {summary['attributes']} attributes, {summary['items']} items, "
+                   f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
+
+
+@main.command()
+@click.argument("patient", type=click.Path(dir_okay=False))
+@KB
+@FORMAT
+@LANG
+@guarded
+def recommend(patient, kb_dir, fmt, lang):
+    """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
+    kb = _kb(kb_dir)
+    if patient.endswith(".jsonl"):
+        import json
+        from .render import TextRenderer
+        for res in kb.evaluate_many(patient, lang):
+            if fmt == "json":
+                click.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False))
+            else:
+                TextRenderer(kb.compiled, lang).result(res)
+        return
+    res = kb.evaluate(patient, lang)
+    if fmt == "json":
+        _emit_json(res)
+    else:
+        _renderer(kb, lang).result(res)
+
+
+@main.command()
+@click.argument("patient", type=click.Path(dir_okay=False))
+@click.argument("goal")
+@KB
+@FORMAT
+@LANG
+@guarded
+def explain(patient, goal, kb_dir, fmt, lang):
+    """The proof of GOAL (a recommendation id or a concept name) for PATIENT."""
+    kb = _kb(kb_dir)
+    person = kb.patient(patient)
+    ex = kb.explain(person, goal)
+    if fmt == "json":
+        _emit_json(ex)
+    else:
+        _renderer(kb, lang).explanation(ex, person.id)
+
+
+@main.command("why-not")
+@click.argument("patient", type=click.Path(dir_okay=False))
+@click.argument("goal")
+@KB
+@FORMAT
+@LANG
+@guarded
+def why_not(patient, goal, kb_dir, fmt, lang):
+    """Why GOAL does not hold for PATIENT: the failed and the missing conditions."""
+    kb = _kb(kb_dir)
+    person = kb.patient(patient)
+    wn = kb.why_not(person, goal)
+    if fmt == "json":
+        _emit_json(wn)
+    else:
+        _renderer(kb, lang).why_not(wn, person.id)
+
+
+@main.command()
+@KB
+@guarded
+def datalog(kb_dir):
+    """Print the compiled knowledge base as Datalog text."""
+    click.echo(_kb(kb_dir).datalog(), nl=False)
+
+
+@main.command()
+@guarded
+def schema():
+    """Print the JSON Schema of `recommend --format json` output."""
+    import json
+    from .results import Result
+    click.echo(json.dumps(Result.model_json_schema(), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

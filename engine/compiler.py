@@ -1,0 +1,282 @@
+"""Stage 4: checked AST → Datalog program (:mod:`oncologic.datalog`).
+
+Unknown data must never read as false, so every condition is compiled twice ("dual rail"):
+``t<n>(P)`` holds when condition *n* is certainly true for patient P, ``f<n>(P)`` when it is
+certainly false. Neither means unknown: the condition depends on data the record lacks.
+``and``/``or``/``not`` then follow Kleene's three-valued logic without negation as failure,
+and negation appears only on patient facts and on a few auxiliary predicates, which keeps the
+program stratified (checked anyway, see :meth:`Program.negative_cycles`).
+
+Patient facts (extensional predicates)::
+
+    patient(P)                  the record exists
+    val(P, Attribute, Value)    a single-valued attribute (numbers in canonical units)
+    known(P, Attribute)         the attribute is present (sets and lists too, even empty)
+    member(P, Attribute, X)     X is in a set attribute (or X is a record index of a list)
+    field(P, Attribute, I, Field, Value)   a field of record I of a list attribute
+
+Every condition, rule and concept becomes a node with a number; ``truth(P, N, true|false)``
+collects the verdicts, ``removed(P, Regimen, Contraindication)`` the contraindications that
+fired, and ``record_match(P, N, I)`` the records an ``any ... where`` matched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import nodes as n
+from .checks import CheckedKB
+from .datalog import Atom, Comparison, Negation, Origin, Program, Var
+from .errors import Diagnostic
+
+P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
+NEGATE = {"=": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+DATALOG_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "field": 5}
+
+
+@dataclass(frozen=True)
+class Node:
+    """A numbered condition, rule, concept or regimen; the explanation walks these."""
+
+    id: int
+    kind: str  # leaf | and | or | not | ref | any | rule | concept | regimen
+    rule: str | None = None
+    ast: object = None
+    children: tuple[int, ...] = ()
+    name: str | None = None  # concept name (concept, ref) or regimen id (regimen)
+    items: tuple[str, ...] = ()  # regimen items
+
+
+@dataclass
+class CompiledKB:
+    checked: CheckedKB
+    program: Program
+    nodes: list[Node] = field(default_factory=list)
+    rule_node: dict[str, int] = field(default_factory=dict)
+    concept_node: dict[str, int] = field(default_factory=dict)
+    regimens: list[int] = field(default_factory=list)  # regimen nodes of recommendations
+    removals: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication rule ids
+
+    def rule(self, rule_id: str) -> n.Rule:
+        return self._rules[rule_id]
+
+    def __post_init__(self):
+        self._rules = {r.id: r for r in self.checked.rules}
+
+
+def _t(node: int, *args) -> Atom:
+    return Atom(f"t{node}", args or (P,))
+
+
+def _f(node: int, *args) -> Atom:
+    return Atom(f"f{node}", args or (P,))
+
+
+def _constant(value: n.Value):
+    if isinstance(value, n.Quantity):
+        return value.value
+    if isinstance(value, n.Symbol):
+        return value.name
+    if isinstance(value, n.BoolValue):
+        return value.value
+    if isinstance(value, n.DateValue):
+        return value.iso
+    if isinstance(value, n.Text):
+        return value.value
+    raise AssertionError(value)  # pragma: no cover
+
+
+class Compiler:
+    def __init__(self, kb: CheckedKB):
+        self.kb = kb
+        self.program = Program(edb=dict(EDB), outputs={"truth": 3, "removed": 3, "record_match": 3})
+        self.out = CompiledKB(kb, self.program)
+        self.origin: Origin | None = None
+        self.diagnostics: list[Diagnostic] = []
+
+    def node(self, kind: str, **kw) -> int:
+        node = Node(len(self.out.nodes), kind, **kw)
+        self.out.nodes.append(node)
+        return node.id
+
+    def add(self, head: Atom, *body) -> None:
+        self.program.add(head, body, self.origin)
+
+    # -- whole KB --
+    def run(self) -> CompiledKB:
+        self._class_facts()
+        concepts: dict[str, list[int]] = {}
+        # concept nodes first, so references can point at them
+        for name in self.kb.concepts:
+            self.out.concept_node[name] = self.node("concept", name=name)
+        for rule in self.kb.rules:
+            if rule.condition is None:
+                continue
+            self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
+            cond = self.condition(rule.condition, rule.id)
+            rid = self.node("rule", rule=rule.id, children=(cond,), name=rule.name)
+            self.out.rule_node[rule.id] = rid
+            self.add(_t(rid), _t(cond))
+            self.add(_f(rid), _f(cond))
+            if rule.kind in ("concept", "setting"):
+                concepts.setdefault(rule.name, []).append(rid)
+        for name, kid in self.out.concept_node.items():
+            rules = concepts.get(name, [])
+            rule0 = self.kb.rules_for(name)[0] if rules else None
+            self.origin = Origin(rule0.id, rule0.pos.file, rule0.pos.line) if rule0 else None
+            self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules))
+            for rid in rules:
+                self.add(_t(kid), _t(rid))
+            self.add(_f(kid), *[_f(rid) for rid in rules])
+        self._recommendations()
+        self._collectors()
+        for clauses in self.program.negative_cycles():
+            first = clauses[0]
+            origin = first.origin or Origin("?", "?", 0)
+            self.diagnostics.append(Diagnostic(origin.file, origin.line, 1,
+                                               f"rule '{origin.rule}' depends on its own negation; the rule set cannot be stratified"))
+        return self.out
+
+    def _class_facts(self) -> None:
+        for item in self.kb.items:
+            for cls in self.kb.ancestors(item):
+                self.program.facts.append(Atom("isa", (item, cls)))
+        self.program.add(Atom("has", (P, Var("A"), X)), (Atom("member", (P, Var("A"), X)),))
+        self.program.add(Atom("has", (P, Var("A"), Var("C"))),
+                         (Atom("member", (P, Var("A"), X)), Atom("isa", (X, Var("C")))))
+        self.program.add(Atom("nonempty", (P, Var("A"))), (Atom("member", (P, Var("A"), X)),))
+
+    def _recommendations(self) -> None:
+        contraindications = [r for r in self.kb.rules if r.kind == "contraindication" and r.id in self.out.rule_node]
+        avoided = {c.id: set().union(*(self.kb.members(item) for (item,) in c.regimens)) for c in contraindications}
+        for rule in self.kb.rules:
+            if rule.kind != "recommendation" or rule.id not in self.out.rule_node:
+                continue
+            rid = self.out.rule_node[rule.id]
+            self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
+            for regimen in rule.regimens:
+                kid = self.node("regimen", rule=rule.id, name=n.regimen_id(regimen), items=tuple(regimen), children=(rid,))
+                blockers = [c for c in contraindications if avoided[c.id] & set(regimen)] if rule.polarity == "recommend" else []
+                self.out.regimens.append(kid)
+                self.out.removals[kid] = [c.id for c in blockers]
+                if blockers:
+                    self.add(_t(kid), _t(rid), Negation(Atom(f"blocked{kid}", (P,))))
+                    for c in blockers:
+                        cid = self.out.rule_node[c.id]
+                        self.add(Atom(f"blocked{kid}", (P,)), _t(cid))
+                        self.add(Atom("removed", (P, kid, c.id)), _t(rid), _t(cid))
+                else:
+                    self.add(_t(kid), _t(rid))
+                self.add(_f(kid), _f(rid))
+
+    def _collectors(self) -> None:
+        self.origin = None
+        for node in self.out.nodes:
+            if node.kind != "field":
+                self.add(Atom("truth", (P, node.id, True)), _t(node.id))
+                self.add(Atom("truth", (P, node.id, False)), _f(node.id))
+
+    # -- conditions --
+    def condition(self, cond: n.Condition, rule_id: str) -> int:
+        if isinstance(cond, (n.And, n.Or)):
+            kids = tuple(self.condition(c, rule_id) for c in cond.items)
+            nid = self.node("and" if isinstance(cond, n.And) else "or", rule=rule_id, ast=cond, children=kids)
+            all_t, any_t = [_t(k) for k in kids], [(_t(k),) for k in kids]
+            all_f, any_f = [_f(k) for k in kids], [(_f(k),) for k in kids]
+            if isinstance(cond, n.And):
+                self.add(_t(nid), *all_t)
+                for body in any_f:
+                    self.add(_f(nid), *body)
+            else:
+                for body in any_t:
+                    self.add(_t(nid), *body)
+                self.add(_f(nid), *all_f)
+            return nid
+        if isinstance(cond, n.Not):
+            kid = self.condition(cond.item, rule_id)
+            nid = self.node("not", rule=rule_id, ast=cond, children=(kid,))
+            self.add(_t(nid), _f(kid))
+            self.add(_f(nid), _t(kid))
+            return nid
+        if isinstance(cond, n.ConceptRef):
+            target = self.out.concept_node[cond.name]
+            nid = self.node("ref", rule=rule_id, ast=cond, children=(target,), name=cond.name)
+            self.add(_t(nid), _t(target))
+            self.add(_f(nid), _f(target))
+            return nid
+        if isinstance(cond, n.AnyRecord):
+            inner = self.record_condition(cond.condition, cond.attribute)
+            nid = self.node("any", rule=rule_id, ast=cond, children=())
+            self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
+            self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
+            self.add(Atom("record_match", (P, nid, I)), Atom(f"rt{inner}", (P, I)))
+            return nid
+        nid = self.node("leaf", rule=rule_id, ast=cond)
+        for head, bodies in ((_t(nid), self.leaf_true(cond)), (_f(nid), self.leaf_false(cond))):
+            for body in bodies:
+                self.add(head, *body)
+        return nid
+
+    def leaf_true(self, cond) -> list[tuple]:
+        a = cond.attribute
+        if isinstance(cond, n.Compare):
+            c = _constant(cond.value)
+            if cond.op == "=":
+                return [(Atom("val", (P, a, c)),)]
+            return [(Atom("val", (P, a, V)), Comparison(V, DATALOG_OP[cond.op], c))]
+        if isinstance(cond, n.OneOf):
+            return [(Atom("val", (P, a, _constant(v))),) for v in cond.values]
+        if isinstance(cond, n.Has):
+            return [(Atom("has", (P, a, _constant(v))),) for v in cond.values]
+        if isinstance(cond, n.IsEmpty):
+            return [(Atom("known", (P, a)), Negation(Atom("nonempty", (P, a))))]
+        if isinstance(cond, n.IsKnown):
+            return [(Atom("known", (P, a)),)]
+        raise AssertionError(cond)  # pragma: no cover
+
+    def leaf_false(self, cond) -> list[tuple]:
+        a = cond.attribute
+        if isinstance(cond, n.Compare):
+            c = _constant(cond.value)
+            if cond.op == "!=":
+                return [(Atom("val", (P, a, c)),)]
+            return [(Atom("val", (P, a, V)), Comparison(V, NEGATE[cond.op] if cond.op != "=" else "!=", c))]
+        if isinstance(cond, n.OneOf):
+            return [(Atom("val", (P, a, V)), *[Comparison(V, "!=", _constant(v)) for v in cond.values])]
+        if isinstance(cond, n.Has):
+            return [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, _constant(v)))) for v in cond.values])]
+        if isinstance(cond, n.IsEmpty):
+            return [(Atom("nonempty", (P, a)),)]
+        if isinstance(cond, n.IsKnown):
+            return [(Atom("patient", (P,)), Negation(Atom("known", (P, a))))]
+        raise AssertionError(cond)  # pragma: no cover
+
+    def record_condition(self, cond: n.Condition, attribute: str) -> int:
+        """Conditions on the fields of one record (fields are always present: two-valued)."""
+        nid = self.node("field", ast="record")
+        head = Atom(f"rt{nid}", (P, I))
+        if isinstance(cond, n.And):
+            kids = [self.record_condition(c, attribute) for c in cond.items]
+            self.add(head, *[Atom(f"rt{k}", (P, I)) for k in kids])
+        elif isinstance(cond, n.Or):
+            for c in cond.items:
+                self.add(head, Atom(f"rt{self.record_condition(c, attribute)}", (P, I)))
+        elif isinstance(cond, n.Not):
+            kid = self.record_condition(cond.item, attribute)
+            self.add(head, Atom("member", (P, attribute, I)), Negation(Atom(f"rt{kid}", (P, I))))
+        elif isinstance(cond, n.Compare):
+            c = _constant(cond.value)
+            fld = Atom("field", (P, attribute, I, cond.attribute, V))
+            self.add(head, fld, Comparison(V, DATALOG_OP[cond.op], c))
+        elif isinstance(cond, n.OneOf):
+            for v in cond.values:
+                self.add(head, Atom("field", (P, attribute, I, cond.attribute, _constant(v))))
+        else:
+            raise AssertionError(cond)  # pragma: no cover
+        return nid
+
+
+def compile_kb(kb: CheckedKB) -> tuple[CompiledKB, list[Diagnostic]]:
+    compiler = Compiler(kb)
+    out = compiler.run()
+    return out, compiler.diagnostics

@@ -1,0 +1,190 @@
+"""The Datalog program: backend-neutral, plain data, printable as Datalog text.
+
+The compiler produces a :class:`Program`; a backend (pyDatalog today, a set-at-a-time engine
+for large cohorts later) runs it. Every clause keeps the rule it came from. Stratification is
+checked here, on the program itself, so that no backend ever sees unstratifiable negation.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str  # starts with an upper-case letter
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Term = Union[Var, str, int, float, bool]
+
+
+@dataclass(frozen=True)
+class Atom:
+    pred: str
+    args: tuple
+
+    def __str__(self) -> str:
+        return f"{self.pred}({', '.join(_term(a) for a in self.args)})"
+
+
+@dataclass(frozen=True)
+class Negation:
+    atom: Atom
+
+    def __str__(self) -> str:
+        return f"not {self.atom}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Var
+    op: str  # == != < <= > >=
+    right: Term
+
+    def __str__(self) -> str:
+        return f"{_term(self.left)} {self.op} {_term(self.right)}"
+
+
+Literal = Union[Atom, Negation, Comparison]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a clause comes from: the rule, its file and line."""
+
+    rule: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Clause:
+    head: Atom
+    body: tuple
+    origin: Origin | None = None
+
+    def __str__(self) -> str:
+        if not self.body:
+            return f"{self.head}."
+        return f"{self.head} :- {', '.join(str(b) for b in self.body)}."
+
+
+def _term(t: Term) -> str:
+    if isinstance(t, Var):
+        return t.name
+    if isinstance(t, bool):
+        return "true" if t else "false"
+    if isinstance(t, (int, float)):
+        return repr(t)
+    return json.dumps(t, ensure_ascii=False)
+
+
+@dataclass
+class Program:
+    """Clauses plus the extensional (patient-fact) predicates they read."""
+
+    clauses: list[Clause] = field(default_factory=list)
+    edb: dict[str, int] = field(default_factory=dict)  # name -> arity
+    facts: list[Atom] = field(default_factory=list)  # static facts shipped with the rules
+    outputs: dict[str, int] = field(default_factory=dict)  # predicates queried, even if empty
+
+    def add(self, head: Atom, body, origin: Origin | None = None) -> None:
+        self.clauses.append(Clause(head, tuple(body), origin))
+
+    def predicates(self) -> dict[str, int]:
+        """Every predicate the program mentions, with its arity."""
+        preds = dict(self.edb)
+        preds.update(self.outputs)
+        for atom in self.facts:
+            preds[atom.pred] = len(atom.args)
+        for clause in self.clauses:
+            for atom in [clause.head] + [b.atom if isinstance(b, Negation) else b for b in clause.body]:
+                if isinstance(atom, Atom):
+                    preds[atom.pred] = len(atom.args)
+        return preds
+
+    def negated_predicates(self) -> set[str]:
+        return {b.atom.pred for c in self.clauses for b in c.body if isinstance(b, Negation)}
+
+    def text(self) -> str:
+        lines = [f"% extensional: {', '.join(f'{p}/{a}' for p, a in sorted(self.edb.items()))}"]
+        lines += [str(Clause(a, ())) for a in self.facts]
+        last = None
+        for clause in self.clauses:
+            if clause.origin and clause.origin != last:
+                lines.append(f"% {clause.origin.rule} ({clause.origin.file}:{clause.origin.line})")
+                last = clause.origin
+            lines.append(str(clause))
+        return "\n".join(lines) + "\n"
+
+    def negative_cycles(self) -> list[list[Clause]]:
+        """Clauses whose negation depends on their own head: the program is not stratified.
+
+        Returns, for each strongly connected component of the predicate graph that contains a
+        negative edge, the clauses that carry those negative edges.
+        """
+        graph: dict[str, set[str]] = {}
+        for clause in self.clauses:
+            deps = graph.setdefault(clause.head.pred, set())
+            for b in clause.body:
+                if isinstance(b, (Atom, Negation)):
+                    deps.add(b.atom.pred if isinstance(b, Negation) else b.pred)
+        component = _strongly_connected(graph)
+        bad: dict[int, list[Clause]] = {}
+        for clause in self.clauses:
+            for b in clause.body:
+                if isinstance(b, Negation):
+                    head_c = component.get(clause.head.pred)
+                    if head_c is not None and head_c == component.get(b.atom.pred):
+                        bad.setdefault(head_c, []).append(clause)
+        return list(bad.values())
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> dict[str, int]:
+    """Tarjan's algorithm, iterative: predicate -> component number."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    component: dict[str, int] = {}
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph.get(root, ())))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph.get(child, ()))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component[member] = index[node]
+                    if member == node:
+                        break
+    return component

@@ -1,0 +1,163 @@
+"""Stage 6: evaluate the compiled program for a patient and read off the conclusions.
+
+The engine answers three questions per patient: the verdict of every node (true, false, or
+absent = unknown), the contraindications that removed a regimen, and the records an
+``any ... where`` matched. :class:`Evaluation` holds those answers; :func:`conclusions`
+turns them into the contract's result (derived concepts, recommendations, not recommended,
+contraindicated, possible, missing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import nodes as n
+from .backend_pydatalog import PyDatalogEngine
+from .compiler import CompiledKB
+from .datalog import Var
+from .patient import Patient
+from . import results as r
+
+STRENGTH_ORDER = {"strong": 0, "moderate": 1, "weak": 2, None: 3, "none": 3}
+
+
+@dataclass
+class Evaluation:
+    """The engine's verdicts for one patient."""
+
+    compiled: CompiledKB
+    patient: Patient
+    truth: dict[int, bool]
+    removed: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication ids
+    matches: dict[int, list[int]] = field(default_factory=dict)  # any-node -> record indexes
+
+    def value(self, node_id: int) -> bool | None:
+        """True, False, or None (unknown)."""
+        return self.truth.get(node_id)
+
+
+def _queries(key):
+    N, T, K, C, Ix = Var("N"), Var("T"), Var("K"), Var("C"), Var("I")
+    return {
+        "truth": ("truth", key, N, T),
+        "removed": ("removed", key, K, C),
+        "matches": ("record_match", key, N, Ix),
+    }
+
+
+def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) -> Evaluation:
+    key = engine.new_patient_key()
+    answers = engine.run(patient.facts(key, compiled.checked), _queries(key))
+    truth = {}
+    for node, verdict in answers["truth"]:
+        truth[node] = verdict if node not in truth else truth[node] and verdict
+    removed: dict[int, list[str]] = {}
+    for node, contra in answers["removed"]:
+        removed.setdefault(node, []).append(contra)
+    matches: dict[int, list[int]] = {}
+    for node, index in answers["matches"]:
+        matches.setdefault(node, []).append(index)
+    for lst in list(removed.values()) + list(matches.values()):
+        lst.sort()
+    return Evaluation(compiled, patient, truth, removed, matches)
+
+
+# ---- shared pieces of the results ---------------------------------------------------------
+
+def rule_ref(rule: n.Rule) -> r.RuleRef:
+    return r.RuleRef(id=rule.id, file=rule.pos.file, line=rule.pos.line)
+
+
+def source_refs(compiled: CompiledKB, rule: n.Rule) -> list[r.SourceRef]:
+    out = []
+    for cite in rule.sources:
+        doc = compiled.checked.documents.get(cite.document)
+        out.append(r.SourceRef(document=doc.filename if doc else cite.document, locator=cite.locator,
+                               title=doc.title if doc else None))
+    return out
+
+
+def source_ref(compiled: CompiledKB, rule: n.Rule) -> r.SourceRef:
+    refs = source_refs(compiled, rule)
+    return refs[0] if refs else r.SourceRef()
+
+
+def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Recommendation:
+    node = compiled.nodes[node_id]
+    rule = compiled.rule(node.rule)
+    labels = {}
+    for item in node.items:
+        label = compiled.checked.label(item, lang)
+        if label:
+            labels[item] = label
+    return r.Recommendation(
+        id=node.name, items=sorted(node.items), setting=rule.setting, strength=None if rule.strength == "none" else rule.strength,
+        evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None, grade=rule.grade,
+        source=source_ref(compiled, rule), sources=source_refs(compiled, rule), rule=rule_ref(rule),
+        notes=list(rule.notes), labels=labels,
+    )
+
+
+def missing_attributes(ev: Evaluation, node_id: int, seen: set[int] | None = None) -> list[str]:
+    """The absent attributes that leave an unknown node undecided, in rule order."""
+    seen = set() if seen is None else seen
+    if node_id in seen or ev.value(node_id) is not None:
+        return []
+    seen.add(node_id)
+    node = ev.compiled.nodes[node_id]
+    if node.kind in ("leaf", "any"):
+        return [node.ast.attribute]
+    out: list[str] = []
+    for child in node.children:
+        for attr in missing_attributes(ev, child, seen):
+            if attr not in out:
+                out.append(attr)
+    return out
+
+
+# ---- the contract result --------------------------------------------------------------------
+
+def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
+    compiled = ev.compiled
+    derived = [name for name, nid in compiled.concept_node.items() if ev.value(nid) is True]
+    recs, not_recs, contra, possible = [], [], [], []
+    needed: dict[str, list[str]] = {}
+
+    def need(goal: str, node_id: int) -> list[str]:
+        attrs = missing_attributes(ev, node_id)
+        for attr in attrs:
+            if goal not in needed.setdefault(attr, []):
+                needed[attr].append(goal)
+        return attrs
+
+    for name, nid in compiled.concept_node.items():
+        if ev.value(nid) is None:
+            need(name, nid)
+    for kid in compiled.regimens:
+        node = compiled.nodes[kid]
+        rule = compiled.rule(node.rule)
+        rule_holds = ev.value(compiled.rule_node[rule.id])
+        if rule.polarity == "do_not_recommend":
+            if rule_holds:
+                not_recs.append(r.NotRecommended(
+                    id=node.name, items=sorted(node.items), setting=rule.setting, evidence=rule.evidence,
+                    consensus=rule.consensus.value if rule.consensus else None, source=source_ref(compiled, rule),
+                    rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes)))
+            continue
+        if ev.value(kid) is True:
+            recs.append(recommendation(compiled, kid, lang))
+        elif rule_holds and ev.removed.get(kid):
+            for cid in ev.removed[kid]:
+                crule = compiled.rule(cid)
+                contra.append(r.Contraindicated(
+                    id=node.name, items=sorted(node.items), reason=crule.reason, rule=rule_ref(crule),
+                    source=source_ref(compiled, crule), recommended_by=recommendation(compiled, kid, lang)))
+        elif ev.value(kid) is None:
+            attrs = need(node.name, compiled.rule_node[rule.id])
+            possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs,
+                                       recommendation=recommendation(compiled, kid, lang)))
+    order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
+    recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
+    missing = [r.Missing(attribute=a, needed_for=goals)
+               for a, goals in sorted(needed.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    return r.Result(patient=ev.patient.id, derived=derived, recommendations=recs, not_recommended=not_recs,
+                    contraindicated=contra, missing=missing, possible=possible)

@@ -1,0 +1,350 @@
+"""Stage 7: explanations — the proof of a goal, and why a goal does not hold.
+
+Both are read off the engine's own verdicts (:class:`~oncologic.evaluate.Evaluation`): a proof
+shows only nodes the engine found true, a why-not only nodes it found false or unknown, each
+condition with the rule's expected value and the patient's actual value in the patient's units.
+Nothing is re-derived in Python, so the explanation is the engine's reasoning, not a second
+opinion (the tests re-check every node against the record independently).
+"""
+from __future__ import annotations
+
+import difflib
+
+from . import nodes as n
+from . import results as r
+from . import units
+from .errors import GoalError
+from .evaluate import Evaluation, recommendation, rule_ref, source_ref
+
+NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
+              "has": "does not have", "has any of": "has none of", "is empty": "is not empty",
+              "is known": "is unknown", "any where": "no record where", "is": "is not"}
+
+
+# ---- conditions -----------------------------------------------------------------------------
+
+def _quantity(value, kind: str, written: str | None = None) -> r.Quantity:
+    if isinstance(value, frozenset):
+        value = sorted(value)
+    unit = units.canonical_unit(kind)
+    return r.Quantity(value=value, unit=unit, as_written=written)
+
+
+def _actual(ev: Evaluation, attribute: str) -> r.Quantity | None:
+    values = ev.patient.values
+    if attribute not in values:
+        return None
+    kind = ev.compiled.checked.attributes[attribute].type.kind
+    value = values[attribute]
+    if kind == "record_list":
+        return r.Quantity(value=[dict(rec) for rec in value])
+    q = _quantity(value, kind)
+    given = ev.patient.given.get(attribute)
+    if isinstance(given, str) and kind in units.UNITS and given.strip() != units.show(value, kind).replace(" ", ""):
+        q.as_written = given
+    if attribute in ev.patient.derived:
+        later, earlier = ev.patient.derived[attribute]
+        q.derived_from = {later: values[later], earlier: values[earlier], "formula": f"{later} - {earlier}"}
+    return q
+
+
+def _expected(cond, kind: str) -> r.Quantity | None:
+    if isinstance(cond, n.Compare):
+        v = cond.value
+        if isinstance(v, n.Quantity):
+            return r.Quantity(value=v.value, unit=v.unit, as_written=v.written if v.written and v.written != f"{v.value}{v.unit or ''}" else None)
+        return r.Quantity(value=_plain(v))
+    if isinstance(cond, (n.OneOf, n.Has)):
+        vals = [_plain(v) for v in cond.values]
+        return r.Quantity(value=vals[0] if isinstance(cond, n.Has) and len(vals) == 1 else vals)
+    if isinstance(cond, n.AnyRecord):
+        return r.Quantity(value=n.to_source(cond.condition))
+    return None
+
+
+def _plain(v: n.Value):
+    if isinstance(v, n.Quantity):
+        return v.value
+    if isinstance(v, n.Symbol):
+        return v.name
+    if isinstance(v, n.BoolValue):
+        return v.value
+    if isinstance(v, n.DateValue):
+        return v.iso
+    return v.value
+
+
+def _op(cond) -> str:
+    if isinstance(cond, n.Compare):
+        return cond.op
+    if isinstance(cond, n.OneOf):
+        return "in"
+    if isinstance(cond, n.Has):
+        return "has" if len(cond.values) == 1 else "has any of"
+    if isinstance(cond, n.IsEmpty):
+        return "is empty"
+    if isinstance(cond, n.IsKnown):
+        return "is known"
+    if isinstance(cond, n.AnyRecord):
+        return "any where"
+    raise AssertionError(cond)  # pragma: no cover
+
+
+def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Condition:
+    """A leaf condition as the contract shows it; ``negated`` when it sits under a ``not``."""
+    node = ev.compiled.nodes[node_id]
+    cond = node.ast
+    attr = ev.compiled.checked.attributes[cond.attribute]
+    kind = attr.type.kind
+    holds = ev.value(node_id)
+    op = _op(cond)
+    actual = _actual(ev, cond.attribute)
+    if isinstance(cond, n.AnyRecord) and actual is not None:
+        actual = r.Quantity(value=[dict(ev.patient.values[cond.attribute][i]) for i in ev.matches.get(node_id, [])])
+    expected = _expected(cond, kind)
+    if negated:
+        op = NEGATED_OP[op]
+        holds = None if holds is None else not holds
+    # the sentence a person reads: "tfi < 90 d (patient: 45 d)"
+    values = ev.patient.values
+    if cond.attribute not in values:
+        shown = "unknown"
+    elif isinstance(cond, n.AnyRecord):
+        shown = f"{len(ev.matches.get(node_id, []))} of {len(values[cond.attribute])} record(s) match"
+    else:
+        shown = units.show(values[cond.attribute], kind)
+        if actual is not None and actual.as_written:
+            shown += f", given as {actual.as_written}"
+    if isinstance(cond, n.Compare):
+        want = n.value_text(cond.value)
+        if isinstance(cond.value, n.Quantity) and cond.value.unit:
+            want = units.show(cond.value.value, kind)
+            if cond.value.written and cond.value.written.replace(" ", "") != want.replace(" ", ""):
+                want += f" ({cond.value.written})"
+    elif isinstance(cond, n.AnyRecord):
+        want = f"({n.to_source(cond.condition)})"
+    elif isinstance(cond, (n.OneOf, n.Has)):
+        names = [n.value_text(v) for v in cond.values]
+        want = names[0] if len(names) == 1 and isinstance(cond, n.Has) else f"({', '.join(names)})"
+    else:
+        want = ""
+    text = f"{cond.attribute} {op}{' ' + want if want else ''} (patient: {shown})"
+    return r.Condition(attribute=cond.attribute, op=op, expected=expected, actual=actual, holds=holds, text=text)
+
+
+def _concept_condition(ev: Evaluation, node_id: int, name: str, negated: bool) -> r.Condition:
+    value = ev.value(node_id)
+    holds = None if value is None else (not value if negated else value)
+    verb = {True: "holds", False: "does not hold", None: "is unknown"}[value]
+    return r.Condition(concept=name, op="not" if negated else "is", holds=holds,
+                       text=f"{'not ' if negated else ''}{name} ({verb})")
+
+
+# ---- proofs ---------------------------------------------------------------------------------
+
+def _collect_true(ev: Evaluation, node_id: int, conditions: list, children: list) -> None:
+    node = ev.compiled.nodes[node_id]
+    if node.kind in ("leaf", "any"):
+        conditions.append(condition(ev, node_id))
+    elif node.kind == "and":
+        for child in node.children:
+            _collect_true(ev, child, conditions, children)
+    elif node.kind == "or":
+        first = next(c for c in node.children if ev.value(c) is True)
+        _collect_true(ev, first, conditions, children)
+    elif node.kind == "ref":
+        children.append(concept_proof(ev, node.name)[0])
+    elif node.kind == "not":
+        _collect_negated(ev, node.children[0], conditions)
+    else:  # pragma: no cover
+        raise AssertionError(node)
+
+
+def _collect_negated(ev: Evaluation, node_id: int, conditions: list) -> None:
+    """The conditions under a ``not``: each shown negated (``not tfi < 90d`` → ``tfi >= 90d``)."""
+    node = ev.compiled.nodes[node_id]
+    if node.kind in ("leaf", "any"):
+        conditions.append(condition(ev, node_id, negated=True))
+    elif node.kind == "ref":
+        conditions.append(_concept_condition(ev, node.children[0], node.name, negated=True))
+    elif node.kind == "not":
+        inner: list = []
+        _collect_true(ev, node.children[0], inner, [])
+        conditions.extend(inner)
+    else:
+        for child in node.children:
+            if ev.value(child) is not True or node.kind == "or":
+                _collect_negated(ev, child, conditions)
+
+
+def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None) -> r.ProofNode:
+    compiled = ev.compiled
+    rule = compiled.rule(rule_id)
+    rid = compiled.rule_node[rule_id]
+    conditions: list = []
+    children: list = []
+    _collect_true(ev, compiled.nodes[rid].children[0], conditions, children)
+    return r.ProofNode(
+        conclusion=conclusion or rule.name or rule.id, kind=rule.kind, rule=rule_ref(rule), source=source_ref(compiled, rule),
+        conditions=conditions, children=children, strength=rule.strength if rule.kind == "recommendation" else None,
+        evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None)
+
+
+def concept_proof(ev: Evaluation, name: str) -> list[r.ProofNode]:
+    """Every derivation of a concept that holds: one proof per rule that fired."""
+    compiled = ev.compiled
+    rules = compiled.nodes[compiled.concept_node[name]].children
+    return [rule_proof(ev, compiled.nodes[rid].rule, name) for rid in rules if ev.value(rid) is True]
+
+
+# ---- why not --------------------------------------------------------------------------------
+
+def _collect_failed(ev: Evaluation, node_id: int, failed: list, missing: list, children: list) -> None:
+    node = ev.compiled.nodes[node_id]
+    value = ev.value(node_id)
+    if value is True:
+        return
+    if node.kind in ("leaf", "any"):
+        failed.append(condition(ev, node_id))
+        if value is None and node.ast.attribute not in missing:
+            missing.append(node.ast.attribute)
+    elif node.kind in ("and", "or"):
+        for child in node.children:
+            _collect_failed(ev, child, failed, missing, children)
+    elif node.kind == "ref":
+        failed.append(_concept_condition(ev, node.children[0], node.name, negated=False))
+        for attempt in concept_attempts(ev, node.name):
+            children.append(attempt)
+            for attr in attempt.missing:
+                if attr not in missing:
+                    missing.append(attr)
+    elif node.kind == "not":
+        child = node.children[0]
+        conds: list = []
+        if ev.value(child) is True:
+            _collect_negated_true(ev, child, conds)
+        else:
+            _collect_negated(ev, child, conds)
+            inner_missing: list = []
+            _collect_failed(ev, child, [], inner_missing, [])
+            missing.extend(a for a in inner_missing if a not in missing)
+        failed.extend(conds)
+
+
+def _collect_negated_true(ev: Evaluation, node_id: int, conditions: list) -> None:
+    """Under a failed ``not X``: the conditions that made X true, each shown negated (failing)."""
+    node = ev.compiled.nodes[node_id]
+    if node.kind in ("leaf", "any"):
+        conditions.append(condition(ev, node_id, negated=True))
+    elif node.kind == "ref":
+        conditions.append(_concept_condition(ev, node.children[0], node.name, negated=True))
+    elif node.kind == "and":
+        for child in node.children:
+            _collect_negated_true(ev, child, conditions)
+    elif node.kind == "or":
+        _collect_negated_true(ev, next(c for c in node.children if ev.value(c) is True), conditions)
+    elif node.kind == "not":
+        _collect_failed(ev, node.children[0], conditions, [], [])
+
+
+def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: int | None = None) -> r.Attempt:
+    compiled = ev.compiled
+    rule = compiled.rule(rule_id)
+    rid = compiled.rule_node[rule_id]
+    failed: list = []
+    missing: list = []
+    children: list = []
+    value = ev.value(rid)
+    if value is not True:
+        _collect_failed(ev, compiled.nodes[rid].children[0], failed, missing, children)
+    removed = []
+    if regimen_node is not None and value is True:
+        removed = removals(ev, regimen_node)
+        value = False if removed else True
+    return r.Attempt(conclusion=conclusion, rule=rule_ref(rule), source=source_ref(compiled, rule), holds=value,
+                     failed=failed, missing=missing, children=children, removed_by=removed)
+
+
+def removals(ev: Evaluation, regimen_node: int) -> list[r.Removal]:
+    out = []
+    for cid in ev.removed.get(regimen_node, []):
+        crule = ev.compiled.rule(cid)
+        out.append(r.Removal(rule=rule_ref(crule), reason=crule.reason, source=source_ref(ev.compiled, crule),
+                             proof=rule_proof(ev, cid, f"avoid {', '.join(i for (i,) in crule.regimens)}")))
+    return out
+
+
+def concept_attempts(ev: Evaluation, name: str) -> list[r.Attempt]:
+    compiled = ev.compiled
+    rules = compiled.nodes[compiled.concept_node[name]].children
+    return _nearest_first([rule_attempt(ev, compiled.nodes[rid].rule, name) for rid in rules])
+
+
+def _nearest_first(attempts: list[r.Attempt]) -> list[r.Attempt]:
+    def distance(a: r.Attempt):
+        return (sum(1 for c in a.failed if c.holds is False), len(a.missing), a.rule.file, a.rule.line)
+    return sorted(attempts, key=distance)
+
+
+# ---- goals ----------------------------------------------------------------------------------
+
+class Goal:
+    """What an explain/why-not goal names: a concept, a regimen id, or a rule id."""
+
+    def __init__(self, ev: Evaluation, text: str):
+        compiled = ev.compiled
+        self.text = text
+        self.concept = text if text in compiled.concept_node else None
+        self.regimens = [k for k in compiled.regimens if compiled.nodes[k].name == text]
+        self.rule = text if text in compiled.rule_node and not self.concept and not self.regimens else None
+        if not (self.concept or self.regimens or self.rule):
+            known = list(compiled.concept_node) + sorted({compiled.nodes[k].name for k in compiled.regimens}) + list(compiled.rule_node)
+            # a regimen written in another order is the same regimen
+            if "+" in text and n.regimen_id(tuple(text.split("+"))) in known:
+                raise GoalError(f"unknown goal '{text}'; recommendation ids list their items in alphabetical order: "
+                                f"'{n.regimen_id(tuple(text.split('+')))}'")
+            close = difflib.get_close_matches(text, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise GoalError(f"unknown goal '{text}': not a concept, recommendation id or rule id in this knowledge base{hint}")
+
+
+def _regimen_holds(ev: Evaluation, kid: int) -> bool:
+    node = ev.compiled.nodes[kid]
+    return ev.value(kid) is True
+
+
+def explain(ev: Evaluation, goal_text: str) -> r.Explanation:
+    goal = Goal(ev, goal_text)
+    compiled = ev.compiled
+    if goal.concept:
+        proofs = concept_proof(ev, goal.concept)
+        return r.Explanation(goal=goal_text, holds=bool(proofs), proof=proofs[0] if proofs else None, alternatives=proofs[1:])
+    if goal.rule:
+        rid = compiled.rule_node[goal.rule]
+        holds = ev.value(rid) is True
+        return r.Explanation(goal=goal_text, holds=holds, proof=rule_proof(ev, goal.rule) if holds else None)
+    proofs, removed = [], []
+    for kid in goal.regimens:
+        node = compiled.nodes[kid]
+        if ev.value(kid) is True:
+            proofs.append(rule_proof(ev, node.rule, node.name))
+        elif ev.value(compiled.rule_node[node.rule]) is True:
+            removed.extend(removals(ev, kid))
+    return r.Explanation(goal=goal_text, holds=bool(proofs), proof=proofs[0] if proofs else None,
+                         alternatives=proofs[1:], removed_by=[] if proofs else removed)
+
+
+def why_not(ev: Evaluation, goal_text: str) -> r.WhyNot:
+    goal = Goal(ev, goal_text)
+    compiled = ev.compiled
+    explanation = explain(ev, goal_text)
+    if explanation.holds:
+        return r.WhyNot(goal=goal_text, holds=True, proof=explanation.proof)
+    if goal.concept:
+        attempts = concept_attempts(ev, goal.concept)
+    elif goal.rule:
+        attempts = [rule_attempt(ev, goal.rule, goal.rule)]
+    else:
+        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name, k) for k in goal.regimens])
+        attempts.sort(key=lambda a: 0 if a.removed_by else 1)
+    return r.WhyNot(goal=goal_text, holds=False, attempts=attempts)
