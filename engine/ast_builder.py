@@ -48,10 +48,12 @@ class AstBuilder(Transformer):
 
     # -- file --
     def start(self, meta, statements):
-        module = n.Module(self.filename, [], [], [], [])
+        module = n.Module(self.filename, [], [], [], [], [])
         for st in statements:
             if isinstance(st, n.Document):
                 module.documents.append(st)
+            elif isinstance(st, n.Grading):
+                module.gradings.append(st)
             elif isinstance(st, n.Attribute):
                 module.attributes.append(st)
             elif isinstance(st, n.Item):
@@ -63,22 +65,26 @@ class AstBuilder(Transformer):
     # -- documents --
     def document(self, meta, children):
         name, filename, *clauses = children
-        title = grading = None
+        title = None
         labels = []
         for kind, value, *_ in clauses:
             if kind == "title":
                 title = value
-            elif kind == "grading":
-                grading = value
             else:
                 labels.extend(value)
-        return n.Document(str(name), _text(filename), title, grading, tuple(labels), self._pos(meta))
+        return n.Document(str(name), _text(filename), title, tuple(labels), self._pos(meta))
 
     def title(self, meta, children):
         return ("title", _text(children[0]))
 
     def grading(self, meta, children):
-        return ("grading", str(children[0]))
+        name, document, *clauses = children
+        lines = tuple((value[0], value[1], pos) for key, value, pos in clauses if key == "line")
+        sources = tuple(value for key, value, pos in clauses if key == "sources")
+        return n.Grading(str(name), str(document), lines, sources, self._pos(meta))
+
+    def grade_line(self, meta, children):
+        return ("line", (str(children[0]), children[1]), self._pos(meta))
 
     def label(self, meta, children):
         return ("labels", tuple(children), self._pos(meta))

@@ -30,6 +30,7 @@ class CheckedKB:
     items: dict[str, n.Item] = field(default_factory=dict)
     concepts: dict[str, str] = field(default_factory=dict)  # name -> "concept" | "setting"
     rules: list[n.Rule] = field(default_factory=list)
+    gradings: list[n.Grading] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
     def ancestors(self, item: str) -> list[str]:
@@ -92,7 +93,45 @@ class Checker:
                 resolved.append(self._check_rule(rule))
         self.kb.rules = resolved
         self._check_cycles()
+        self._check_gradings()
         return self.kb
+
+    # -- grading schemes (e.g. Table 2 of the lung consensus) --
+    def _check_gradings(self) -> None:
+        for module in self.modules:
+            self.kb.gradings.extend(module.gradings)
+        for grading in self.kb.gradings:
+            if grading.document not in self.kb.documents:
+                self.unknown(grading.pos, "document", grading.document, self.kb.documents)
+                continue
+            ok = True
+            for strength, cond, pos in grading.lines:
+                if strength not in STRENGTHS + ("do_not_recommend",):
+                    self.error(pos, f"grading '{grading.name}': '{strength}' is not one of {', '.join(STRENGTHS)}, do_not_recommend")
+                    ok = False
+                for node in n.walk(cond):
+                    if isinstance(node, (n.Compare, n.OneOf)) and node.attribute not in ("evidence", "consensus"):
+                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only, not '{node.attribute}'")
+                        ok = False
+                    elif isinstance(node, (n.Ref, n.Has, n.IsEmpty, n.IsKnown, n.AnyRecord)):
+                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only")
+                        ok = False
+            if not ok:
+                continue
+            for rule in self.kb.rules:
+                if rule.kind != "recommendation" or not rule.sources or rule.sources[0].document != grading.document:
+                    continue
+                if rule.consensus is None or (rule.polarity == "recommend" and rule.evidence is None):
+                    self.error(rule.pos, f"recommendation '{rule.id}' cites {grading.document}, graded by '{grading.name}': "
+                                         "give its 'evidence' and 'consensus'")
+                    continue
+                expected = next((strength for strength, cond, _ in grading.lines
+                                 if _grade_holds(cond, rule.evidence, rule.consensus.value)), None)
+                stated = "do_not_recommend" if rule.polarity == "do_not_recommend" else rule.strength
+                if expected is not None and stated != expected:
+                    self.error(rule.pos, f"recommendation '{rule.id}': evidence {rule.evidence or '-'} with {rule.consensus.value}% "
+                                         f"consensus grades as '{expected}' under '{grading.name}' "
+                                         f"({grading.pos.file}:{grading.pos.line}), but the rule says '{stated}'")
 
     def _check_cycles(self) -> None:
         """A concept defined in terms of itself has no clinical meaning: report the cycle."""
@@ -384,3 +423,25 @@ def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
     checker = Checker(modules)
     kb = checker.run()
     return kb, checker.diagnostics
+
+
+def _grade_holds(cond: n.Condition, evidence: str | None, consensus: float) -> bool:
+    """Evaluate a grading line on a recommendation's evidence level and consensus."""
+    if isinstance(cond, n.And):
+        return all(_grade_holds(c, evidence, consensus) for c in cond.items)
+    if isinstance(cond, n.Or):
+        return any(_grade_holds(c, evidence, consensus) for c in cond.items)
+    if isinstance(cond, n.Not):
+        return not _grade_holds(cond.item, evidence, consensus)
+    if isinstance(cond, n.OneOf):
+        return evidence is not None and evidence in [getattr(v, "name", str(getattr(v, "value", ""))) for v in cond.values]
+    if isinstance(cond, n.Compare):
+        if cond.attribute == "evidence":
+            want = getattr(cond.value, "name", str(getattr(cond.value, "value", "")))
+            return evidence is not None and (evidence == want) == (cond.op == "=")
+        value = cond.value.value if isinstance(cond.value, n.Quantity) else None
+        if value is None:
+            return False
+        return {"<": consensus < value, "<=": consensus <= value, ">": consensus > value,
+                ">=": consensus >= value, "=": consensus == value, "!=": consensus != value}[cond.op]
+    return False

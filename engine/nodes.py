@@ -93,8 +93,19 @@ class Document:
     name: str
     filename: str
     title: str | None
-    grading: str | None
     labels: Labels
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Grading:
+    """A grading scheme for the recommendations citing ``document``: (strength, condition)
+    lines, first match wins; conditions test ``evidence`` and ``consensus``."""
+
+    name: str
+    document: str
+    lines: tuple[tuple[str, "Condition", Pos], ...]
+    sources: tuple["Citation", ...]
     pos: Pos
 
 
@@ -250,6 +261,7 @@ class Module:
 
     file: str
     documents: list[Document]
+    gradings: list[Grading]
     attributes: list[Attribute]
     items: list[Item]
     rules: list[Rule]

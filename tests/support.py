@@ -1,0 +1,38 @@
+"""Helpers shared by the tests: build patients, read recommendation sets."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import oncologic
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "patients"
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_kb() -> oncologic.KnowledgeBase:
+    return oncologic.load()
+
+
+def lung(**attrs) -> dict:
+    """A lung-cancer record with an id; attributes as given."""
+    return {"id": attrs.pop("id", "t-lung"), "cancer": "lung", **attrs}
+
+
+def hcc(**attrs) -> dict:
+    return {"id": attrs.pop("id", "t-hcc"), "cancer": "hcc", **attrs}
+
+
+def graded(result) -> set[tuple]:
+    """The recommendations as a set of (id, strength, evidence, consensus)."""
+    return {(r.id, r.strength, r.evidence, r.consensus) for r in result.recommendations}
+
+
+def ids(result) -> set[str]:
+    return {r.id for r in result.recommendations}
+
+
+def example_files() -> list[Path]:
+    """Every bundled patient record (the deliberately invalid ones live in examples/invalid)."""
+    return sorted(p for p in EXAMPLES.rglob("*") if p.suffix in (".json", ".yaml", ".yml", ".jsonl"))
