@@ -105,7 +105,7 @@ class PyDatalogEngine:
         """Assert ``facts``, answer each query ``name -> (predicate, arg, ...)``, retract.
 
         A query argument that is a :class:`Var` is an output column; the answer rows hold the
-        values of the variables in order of first appearance.
+        values of the variable arguments, in order.
         """
         self._database()
         asserted = []
@@ -116,10 +116,11 @@ class PyDatalogEngine:
                 asserted.append(clause)
             answers = {}
             for name, (pred, *args) in queries.items():
-                terms = {}
-                lit = pyParser.Literal.make(pred, [terms.setdefault(a.name, pyParser.Term(a.name)) if isinstance(a, Var) else a
-                                                   for a in args])
-                answers[name] = [tuple(row) for row in lit.data]
+                # the engine's own query API: no temporary clause, no parser round trip
+                terms = [pyEngine.Var(a.name) if isinstance(a, Var) else pyEngine.Term_of(a) for a in args]
+                rows = pyEngine.Literal(pred, terms).ask()
+                columns = [i for i, a in enumerate(args) if isinstance(a, Var)]
+                answers[name] = [tuple(row[i] for i in columns) for row in rows] if isinstance(rows, list) else []
             return answers
         finally:
             for clause in asserted:

@@ -15,9 +15,15 @@ Patient facts (extensional predicates)::
     member(P, Attribute, X)     X is in a set attribute (or X is a record index of a list)
     field(P, Attribute, I, Field, Value)   a field of record I of a list attribute
 
-Every condition, rule and concept becomes a node with a number; ``truth(P, N, true|false)``
-collects the verdicts, ``removed(P, Regimen, Contraindication)`` the contraindications that
-fired, and ``record_match(P, N, I)`` the records an ``any ... where`` matched.
+Every condition, rule and concept becomes a node with a number. Identical conditions are
+compiled once (a rule node shares the predicates of its condition, a concept reference those
+of the concept, ``line = 2`` in ten rules is one predicate); the ``canonical`` field of a node
+names the node that owns its predicates. One output predicate answers everything about a
+patient in a single query, as ``answer(P, Kind, A, B)``:
+
+    answer(P, "truth", N, true|false)         node N is certainly true / false
+    answer(P, "removed", Regimen, Contra)     a contraindication removed a recommended regimen
+    answer(P, "match", N, I)                  record I matched the ``any ... where`` node N
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ class Node:
     children: tuple[int, ...] = ()
     name: str | None = None  # concept name (concept, ref) or regimen id (regimen)
     items: tuple[str, ...] = ()  # regimen items
+    canonical: int = -1  # the node whose t/f predicates decide this one (itself, or the node it aliases)
 
 
 @dataclass
@@ -89,15 +96,30 @@ def _constant(value: n.Value):
 class Compiler:
     def __init__(self, kb: CheckedKB):
         self.kb = kb
-        self.program = Program(edb=dict(EDB), outputs={"truth": 3, "removed": 3, "record_match": 3})
+        self.program = Program(edb=dict(EDB), outputs={"answer": 4})
         self.out = CompiledKB(kb, self.program)
         self.origin: Origin | None = None
         self.diagnostics: list[Diagnostic] = []
+        self.shared_keys: dict = {}
 
-    def node(self, kind: str, **kw) -> int:
-        node = Node(len(self.out.nodes), kind, **kw)
-        self.out.nodes.append(node)
-        return node.id
+    def node(self, kind: str, alias_of: int | None = None, **kw) -> int:
+        nid = len(self.out.nodes)
+        canonical = nid if alias_of is None else self.out.nodes[alias_of].canonical
+        self.out.nodes.append(Node(nid, kind, canonical=canonical, **kw))
+        return nid
+
+    def shared(self, key, kind: str, **kw) -> tuple[int, bool]:
+        """A node for a condition; an identical condition compiled before lends its predicates.
+        Returns (node id, whether the caller must emit its clauses)."""
+        known = self.shared_keys.get(key)
+        if known is not None:
+            return self.node(kind, alias_of=known, **kw), False
+        nid = self.node(kind, **kw)
+        self.shared_keys[key] = nid
+        return nid, True
+
+    def canon(self, nid: int) -> int:
+        return self.out.nodes[nid].canonical
 
     def add(self, head: Atom, *body) -> None:
         self.program.add(head, body, self.origin)
@@ -114,20 +136,18 @@ class Compiler:
                 continue
             self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
             cond = self.condition(rule.condition, rule.id)
-            rid = self.node("rule", rule=rule.id, children=(cond,), name=rule.name)
+            rid = self.node("rule", alias_of=cond, rule=rule.id, children=(cond,), name=rule.name)
             self.out.rule_node[rule.id] = rid
-            self.add(_t(rid), _t(cond))
-            self.add(_f(rid), _f(cond))
             if rule.kind in ("concept", "setting"):
                 concepts.setdefault(rule.name, []).append(rid)
         for name, kid in self.out.concept_node.items():
             rules = concepts.get(name, [])
             rule0 = self.kb.rules_for(name)[0] if rules else None
             self.origin = Origin(rule0.id, rule0.pos.file, rule0.pos.line) if rule0 else None
-            self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules))
+            self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules), canonical=kid)
             for rid in rules:
-                self.add(_t(kid), _t(rid))
-            self.add(_f(kid), *[_f(rid) for rid in rules])
+                self.add(_t(kid), _t(self.canon(rid)))
+            self.add(_f(kid), *[_f(self.canon(rid)) for rid in rules])
         self._recommendations()
         self._collectors()
         for clauses in self.program.negative_cycles():
@@ -155,66 +175,66 @@ class Compiler:
             rid = self.out.rule_node[rule.id]
             self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
             for regimen in rule.regimens:
-                kid = self.node("regimen", rule=rule.id, name=n.regimen_id(regimen), items=tuple(regimen), children=(rid,))
                 blockers = [c for c in contraindications if avoided[c.id] & set(regimen)] if rule.polarity == "recommend" else []
+                attrs = dict(rule=rule.id, name=n.regimen_id(regimen), items=tuple(regimen), children=(rid,))
+                kid = self.node("regimen", alias_of=None if blockers else rid, **attrs)
                 self.out.regimens.append(kid)
                 self.out.removals[kid] = [c.id for c in blockers]
                 if blockers:
-                    self.add(_t(kid), _t(rid), Negation(Atom(f"blocked{kid}", (P,))))
+                    self.add(_t(kid), _t(self.canon(rid)), Negation(Atom(f"blocked{kid}", (P,))))
+                    self.add(_f(kid), _f(self.canon(rid)))
                     for c in blockers:
-                        cid = self.out.rule_node[c.id]
+                        cid = self.canon(self.out.rule_node[c.id])
                         self.add(Atom(f"blocked{kid}", (P,)), _t(cid))
-                        self.add(Atom("removed", (P, kid, c.id)), _t(rid), _t(cid))
-                else:
-                    self.add(_t(kid), _t(rid))
-                self.add(_f(kid), _f(rid))
+                        self.add(Atom("answer", (P, "removed", kid, c.id)), _t(self.canon(rid)), _t(cid))
 
     def _collectors(self) -> None:
         self.origin = None
         for node in self.out.nodes:
-            if node.kind != "field":
-                self.add(Atom("truth", (P, node.id, True)), _t(node.id))
-                self.add(Atom("truth", (P, node.id, False)), _f(node.id))
+            if node.kind != "field" and node.canonical == node.id:
+                self.add(Atom("answer", (P, "truth", node.id, True)), _t(node.id))
+                self.add(Atom("answer", (P, "truth", node.id, False)), _f(node.id))
 
     # -- conditions --
     def condition(self, cond: n.Condition, rule_id: str) -> int:
         if isinstance(cond, (n.And, n.Or)):
+            kind = "and" if isinstance(cond, n.And) else "or"
             kids = tuple(self.condition(c, rule_id) for c in cond.items)
-            nid = self.node("and" if isinstance(cond, n.And) else "or", rule=rule_id, ast=cond, children=kids)
-            all_t, any_t = [_t(k) for k in kids], [(_t(k),) for k in kids]
-            all_f, any_f = [_f(k) for k in kids], [(_f(k),) for k in kids]
-            if isinstance(cond, n.And):
-                self.add(_t(nid), *all_t)
-                for body in any_f:
-                    self.add(_f(nid), *body)
-            else:
-                for body in any_t:
-                    self.add(_t(nid), *body)
-                self.add(_f(nid), *all_f)
+            canon = tuple(self.canon(k) for k in kids)
+            nid, new = self.shared((kind, canon), kind, rule=rule_id, ast=cond, children=kids)
+            if new:
+                if kind == "and":
+                    self.add(_t(nid), *[_t(k) for k in canon])
+                    for k in canon:
+                        self.add(_f(nid), _f(k))
+                else:
+                    for k in canon:
+                        self.add(_t(nid), _t(k))
+                    self.add(_f(nid), *[_f(k) for k in canon])
             return nid
         if isinstance(cond, n.Not):
             kid = self.condition(cond.item, rule_id)
-            nid = self.node("not", rule=rule_id, ast=cond, children=(kid,))
-            self.add(_t(nid), _f(kid))
-            self.add(_f(nid), _t(kid))
+            nid, new = self.shared(("not", self.canon(kid)), "not", rule=rule_id, ast=cond, children=(kid,))
+            if new:
+                self.add(_t(nid), _f(self.canon(kid)))
+                self.add(_f(nid), _t(self.canon(kid)))
             return nid
         if isinstance(cond, n.ConceptRef):
             target = self.out.concept_node[cond.name]
-            nid = self.node("ref", rule=rule_id, ast=cond, children=(target,), name=cond.name)
-            self.add(_t(nid), _t(target))
-            self.add(_f(nid), _f(target))
-            return nid
+            return self.node("ref", alias_of=target, rule=rule_id, ast=cond, children=(target,), name=cond.name)
         if isinstance(cond, n.AnyRecord):
-            inner = self.record_condition(cond.condition, cond.attribute)
-            nid = self.node("any", rule=rule_id, ast=cond, children=())
-            self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
-            self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
-            self.add(Atom("record_match", (P, nid, I)), Atom(f"rt{inner}", (P, I)))
+            nid, new = self.shared(("any", cond.attribute, _key(cond.condition)), "any", rule=rule_id, ast=cond)
+            if new:
+                inner = self.record_condition(cond.condition, cond.attribute)
+                self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
+                self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
+                self.add(Atom("answer", (P, "match", nid, I)), Atom(f"rt{inner}", (P, I)))
             return nid
-        nid = self.node("leaf", rule=rule_id, ast=cond)
-        for head, bodies in ((_t(nid), self.leaf_true(cond)), (_f(nid), self.leaf_false(cond))):
-            for body in bodies:
-                self.add(head, *body)
+        nid, new = self.shared(("leaf", _key(cond)), "leaf", rule=rule_id, ast=cond)
+        if new:
+            for head, bodies in ((_t(nid), self.leaf_true(cond)), (_f(nid), self.leaf_false(cond))):
+                for body in bodies:
+                    self.add(head, *body)
         return nid
 
     def leaf_true(self, cond) -> list[tuple]:
@@ -274,6 +294,21 @@ class Compiler:
         else:
             raise AssertionError(cond)  # pragma: no cover
         return nid
+
+
+def _key(cond):
+    """A condition without source positions: two conditions with one key mean the same."""
+    if isinstance(cond, (n.And, n.Or)):
+        return (type(cond).__name__, tuple(_key(c) for c in cond.items))
+    if isinstance(cond, n.Not):
+        return ("Not", _key(cond.item))
+    if isinstance(cond, n.Compare):
+        return ("Compare", cond.attribute, cond.op, _constant(cond.value))
+    if isinstance(cond, (n.OneOf, n.Has)):
+        return (type(cond).__name__, cond.attribute, tuple(sorted(map(repr, (_constant(v) for v in cond.values)))))
+    if isinstance(cond, n.AnyRecord):
+        return ("Any", cond.attribute, _key(cond.condition))
+    return (type(cond).__name__, cond.attribute)
 
 
 def compile_kb(kb: CheckedKB) -> tuple[CompiledKB, list[Diagnostic]]:

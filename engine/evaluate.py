@@ -32,30 +32,25 @@ class Evaluation:
 
     def value(self, node_id: int) -> bool | None:
         """True, False, or None (unknown)."""
-        return self.truth.get(node_id)
-
-
-def _queries(key):
-    N, T, K, C, Ix = Var("N"), Var("T"), Var("K"), Var("C"), Var("I")
-    return {
-        "truth": ("truth", key, N, T),
-        "removed": ("removed", key, K, C),
-        "matches": ("record_match", key, N, Ix),
-    }
+        return self.truth.get(self.compiled.nodes[node_id].canonical)
 
 
 def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) -> Evaluation:
     key = engine.new_patient_key()
-    answers = engine.run(patient.facts(key, compiled.checked), _queries(key))
-    truth = {}
-    for node, verdict in answers["truth"]:
-        truth[node] = verdict if node not in truth else truth[node] and verdict
+    query = {"answer": ("answer", key, Var("K"), Var("A"), Var("B"))}
+    rows = engine.run(patient.facts(key, compiled.checked), query)["answer"]
+    truth: dict[int, bool] = {}
     removed: dict[int, list[str]] = {}
-    for node, contra in answers["removed"]:
-        removed.setdefault(node, []).append(contra)
     matches: dict[int, list[int]] = {}
-    for node, index in answers["matches"]:
-        matches.setdefault(node, []).append(index)
+    for kind, a, b in rows:
+        if kind == "truth":
+            if truth.get(a, b) != b:
+                raise AssertionError(f"node {a} is both true and false for {patient.source}")  # a compiler bug
+            truth[a] = b
+        elif kind == "removed":
+            removed.setdefault(a, []).append(b)
+        else:
+            matches.setdefault(a, []).append(b)
     for lst in list(removed.values()) + list(matches.values()):
         lst.sort()
     return Evaluation(compiled, patient, truth, removed, matches)
