@@ -50,7 +50,9 @@ class Patient:
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    same = [c for c in choices if c.lower() == str(word).lower()]  # values are case-sensitive
+    close = same or difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

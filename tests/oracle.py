@@ -1,0 +1,119 @@
+"""An independent reference evaluator: Kleene three-valued logic over the AST, in plain Python.
+
+It shares nothing with the compiler or the Datalog engine, so agreement between the two is
+evidence that the compiled program — and every explanation read off it — is faithful.
+"""
+from __future__ import annotations
+
+import operator
+
+from oncologic import nodes as n
+
+OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _const(v):
+    if isinstance(v, n.Quantity):
+        return v.value
+    if isinstance(v, n.Symbol):
+        return v.name
+    if isinstance(v, n.BoolValue):
+        return v.value
+    if isinstance(v, n.DateValue):
+        return v.iso
+    return v.value
+
+
+def k_and(values):
+    values = list(values)
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
+def k_or(values):
+    values = list(values)
+    if any(v is True for v in values):
+        return True
+    return False if all(v is False for v in values) else None
+
+
+def k_not(v):
+    return None if v is None else not v
+
+
+class Oracle:
+    def __init__(self, compiled, patient):
+        self.kb = compiled.checked
+        self.compiled = compiled
+        self.values = patient.values
+        self._concepts: dict[str, bool | None] = {}
+
+    def has(self, attr: str, item: str) -> bool:
+        members = self.values[attr]
+        if self.kb.attributes[attr].type.kind == "item_set":
+            return any(x == item or item in self.kb.ancestors(x) for x in members)
+        return item in members
+
+    def record(self, cond, rec: dict) -> bool:
+        if isinstance(cond, n.And):
+            return all(self.record(c, rec) for c in cond.items)
+        if isinstance(cond, n.Or):
+            return any(self.record(c, rec) for c in cond.items)
+        if isinstance(cond, n.Not):
+            return not self.record(cond.item, rec)
+        if isinstance(cond, n.Compare):
+            return OPS[cond.op](rec[cond.attribute], _const(cond.value))
+        if isinstance(cond, n.OneOf):
+            return rec[cond.attribute] in [_const(v) for v in cond.values]
+        raise AssertionError(cond)
+
+    def cond(self, c) -> bool | None:
+        if isinstance(c, n.And):
+            return k_and(self.cond(x) for x in c.items)
+        if isinstance(c, n.Or):
+            return k_or(self.cond(x) for x in c.items)
+        if isinstance(c, n.Not):
+            return k_not(self.cond(c.item))
+        if isinstance(c, n.ConceptRef):
+            return self.concept(c.name)
+        if isinstance(c, n.IsKnown):
+            return c.attribute in self.values
+        if c.attribute not in self.values:
+            return None
+        value = self.values[c.attribute]
+        if isinstance(c, n.Compare):
+            return OPS[c.op](value, _const(c.value))
+        if isinstance(c, n.OneOf):
+            return value in [_const(v) for v in c.values]
+        if isinstance(c, n.Has):
+            return any(self.has(c.attribute, _const(v)) for v in c.values)
+        if isinstance(c, n.IsEmpty):
+            return len(value) == 0
+        if isinstance(c, n.AnyRecord):
+            return any(self.record(c.condition, rec) for rec in value)
+        raise AssertionError(c)
+
+    def concept(self, name: str) -> bool | None:
+        if name not in self._concepts:
+            self._concepts[name] = k_or(self.rule(r.id) for r in self.kb.rules_for(name))
+        return self._concepts[name]
+
+    def rule(self, rule_id: str) -> bool | None:
+        return self.cond(self.compiled.rule(rule_id).condition)
+
+    def node(self, node) -> bool | None:
+        """The value the engine should give a compiled node."""
+        if node.kind in ("leaf", "any", "and", "or", "not"):
+            return self.cond(node.ast)
+        if node.kind in ("ref", "concept"):
+            return self.concept(node.name)
+        if node.kind == "rule":
+            return self.rule(node.rule)
+        if node.kind == "regimen":
+            value = self.rule(node.rule)
+            blockers = self.compiled.removals.get(node.id, [])
+            if value is True and any(self.rule(c) is True for c in blockers):
+                return None  # removed: neither recommended nor refuted
+            return value
+        raise AssertionError(node)

@@ -1,0 +1,51 @@
+"""Two knowledge bases in one process, and one knowledge base from many threads, never mix
+patients: answers are the same as when run alone, one after another."""
+from concurrent.futures import ThreadPoolExecutor
+
+import oncologic
+from minikb import write_kb
+from support import lung, shipped_kb
+
+
+def _summary(res):
+    return (res.patient, tuple(res.derived), tuple(sorted(r.id for r in res.recommendations)),
+            tuple(sorted(r.id for r in res.possible)), tuple((m.attribute, tuple(m.needed_for)) for m in res.missing))
+
+
+def _cohort(n=40):
+    records = []
+    for i in range(n):
+        records.append(lung(id=f"p{i}", histology=["sclc", "adenocarcinoma", "squamous"][i % 3], tfi=f"{60 + i}d",
+                            line=2 + i % 2, central_airway_stenosis=bool(i % 4 == 0)))
+    return records
+
+
+def test_threads_give_the_sequential_answers():
+    kb = shipped_kb()
+    records = _cohort()
+    sequential = [_summary(kb.evaluate(r)) for r in records]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda r: _summary(kb.evaluate(r)), records * 3))
+    assert threaded == sequential * 3
+
+
+def test_two_knowledge_bases_in_one_process_do_not_see_each_other(tmp_path):
+    a = oncologic.load(write_kb(tmp_path, 'concept c if histology = sclc\n  source doc "s"', name="a"))
+    b = oncologic.load(write_kb(tmp_path, 'concept c if histology = squamous\n  source doc "s"', name="b"))
+    pa = {"id": "a1", "cancer": "lung", "histology": "sclc"}
+    pb = {"id": "b1", "cancer": "lung", "histology": "squamous"}
+    for _ in range(3):
+        assert a.evaluate(pa).derived == ["c"] and b.evaluate(pb).derived == ["c"]
+        assert a.evaluate(pb).derived == [] and b.evaluate(pa).derived == []
+
+    def both(i):
+        return (a.evaluate(pa).derived, b.evaluate(pb).derived, a.evaluate(pb).derived)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert set(map(str, pool.map(both, range(30)))) == {str((["c"], ["c"], []))}
+
+
+def test_no_facts_are_left_behind():
+    kb = shipped_kb()
+    first = _summary(kb.evaluate(lung(id="x", histology="sclc", tfi="45d", line=2)))
+    kb.evaluate(lung(id="y", histology="squamous", mutations=[], progression="extensive", line=3))
+    assert _summary(kb.evaluate(lung(id="x", histology="sclc", tfi="45d", line=2))) == first
