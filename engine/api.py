@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from . import explain as explaining
 from . import results as r
 from .backend_pydatalog import PyDatalogEngine
 from .compiler import CompiledKB
@@ -83,11 +82,13 @@ class KnowledgeBase:
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal: a recommendation id, a concept or a rule id."""
-        return explaining.explain(self.run(record), goal)
+        from .explain import explain
+        return explain(self.run(record), goal)
 
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
         """Why a goal does not hold: per rule, the failed and the missing conditions."""
-        return explaining.why_not(self.run(record), goal)
+        from .explain import why_not
+        return why_not(self.run(record), goal)
 
 
 def load(kb_dir: str | os.PathLike | None = None) -> KnowledgeBase:

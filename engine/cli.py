@@ -59,8 +59,7 @@ def _renderer(kb, lang):
 
 
 def _emit_json(model) -> None:
-    from .render import to_json
-    click.echo(to_json(model))
+    click.echo(model.to_json(indent=2))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,7 +107,7 @@ def recommend(patient, kb_dir, fmt, lang):
         from .render import TextRenderer
         for res in kb.evaluate_many(patient, lang):
             if fmt == "json":
-                click.echo(json.dumps(res.model_dump(mode="json"), ensure_ascii=False))
+                click.echo(res.to_json(indent=None))
             else:
                 TextRenderer(kb.compiled, lang).result(res)
         return
@@ -169,7 +168,7 @@ def schema():
     """Print the JSON Schema of `recommend --format json` output."""
     import json
     from .results import Result
-    click.echo(json.dumps(Result.model_json_schema(), indent=2))
+    click.echo(json.dumps(Result.json_schema(), indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

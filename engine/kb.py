@@ -13,11 +13,8 @@ import pickle
 from pathlib import Path
 
 from . import __version__
-from .ast_builder import build_module
-from .checks import check
-from .compiler import CompiledKB, compile_kb
+from .compiler import CompiledKB
 from .errors import Diagnostic, OncologicError, RuleError
-from .parsing import parse_file
 from .resources import default_kb_dir, grammar_path
 
 RULE_SUFFIX = ".rules"
@@ -57,6 +54,12 @@ def _cache_dir() -> Path | None:
 
 def build(directory: Path, display: str) -> CompiledKB:
     """Run the whole front end on a folder of rule files; raise RuleError with every problem."""
+    # imported here: a cached knowledge base needs neither the parser nor the checker
+    from .ast_builder import build_module
+    from .checks import check
+    from .compiler import compile_kb
+    from .parsing import parse_file
+
     files = rule_files(directory)
     if not files:
         raise OncologicError(f"{display}: no rule files (*{RULE_SUFFIX}) in this folder")

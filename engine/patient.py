@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
 from . import nodes as n
 from . import units
 from .checks import CheckedKB
@@ -216,6 +214,8 @@ def read_records(path: str | Path) -> Iterator[tuple[str, Any]]:
                 yield f"{name}:{number}", _json(line, f"{name}:{number}")
         return
     if suffix in (".yaml", ".yml"):
+        import yaml  # only YAML records need it
+
         try:
             yield name, yaml.safe_load(text)
         except yaml.YAMLError as err:

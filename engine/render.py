@@ -5,8 +5,6 @@ the Chinese labels declared in the knowledge base next to the ids.
 """
 from __future__ import annotations
 
-import json
-
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
@@ -15,10 +13,6 @@ from . import results as r
 from .compiler import CompiledKB
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
-
-
-def to_json(model: r.Model) -> str:
-    return json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2)
 
 
 class TextRenderer:

@@ -1,34 +1,46 @@
-"""The JSON contract (CONTRACT.md §4) as pydantic models.
+"""The JSON contract (CONTRACT.md §4) as typed results.
 
-These are the typed results of the Python API and the exact shape of ``--format json``;
-``oncologic schema`` prints their JSON Schema. Fields may be added, never renamed.
+These dataclasses are what the Python API returns and, through :meth:`Model.to_dict`, exactly
+what ``--format json`` prints. pydantic derives their JSON Schema (``oncologic schema``) and
+validates output against it in the tests; it is imported only there, which keeps a cold
+command-line run fast. Fields may be added, never renamed.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+
+class Model:
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        from pydantic import TypeAdapter
+        return TypeAdapter(cls).json_schema()
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def to_json(self, **kw) -> str:
-        return self.model_dump_json(**kw)
-
-
+@dataclass(kw_only=True)
 class SourceRef(Model):
     document: Optional[str] = None
     locator: Optional[str] = None
     title: Optional[str] = None
 
 
+@dataclass(kw_only=True)
 class RuleRef(Model):
     id: str
     file: str
     line: int
 
 
+@dataclass(kw_only=True)
 class Recommendation(Model):
     id: str
     items: list[str]
@@ -38,12 +50,13 @@ class Recommendation(Model):
     consensus: Optional[Union[int, float]] = None
     grade: Optional[str] = None
     source: SourceRef
-    sources: list[SourceRef] = []
+    sources: list[SourceRef] = field(default_factory=list)
     rule: RuleRef
-    notes: list[str] = []
-    labels: dict[str, str] = {}
+    notes: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(kw_only=True)
 class NotRecommended(Model):
     id: str
     items: list[str]
@@ -53,23 +66,26 @@ class NotRecommended(Model):
     source: SourceRef
     rule: RuleRef
     reason: Optional[str] = None
-    notes: list[str] = []
+    notes: list[str] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
 class Contraindicated(Model):
     id: str
     items: list[str]
     reason: Optional[str] = None
-    rule: RuleRef = Field(description="the contraindication that removed it")
+    rule: RuleRef  # the contraindication that removed it
     source: SourceRef
-    recommended_by: Recommendation = Field(description="the recommendation it removed")
+    recommended_by: Recommendation  # the recommendation it removed
 
 
+@dataclass(kw_only=True)
 class Missing(Model):
     attribute: str
     needed_for: list[str]
 
 
+@dataclass(kw_only=True)
 class Possible(Model):
     id: str
     items: list[str]
@@ -77,6 +93,7 @@ class Possible(Model):
     recommendation: Recommendation
 
 
+@dataclass(kw_only=True)
 class Result(Model):
     patient: str
     derived: list[str]
@@ -84,9 +101,10 @@ class Result(Model):
     not_recommended: list[NotRecommended]
     contraindicated: list[Contraindicated]
     missing: list[Missing]
-    possible: list[Possible] = []
+    possible: list[Possible] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
 class Quantity(Model):
     value: Any = None
     unit: Optional[str] = None
@@ -94,6 +112,7 @@ class Quantity(Model):
     derived_from: Optional[dict[str, Any]] = None
 
 
+@dataclass(kw_only=True)
 class Condition(Model):
     attribute: Optional[str] = None
     concept: Optional[str] = None
@@ -104,26 +123,29 @@ class Condition(Model):
     text: str
 
 
+@dataclass(kw_only=True)
 class ProofNode(Model):
     conclusion: str
     kind: str
     rule: RuleRef
     source: SourceRef
-    conditions: list[Condition] = []
-    children: list["ProofNode"] = []
+    conditions: list[Condition] = field(default_factory=list)
+    children: list["ProofNode"] = field(default_factory=list)
     strength: Optional[str] = None
     evidence: Optional[str] = None
     consensus: Optional[Union[int, float]] = None
 
 
+@dataclass(kw_only=True)
 class Explanation(Model):
     goal: str
     holds: bool
     proof: Optional[ProofNode] = None
-    alternatives: list[ProofNode] = []
-    removed_by: list["Removal"] = []
+    alternatives: list[ProofNode] = field(default_factory=list)
+    removed_by: list["Removal"] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
 class Removal(Model):
     rule: RuleRef
     reason: Optional[str] = None
@@ -131,24 +153,22 @@ class Removal(Model):
     proof: Optional[ProofNode] = None
 
 
+@dataclass(kw_only=True)
 class Attempt(Model):
     conclusion: str
     rule: RuleRef
     source: SourceRef
     holds: Optional[bool] = None
-    failed: list[Condition] = []
-    missing: list[str] = []
-    children: list[Union["Attempt", ProofNode]] = []
-    removed_by: list[Removal] = []
+    failed: list[Condition] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    children: list[Union["Attempt", ProofNode]] = field(default_factory=list)
+    removed_by: list[Removal] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
 class WhyNot(Model):
     goal: str
     holds: bool
-    attempts: list[Attempt] = []
+    attempts: list[Attempt] = field(default_factory=list)
     proof: Optional[ProofNode] = None
 
-
-ProofNode.model_rebuild()
-Explanation.model_rebuild()
-Attempt.model_rebuild()
