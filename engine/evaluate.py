@@ -152,7 +152,22 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
                                        recommendation=recommendation(compiled, kid, lang)))
     order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
-    missing = [r.Missing(attribute=a, needed_for=goals)
-               for a, goals in sorted(needed.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    _conflicts(compiled, recs, not_recs)
+    regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
+    missing = [r.Missing(attribute=a, needed_for=goals, decides=sum(1 for g in goals if g in regimen_ids))
+               for a, goals in needed.items()]
+    missing.sort(key=lambda m: (-m.decides, -len(m.needed_for), m.attribute))
     return r.Result(patient=ev.patient.id, derived=derived, recommendations=recs, not_recommended=not_recs,
                     contraindicated=contra, missing=missing, possible=possible)
+
+
+def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: list[r.NotRecommended]) -> None:
+    """Mark recommendations that a `do not recommend` statement holding for the same patient
+    also covers (an item of it, or a member of its class): the sources disagree, show both."""
+    for rec in recs:
+        for nr in not_recs:
+            covered = set().union(*(compiled.checked.members(i) for i in nr.items))
+            if covered & set(rec.items):
+                rule = compiled.rule(nr.rule.id)
+                rec.conflicts.append(r.Conflict(id=nr.id, rule=nr.rule, reason=nr.reason, consensus=nr.consensus,
+                                                source=nr.source))

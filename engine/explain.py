@@ -14,7 +14,8 @@ from . import nodes as n
 from . import results as r
 from . import units
 from .errors import GoalError
-from .evaluate import Evaluation, recommendation, rule_ref, source_ref
+from .evaluate import Evaluation, missing_attributes, recommendation, rule_ref, source_ref
+from .suggest import changes_to_hold, flip_date
 
 NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
               "has": "does not have", "has any of": "has none of", "is empty": "is not empty",
@@ -129,7 +130,12 @@ def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Conditio
     else:
         want = ""
     text = f"{cond.attribute} {op}{' ' + want if want else ''} (patient: {shown})"
-    return r.Condition(attribute=cond.attribute, op=op, expected=expected, actual=actual, holds=holds, text=text)
+    changes_on = None
+    if isinstance(cond, n.Compare) and isinstance(cond.value, n.Quantity) and cond.attribute in ev.patient.derived:
+        changes_on, phrase = flip_date(ev, cond)
+        text += f"; {phrase}"
+    return r.Condition(attribute=cond.attribute, op=op, expected=expected, actual=actual, holds=holds, text=text,
+                       changes_on=changes_on)
 
 
 def _concept_condition(ev: Evaluation, node_id: int, name: str, negated: bool) -> r.Condition:
@@ -140,114 +146,105 @@ def _concept_condition(ev: Evaluation, node_id: int, name: str, negated: bool) -
                        text=f"{'not ' if negated else ''}{name} ({verb})")
 
 
+# ---- why a node has its value ---------------------------------------------------------------
+
+def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children: list, missing: list) -> None:
+    """The conditions that give a node its value, shown as written (negated under a ``not``).
+
+    A node shown as holding gets its minimal support (all parts of an ``and``, the first true
+    branch of an ``or``, the false parts of a refuted ``and``); a node shown as failing or
+    unknown gets every part that is not true, so the reader sees each failure and each gap.
+    """
+    node = ev.compiled.nodes[node_id]
+    value = ev.value(node_id)
+    shown = value if not negated or value is None else not value
+    if node.kind in ("leaf", "any"):
+        conditions.append(condition(ev, node_id, negated=negated))
+        if value is None and node.ast.attribute not in missing:
+            missing.append(node.ast.attribute)
+        return
+    if node.kind == "ref":
+        cond = _concept_condition(ev, node.children[0], node.name, negated)
+        conditions.append(cond)
+        if value is True:
+            children.append(concept_proof(ev, node.name)[0])  # why it holds (also when that makes a `not` fail)
+        elif value is False and shown is False:
+            for attempt in concept_attempts(ev, node.name):  # a failed sub-concept: why, rule by rule
+                children.append(attempt)
+        elif value is None:
+            needs = missing_attributes(ev, node.children[0])
+            cond.text += f" — needs {', '.join(needs)}"
+            missing.extend(a for a in needs if a not in missing)
+        return
+    if node.kind == "not":
+        _why(ev, node.children[0], not negated, conditions, children, missing)
+        return
+    kids = node.children
+    if value is True:
+        picks = kids if node.kind == "and" else [next(k for k in kids if ev.value(k) is True)]
+    elif value is False and node.kind == "and" and shown is True:
+        picks = [k for k in kids if ev.value(k) is False]  # a refuted `and` under a `not`: its false parts suffice
+    else:
+        picks = [k for k in kids if ev.value(k) is not True]
+    for kid in picks:
+        _why(ev, kid, negated, conditions, children, missing)
+
+
 # ---- proofs ---------------------------------------------------------------------------------
 
-def _collect_true(ev: Evaluation, node_id: int, conditions: list, children: list) -> None:
-    node = ev.compiled.nodes[node_id]
-    if node.kind in ("leaf", "any"):
-        conditions.append(condition(ev, node_id))
-    elif node.kind == "and":
-        for child in node.children:
-            _collect_true(ev, child, conditions, children)
-    elif node.kind == "or":
-        first = next(c for c in node.children if ev.value(c) is True)
-        _collect_true(ev, first, conditions, children)
-    elif node.kind == "ref":
-        children.append(concept_proof(ev, node.name)[0])
-    elif node.kind == "not":
-        _collect_negated(ev, node.children[0], conditions)
-    else:  # pragma: no cover
-        raise AssertionError(node)
+_EVIDENCE_RANK = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 
 
-def _collect_negated(ev: Evaluation, node_id: int, conditions: list) -> None:
-    """The conditions under a ``not``: each shown negated (``not tfi < 90d`` → ``tfi >= 90d``)."""
-    node = ev.compiled.nodes[node_id]
-    if node.kind in ("leaf", "any"):
-        conditions.append(condition(ev, node_id, negated=True))
-    elif node.kind == "ref":
-        conditions.append(_concept_condition(ev, node.children[0], node.name, negated=True))
-    elif node.kind == "not":
-        inner: list = []
-        _collect_true(ev, node.children[0], inner, [])
-        conditions.extend(inner)
-    else:
-        for child in node.children:
-            if ev.value(child) is not True or node.kind == "or":
-                _collect_negated(ev, child, conditions)
+def _evidence_rank(level: str | None) -> int | None:
+    if level is None:
+        return None
+    if level in _EVIDENCE_RANK:
+        return _EVIDENCE_RANK[level]
+    return int(level) if level.isdigit() else None
 
 
-def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None) -> r.ProofNode:
+def weakest_link(proof: r.ProofNode) -> r.WeakestLink:
+    """The lowest evidence level and the lowest agreement anywhere in a proof."""
+    link = r.WeakestLink()
+    stack = [proof]
+    while stack:
+        node = stack.pop()
+        rank = _evidence_rank(node.evidence)
+        if rank is not None and (link.evidence is None or rank > _evidence_rank(link.evidence)):
+            link.evidence, link.evidence_rule = node.evidence, node.rule.id
+        if node.consensus is not None and (link.consensus is None or node.consensus < link.consensus):
+            link.consensus, link.consensus_rule = node.consensus, node.rule.id
+        stack.extend(node.children)
+    return link
+
+
+def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None, root: bool = True) -> r.ProofNode:
     compiled = ev.compiled
     rule = compiled.rule(rule_id)
     rid = compiled.rule_node[rule_id]
     conditions: list = []
     children: list = []
-    _collect_true(ev, compiled.nodes[rid].children[0], conditions, children)
-    return r.ProofNode(
+    _why(ev, compiled.nodes[rid].children[0], False, conditions, children, [])
+    proof = r.ProofNode(
         conclusion=conclusion or rule.name or rule.id, kind=rule.kind, rule=rule_ref(rule), source=source_ref(compiled, rule),
         conditions=conditions, children=children, strength=rule.strength if rule.kind == "recommendation" else None,
         evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None)
+    if root:
+        proof.weakest_link = weakest_link(proof)
+    return proof
 
 
 def concept_proof(ev: Evaluation, name: str) -> list[r.ProofNode]:
     """Every derivation of a concept that holds: one proof per rule that fired."""
     compiled = ev.compiled
     rules = compiled.nodes[compiled.concept_node[name]].children
-    return [rule_proof(ev, compiled.nodes[rid].rule, name) for rid in rules if ev.value(rid) is True]
+    return [rule_proof(ev, compiled.nodes[rid].rule, name, root=False) for rid in rules if ev.value(rid) is True]
 
 
 # ---- why not --------------------------------------------------------------------------------
 
-def _collect_failed(ev: Evaluation, node_id: int, failed: list, missing: list, children: list) -> None:
-    node = ev.compiled.nodes[node_id]
-    value = ev.value(node_id)
-    if value is True:
-        return
-    if node.kind in ("leaf", "any"):
-        failed.append(condition(ev, node_id))
-        if value is None and node.ast.attribute not in missing:
-            missing.append(node.ast.attribute)
-    elif node.kind in ("and", "or"):
-        for child in node.children:
-            _collect_failed(ev, child, failed, missing, children)
-    elif node.kind == "ref":
-        failed.append(_concept_condition(ev, node.children[0], node.name, negated=False))
-        for attempt in concept_attempts(ev, node.name):
-            children.append(attempt)
-            for attr in attempt.missing:
-                if attr not in missing:
-                    missing.append(attr)
-    elif node.kind == "not":
-        child = node.children[0]
-        conds: list = []
-        if ev.value(child) is True:
-            _collect_negated_true(ev, child, conds)
-        else:
-            _collect_negated(ev, child, conds)
-            inner_missing: list = []
-            _collect_failed(ev, child, [], inner_missing, [])
-            missing.extend(a for a in inner_missing if a not in missing)
-        failed.extend(conds)
-
-
-def _collect_negated_true(ev: Evaluation, node_id: int, conditions: list) -> None:
-    """Under a failed ``not X``: the conditions that made X true, each shown negated (failing)."""
-    node = ev.compiled.nodes[node_id]
-    if node.kind in ("leaf", "any"):
-        conditions.append(condition(ev, node_id, negated=True))
-    elif node.kind == "ref":
-        conditions.append(_concept_condition(ev, node.children[0], node.name, negated=True))
-    elif node.kind == "and":
-        for child in node.children:
-            _collect_negated_true(ev, child, conditions)
-    elif node.kind == "or":
-        _collect_negated_true(ev, next(c for c in node.children if ev.value(c) is True), conditions)
-    elif node.kind == "not":
-        _collect_failed(ev, node.children[0], conditions, [], [])
-
-
-def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: int | None = None) -> r.Attempt:
+def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: int | None = None,
+                 top: bool = False) -> r.Attempt:
     compiled = ev.compiled
     rule = compiled.rule(rule_id)
     rid = compiled.rule_node[rule_id]
@@ -255,14 +252,16 @@ def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: in
     missing: list = []
     children: list = []
     value = ev.value(rid)
+    cond = compiled.nodes[rid].children[0]
     if value is not True:
-        _collect_failed(ev, compiled.nodes[rid].children[0], failed, missing, children)
+        _why(ev, cond, False, failed, children, missing)
     removed = []
     if regimen_node is not None and value is True:
         removed = removals(ev, regimen_node)
         value = False if removed else True
     return r.Attempt(conclusion=conclusion, rule=rule_ref(rule), source=source_ref(compiled, rule), holds=value,
-                     failed=failed, missing=missing, children=children, removed_by=removed)
+                     failed=failed, missing=missing, children=children, removed_by=removed,
+                     to_hold=changes_to_hold(ev, cond) if top and ev.value(rid) is not True else None)
 
 
 def removals(ev: Evaluation, regimen_node: int) -> list[r.Removal]:
@@ -282,7 +281,8 @@ def concept_attempts(ev: Evaluation, name: str) -> list[r.Attempt]:
 
 def _nearest_first(attempts: list[r.Attempt]) -> list[r.Attempt]:
     def distance(a: r.Attempt):
-        return (sum(1 for c in a.failed if c.holds is False), len(a.missing), a.rule.file, a.rule.line)
+        fixes = len(a.to_hold) if a.to_hold is not None else 10**6
+        return (sum(1 for c in a.failed if c.holds is False), fixes, len(a.missing), a.rule.file, a.rule.line)
     return sorted(attempts, key=distance)
 
 
@@ -341,10 +341,12 @@ def why_not(ev: Evaluation, goal_text: str) -> r.WhyNot:
     if explanation.holds:
         return r.WhyNot(goal=goal_text, holds=True, proof=explanation.proof)
     if goal.concept:
-        attempts = concept_attempts(ev, goal.concept)
+        rules = compiled.nodes[compiled.concept_node[goal.concept]].children
+        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[rid].rule, goal.concept, top=True) for rid in rules])
     elif goal.rule:
-        attempts = [rule_attempt(ev, goal.rule, goal.rule)]
+        attempts = [rule_attempt(ev, goal.rule, goal.rule, top=True)]
     else:
-        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name, k) for k in goal.regimens])
+        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name, k, top=True)
+                                   for k in goal.regimens])
         attempts.sort(key=lambda a: 0 if a.removed_by else 1)
     return r.WhyNot(goal=goal_text, holds=False, attempts=attempts)

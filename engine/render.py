@@ -71,6 +71,9 @@ class TextRenderer:
                                              f"[dim]{self.source(rec.source)}[/]")
                 for note in rec.notes:
                     leaf.add(f"[dim]note: {escape(note)}[/]")
+                for conflict in rec.conflicts:
+                    leaf.add(f"[yellow]⚠ also not recommended[/] ({escape(conflict.id)}) by rule {escape(conflict.rule.id)}: "
+                             f"{escape(conflict.reason or '')}")
             c.print(tree)
         else:
             c.print("[bold]Recommended:[/] none")
@@ -92,7 +95,7 @@ class TextRenderer:
             c.print("\n[bold]Missing data[/]")
             for m in res.missing:
                 goals = ", ".join(m.needed_for[:6]) + (", ..." if len(m.needed_for) > 6 else "")
-                c.print(f"  {escape(m.attribute)} decides {len(m.needed_for)}: [dim]{escape(goals)}[/]")
+                c.print(f"  {escape(m.attribute)} decides {m.decides} recommendation(s) [dim]({escape(goals)})[/]")
 
     # -- explain --
     def proof_tree(self, node: r.ProofNode, tree: Tree | None = None) -> Tree:
@@ -104,6 +107,14 @@ class TextRenderer:
             branch.add(f"{MARK[cond.holds]} {escape(cond.text)}" + self._derived(cond))
         for child in node.children:
             self.proof_tree(child, branch)
+        link = node.weakest_link
+        if link and (link.evidence or link.consensus is not None) and node.children:
+            bits = []
+            if link.evidence:
+                bits.append(f"evidence {link.evidence} ({link.evidence_rule})")
+            if link.consensus is not None:
+                bits.append(f"consensus {link.consensus}% ({link.consensus_rule})")
+            branch.add(f"[dim]weakest link: {escape('; '.join(bits))}[/]")
         return branch
 
     @staticmethod
@@ -147,6 +158,8 @@ class TextRenderer:
                 self.proof_tree(child, branch)
         if attempt.missing:
             branch.add(f"[yellow]missing data:[/] {escape(', '.join(attempt.missing))}")
+        if attempt.to_hold:
+            branch.add("[cyan]would hold with:[/] " + escape("; ".join(c.text for c in attempt.to_hold)))
         for removal in attempt.removed_by:
             sub = branch.add(f"[red]⊘ removed by contraindication[/] {self.rule(removal.rule)}: {escape(removal.reason or '')}")
             if removal.proof:

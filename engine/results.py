@@ -54,6 +54,19 @@ class Recommendation(Model):
     rule: RuleRef
     notes: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    conflicts: list["Conflict"] = field(default_factory=list)  # not-recommended statements that also hold
+
+
+@dataclass(kw_only=True)
+class Conflict(Model):
+    """A `do not recommend` statement that holds for the patient and covers an item of a
+    recommendation that also holds: both are shown, neither silently wins."""
+
+    id: str
+    rule: RuleRef
+    reason: Optional[str] = None
+    consensus: Optional[Union[int, float]] = None
+    source: SourceRef
 
 
 @dataclass(kw_only=True)
@@ -83,6 +96,7 @@ class Contraindicated(Model):
 class Missing(Model):
     attribute: str
     needed_for: list[str]
+    decides: int = 0  # how many recommendations (certain or possible) hang on it
 
 
 @dataclass(kw_only=True)
@@ -121,6 +135,28 @@ class Condition(Model):
     actual: Optional[Quantity] = None
     holds: Optional[bool] = None
     text: str
+    changes_on: Optional[str] = None  # for a duration derived from dates: the date from which the verdict flips
+
+
+@dataclass(kw_only=True)
+class WeakestLink(Model):
+    """The lowest evidence level and the lowest expert agreement along a proof."""
+
+    evidence: Optional[str] = None
+    evidence_rule: Optional[str] = None
+    consensus: Optional[Union[int, float]] = None
+    consensus_rule: Optional[str] = None
+
+
+@dataclass(kw_only=True)
+class Change(Model):
+    """A change of the record that would make a failed or unknown condition hold."""
+
+    attribute: str
+    action: str  # set | add | remove | record
+    value: Any = None
+    unit: Optional[str] = None
+    text: str
 
 
 @dataclass(kw_only=True)
@@ -134,6 +170,7 @@ class ProofNode(Model):
     strength: Optional[str] = None
     evidence: Optional[str] = None
     consensus: Optional[Union[int, float]] = None
+    weakest_link: Optional[WeakestLink] = None  # on the root of a proof
 
 
 @dataclass(kw_only=True)
@@ -163,6 +200,7 @@ class Attempt(Model):
     missing: list[str] = field(default_factory=list)
     children: list[Union["Attempt", ProofNode]] = field(default_factory=list)
     removed_by: list[Removal] = field(default_factory=list)
+    to_hold: Optional[list[Change]] = None  # the changes that would make this rule hold; None: no simple change
 
 
 @dataclass(kw_only=True)
