@@ -1,0 +1,442 @@
+"""Refractory NSCLC (seed 000 §二 (2)(3), §四, §五, Tables 4 and 5) and strategies after resistance
+to targeted therapy (seed 004).
+
+Every stratum has a patient whose recommendation set (id, strength, evidence, consensus) is asserted
+exactly. Other files of the knowledge base (e.g. seed 001, anti-angiogenic combinations) also speak
+of NSCLC; the exact sets here are over the recommendations citing seeds 000 and 004, the two
+documents these rules encode, so that another document's rules do not change them.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from support import EXAMPLES, graded, ids, lung
+
+SEED_000 = "000_5cbf5f071b6601f8.txt"
+SEED_004 = "004_8bb2e937b9faae13.txt"
+
+# Table 6 rows that fire for every refractory lung cancer (central_airway_stenosis false).
+PRECISION = {
+    ("organoid_drug_screening", "moderate", "II", 64),
+    ("minipdx_testing", "moderate", "II", 66),
+}
+CONFIRM = ("confirm_progression", None, None, None)          # 004 §一, any progression on TKI
+NO_TARGET_CHEMO = ("chemotherapy", None, None, None)         # 004 §七
+
+EXON20INS = {
+    ("sunvozertinib", "moderate", "V", 96),
+    ("amivantamab", "moderate", "III", 84),
+}
+HER2 = {
+    ("pyrotinib", "moderate", "V", 86),
+    ("trastuzumab_deruxtecan", "moderate", "III", 96),
+    ("trastuzumab_emtansine", "moderate", "III", 96),
+}
+TRANSFORMATION = {("etoposide+platinum", "moderate", "IV", 97)}
+EXTENSIVE_NO_TARGET = {
+    ("cisplatin+pemetrexed", "moderate", "I", 76),
+    ("bevacizumab+cisplatin+pemetrexed+sintilimab", "moderate", "I", 77),
+    ("carboplatin+pemetrexed+toripalimab", "weak", "V", 66),
+    ("anlotinib+pd1_inhibitor", "weak", "IV", 60),
+}
+DP_THIRD_LINE = {("anlotinib", "moderate", "I", 72)}
+DN_SWITCH = {
+    ("docetaxel", "strong", "II", 98),
+    ("anlotinib+docetaxel", "strong", "II", 92),
+    ("docetaxel+nintedanib", "moderate", "III", 92),
+    ("docetaxel+ramucirumab", "moderate", "IV", 92),
+}
+DN_CROSS_LINE = {
+    ("pembrolizumab+ramucirumab", "strong", "II", 80),
+    ("chemotherapy+pembrolizumab", "strong", "II", 88),
+    ("anlotinib+sintilimab", "moderate", "V", 80),
+    ("anlotinib+pembrolizumab", "moderate", "V", 80),
+    ("anlotinib+tislelizumab", "moderate", "V", 80),
+    ("anlotinib+durvalumab", "moderate", "V", 80),
+}
+DN_THIRD_LINE = {("anlotinib", "strong", "I", 90)}
+
+
+def ours(result):
+    """The recommendations that cite seed 000 or seed 004, in a result-like object for `graded`."""
+    keep = [r for r in result.recommendations if r.source.document in (SEED_000, SEED_004)]
+    return SimpleNamespace(recommendations=keep)
+
+
+def graded_ours(kb, record) -> set[tuple]:
+    return graded(ours(kb.evaluate(record)))
+
+
+def not_recommended(result) -> set[tuple]:
+    return {(r.id, r.consensus) for r in result.not_recommended}
+
+
+def possible_ids(result) -> set[str]:
+    return {p.id for p in result.possible}
+
+
+def texts(node) -> list[str]:
+    """Every condition text of a why-not answer, depth first (attempts, proofs and children)."""
+    out = []
+    for cond in list(getattr(node, "failed", [])) + list(getattr(node, "conditions", [])):
+        out.append(cond.text)
+    for child in list(getattr(node, "attempts", [])) + list(getattr(node, "children", [])):
+        out.extend(texts(child))
+    return out
+
+
+# ---- patients -------------------------------------------------------------------------------
+
+def egfr_after_tki(**attrs) -> dict:
+    """EGFR-mutant adenocarcinoma, extensive progression on osimertinib, re-tested, no new target."""
+    base = dict(histology="adenocarcinoma", mutations=["egfr_l858r"], prior_therapies=["osimertinib"],
+                progression="extensive", rebiopsy_after_progression=True, transformation="none",
+                central_airway_stenosis=False, pd_l1_tps="10%", line=2, ecog=1)
+    base.update(attrs)
+    return lung(**base)
+
+
+def driver_negative(**attrs) -> dict:
+    """Driver-negative adenocarcinoma, extensive progression after first-line ICI + chemotherapy."""
+    base = dict(histology="adenocarcinoma", mutations=[], prior_therapies=["pembrolizumab", "carboplatin", "pemetrexed"],
+                progression="extensive", central_airway_stenosis=False, line=2, ecog=1)
+    base.update(attrs)
+    return lung(**base)
+
+
+def rare_driver(mutation: str, **attrs) -> dict:
+    base = dict(histology="adenocarcinoma", mutations=[mutation], prior_therapies=["carboplatin", "pemetrexed"],
+                progression="extensive", central_airway_stenosis=False, line=2, ecog=1)
+    base.update(attrs)
+    return lung(**base)
+
+
+# ---- definitions (§二 (2)(3)) --------------------------------------------------------------------
+
+def test_rare_drivers_are_refractory_driver_positive(kb):
+    for mutation in ("egfr_exon20ins", "her2_mutation"):
+        res = kb.evaluate(rare_driver(mutation))
+        assert {"nsclc", "driver_positive", "refractory_driver_positive_nsclc", "refractory_lung_cancer"} <= set(res.derived)
+        assert "refractory_driver_negative_nsclc" not in res.derived
+    proof = kb.explain(rare_driver("egfr_exon20ins"), "refractory_driver_positive_nsclc")
+    assert proof.holds and proof.proof.rule.id == "refractory_driver_positive_nsclc.rare_driver"
+
+
+def test_common_egfr_mutation_alone_is_not_refractory(kb):
+    res = kb.evaluate(rare_driver("egfr_19del", prior_therapies=[]))
+    assert "refractory_driver_positive_nsclc" not in res.derived
+    assert "refractory_lung_cancer" not in res.derived
+
+
+def test_refractory_lung_cancer_holds_for_each_nsclc_subtype(kb):
+    for record, rule in ((rare_driver("her2_mutation"), "refractory_lung_cancer.driver_positive"),
+                         (driver_negative(), "refractory_lung_cancer.driver_negative")):
+        proof = kb.explain(record, "refractory_lung_cancer")
+        assert proof.holds and proof.proof.rule.id == rule
+
+
+def test_transformation_definition_needs_prior_egfr_tki(kb):
+    res = kb.evaluate(egfr_after_tki(transformation="squamous"))
+    assert {"histological_transformation_after_egfr_tki", "refractory_driver_positive_nsclc"} <= set(res.derived)
+    # no EGFR-TKI received: the transformation stratum does not apply
+    res = kb.evaluate(egfr_after_tki(transformation="squamous", prior_therapies=["carboplatin", "pemetrexed"]))
+    assert "histological_transformation_after_egfr_tki" not in res.derived
+    assert "refractory_driver_positive_nsclc" not in res.derived
+
+
+def test_transformation_with_histology_recorded_as_sclc(kb):
+    """After transformation the record may name the new histology; the EGFR-TKI stands for the driver."""
+    res = kb.evaluate(egfr_after_tki(histology="sclc", transformation="sclc"))
+    assert "nsclc" not in res.derived
+    assert {"refractory_driver_positive_nsclc", "nsclc_transformation_second_line"} <= set(res.derived)
+    assert TRANSFORMATION <= graded_ours(kb, egfr_after_tki(histology="sclc", transformation="sclc"))
+
+
+def test_driver_negative_definition_needs_prior_ici_and_extensive_progression(kb):
+    assert "refractory_driver_negative_nsclc" in kb.evaluate(driver_negative()).derived
+    no_ici = kb.evaluate(driver_negative(prior_therapies=["carboplatin", "pemetrexed"]))
+    assert "driver_negative" in no_ici.derived
+    assert "refractory_driver_negative_nsclc" not in no_ici.derived
+
+
+# ---- Table 4 strata ------------------------------------------------------------------------------
+
+def test_egfr_exon20ins_second_line(kb):
+    record = rare_driver("egfr_exon20ins")
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == EXON20INS | PRECISION
+    assert "nsclc_egfr_exon20ins_second_line" in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_her2_second_line(kb):
+    record = rare_driver("her2_mutation")
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == HER2 | PRECISION
+    assert "nsclc_her2_mutation_second_line" in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_transformation_second_line(kb):
+    record = egfr_after_tki(mutations=["egfr_19del"], transformation="sclc")
+    res = kb.evaluate(record)
+    # re-tested, no targetable alteration: seed 004 §七 chemotherapy as well
+    assert graded(ours(res)) == TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"nsclc_transformation_second_line", "refractory_driver_positive_nsclc", "refractory_lung_cancer"} <= set(res.derived)
+    # a transformed tumour is not the "extensive progression lacking targets" stratum
+    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_extensive_progression_lacking_targets_second_line(kb):
+    record = egfr_after_tki()
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"nsclc_extensive_progression_no_targeted_option_second_line", "extensive_progression_without_targeted_option",
+            "targeted_options_exhausted", "refractory_driver_positive_nsclc", "refractory_lung_cancer",
+            "driver_positive", "egfr_sensitizing_mutation", "prior_egfr_tki", "progression_on_egfr_tki"} <= set(res.derived)
+    assert "later_line_targeted_option" not in res.derived
+    assert not_recommended(res) == {("adc", 54)}
+    proof = kb.explain(record, "refractory_driver_positive_nsclc")
+    assert proof.proof.rule.id == "refractory_driver_positive_nsclc.extensive_progression"
+
+
+def test_driver_positive_third_line(kb):
+    record = egfr_after_tki(line=3, prior_therapies=["osimertinib", "cisplatin", "pemetrexed"])
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert "refractory_driver_positive_nsclc_third_line_or_later" in res.derived
+    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
+    assert not_recommended(res) == set()          # the ADC not-recommendation is §四(二)2, second line
+
+
+def test_rare_driver_third_line(kb):
+    res = kb.evaluate(rare_driver("egfr_exon20ins", line=3, prior_therapies=["carboplatin", "pemetrexed", "sunvozertinib"]))
+    # sunvozertinib is an EGFR-TKI: progression on it brings seed 004's first step, and re-testing
+    # (rebiopsy_after_progression unrecorded) is possible
+    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM}
+    assert "rebiopsy" in possible_ids(res)
+
+
+def test_line_two_versus_three_driver_positive(kb):
+    two = graded_ours(kb, egfr_after_tki(line=2))
+    three = graded_ours(kb, egfr_after_tki(line=3))
+    assert EXTENSIVE_NO_TARGET <= two and not DP_THIRD_LINE & two
+    assert DP_THIRD_LINE <= three and not EXTENSIVE_NO_TARGET & three
+    # line 1 (a rare driver is refractory by definition, but no Table 4 row is first line)
+    assert graded_ours(kb, rare_driver("her2_mutation", line=1, prior_therapies=[])) == PRECISION
+
+
+def test_oligoprogression_is_not_the_extensive_stratum(kb):
+    record = egfr_after_tki(progression="oligo", current_therapy=["osimertinib"])
+    res = kb.evaluate(record)
+    assert "refractory_driver_positive_nsclc" not in res.derived
+    assert "refractory_lung_cancer" not in res.derived
+    assert graded(ours(res)) == {CONFIRM, ("continue_tki+local_therapy", None, None, None), NO_TARGET_CHEMO}
+    assert not_recommended(res) == set()
+
+
+# ---- Table 5 strata ------------------------------------------------------------------------------
+
+def test_driver_negative_second_line_switch(kb):
+    res = kb.evaluate(driver_negative(immunotherapy_strategy="switch"))
+    assert graded(ours(res)) == DN_SWITCH | PRECISION
+    assert {"refractory_driver_negative_nsclc", "refractory_lung_cancer", "driver_negative",
+            "refractory_driver_negative_nsclc_second_line_switch"} <= set(res.derived)
+    assert "refractory_driver_negative_nsclc_second_line_cross_line" not in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_driver_negative_second_line_cross_line(kb):
+    res = kb.evaluate(driver_negative(immunotherapy_strategy="cross_line", current_therapy=["pembrolizumab"]))
+    assert graded(ours(res)) == DN_CROSS_LINE | PRECISION
+    assert "refractory_driver_negative_nsclc_second_line_cross_line" in res.derived
+    assert "refractory_driver_negative_nsclc_second_line_switch" not in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_driver_negative_strategy_not_chosen_offers_both(kb):
+    res = kb.evaluate(driver_negative())
+    assert graded(ours(res)) == DN_SWITCH | DN_CROSS_LINE | PRECISION
+
+
+def test_driver_negative_third_line(kb):
+    record = driver_negative(histology="squamous", line=3,
+                             prior_therapies=["tislelizumab", "carboplatin", "paclitaxel", "docetaxel"])
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == DN_THIRD_LINE | PRECISION
+    assert {"refractory_driver_negative_nsclc_third_line_or_later", "squamous_nsclc"} <= set(res.derived)
+    assert not_recommended(res) == set()
+
+
+def test_line_two_versus_three_driver_negative(kb):
+    assert graded_ours(kb, driver_negative(line=3)) == DN_THIRD_LINE | PRECISION
+    assert not DN_THIRD_LINE & graded_ours(kb, driver_negative(line=2))
+
+
+def test_oligoprogression_is_not_refractory_driver_negative(kb):
+    res = kb.evaluate(driver_negative(progression="oligo"))
+    assert "refractory_driver_negative_nsclc" not in res.derived
+    assert "refractory_lung_cancer" not in res.derived
+    assert graded(ours(res)) == set()
+
+
+def test_airway_stenosis_adds_bronchoscopic_intervention(kb):
+    res = kb.evaluate(driver_negative(line=3, central_airway_stenosis=True))
+    assert graded(ours(res)) == DN_THIRD_LINE | PRECISION | {("bronchoscopic_intervention", "strong", "II", 90)}
+
+
+# ---- unknowns ------------------------------------------------------------------------------------
+
+def test_driver_status_unknown(kb):
+    record = driver_negative()
+    del record["mutations"]
+    res = kb.evaluate(record)
+    assert "driver_positive" not in res.derived and "driver_negative" not in res.derived
+    assert "refractory_driver_negative_nsclc" not in res.derived
+    assert not {"docetaxel", "anlotinib+docetaxel", "chemotherapy+pembrolizumab"} & ids(res)
+    assert {"docetaxel", "anlotinib+docetaxel", "chemotherapy+pembrolizumab", "sunvozertinib", "pyrotinib"} <= possible_ids(res)
+    docetaxel = next(p for p in res.possible if p.id == "docetaxel")
+    assert docetaxel.missing == ["mutations"]
+    assert any(m.attribute == "mutations" for m in res.missing)
+
+
+def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
+    record = egfr_after_tki(mutations=["egfr_19del"], prior_therapies=["gefitinib"], rebiopsy_after_progression=False)
+    res = kb.evaluate(record)
+    assert "targeted_options_exhausted" not in res.derived
+    assert "refractory_driver_positive_nsclc" not in res.derived
+    assert not {r[0] for r in EXTENSIVE_NO_TARGET} & (ids(res) | possible_ids(res))
+    assert graded(ours(res)) == {CONFIRM, ("rebiopsy", None, None, None)}
+    assert not_recommended(res) == set()
+    why = kb.why_not(record, "cisplatin+pemetrexed")
+    assert not why.holds
+    assert any(t.startswith("rebiopsy_after_progression") for t in texts(why))
+
+
+def test_rebiopsy_unknown_leaves_the_stratum_possible(kb):
+    record = egfr_after_tki()
+    del record["rebiopsy_after_progression"]
+    res = kb.evaluate(record)
+    assert "cisplatin+pemetrexed" not in ids(res)
+    assert {"cisplatin+pemetrexed", "rebiopsy"} <= possible_ids(res)
+    assert next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing == ["rebiopsy_after_progression"]
+
+
+def test_retest_result_unknown_leaves_the_stratum_possible(kb):
+    record = egfr_after_tki()
+    del record["mutations"]
+    res = kb.evaluate(record)
+    assert "cisplatin+pemetrexed" in possible_ids(res)
+    assert "mutations" in next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing
+
+
+def test_transformation_unknown_leaves_the_stratum_possible(kb):
+    record = egfr_after_tki()
+    del record["transformation"]
+    res = kb.evaluate(record)
+    assert not {r[0] for r in EXTENSIVE_NO_TARGET} & ids(res)
+    assert {r[0] for r in EXTENSIVE_NO_TARGET} | {"etoposide+platinum"} <= possible_ids(res)
+
+
+# ---- seed 004: resistance --------------------------------------------------------------------------
+
+def test_t790m_blocks_the_lacking_targets_stratum(kb):
+    record = egfr_after_tki(mutations=["egfr_19del", "egfr_t790m"], prior_therapies=["gefitinib"])
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == {CONFIRM, ("osimertinib", None, None, None)}
+    assert {"egfr_t790m_after_early_generation_tki", "later_line_targeted_option"} <= set(res.derived)
+    assert "refractory_driver_positive_nsclc" not in res.derived
+    assert not_recommended(res) == set()
+    for goal in ("cisplatin+pemetrexed", "nsclc_extensive_progression_no_targeted_option_second_line",
+                 "refractory_driver_positive_nsclc"):
+        why = kb.why_not(record, goal)
+        assert not why.holds
+        assert "not egfr_t790m_after_early_generation_tki (holds)" in texts(why), goal
+    proof = kb.explain(record, "later_line_targeted_option")
+    assert proof.proof.rule.id == "later_line_targeted_option.egfr_t790m"
+
+
+def test_t790m_after_osimertinib_is_no_option(kb):
+    record = egfr_after_tki(mutations=["egfr_19del", "egfr_t790m", "egfr_c797s"], prior_therapies=["gefitinib", "osimertinib"])
+    res = kb.evaluate(record)
+    assert "egfr_t790m_after_early_generation_tki" not in res.derived
+    assert "osimertinib" not in ids(res)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+
+
+@pytest.mark.parametrize("mutation, concept, regimen, prior", [
+    ("met_amplification", "met_amplification_after_egfr_tki", "egfr_tki+met_inhibitor", ["osimertinib"]),
+    ("braf_v600e", "braf_v600e_after_egfr_tki", "braf_inhibitor+mek_inhibitor", ["afatinib"]),
+])
+def test_bypass_and_cross_pathway_alterations(kb, mutation, concept, regimen, prior):
+    record = egfr_after_tki(mutations=["egfr_19del", mutation], prior_therapies=prior)
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == {CONFIRM, (regimen, None, None, None)}
+    assert {concept, "later_line_targeted_option"} <= set(res.derived)
+    assert "refractory_driver_positive_nsclc" not in res.derived
+    why = kb.why_not(record, "cisplatin+pemetrexed")
+    assert f"not {concept} (holds)" in texts(why)
+    rec = next(r for r in res.recommendations if r.id == regimen)
+    assert rec.source.document == SEED_004 and rec.strength is None and rec.evidence is None and rec.notes
+
+
+def test_her2_after_egfr_tki_goes_to_the_her2_row_not_the_adc_refusal(kb):
+    record = egfr_after_tki(mutations=["egfr_l858r", "her2_mutation"])
+    res = kb.evaluate(record)
+    assert {"her2_mutation_after_egfr_tki", "later_line_targeted_option", "nsclc_her2_mutation_second_line"} <= set(res.derived)
+    assert graded(ours(res)) == HER2 | PRECISION | {CONFIRM}
+    assert not_recommended(res) == set()
+
+
+def test_every_alteration_keeps_later_line_option_and_exhausted_in_step(kb):
+    """targeted_options_exhausted spells out `not later_line_targeted_option`: the two must agree."""
+    cases = [(["egfr_19del", "egfr_t790m"], ["gefitinib"]), (["egfr_19del", "egfr_t790m"], ["afatinib"]),
+             (["egfr_19del", "egfr_t790m"], ["gefitinib", "osimertinib"]), (["egfr_19del", "met_amplification"], ["osimertinib"]),
+             (["egfr_19del", "braf_v600e"], ["osimertinib"]), (["egfr_19del", "her2_mutation"], ["osimertinib"]),
+             (["egfr_19del", "egfr_c797s"], ["osimertinib"]), (["egfr_19del"], ["gefitinib"])]
+    for mutations, prior in cases:
+        derived = set(kb.evaluate(egfr_after_tki(mutations=mutations, prior_therapies=prior)).derived)
+        assert ("later_line_targeted_option" in derived) != ("targeted_options_exhausted" in derived), (mutations, prior)
+
+
+def test_no_target_with_high_pd_l1_adds_immunotherapy(kb):
+    res = kb.evaluate(egfr_after_tki(pd_l1_tps="70%"))
+    assert ("immune_checkpoint_inhibitor", None, None, None) in graded(ours(res))
+    res = kb.evaluate(egfr_after_tki(pd_l1_tps="49%"))
+    assert "immune_checkpoint_inhibitor" not in ids(res)
+
+
+def test_resistance_rules_cite_seed_004_ungraded(kb):
+    res = kb.evaluate(egfr_after_tki(progression="oligo", pd_l1_tps="80%"))
+    for rec in res.recommendations:
+        if rec.rule.id.startswith("resistance."):
+            assert rec.source.document == SEED_004
+            assert (rec.strength, rec.evidence, rec.consensus) == (None, None, None)
+
+
+def test_no_progression_no_resistance_advice(kb):
+    res = kb.evaluate(egfr_after_tki(progression="none"))
+    assert graded(ours(res)) == set()
+
+
+# ---- the bundled examples ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("nsclc_egfr_exon20ins_second_line.json", EXON20INS | PRECISION),
+    ("nsclc_her2_mutation_second_line.yaml", HER2 | PRECISION),
+    ("nsclc_transformation_second_line.json", TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
+    ("nsclc_egfr_extensive_progression_second_line.json", EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
+    ("nsclc_driver_positive_third_line.yaml", DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
+    ("nsclc_driver_negative_switch_second_line.json", DN_SWITCH | PRECISION),
+    ("nsclc_driver_negative_cross_line_second_line.json", DN_CROSS_LINE | PRECISION),
+    ("nsclc_driver_negative_third_line.yaml", DN_THIRD_LINE | PRECISION),
+    ("nsclc_resistance_t790m.json", {CONFIRM, ("osimertinib", None, None, None)}),
+    ("nsclc_resistance_no_rebiopsy.json", {CONFIRM, ("rebiopsy", None, None, None)}),
+])
+def test_examples(kb, name, expected):
+    res = kb.evaluate(EXAMPLES / name)
+    # the examples leave central_airway_stenosis unrecorded: bronchoscopic intervention is only possible
+    assert graded(ours(res)) == expected
