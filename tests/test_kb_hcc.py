@@ -1,0 +1,396 @@
+"""HCC: targeted-immune therapy combined with local therapy (seed 003, facts/hcc/*.rules).
+
+The source is an interpretation of the consensus: it names the consensus's grading system
+(evidence 1-5, A strong / B moderate / C weak) but grades no single recommendation, so every
+HCC recommendation has strength, evidence and consensus null.
+"""
+import pytest
+
+from support import graded, hcc, ids, lung, shipped_kb
+
+
+def ungraded(*regimens):
+    """The expected graded set when the source states no grade: (id, None, None, None)."""
+    return {(r, None, None, None) for r in regimens}
+
+
+def derived(kb, record):
+    return set(kb.evaluate(record).derived)
+
+
+def possible_ids(result):
+    return {p.id for p in result.possible}
+
+
+# ---- patients that the decision points are stated for ---------------------------------------
+NOT_RADICAL = dict(radical_therapy_suitable=False)
+FIT = dict(child_pugh_score=6, ecog=1)
+ON_TI = dict(current_therapy=["lenvatinib", "camrelizumab"])
+
+DECISIONS = {
+    # §1.2 TACE group 1 as written: Ⅰa (and Ⅱa, Ⅱb), radical therapy indicated but not done.
+    "tace_ia_radical_declined": (
+        hcc(cnlc_stage="Ia", **NOT_RADICAL),
+        {"tace"}),
+    # Ⅰa with radical therapy feasible and accepted: nothing from this source.
+    "ia_radical_suitable": (
+        hcc(cnlc_stage="Ia", radical_therapy_suitable=True, **FIT),
+        set()),
+    # Ⅰb not fit for radical therapy: the population of §1.1 (and no plain TACE: the text's
+    # group 1 lists Ⅰa、Ⅱb、Ⅱa — see tace.rules); no TACE history yet.
+    "ib_not_radical": (
+        hcc(cnlc_stage="Ib", tace_sessions=0, **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune"}),
+    # Ⅱa: TACE (group 1) and radiotherapy + targeted-immune.
+    "iia_not_radical": (
+        hcc(cnlc_stage="IIa", tace_sessions=0, **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),
+    # §1.2: Ⅰb~Ⅱb progressing after 2~3 TACE sessions -> TACE + targeted-immune.
+    "tace_refractory_ib": (
+        hcc(cnlc_stage="Ib", tace_sessions=2, response="pd", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace+targeted_immune"}),
+    "tace_refractory_iib": (
+        hcc(cnlc_stage="IIb", tace_sessions=3, response="pd", high_tumor_burden=False, **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
+    # Not progressing after 3 sessions: no switch.
+    "tace_responding_iib": (
+        hcc(cnlc_stage="IIb", tace_sessions=3, response="pr", high_tumor_burden=False, **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),
+    # §1.2 HAIC: large-burden Ⅱb.
+    "haic_iib_high_burden": (
+        hcc(cnlc_stage="IIb", tace_sessions=0, high_tumor_burden=True, **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "haic+targeted_immune", "radiotherapy+targeted_immune"}),
+    # §1.2: Ⅲa with portal-vein thrombus: TACE + TI from the start, HAIC + TI, RT + TI, TACE.
+    "iiia_portal_vein": (
+        hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
+         "radiotherapy+targeted_immune"}),
+    "iiia_hepatic_vein": (
+        hcc(cnlc_stage="IIIa", vascular_invasion="hepatic_vein", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
+         "radiotherapy+targeted_immune"}),
+    # §1.2: Ⅲb mainly intrahepatic with hilar nodes.
+    "iiib_intrahepatic_hilar_nodes": (
+        hcc(cnlc_stage="IIIb", intrahepatic_predominant=True, oligometastasis=False,
+            lymph_node_metastasis="hilar", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
+         "radiotherapy+targeted_immune"}),
+    # §1.2: Ⅲb oligometastasis, not mainly intrahepatic, no nodes.
+    "iiib_oligometastasis": (
+        hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=True,
+            lymph_node_metastasis="none", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
+    # §1.1: Ⅲb widespread metastasis (neither intrahepatic-predominant nor oligo, no nodes):
+    # local therapy for palliation; TACE (部分Ⅲb) and TACE + TI still listed; no HAIC, no RT.
+    "iiib_widespread": (
+        hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=False,
+            lymph_node_metastasis="none", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune"}),
+    # Ⅲb with retroperitoneal nodes.
+    "iiib_retroperitoneal_nodes": (
+        hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=False,
+            lymph_node_metastasis="retroperitoneal", **NOT_RADICAL, **FIT),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
+    # §1.3 conversion to resection (CR/PR, remnant ≥ 40%, R0, no contraindication).
+    "conversion_resection_pr": (
+        hcc(response="pr", residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False, **ON_TI),
+        {"resection"}),
+    "conversion_resection_cr": (
+        hcc(response="cr", residual_liver_volume="60%", r0_achievable=True, surgical_contraindication=False, **ON_TI),
+        {"resection"}),
+    "conversion_no_r0": (
+        hcc(response="pr", residual_liver_volume="45%", r0_achievable=False, surgical_contraindication=False, **ON_TI),
+        set()),
+    "conversion_contraindication": (
+        hcc(response="pr", residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=True, **ON_TI),
+        set()),
+    # §1.3 only CR/PR: SD without HAIC does not qualify ...
+    "conversion_sd_without_haic": (
+        hcc(response="sd", stable_disease_duration="6mo", residual_liver_volume="45%", r0_achievable=True,
+            surgical_contraindication=False, **ON_TI, prior_therapies=["tace"]),
+        set()),
+    # ... §1.2: after HAIC, SD ≥ 3 months does.
+    "conversion_sd_after_haic": (
+        hcc(response="sd", stable_disease_duration="4mo", residual_liver_volume="45%", r0_achievable=True,
+            surgical_contraindication=False, current_therapy=["haic", "lenvatinib", "camrelizumab"]),
+        {"resection"}),
+    "conversion_pd_after_haic": (
+        hcc(response="pd", residual_liver_volume="45%", r0_achievable=True,
+            surgical_contraindication=False, prior_therapies=["haic"], current_therapy=[]),
+        set()),
+    # §1.3 conversion to ablation.
+    "conversion_ablation_thrombus_regressed": (
+        hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=True, max_tumor_diameter="3cm",
+            tumor_count=3, child_pugh_score=8, **ON_TI),
+        {"ablation"}),
+    "conversion_ablation_no_thrombus": (
+        hcc(vascular_invasion="none", max_tumor_diameter="4cm", tumor_count=1, child_pugh_score=5, **ON_TI),
+        {"ablation"}),
+    "conversion_ablation_thrombus_persists": (
+        hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=False, max_tumor_diameter="3cm",
+            tumor_count=1, child_pugh_score=5, **ON_TI),
+        set()),
+    "conversion_ablation_four_tumours": (
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=4, child_pugh_score=5, **ON_TI),
+        set()),
+    "conversion_ablation_child_pugh_c": (
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=10, **ON_TI),
+        set()),
+    # Without targeted-immune therapy the conversion rules do not apply ("靶免联合治疗后").
+    "ablation_criteria_without_targeted_immune": (
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=5,
+            prior_therapies=["tace"], current_therapy=[]),
+        set()),
+    # §1.4 progression after response.
+    "progression_after_response_full": (
+        hcc(progression_timing="after_response", treatment_phase="full"),
+        {"second_line_systemic", "local_therapy", "biopsy_new_lesion"}),
+    "progression_after_response_reduced": (
+        hcc(progression_timing="after_response", treatment_phase="reduced"),
+        {"resume_original_regimen", "second_line_systemic", "local_therapy", "biopsy_new_lesion"}),
+    "progression_after_response_stopped": (
+        hcc(progression_timing="after_response", treatment_phase="stopped"),
+        {"resume_original_regimen", "second_line_systemic", "local_therapy", "biopsy_new_lesion"}),
+    # §1.4 progression on treatment.
+    "progression_on_treatment_fit": (
+        hcc(progression_timing="on_treatment", child_pugh_score=7, ecog=1),
+        {"second_line_systemic"}),
+    "progression_on_treatment_child_pugh_b8": (
+        hcc(progression_timing="on_treatment", child_pugh_score=8, ecog=0),
+        {"best_supportive_care"}),
+    "progression_on_treatment_ecog2": (
+        hcc(progression_timing="on_treatment", child_pugh_score=5, ecog=2),
+        {"best_supportive_care"}),
+    # ECOG ≥ 2 decides even when the Child-Pugh score is not known.
+    "progression_on_treatment_ecog3_no_score": (
+        hcc(progression_timing="on_treatment", ecog=3),
+        {"best_supportive_care"}),
+    # §1.1 adverse events.
+    "irae_colitis_grade3": (
+        hcc(adverse_events=[{"type": "colitis", "grade": 3, "cause": "immune"}]),
+        {"corticosteroids", "defer_local_therapy"}),
+    "irae_endocrine_grade3": (
+        hcc(adverse_events=[{"type": "endocrine", "grade": 3, "cause": "immune"}]),
+        {"defer_local_therapy"}),
+    "irae_pneumonitis_grade2": (
+        hcc(adverse_events=[{"type": "pneumonitis", "grade": 2, "cause": "immune"}]),
+        {"defer_local_therapy"}),
+    "targeted_ae": (
+        hcc(adverse_events=[{"type": "rash", "grade": 3, "cause": "targeted"}]),
+        {"symptomatic_treatment", "defer_local_therapy"}),
+    "local_ae_after_tace": (
+        hcc(current_therapy=["tace"], adverse_events=[{"type": "other", "grade": 3, "cause": "local"}]),
+        {"symptomatic_treatment"}),
+    "liver_injury_unclear_grade1": (
+        hcc(adverse_events=[{"type": "hepatitis", "grade": 1, "cause": "unknown"}]),
+        {"pause_suspected_drug"}),
+    "liver_injury_unclear_grade2": (
+        hcc(adverse_events=[{"type": "hepatitis", "grade": 2, "cause": "unknown"}]),
+        {"pause_suspected_drug"}),
+    "liver_injury_unclear_grade3": (
+        hcc(adverse_events=[{"type": "hepatitis", "grade": 3, "cause": "unknown"}]),
+        {"corticosteroids", "liver_biopsy"}),
+    "liver_injury_unclear_grade4": (
+        hcc(adverse_events=[{"type": "hepatitis", "grade": 4, "cause": "unknown"}]),
+        {"corticosteroids", "liver_biopsy"}),
+    # Immune hepatitis grade 3: the irAE rule (not the unclear-cause rule).
+    "immune_hepatitis_grade3": (
+        hcc(adverse_events=[{"type": "hepatitis", "grade": 3, "cause": "immune"}]),
+        {"corticosteroids", "defer_local_therapy"}),
+    # §1.2 HAIC adverse events.
+    "haic_ae_grade2": (
+        hcc(current_therapy=["haic"], adverse_events=[{"type": "other", "grade": 2, "cause": "local"}]),
+        {"symptomatic_treatment"}),
+    "haic_ae_grade3": (
+        hcc(current_therapy=["haic"], adverse_events=[{"type": "other", "grade": 3, "cause": "local"}]),
+        {"symptomatic_treatment", "adjust_haic_dose+stop_haic_infusion"}),
+    "haic_ae_grade4": (
+        hcc(current_therapy=["haic"], adverse_events=[{"type": "other", "grade": 4, "cause": "local"}]),
+        {"symptomatic_treatment", "adjust_haic_dose+stop_haic_infusion"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECISIONS))
+def test_decision_point(kb, name):
+    record, expected = DECISIONS[name]
+    assert graded(kb.evaluate(record)) == ungraded(*expected)
+
+
+def test_haic_grade_1_2_says_no_dose_adjustment(kb):
+    result = kb.evaluate(hcc(current_therapy=["haic"], adverse_events=[{"type": "other", "grade": 1, "cause": "local"}]))
+    rules = {r.rule.id for r in result.recommendations}
+    assert rules == {"hcc.ae.local_symptomatic", "hcc.ae.haic.grade_1_2"}
+    haic = next(r for r in result.recommendations if r.rule.id == "hcc.ae.haic.grade_1_2")
+    assert any("no dose adjustment" in note for note in haic.notes)
+
+
+# ---- Child-Pugh class -----------------------------------------------------------------------
+@pytest.mark.parametrize("score, cls", [(5, "a"), (6, "a"), (7, "b"), (8, "b"), (9, "b"), (10, "c"), (15, "c")])
+def test_child_pugh_class(kb, score, cls):
+    classes = derived(kb, hcc(child_pugh_score=score)) & {"child_pugh_a", "child_pugh_b", "child_pugh_c"}
+    assert classes == {f"child_pugh_{cls}"}
+
+
+def test_child_pugh_class_unknown_without_score(kb):
+    result = kb.evaluate(hcc())
+    assert not set(result.derived) & {"child_pugh_a", "child_pugh_b", "child_pugh_c"}
+    needed = {m.attribute: m.needed_for for m in result.missing}
+    assert {"child_pugh_a", "child_pugh_b", "child_pugh_c"} <= set(needed["child_pugh_score"])
+
+
+# ---- boundaries ---------------------------------------------------------------------------------
+ABLATION = dict(vascular_invasion="none", tumor_count=1, child_pugh_score=6, **ON_TI)
+
+
+@pytest.mark.parametrize("diameter, ok", [("5cm", True), ("50mm", True), ("4.9cm", True), ("51mm", False), ("5.1cm", False)])
+def test_ablation_diameter_5cm(kb, diameter, ok):
+    assert ("ablation" in ids(kb.evaluate(hcc(max_tumor_diameter=diameter, **ABLATION)))) is ok
+
+
+@pytest.mark.parametrize("count, ok", [(1, True), (3, True), (4, False)])
+def test_ablation_tumour_count_3(kb, count, ok):
+    rec = dict(ABLATION, tumor_count=count)
+    assert ("ablation" in ids(kb.evaluate(hcc(max_tumor_diameter="2cm", **rec)))) is ok
+
+
+@pytest.mark.parametrize("score, ok", [(9, True), (10, False)])
+def test_ablation_child_pugh_a_or_b(kb, score, ok):
+    rec = dict(ABLATION, child_pugh_score=score)
+    assert ("ablation" in ids(kb.evaluate(hcc(max_tumor_diameter="2cm", **rec)))) is ok
+
+
+RESECTION = dict(response="pr", r0_achievable=True, surgical_contraindication=False, **ON_TI)
+
+
+@pytest.mark.parametrize("volume, ok", [("39%", False), ("39.9%", False), ("40%", True), ("41%", True)])
+def test_resection_residual_liver_40_percent(kb, volume, ok):
+    assert ("resection" in ids(kb.evaluate(hcc(residual_liver_volume=volume, **RESECTION)))) is ok
+
+
+# "稳定的疾病状态维持3个月以上": ≥ 3 months, 3mo = 91.3125 d in this engine, so 90d and 91d fall short.
+HAIC_SD = dict(response="sd", residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False,
+               current_therapy=["haic", "lenvatinib", "camrelizumab"])
+
+
+@pytest.mark.parametrize("duration, ok", [("2mo", False), ("90d", False), ("91d", False), ("3mo", True),
+                                          ("92d", True), ("13wk", False), ("14wk", True), ("6mo", True)])
+def test_conversion_stable_disease_3_months(kb, duration, ok):
+    assert ("resection" in ids(kb.evaluate(hcc(stable_disease_duration=duration, **HAIC_SD)))) is ok
+
+
+def test_conversion_stable_disease_duration_missing_is_possible(kb):
+    result = kb.evaluate(hcc(**HAIC_SD))
+    assert "resection" not in ids(result)
+    assert "resection" in possible_ids(result)
+    assert any(m.attribute == "stable_disease_duration" and "resection" in m.needed_for for m in result.missing)
+
+
+@pytest.mark.parametrize("score, expected", [(7, "second_line_systemic"), (8, "best_supportive_care"),
+                                              (9, "best_supportive_care"), (10, "best_supportive_care")])
+def test_on_treatment_progression_child_pugh_b8(kb, score, expected):
+    assert ids(kb.evaluate(hcc(progression_timing="on_treatment", child_pugh_score=score, ecog=0))) == {expected}
+
+
+@pytest.mark.parametrize("ecog, expected", [(0, "second_line_systemic"), (1, "second_line_systemic"),
+                                             (2, "best_supportive_care"), (3, "best_supportive_care")])
+def test_on_treatment_progression_ecog_2(kb, ecog, expected):
+    assert ids(kb.evaluate(hcc(progression_timing="on_treatment", child_pugh_score=5, ecog=ecog))) == {expected}
+
+
+def test_on_treatment_progression_fit_needs_both_scores(kb):
+    result = kb.evaluate(hcc(progression_timing="on_treatment", ecog=1))
+    assert ids(result) == set()
+    assert {"second_line_systemic", "best_supportive_care"} <= possible_ids(result)
+
+
+# TACE: Child-Pugh A/B and ECOG 0-2 for Ⅱb/Ⅲa/Ⅲb.
+@pytest.mark.parametrize("ecog, ok", [(0, True), (2, True), (3, False)])
+def test_tace_ecog_0_to_2(kb, ecog, ok):
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=6, ecog=ecog))
+    assert ("tace" in ids(result)) is ok
+
+
+@pytest.mark.parametrize("score, ok", [(6, True), (7, True), (9, True), (10, False)])
+def test_tace_child_pugh_a_or_b(kb, score, ok):
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=score, ecog=0))
+    assert ("tace" in ids(result)) is ok
+
+
+# "经过2~3次TACE治疗后，肿瘤仍继续进展": from the 2nd session on; 2~3 is no upper limit.
+@pytest.mark.parametrize("sessions, ok", [(0, False), (1, False), (2, True), (3, True), (4, True), (6, True)])
+def test_tace_refractory_sessions(kb, sessions, ok):
+    result = kb.evaluate(hcc(cnlc_stage="IIa", tace_sessions=sessions, response="pd", **NOT_RADICAL, **FIT))
+    assert ("tace+targeted_immune" in ids(result)) is ok
+
+
+@pytest.mark.parametrize("stage, ok", [("Ia", False), ("Ib", True), ("IIa", True), ("IIb", True)])
+def test_tace_refractory_stages(kb, stage, ok):
+    result = kb.evaluate(hcc(cnlc_stage=stage, tace_sessions=2, response="pd", high_tumor_burden=False,
+                             **NOT_RADICAL, **FIT))
+    assert ("tace+targeted_immune" in ids(result)) is ok
+
+
+def test_radical_therapy_suitable_iiia_gets_no_combination(kb):
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=True, **FIT))
+    assert graded(result) == ungraded("tace")
+
+
+# ---- grading, sources ---------------------------------------------------------------------------
+def test_every_hcc_recommendation_is_ungraded_and_cites_seed_003():
+    kb = shipped_kb()
+    hcc_rules = [r for r in kb.compiled.checked.rules if r.pos.file.startswith("facts/hcc/")]
+    assert len(hcc_rules) > 30
+    for rule in hcc_rules:
+        assert rule.sources and rule.sources[0].document == "hcc_targeted_immune_local", rule.id
+        assert rule.sources[0].locator, rule.id
+        if rule.kind == "recommendation":
+            assert (rule.strength, rule.evidence, rule.grade, rule.consensus) == (None, None, None, None), rule.id
+
+
+def test_recommendation_json_fields(kb):
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT))
+    rec = next(r for r in result.recommendations if r.id == "haic+targeted_immune")
+    assert rec.items == ["haic", "targeted_immune"]
+    assert rec.setting == "hcc_ti_local_candidate"
+    assert rec.source.document == "003_d328b6d4692885f0.txt"
+    assert rec.source.locator.startswith("§1.2")
+    assert (rec.strength, rec.evidence, rec.consensus, rec.grade) == (None, None, None, None)
+
+
+# ---- lung patients never see HCC rules ------------------------------------------------------------
+def _hcc_names(kb):
+    rules = [r for r in kb.compiled.checked.rules if r.pos.file.startswith("facts/hcc/")]
+    names = {r.name for r in rules if r.kind in ("concept", "setting")}
+    regimens = {"+".join(sorted(reg)) for r in rules if r.kind == "recommendation" for reg in r.regimens}
+    attrs = {a.name for a in kb.compiled.checked.attributes.values() if a.pos.file.startswith("facts/hcc/")}
+    return {r.id for r in rules}, names, regimens, attrs
+
+
+@pytest.mark.parametrize("record", [
+    lung(histology="sclc", sclc_stage="extensive", tfi="45d", line=2, ecog=1,
+         prior_therapies=["etoposide", "carboplatin", "atezolizumab"]),
+    lung(histology="adenocarcinoma", line=2, ecog=3,
+         adverse_events=[{"type": "colitis", "grade": 3, "cause": "immune"},
+                         {"type": "hepatitis", "grade": 3, "cause": "unknown"},
+                         {"type": "other", "grade": 3, "cause": "local"}],
+         current_therapy=["pembrolizumab", "bevacizumab"]),
+    lung(),
+])
+def test_lung_patient_gets_nothing_from_hcc(kb, record):
+    rule_ids, concept_names, _, hcc_attrs = _hcc_names(kb)
+    result = kb.evaluate(record)
+    assert not {r.rule.id for r in result.recommendations} & rule_ids
+    assert not {p.recommendation.rule.id for p in result.possible} & rule_ids
+    assert not set(result.derived) & concept_names
+    for m in result.missing:
+        assert m.attribute not in hcc_attrs, m
+        assert not {g for g in m.needed_for} & concept_names, m
+    ev = kb.run(record)
+    for rule_id in rule_ids:
+        assert ev.value(kb.compiled.rule_node[rule_id]) is False, rule_id
+
+
+def test_hcc_rules_are_decided_false_for_lung_even_without_data(kb):
+    """cancer is required, so the `hcc` gate is always decided."""
+    ev = kb.run(lung())
+    assert ev.value(kb.compiled.concept_node["hcc"]) is False
