@@ -29,6 +29,7 @@ class Evaluation:
     truth: dict[int, bool]
     removed: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication ids
     matches: dict[int, list[int]] = field(default_factory=dict)  # any-node -> record indexes
+    engine: PyDatalogEngine | None = None  # to evaluate variants of the record (what-if)
 
     def value(self, node_id: int) -> bool | None:
         """True, False, or None (unknown)."""
@@ -53,7 +54,7 @@ def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) ->
             matches.setdefault(a, []).append(b)
     for lst in list(removed.values()) + list(matches.values()):
         lst.sort()
-    return Evaluation(compiled, patient, truth, removed, matches)
+    return Evaluation(compiled, patient, truth, removed, matches, engine)
 
 
 # ---- shared pieces of the results ---------------------------------------------------------

@@ -152,8 +152,9 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
     """The conditions that give a node its value, shown as written (negated under a ``not``).
 
     A node shown as holding gets its minimal support (all parts of an ``and``, the first true
-    branch of an ``or``, the false parts of a refuted ``and``); a node shown as failing or
-    unknown gets every part that is not true, so the reader sees each failure and each gap.
+    branch of an ``or``); a false ``and`` gets its false parts (unknown parts cannot change its
+    verdict, so they are not "missing" for it); a false ``or`` all its parts; an unknown node
+    every part that is not true, so the reader sees each gap.
     """
     node = ev.compiled.nodes[node_id]
     value = ev.value(node_id)
@@ -182,8 +183,8 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
     kids = node.children
     if value is True:
         picks = kids if node.kind == "and" else [next(k for k in kids if ev.value(k) is True)]
-    elif value is False and node.kind == "and" and shown is True:
-        picks = [k for k in kids if ev.value(k) is False]  # a refuted `and` under a `not`: its false parts suffice
+    elif value is False and node.kind == "and":
+        picks = [k for k in kids if ev.value(k) is False]  # false whatever the unknown parts are: show what fails
     else:
         picks = [k for k in kids if ev.value(k) is not True]
     for kid in picks:

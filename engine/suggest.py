@@ -1,11 +1,13 @@
-"""What would make a goal hold: the smallest simple change of the record, read off the
-engine's verdicts.
+"""What would make a goal hold: a small change of the record, found from the engine's
+verdicts and verified by the engine.
 
-For a node that should become true (or false, under a ``not``) this finds changes of single
+For a node that should become true (or false, under a ``not``) this proposes changes of single
 attributes — cross a threshold, set a value, add or remove a set member, record a missing
-value — choosing the cheapest branch of an ``or`` and every failing part of an ``and``. It
-gives up (None) where no simple change exists: conflicting changes of one attribute, or a
-condition on records of a list.
+value — choosing the cheapest branch of an ``or`` (recording missing data is cheap, changing a
+known fact dear) and every failing part of an ``and``. Parts are planned independently, so the
+plan is applied to the record and evaluated again, and refined a few times if needed; the
+answer is the net change between the record and the first variant on which the engine finds
+the node true. None when no simple change is found.
 """
 from __future__ import annotations
 
@@ -17,9 +19,73 @@ from .evaluate import Evaluation
 _STEP = {"int": 1, "number": 1, "duration": 1, "percent": 1, "length": 1}
 
 
+ROUNDS = 4
+
+
 def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
-    changes = _fix(ev, node_id, True, set())
-    return None if changes is None else _merge(changes)
+    from .errors import PatientError
+    from .evaluate import evaluate
+    from .patient import validate
+
+    original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
+    record = dict(original)
+    texts: dict[str, str] = {}
+    current = ev
+    for _ in range(ROUNDS):
+        plan = _merge(_fix(current, node_id, True, set()))
+        if not plan:
+            return None  # no simple change (or, oddly, nothing left to change)
+        for change in plan:
+            texts[change.attribute] = change.text
+        record = _apply(record, plan)
+        try:
+            patient = validate(record, ev.compiled.checked, ev.patient.source)
+        except PatientError:
+            return None
+        current = evaluate(ev.compiled, ev.engine, patient)
+        if current.value(node_id) is True:
+            return _diff(original, record, texts, ev)
+    return None
+
+
+def _is_set(value) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _apply(record: dict, plan: list[r.Change]) -> dict:
+    out = dict(record)
+    for c in plan:
+        if c.action in ("set", "record"):
+            out[c.attribute] = c.value
+        elif c.action == "add":
+            out[c.attribute] = sorted(set(out.get(c.attribute) or []) | {c.value})
+        elif c.action == "remove":
+            out[c.attribute] = [x for x in out.get(c.attribute, []) if x not in c.value]
+        elif c.action == "unset":
+            out.pop(c.attribute, None)
+    return out
+
+
+def _diff(before: dict, after: dict, texts: dict[str, str], ev: Evaluation) -> list[r.Change]:
+    """The net change from ``before`` to ``after``, one Change per attribute (and set member)."""
+    out: list[r.Change] = []
+    for name in list(dict.fromkeys(list(after) + list(before))):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if name not in after:
+            out.append(r.Change(attribute=name, action="unset", text=texts.get(name, f"leave {name} unknown")))
+        elif _is_set(new) and _is_set(old):
+            for x in sorted(set(new) - set(old)):
+                out.append(r.Change(attribute=name, action="add", value=x, text=f"{name}: add {x}"))
+            gone = sorted(set(old) - set(new))
+            if gone:
+                out.append(r.Change(attribute=name, action="remove", value=gone, text=f"{name}: without {', '.join(gone)}"))
+        else:
+            kind = ev.compiled.checked.attributes[name].type.kind
+            out.append(r.Change(attribute=name, action="set", value=new, unit=units.canonical_unit(kind),
+                                text=texts.get(name, f"{'set' if name in before else 'record'} {name} = {new}")))
+    return out
 
 
 def _fix(ev: Evaluation, node_id: int, want: bool, seen: set) -> list[r.Change] | None:

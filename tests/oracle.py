@@ -8,6 +8,7 @@ from __future__ import annotations
 import operator
 
 from oncologic import nodes as n
+from oncologic import results as r
 
 OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -117,3 +118,50 @@ class Oracle:
                 return None  # removed: neither recommended nor refuted
             return value
         raise AssertionError(node)
+
+
+# ---- re-checking explanations against the record ----------------------------------------
+
+def check_condition(oracle, cond: r.Condition, negated_ok=True):
+    """A shown condition re-checked on the record: its attribute's actual value is the record's."""
+    if cond.attribute is not None and cond.op in ("is known", "is unknown"):
+        assert cond.holds == ((cond.attribute in oracle.values) == (cond.op == "is known")), cond.text
+    elif cond.attribute is not None:
+        values = oracle.values
+        if cond.holds is None:
+            assert cond.attribute not in values, cond.text
+            assert cond.actual is None
+        else:
+            assert cond.attribute in values, cond.text
+    if cond.concept is not None and cond.holds is not None:
+        value = oracle.concept(cond.concept)
+        assert value == (not cond.holds if cond.op == "not" else cond.holds), cond.text
+
+
+def check_proof(oracle, node: r.ProofNode, compiled):
+    rule = compiled.rule(node.rule.id)
+    assert oracle.rule(rule.id) is True, f"proof uses rule {rule.id}, which does not hold"
+    for cond in node.conditions:
+        assert cond.holds is True, cond.text
+        check_condition(oracle, cond)
+    for child in node.children:
+        assert oracle.concept(child.conclusion) is True
+        check_proof(oracle, child, compiled)
+
+
+def check_attempt(oracle, attempt: r.Attempt, compiled):
+    value = oracle.rule(attempt.rule.id)
+    if attempt.removed_by:
+        assert value is True
+    else:
+        assert value is not True, f"why-not lists rule {attempt.rule.id} as failing, but it holds"
+    for cond in attempt.failed:
+        assert cond.holds is not True, cond.text
+        check_condition(oracle, cond)
+    for attr in attempt.missing:
+        assert attr not in oracle.values, f"{attr} reported missing but present"
+    for child in attempt.children:
+        if isinstance(child, r.Attempt):
+            check_attempt(oracle, child, compiled)
+        else:
+            check_proof(oracle, child, compiled)

@@ -1,0 +1,134 @@
+"""Property-based tests over the whole shipped knowledge base: patients are generated from the
+declared vocabulary (any subset of attributes, any valid values), and for each one
+
+- every node's verdict agrees with the independent oracle (three-valued logic),
+- every proof node and every why-not condition re-checks against the record,
+- every missing attribute is really absent,
+- applying the suggested changes of a why-not attempt makes that rule hold.
+"""
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oncologic import explain as ex
+from oncologic import units
+from oracle import Oracle, check_attempt, check_proof
+from support import shipped_kb
+
+KB = shipped_kb()
+ATTRS = KB.compiled.checked.attributes
+ITEMS = sorted(KB.compiled.checked.items)
+GOALS = sorted(set(KB.compiled.concept_node) | {KB.compiled.nodes[k].name for k in KB.compiled.regimens})
+
+
+def _bounds(spec, default_low, default_high):
+    low = spec.low.value if spec.low is not None else default_low
+    high = spec.high.value if spec.high is not None else default_high
+    return int(low), int(high)
+
+
+def value_strategy(spec):
+    kind = spec.kind
+    if kind == "enum":
+        return st.sampled_from(spec.values)
+    if kind == "bool":
+        return st.booleans()
+    if kind == "int":
+        return st.integers(*_bounds(spec, 0, 12))
+    if kind == "number":
+        return st.integers(*_bounds(spec, 0, 100))
+    if kind in units.UNITS:
+        low, high = _bounds(spec, 0, {"duration": 400, "percent": 100, "length": 120}[kind])
+        unit = units.canonical_unit(kind)
+        return st.integers(low, high).map(lambda v: f"{v}{unit}")
+    if kind == "date":
+        return st.dates(dt.date(2025, 1, 1), dt.date(2026, 12, 31)).map(dt.date.isoformat)
+    if kind == "string":
+        return st.text(min_size=1, max_size=8)
+    if kind == "set":
+        return st.lists(st.sampled_from(spec.values), max_size=3, unique=True)
+    if kind == "item_set":
+        return st.lists(st.sampled_from(ITEMS), max_size=4, unique=True)
+    if kind == "record_list":
+        record = st.fixed_dictionaries({f.name: value_strategy(f.type) for f in spec.fields})
+        return st.lists(record, max_size=2)
+    raise AssertionError(kind)
+
+
+@st.composite
+def patients(draw):
+    record = {"id": "gen", "cancer": draw(st.sampled_from(["lung", "hcc"]))}
+    for name, attr in ATTRS.items():
+        if name in record or attr.required:
+            continue
+        if draw(st.integers(0, 9)) < 6:
+            record[name] = draw(value_strategy(attr.type))
+    for later, earlier in [a.derive for a in ATTRS.values() if a.derive]:
+        if later in record and earlier in record and record[later] < record[earlier]:
+            record[later], record[earlier] = record[earlier], record[later]
+    return record
+
+
+COMMON = settings(max_examples=int(__import__("os").environ.get("ONCOLOGIC_PROPERTY_EXAMPLES", "60")), deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+
+
+@COMMON
+@given(patients())
+def test_every_node_agrees_with_the_oracle(record):
+    patient = KB.patient(record)
+    ev = KB.run(patient)
+    oracle = Oracle(KB.compiled, patient)
+    for node in KB.compiled.nodes:
+        if node.kind == "field" or (node.kind == "regimen" and ev.removed.get(node.id)):
+            continue
+        assert ev.value(node.id) == oracle.node(node), (node.kind, node.rule or node.name, record)
+
+
+@COMMON
+@given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=4, unique=True))
+def test_explanations_recheck_and_missing_is_absent(record, goals):
+    patient = KB.patient(record)
+    ev = KB.run(patient)
+    oracle = Oracle(KB.compiled, patient)
+    result = KB.evaluate(patient)
+    for m in result.missing:
+        assert m.attribute not in patient.values
+    for p in result.possible:
+        assert all(a not in patient.values for a in p.missing)
+    for goal in goals:
+        explanation = ex.explain(ev, goal)
+        if explanation.proof:
+            check_proof(oracle, explanation.proof, KB.compiled)
+        for attempt in ex.why_not(ev, goal).attempts:
+            check_attempt(oracle, attempt, KB.compiled)
+
+
+def apply_changes(record: dict, changes) -> dict:
+    out = dict(record)
+    for c in changes:
+        if c.action == "set" or c.action == "record":
+            out[c.attribute] = c.value
+        elif c.action == "add":
+            out[c.attribute] = sorted(set(out.get(c.attribute) or []) | {c.value})
+        elif c.action == "remove":
+            out[c.attribute] = [x for x in out.get(c.attribute, []) if x not in c.value]
+        elif c.action == "unset":
+            out.pop(c.attribute, None)
+    return out
+
+
+@COMMON
+@given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=3, unique=True))
+def test_suggested_changes_make_the_rule_hold(record, goals):
+    patient = KB.patient(record)
+    ev = KB.run(patient)
+    for goal in goals:
+        for attempt in ex.why_not(ev, goal).attempts:
+            if attempt.to_hold is None or attempt.removed_by:
+                continue
+            changed = KB.patient(apply_changes(record, attempt.to_hold))
+            assert Oracle(KB.compiled, changed).rule(attempt.rule.id) is True, (attempt.rule.id, attempt.to_hold, record)
+            after = KB.run(changed)
+            assert after.value(KB.compiled.rule_node[attempt.rule.id]) is True
