@@ -151,6 +151,8 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
             attrs = need(node.name, compiled.rule_node[rule.id])
             possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs,
                                        recommendation=recommendation(compiled, kid, lang)))
+    certain = {x.id for x in recs}
+    possible = [p for p in possible if p.id not in certain]  # already recommended by another rule
     order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
     _conflicts(compiled, recs, not_recs)

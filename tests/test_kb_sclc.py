@@ -1,0 +1,108 @@
+"""Refractory SCLC (seed 000 §二 (1), §三, Table 3) and precision techniques (Table 6):
+exact recommendation sets per stratum, and the boundaries of the definition."""
+import pytest
+
+from support import EXAMPLES, graded, lung
+
+SECOND_LINE = {
+    ("topotecan", "strong", "I", 92), ("amrubicin", "strong", "I", 92),
+    ("lurbinectedin", "moderate", "III", 92), ("bendamustine", "moderate", "V", 92),
+    ("anlotinib+irinotecan", "weak", "V", 68), ("anlotinib+docetaxel", "weak", "V", 68),
+    ("anlotinib+penpulimab", "weak", "III", 62), ("surufatinib+toripalimab", "weak", "III", 62),
+    ("apatinib+camrelizumab", "weak", "III", 62), ("anlotinib+sintilimab", "weak", "V", 62),
+    ("paclitaxel+pembrolizumab", "weak", "V", 62),
+}
+THIRD_LINE = {("anlotinib", "strong", "I", 96), ("apatinib", "moderate", "V", 96)}
+TABLE6 = {("organoid_drug_screening", "moderate", "II", 64), ("minipdx_testing", "moderate", "II", 66)}
+BRONCHOSCOPY = ("bronchoscopic_intervention", "strong", "II", 90)
+# a fully recorded SCLC patient: nothing else is even possible
+RECORDED = dict(histology="sclc", sclc_stage="extensive", prior_therapies=["etoposide", "carboplatin", "atezolizumab"],
+                mutations=[], central_airway_stenosis=False)
+
+
+def test_second_line(kb):
+    res = kb.evaluate(lung(tfi="45d", line=2, **RECORDED))
+    assert graded(res) == SECOND_LINE | TABLE6
+    assert res.not_recommended == [] and res.contraindicated == [] and res.possible == []
+    assert {"refractory_sclc", "refractory_lung_cancer", "refractory_sclc_second_line"} <= set(res.derived)
+    notes = {r.id: r.notes for r in res.recommendations}
+    assert "tolerate chemotherapy" in notes["anlotinib+irinotecan"][0]
+    assert "PD-1" in notes["paclitaxel+pembrolizumab"][0]
+    assert {r.source.locator.split(";")[0] for r in res.recommendations if r.id in dict.fromkeys(x[0] for x in SECOND_LINE)} \
+        == {"Table 3 (强推荐, 化疗)", "Table 3 (中等推荐, 化疗)", "Table 3 (弱推荐, 抗血管生成药物联合化疗)",
+            "Table 3 (弱推荐, 免疫联合抗血管生成药物)", "Table 3 (弱推荐, 免疫联合化疗)"}
+
+
+@pytest.mark.parametrize("line", [3, 4, 6])
+def test_third_line_or_later(kb, line):
+    res = kb.evaluate(lung(tfi="45d", line=line, **RECORDED))
+    assert graded(res) == THIRD_LINE | TABLE6
+    assert {(n.id, n.consensus) for n in res.not_recommended} == {("dual_ici", 46), ("ici_monotherapy", 46)}
+    assert all("46%" in n.reason for n in res.not_recommended)
+
+
+def test_first_line_is_neither_stratum(kb):
+    res = kb.evaluate(lung(tfi="45d", line=1, **RECORDED))
+    assert graded(res) == TABLE6  # refractory all the same: Table 6 applies to any refractory lung cancer
+    assert "refractory_sclc_second_line" not in res.derived
+
+
+@pytest.mark.parametrize("tfi, refractory", [("89d", True), ("90d", False), ("91d", False), (89, True),
+                                             ("12wk", True), ("13wk", False), ("3mo", False), ("0d", True)])
+def test_tfi_boundary(kb, tfi, refractory):
+    res = kb.evaluate(lung(tfi=tfi, line=2, **RECORDED))
+    assert ("refractory_sclc" in res.derived) is refractory
+    assert graded(res) == (SECOND_LINE | TABLE6 if refractory else set())
+
+
+@pytest.mark.parametrize("progression_date, refractory", [("2026-04-14", True), ("2026-04-15", False), ("2026-04-16", False)])
+def test_tfi_from_dates(kb, progression_date, refractory):
+    # 2026-01-15 + 89 d = 2026-04-14; + 90 d = 2026-04-15
+    res = kb.evaluate(lung(first_line_end_date="2026-01-15", progression_date=progression_date, line=2, **RECORDED))
+    assert ("refractory_sclc" in res.derived) is refractory
+
+
+def test_tfi_unknown_makes_everything_possible_not_false(kb):
+    res = kb.evaluate(lung(line=2, **RECORDED))
+    assert graded(res) == set()
+    assert {p.id for p in res.possible} == {x[0] for x in SECOND_LINE | TABLE6}
+    (top, *_) = res.missing
+    assert top.attribute == "tfi" and top.decides == len(SECOND_LINE | TABLE6)
+
+
+def test_airway_stenosis(kb):
+    res = kb.evaluate(lung(tfi="30d", line=2, **{**RECORDED, "central_airway_stenosis": True}))
+    assert graded(res) == SECOND_LINE | TABLE6 | {BRONCHOSCOPY}
+    assert "function of the airway" in next(r for r in res.recommendations if r.id == BRONCHOSCOPY[0]).notes[0]
+
+
+def test_not_sclc_or_not_lung(kb):
+    assert graded(kb.evaluate(lung(histology="adenocarcinoma", tfi="30d", line=2, mutations=[]))) == set()
+    hcc = kb.evaluate({"id": "h", "cancer": "hcc", "histology": "sclc", "tfi": "30d", "line": 2})
+    assert "refractory_sclc" not in hcc.derived and graded(hcc) == set()
+
+
+def test_explain_shows_actual_values_and_sources(kb):
+    ex = kb.explain(EXAMPLES / "sclc_dates.json", "anlotinib+irinotecan")
+    assert ex.holds and ex.proof.rule.id == "sclc.second_line.anti_angiogenic_chemo"
+    assert ex.proof.source.document == "000_5cbf5f071b6601f8.txt" and ex.proof.source.locator.startswith("Table 3")
+    setting = ex.proof.children[0]
+    refractory = next(c for c in setting.children if c.conclusion == "refractory_sclc")
+    tfi = next(c for c in refractory.conditions if c.attribute == "tfi")
+    assert tfi.text == "tfi < 90 d (patient: 45 d); holds when progression_date is before 2026-04-15"
+    assert tfi.changes_on == "2026-04-15"
+    assert ex.proof.weakest_link.evidence == "V" and ex.proof.weakest_link.consensus == 68
+
+
+def test_why_not_at_90_days_says_what_would_change_it(kb):
+    wn = kb.why_not(EXAMPLES / "sclc_tfi_90d.json", "topotecan")
+    (attempt,) = wn.attempts
+    assert [(c.attribute, c.action, c.value) for c in attempt.to_hold] == [("tfi", "set", "89d")]
+    deepest = attempt.children[0].children[0]
+    assert [c.text for c in deepest.failed] == ["tfi < 90 d (patient: 90 d)"]
+
+
+def test_chinese_labels(kb):
+    res = kb.evaluate(lung(tfi="45d", line=2, **RECORDED), lang="zh")
+    assert next(r for r in res.recommendations if r.id == "anlotinib+irinotecan").labels == \
+        {"anlotinib": "安罗替尼", "irinotecan": "伊立替康"}
