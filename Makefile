@@ -27,7 +27,8 @@ check: $(STAMP)
 	$(BIN)/oncologic check
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/cold.py
+	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,max,rounds
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info engine/*.egg-info .pytest_cache

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Union
 from . import results as r
 from .backend_pydatalog import PyDatalogEngine
 from .compiler import CompiledKB
-from .evaluate import Evaluation, conclusions, evaluate
+from .evaluate import Evaluation, conclusions, evaluate, evaluate_batch
 from .kb import load_compiled
 from .patient import Patient, read_records, validate
 
@@ -74,11 +74,21 @@ class KnowledgeBase:
         """Everything the knowledge base concludes for the patient (CONTRACT §4)."""
         return conclusions(self.run(record), lang)
 
+    BATCH = 100
+
     def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en") -> Iterator[r.Result]:
+        """Results for many patients (a .jsonl cohort file, or any iterable of records), in
+        order, evaluated in batches of ``BATCH`` patients per engine query."""
         if isinstance(records, (str, os.PathLike)):
             records = self.patients(records)
+        batch: list[Patient] = []
         for record in records:
-            yield self.evaluate(record, lang)
+            batch.append(self.patient(record))
+            if len(batch) == self.BATCH:
+                yield from (conclusions(ev, lang) for ev in evaluate_batch(self.compiled, self.engine, batch))
+                batch = []
+        if batch:
+            yield from (conclusions(ev, lang) for ev in evaluate_batch(self.compiled, self.engine, batch))
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal: a recommendation id, a concept or a rule id."""

@@ -49,3 +49,9 @@ def test_no_facts_are_left_behind():
     first = _summary(kb.evaluate(lung(id="x", histology="sclc", tfi="45d", line=2)))
     kb.evaluate(lung(id="y", histology="squamous", mutations=[], progression="extensive", line=3))
     assert _summary(kb.evaluate(lung(id="x", histology="sclc", tfi="45d", line=2))) == first
+
+
+def test_a_batch_gives_the_answers_of_one_at_a_time():
+    kb = shipped_kb()
+    records = _cohort(130)  # more than one batch
+    assert [_summary(r) for r in kb.evaluate_many(records)] == [_summary(kb.evaluate(r)) for r in records]
