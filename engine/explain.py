@@ -129,6 +129,12 @@ def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Conditio
         want = names[0] if len(names) == 1 and isinstance(cond, n.Has) else f"({', '.join(names)})"
     else:
         want = ""
+    if isinstance(cond, n.Has) and kind == "item_set" and cond.attribute in values:
+        checked = ev.compiled.checked
+        wanted = {v.name for v in cond.values if isinstance(v, n.Symbol)}
+        via = sorted(f"{x} is {c}" for x in values[cond.attribute] for c in checked.ancestors(x) if c in wanted and x not in wanted)
+        if via:
+            shown += "; " + ", ".join(via)
     text = f"{cond.attribute} {op}{' ' + want if want else ''} (patient: {shown})"
     changes_on = None
     if isinstance(cond, n.Compare) and isinstance(cond.value, n.Quantity) and cond.attribute in ev.patient.derived:

@@ -103,7 +103,10 @@ class TextRenderer:
         head = f"{MARK[True]} [bold]{self.name(node.conclusion)}[/]" + (f"  [cyan]{grade}[/]" if grade else "")
         head += f"\n  [dim]rule {self.rule(node.rule)}" + (f"; source {self.source(node.source)}" if node.source.document else "") + "[/]"
         branch = Tree(head) if tree is None else tree.add(head)
+        shown_below = {child.conclusion for child in node.children}
         for cond in node.conditions:
+            if cond.concept and cond.op == "is" and cond.concept in shown_below:
+                continue  # its own proof follows
             branch.add(f"{MARK[cond.holds]} {escape(cond.text)}" + self._derived(cond))
         for child in node.children:
             self.proof_tree(child, branch)
