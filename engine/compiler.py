@@ -79,20 +79,6 @@ def _f(node: int, *args) -> Atom:
     return Atom(f"f{node}", args or (P,))
 
 
-def _constant(value: n.Value):
-    if isinstance(value, n.Quantity):
-        return value.value
-    if isinstance(value, n.Symbol):
-        return value.name
-    if isinstance(value, n.BoolValue):
-        return value.value
-    if isinstance(value, n.DateValue):
-        return value.iso
-    if isinstance(value, n.Text):
-        return value.value
-    raise AssertionError(value)  # pragma: no cover
-
-
 class Compiler:
     def __init__(self, kb: CheckedKB):
         self.kb = kb
@@ -240,14 +226,14 @@ class Compiler:
     def leaf_true(self, cond) -> list[tuple]:
         a = cond.attribute
         if isinstance(cond, n.Compare):
-            c = _constant(cond.value)
+            c = n.constant(cond.value)
             if cond.op == "=":
                 return [(Atom("val", (P, a, c)),)]
             return [(Atom("val", (P, a, V)), Comparison(V, DATALOG_OP[cond.op], c))]
         if isinstance(cond, n.OneOf):
-            return [(Atom("val", (P, a, _constant(v))),) for v in cond.values]
+            return [(Atom("val", (P, a, n.constant(v))),) for v in cond.values]
         if isinstance(cond, n.Has):
-            return [(Atom("has", (P, a, _constant(v))),) for v in cond.values]
+            return [(Atom("has", (P, a, n.constant(v))),) for v in cond.values]
         if isinstance(cond, n.IsEmpty):
             return [(Atom("known", (P, a)), Negation(Atom("nonempty", (P, a))))]
         if isinstance(cond, n.IsKnown):
@@ -257,14 +243,14 @@ class Compiler:
     def leaf_false(self, cond) -> list[tuple]:
         a = cond.attribute
         if isinstance(cond, n.Compare):
-            c = _constant(cond.value)
+            c = n.constant(cond.value)
             if cond.op == "!=":
                 return [(Atom("val", (P, a, c)),)]
             return [(Atom("val", (P, a, V)), Comparison(V, NEGATE[cond.op] if cond.op != "=" else "!=", c))]
         if isinstance(cond, n.OneOf):
-            return [(Atom("val", (P, a, V)), *[Comparison(V, "!=", _constant(v)) for v in cond.values])]
+            return [(Atom("val", (P, a, V)), *[Comparison(V, "!=", n.constant(v)) for v in cond.values])]
         if isinstance(cond, n.Has):
-            return [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, _constant(v)))) for v in cond.values])]
+            return [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, n.constant(v)))) for v in cond.values])]
         if isinstance(cond, n.IsEmpty):
             return [(Atom("nonempty", (P, a)),)]
         if isinstance(cond, n.IsKnown):
@@ -285,12 +271,12 @@ class Compiler:
             kid = self.record_condition(cond.item, attribute)
             self.add(head, Atom("member", (P, attribute, I)), Negation(Atom(f"rt{kid}", (P, I))))
         elif isinstance(cond, n.Compare):
-            c = _constant(cond.value)
+            c = n.constant(cond.value)
             fld = Atom("field", (P, attribute, I, cond.attribute, V))
             self.add(head, fld, Comparison(V, DATALOG_OP[cond.op], c))
         elif isinstance(cond, n.OneOf):
             for v in cond.values:
-                self.add(head, Atom("field", (P, attribute, I, cond.attribute, _constant(v))))
+                self.add(head, Atom("field", (P, attribute, I, cond.attribute, n.constant(v))))
         else:
             raise AssertionError(cond)  # pragma: no cover
         return nid
@@ -303,9 +289,9 @@ def _key(cond):
     if isinstance(cond, n.Not):
         return ("Not", _key(cond.item))
     if isinstance(cond, n.Compare):
-        return ("Compare", cond.attribute, cond.op, _constant(cond.value))
+        return ("Compare", cond.attribute, cond.op, n.constant(cond.value))
     if isinstance(cond, (n.OneOf, n.Has)):
-        return (type(cond).__name__, cond.attribute, tuple(sorted(map(repr, (_constant(v) for v in cond.values)))))
+        return (type(cond).__name__, cond.attribute, tuple(sorted(map(repr, (n.constant(v) for v in cond.values)))))
     if isinstance(cond, n.AnyRecord):
         return ("Any", cond.attribute, _key(cond.condition))
     return (type(cond).__name__, cond.attribute)

@@ -54,25 +54,13 @@ def _expected(cond, kind: str) -> r.Quantity | None:
         v = cond.value
         if isinstance(v, n.Quantity):
             return r.Quantity(value=v.value, unit=v.unit, as_written=v.written if v.written and v.written != f"{v.value}{v.unit or ''}" else None)
-        return r.Quantity(value=_plain(v))
+        return r.Quantity(value=n.constant(v))
     if isinstance(cond, (n.OneOf, n.Has)):
-        vals = [_plain(v) for v in cond.values]
+        vals = [n.constant(v) for v in cond.values]
         return r.Quantity(value=vals[0] if isinstance(cond, n.Has) and len(vals) == 1 else vals)
     if isinstance(cond, n.AnyRecord):
         return r.Quantity(value=n.to_source(cond.condition))
     return None
-
-
-def _plain(v: n.Value):
-    if isinstance(v, n.Quantity):
-        return v.value
-    if isinstance(v, n.Symbol):
-        return v.name
-    if isinstance(v, n.BoolValue):
-        return v.value
-    if isinstance(v, n.DateValue):
-        return v.iso
-    return v.value
 
 
 def _op(cond) -> str:

@@ -284,6 +284,19 @@ def walk(condition: Condition):
         yield from walk(condition.condition)
 
 
+def constant(value: Value):
+    """The plain Python value a rule value stands for (canonical units for quantities)."""
+    if isinstance(value, Quantity):
+        return value.value
+    if isinstance(value, Symbol):
+        return value.name
+    if isinstance(value, (BoolValue, Text)):
+        return value.value
+    if isinstance(value, DateValue):
+        return value.iso
+    raise AssertionError(value)  # pragma: no cover
+
+
 def value_text(value: Value) -> str:
     if isinstance(value, Quantity):
         if value.written:

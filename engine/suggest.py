@@ -166,8 +166,7 @@ def _leaf_change(ev: Evaluation, cond, want: bool) -> r.Change | None:
     name = cond.attribute
     values = ev.patient.values
     if isinstance(cond, n.Compare):
-        target = cond.value.value if isinstance(cond.value, n.Quantity) else (
-            cond.value.name if isinstance(cond.value, n.Symbol) else cond.value.value if hasattr(cond.value, "value") else cond.value.iso)
+        target = n.constant(cond.value)
         op = cond.op if want else {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}[cond.op]
         if op == "=":
             value = target
@@ -194,13 +193,13 @@ def _leaf_change(ev: Evaluation, cond, want: bool) -> r.Change | None:
                 text += f" ({flip_date(ev, n.Compare(name, op, n.Quantity(target), cond.pos))[1]})"
         return r.Change(attribute=name, action="set", value=_record_value(value, kind), unit=units.canonical_unit(kind), text=text)
     if isinstance(cond, n.OneOf):
-        allowed = [_plain(v) for v in cond.values]
+        allowed = [n.constant(v) for v in cond.values]
         value = allowed[0] if want else _other(attr, *allowed)
         if value is None:
             return None
         return r.Change(attribute=name, action="set", value=value, text=f"set {name} = {value}")
     if isinstance(cond, n.Has):
-        items = [_plain(v) for v in cond.values]
+        items = [n.constant(v) for v in cond.values]
         if want:
             return r.Change(attribute=name, action="add", value=items[0], text=f"{name}: add {items[0]}")
         if name not in values:
@@ -220,10 +219,6 @@ def _leaf_change(ev: Evaluation, cond, want: bool) -> r.Change | None:
             return r.Change(attribute=name, action="record", value=example, text=f"record {name}")
         return r.Change(attribute=name, action="unset", text=f"leave {name} unknown")
     return None
-
-
-def _plain(v):
-    return v.name if isinstance(v, n.Symbol) else getattr(v, "value", None)
 
 
 def _other(attr: n.Attribute, *exclude):
