@@ -103,4 +103,6 @@ def parse_file(path: Path, display_name: str) -> tuple[Tree | None, list[Diagnos
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         return None, [Diagnostic(display_name, 1, 1, f"not UTF-8 text ({err.reason})")]
+    except OSError as err:
+        return None, [Diagnostic(display_name, 1, 1, f"cannot be read: {err.strerror or err}")]
     return parse_text(text, display_name)

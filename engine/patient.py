@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -107,6 +108,8 @@ class Validator:
 
     def value(self, value: Any, spec: n.TypeSpec, name: str) -> Any:
         kind = spec.kind
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(name, f"{value} is not a number a record can hold")
         if kind == "enum":
             if not isinstance(value, str) or value not in spec.values:
                 self.fail(name, f"{json.dumps(value, ensure_ascii=False)} is not allowed{_suggest(value, spec.values)}; "
@@ -207,6 +210,8 @@ def read_records(path: str | Path) -> Iterator[tuple[str, Any]]:
         raise PatientError(name, "is a folder, not a patient record") from None
     except UnicodeDecodeError:
         raise PatientError(name, "is not UTF-8 text") from None
+    except OSError as err:
+        raise PatientError(name, f"cannot be read: {err.strerror or err}") from None
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         for number, line in enumerate(text.splitlines(), 1):

@@ -103,3 +103,21 @@ def test_cohort_jsonl_names_the_line(tmp_path):
     with pytest.raises(PatientError) as err:
         list(shipped_kb().patients(path))
     assert str(err.value).startswith(f"{path}:3: attribute 'ecog'")
+
+
+@pytest.mark.parametrize("text", ['{"id": "x", "cancer": "lung", "tfi": NaN}', '{"id": "x", "cancer": "lung", "tfi": Infinity}',
+                                  '{"id": "x", "cancer": "lung", "ecog": -Infinity}'])
+def test_non_finite_numbers_are_rejected(tmp_path, text):
+    with pytest.raises(PatientError, match="is not a number a record can hold"):
+        load(tmp_path, text)
+
+
+def test_unreadable_file(tmp_path):
+    import os
+    path = tmp_path / "p.json"
+    path.write_text("{}")
+    os.chmod(path, 0)
+    if os.access(path, os.R_OK):  # root reads anything: nothing to test here
+        pytest.skip("running as a user that can read any file")
+    with pytest.raises(PatientError, match="cannot be read"):
+        shipped_kb().patient(path)
