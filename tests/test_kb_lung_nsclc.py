@@ -409,6 +409,11 @@ def test_no_target_with_high_pd_l1_adds_immunotherapy(kb):
     assert "immune_checkpoint_inhibitor" not in ids(res)
 
 
+@pytest.mark.parametrize("tps, immunotherapy", [("49%", False), ("50%", True), ("51%", True), (50, True)])
+def test_pd_l1_boundary_for_immunotherapy_when_no_target_is_left(kb, tps, immunotherapy):
+    assert ("immune_checkpoint_inhibitor" in ids(kb.evaluate(egfr_after_tki(pd_l1_tps=tps)))) is immunotherapy
+
+
 def test_resistance_rules_cite_seed_004_ungraded(kb):
     res = kb.evaluate(egfr_after_tki(progression="oligo", pd_l1_tps="80%"))
     for rec in res.recommendations:
