@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+from typing import Iterable, Iterator, Union
 
 from . import results as r
 from .backend_pydatalog import PyDatalogEngine

@@ -103,7 +103,6 @@ def recommend(patient, kb_dir, fmt, lang):
     """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
     kb = _kb(kb_dir)
     if patient.endswith(".jsonl"):
-        import json
         from .render import TextRenderer
         for res in kb.evaluate_many(patient, lang):
             if fmt == "json":

@@ -188,6 +188,5 @@ def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: lis
         for nr in not_recs:
             covered = set().union(*(compiled.checked.members(i) for i in nr.items))
             if covered & set(rec.items):
-                rule = compiled.rule(nr.rule.id)
                 rec.conflicts.append(r.Conflict(id=nr.id, rule=nr.rule, reason=nr.reason, consensus=nr.consensus,
                                                 source=nr.source))

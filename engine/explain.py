@@ -14,7 +14,7 @@ from . import nodes as n
 from . import results as r
 from . import units
 from .errors import GoalError
-from .evaluate import Evaluation, missing_attributes, recommendation, rule_ref, source_ref
+from .evaluate import Evaluation, missing_attributes, rule_ref, source_ref
 from .suggest import changes_to_hold, flip_date
 
 NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
@@ -24,11 +24,10 @@ NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", 
 
 # ---- conditions -----------------------------------------------------------------------------
 
-def _quantity(value, kind: str, written: str | None = None) -> r.Quantity:
+def _quantity(value, kind: str) -> r.Quantity:
     if isinstance(value, frozenset):
         value = sorted(value)
-    unit = units.canonical_unit(kind)
-    return r.Quantity(value=value, unit=unit, as_written=written)
+    return r.Quantity(value=value, unit=units.canonical_unit(kind))
 
 
 def _actual(ev: Evaluation, attribute: str) -> r.Quantity | None:
@@ -49,7 +48,7 @@ def _actual(ev: Evaluation, attribute: str) -> r.Quantity | None:
     return q
 
 
-def _expected(cond, kind: str) -> r.Quantity | None:
+def _expected(cond) -> r.Quantity | None:
     if isinstance(cond, n.Compare):
         v = cond.value
         if isinstance(v, n.Quantity):
@@ -90,7 +89,7 @@ def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Conditio
     actual = _actual(ev, cond.attribute)
     if isinstance(cond, n.AnyRecord) and actual is not None:
         actual = r.Quantity(value=[dict(ev.patient.values[cond.attribute][i]) for i in ev.matches.get(node_id, [])])
-    expected = _expected(cond, kind)
+    expected = _expected(cond)
     if negated:
         op = NEGATED_OP[op]
         holds = None if holds is None else not holds
@@ -301,11 +300,6 @@ class Goal:
             close = difflib.get_close_matches(text, known, n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise GoalError(f"unknown goal '{text}': not a concept, recommendation id or rule id in this knowledge base{hint}")
-
-
-def _regimen_holds(ev: Evaluation, kid: int) -> bool:
-    node = ev.compiled.nodes[kid]
-    return ev.value(kid) is True
 
 
 def explain(ev: Evaluation, goal_text: str) -> r.Explanation:
