@@ -25,7 +25,7 @@ def rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob(f"*{RULE_SUFFIX}") if p.is_file())
 
 
-def _display_root(directory: Path, given: str | None) -> str:
+def _display_root(given: str | None) -> str:
     """How rule file paths are shown: ``facts/lung/sclc.rules`` for the shipped KB, else as given."""
     return "facts" if given is None else given.rstrip("/\\") or "."
 
@@ -87,7 +87,7 @@ def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
     """The compiled knowledge base in ``kb_dir`` (default: the shipped one), from cache if fresh."""
     given = None if kb_dir is None else str(kb_dir)
     directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
-    display = _display_root(directory, given)
+    display = _display_root(given)
     if not directory.is_dir():
         raise OncologicError(f"{display}: no such knowledge-base folder")
     files = rule_files(directory)

@@ -7,6 +7,7 @@ part of what these tests document).
 """
 import pytest
 
+from test_kb_sclc import SECOND_LINE, TABLE6
 from support import graded, ids, lung
 
 U = (None, None, None)  # ungraded: strength, evidence, consensus
@@ -306,12 +307,4 @@ def test_imforte_refractory_relapse_is_not_maintenance(kb):
     # of seed 000 (and Table 6 for any refractory lung cancer), no maintenance
     res = kb.evaluate(es_sclc(line=2, tfi="45d", prior_therapies=["atezolizumab", "carboplatin", "etoposide"]))
     assert LURBI_ATEZO not in ids(res)
-    assert graded(res) == {
-        ("topotecan", "strong", "I", 92), ("amrubicin", "strong", "I", 92),
-        ("lurbinectedin", "moderate", "III", 92), ("bendamustine", "moderate", "V", 92),
-        ("anlotinib+irinotecan", "weak", "V", 68), ("anlotinib+docetaxel", "weak", "V", 68),
-        ("anlotinib+penpulimab", "weak", "III", 62), ("surufatinib+toripalimab", "weak", "III", 62),
-        ("apatinib+camrelizumab", "weak", "III", 62), ("anlotinib+sintilimab", "weak", "V", 62),
-        ("paclitaxel+pembrolizumab", "weak", "V", 62),
-        ("organoid_drug_screening", "moderate", "II", 64), ("minipdx_testing", "moderate", "II", 66),
-    }
+    assert graded(res) == SECOND_LINE | TABLE6  # seed 000 Table 3 (second line) and Table 6
