@@ -1,7 +1,9 @@
 """Warm per-patient timings with pytest-benchmark: `make bench` (results in bench/RESULTS.md).
 
 The knowledge base is loaded once; each benchmark round evaluates, explains or asks why-not
-for one bundled patient.
+for bundled patients. `recommend`, `explain` and `why-not` are also timed for every bundled
+patient one by one (the `per patient` groups), so the spread across patients shows, not only
+one easy case.
 """
 import sys
 from pathlib import Path
@@ -16,9 +18,28 @@ PATIENTS = {p.id: p for path in example_files() for p in KB.patients(path)}
 SCLC = PATIENTS["pt-sclc-2l"]
 
 
+def _goal(patient):
+    """A goal worth explaining for this patient: its first recommendation, else a concept."""
+    result = KB.evaluate(patient)
+    return result.recommendations[0].id if result.recommendations else (result.derived or ["lung_cancer"])[0]
+
+
+def _missed(patient):
+    """A goal that does not hold for this patient: the first possible or the first regimen it lacks."""
+    result = KB.evaluate(patient)
+    if result.possible:
+        return result.possible[0].id
+    held = {r.id for r in result.recommendations}
+    return next(KB.compiled.nodes[k].name for k in KB.compiled.regimens if KB.compiled.nodes[k].name not in held)
+
+
 def test_evaluate_sclc_second_line(benchmark):
     res = benchmark(KB.evaluate, SCLC)
     assert res.recommendations
+
+
+def test_explain_sclc_second_line(benchmark):
+    assert benchmark(KB.explain, SCLC, "anlotinib+irinotecan").holds
 
 
 def test_evaluate_and_explain_sclc_second_line(benchmark):
@@ -30,6 +51,28 @@ def test_evaluate_and_explain_sclc_second_line(benchmark):
 
 def test_why_not(benchmark):
     assert not benchmark(KB.why_not, PATIENTS["pt-sclc-tfi90"], "topotecan").holds
+
+
+@pytest.mark.benchmark(group="recommend per patient")
+@pytest.mark.parametrize("pid", sorted(PATIENTS))
+def test_recommend_per_patient(benchmark, pid):
+    assert benchmark(KB.evaluate, PATIENTS[pid]).patient == pid
+
+
+@pytest.mark.benchmark(group="explain per patient")
+@pytest.mark.parametrize("pid", sorted(PATIENTS))
+def test_explain_per_patient(benchmark, pid):
+    goal = _goal(PATIENTS[pid])
+    benchmark.extra_info["goal"] = goal
+    assert benchmark(KB.explain, PATIENTS[pid], goal).goal == goal
+
+
+@pytest.mark.benchmark(group="why-not per patient")
+@pytest.mark.parametrize("pid", sorted(PATIENTS))
+def test_why_not_per_patient(benchmark, pid):
+    goal = _missed(PATIENTS[pid])
+    benchmark.extra_info["goal"] = goal
+    assert not benchmark(KB.why_not, PATIENTS[pid], goal).holds
 
 
 def test_evaluate_every_example_patient(benchmark):

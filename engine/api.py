@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Union
 from . import results as r
 from .backend_pydatalog import PyDatalogEngine
 from .compiler import CompiledKB
-from .evaluate import Evaluation, conclusions, evaluate, evaluate_batch
+from .evaluate import Evaluation, conclusions, evaluate, evaluate_all, evaluate_goals
 from .kb import load_compiled
 from .patient import Patient, read_records, validate
 
@@ -66,12 +66,12 @@ class KnowledgeBase:
             yield validate(raw, self.compiled.checked, where)
 
     def run(self, record: PatientLike) -> Evaluation:
-        """The engine's raw verdicts for a patient (used by explain and why-not)."""
-        return evaluate(self.compiled, self.engine, self.patient(record))
+        """The engine's raw verdict on every node of the knowledge base for a patient."""
+        return evaluate_all(self.compiled, self.engine, [self.patient(record)])[0]
 
     def evaluate(self, record: PatientLike, lang: str = "en") -> r.Result:
         """Everything the knowledge base concludes for the patient (CONTRACT §4)."""
-        return conclusions(self.run(record), lang)
+        return conclusions(evaluate(self.compiled, self.engine, self.patient(record)), lang)
 
     BATCH = 100
 
@@ -84,20 +84,27 @@ class KnowledgeBase:
         for record in records:
             batch.append(self.patient(record))
             if len(batch) == self.BATCH:
-                yield from (conclusions(ev, lang) for ev in evaluate_batch(self.compiled, self.engine, batch))
+                yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.engine, batch))
                 batch = []
         if batch:
-            yield from (conclusions(ev, lang) for ev in evaluate_batch(self.compiled, self.engine, batch))
+            yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.engine, batch))
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal: a recommendation id, a concept or a rule id."""
         from .explain import explain
-        return explain(self.run(record), goal)
+        return explain(self._for_goal(record, goal), goal)
 
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
         """Why a goal does not hold: per rule, the failed and the missing conditions."""
         from .explain import why_not
-        return why_not(self.run(record), goal)
+        return why_not(self._for_goal(record, goal), goal)
+
+    def _for_goal(self, record: PatientLike, goal: str) -> Evaluation:
+        """The engine's verdicts on everything an explanation of ``goal`` can show."""
+        from .explain import Goal
+        patient = self.patient(record)
+        roots = Goal(self.compiled, goal).roots(self.compiled)  # an unknown goal fails before any evaluation
+        return evaluate_goals(self.compiled, self.engine, patient, roots)
 
 
 def load(kb_dir: str | os.PathLike | None = None) -> KnowledgeBase:

@@ -13,8 +13,11 @@ user text.
 """
 from __future__ import annotations
 
+import gc
 import re
 import threading
+from collections import OrderedDict
+from contextlib import contextmanager
 from itertools import count
 
 from pyDatalog import Logic, pyEngine, pyParser
@@ -37,9 +40,14 @@ def _activate(logic) -> None:
 class PyDatalogEngine:
     """Evaluates a compiled program for patients' facts.
 
-    ``run(facts)`` takes patient facts as tuples ``(predicate, arg, ...)`` for any number of
-    patients and returns the rows of the requested output predicates.
+    ``run(facts, queries)`` takes patient facts as tuples ``(predicate, arg, ...)`` for any
+    number of patients and returns the rows of the requested output predicates. The rails are
+    loaded into a thread's database once; a view (the program's own, or one a caller passes
+    in, such as a detail view for one explanation) when it is first asked for. Caller views
+    are kept for reuse, the least recently used dropped beyond ``MAX_VIEWS``.
     """
+
+    MAX_VIEWS = 256
 
     def __init__(self, program: Program):
         for pred in program.predicates():
@@ -51,67 +59,136 @@ class PyDatalogEngine:
 
     # -- building --
     def _database(self):
-        logic = getattr(self._local, "logic", None)
+        local = self._local
+        logic = getattr(local, "logic", None)
         if logic is None:
             Logic()  # a new, empty database for this thread
             self._load()
             logic = Logic(True)
-            self._local.logic = logic
+            local.logic = logic
+            local.views = set()  # the program's views loaded in this database
+            local.extra = OrderedDict()  # caller views: name -> their pyEngine clauses
         _activate(logic)
         return logic
 
     def _load(self) -> None:
         """Assert the program's facts and clauses with pyEngine's own constructors — what
         pyParser's ``head <= body`` does in the end, without its per-clause parsing overhead."""
-        def term(t):
-            return pyEngine.Var(t.name) if isinstance(t, Var) else pyEngine.Term_of(t)
-
-        def literal(b):
-            if isinstance(b, Atom):
-                return pyEngine.Literal(b.pred, [term(a) for a in b.args])
-            if isinstance(b, Negation):
-                return pyEngine.Literal("~" + b.atom.pred, [term(a) for a in b.atom.args])
-            if isinstance(b, Comparison):
-                return pyEngine.Literal(b.op, [term(b.left), term(b.right)])
-            raise AssertionError(b)
-
         for atom in self.program.facts:
-            pyEngine.assert_(pyEngine.Clause(literal(atom), []))
+            pyEngine.assert_(pyEngine.Clause(_literal(atom), []))
         for clause in self.program.clauses:
-            pyEngine.assert_(pyEngine.Clause(literal(clause.head), [literal(b) for b in clause.body]))
+            pyEngine.assert_(_clause(clause))
         # pyDatalog raises on a negated predicate that has no clause and no fact: declare them.
         arities = self.program.predicates()
         for pred in self.program.negated_predicates() | set(self.program.edb) | set(self.program.outputs):
-            dummy = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of("_") for _ in range(arities[pred])]), [])
-            pyEngine.assert_(dummy)
-            pyEngine.retract(dummy)
+            _declare(pred, arities[pred])
+
+    def _view(self, name: str, clauses: list | None) -> None:
+        """Make sure the view ``name`` is loaded in the current database."""
+        local = self._local
+        if name in local.views:
+            return
+        if clauses is None:  # one of the program's own views
+            for clause in self.program.views[name]:
+                pyEngine.assert_(_clause(clause))
+            local.views.add(name)
+            return
+        if name in local.extra:
+            local.extra.move_to_end(name)
+            return
+        for clause in clauses:
+            if not _SAFE_PREDICATE.match(clause.head.pred):
+                raise ValueError(f"unsafe predicate name {clause.head.pred!r}")
+        built = [_clause(c) for c in clauses]
+        for clause in built:
+            pyEngine.assert_(clause)
+        _declare(name, 4)
+        local.extra[name] = built
+        while len(local.extra) > self.MAX_VIEWS:
+            _, old = local.extra.popitem(last=False)
+            for clause in old:
+                pyEngine.retract(clause)
+            if old:
+                pyEngine.remove(old[0].head.pred)  # unregister the emptied predicate too
 
     # -- running --
     def new_patient_key(self) -> str:
         """A key for a patient's facts that no other evaluation in this process uses."""
         return f"p{next(self._ids)}"
 
-    def run(self, facts: list[tuple], queries: dict[str, tuple]) -> dict[str, list[tuple]]:
-        """Assert ``facts``, answer each query ``name -> (predicate, arg, ...)``, retract.
+    def run(self, facts: list[tuple], queries: dict[str, tuple], views: dict[str, list] | None = None) -> dict[str, list[tuple]]:
+        """Assert ``facts``, answer each query ``name -> (predicate, arg, ...)``, retract."""
+        with self.session(facts) as ask:
+            return {name: ask(query, views) for name, query in queries.items()}
 
-        A query argument that is a :class:`Var` is an output column; the answer rows hold the
-        values of the variable arguments, in order.
+    @contextmanager
+    def session(self, facts: list[tuple]):
+        """Assert ``facts`` for the duration of a ``with`` block; yields ``ask``.
+
+        ``ask((predicate, arg, ...), views=None, needs=())`` answers one query: an argument
+        that is a :class:`Var` is an output column, and each answer row holds the values of
+        the variable arguments, in order. The predicate may be a view of the program, or one
+        given in ``views`` (name -> clauses, from :mod:`oncologic.plan`) that reads the
+        program's views named in ``needs``.
         """
         self._database()
         asserted = []
+
+        def ask(query: tuple, views: dict[str, list] | None = None, needs=()) -> list[tuple]:
+            pred, *args = query
+            for name in needs:
+                self._view(name, None)
+            if views and pred in views:
+                self._view(pred, views[pred])
+            elif pred in self.program.views:
+                self._view(pred, None)
+            # the engine's own query API: no temporary clause, no parser round trip
+            terms = [pyEngine.Var(a.name) if isinstance(a, Var) else pyEngine.Term_of(a) for a in args]
+            rows = pyEngine.Literal(pred, terms).ask()
+            columns = [i for i, a in enumerate(args) if isinstance(a, Var)]
+            return [tuple(row[i] for i in columns) for row in rows] if isinstance(rows, list) else []
+
+        # A query makes tens of thousands of short-lived objects; letting the cyclic garbage
+        # collector run meanwhile makes it promote them and then scan the whole knowledge base
+        # again and again (20 % of the time, measured). Paused for the query only, and only if
+        # it was on: the objects are freed by reference counting, any cycle at the next run.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
         try:
             for pred, *args in facts:
                 clause = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of(a) for a in args]), [])
                 pyEngine.assert_(clause)
                 asserted.append(clause)
-            answers = {}
-            for name, (pred, *args) in queries.items():
-                # the engine's own query API: no temporary clause, no parser round trip
-                terms = [pyEngine.Var(a.name) if isinstance(a, Var) else pyEngine.Term_of(a) for a in args]
-                rows = pyEngine.Literal(pred, terms).ask()
-                columns = [i for i, a in enumerate(args) if isinstance(a, Var)]
-                answers[name] = [tuple(row[i] for i in columns) for row in rows] if isinstance(rows, list) else []
-            return answers
+            yield ask
         finally:
+            self._database()  # the caller may have switched databases in between (another KB)
             for clause in asserted:
                 pyEngine.retract(clause)
+            if paused:
+                gc.enable()
+
+
+def _term(t):
+    return pyEngine.Var(t.name) if isinstance(t, Var) else pyEngine.Term_of(t)
+
+
+def _literal(b):
+    if isinstance(b, Atom):
+        return pyEngine.Literal(b.pred, [_term(a) for a in b.args])
+    if isinstance(b, Negation):
+        return pyEngine.Literal("~" + b.atom.pred, [_term(a) for a in b.atom.args])
+    if isinstance(b, Comparison):
+        return pyEngine.Literal(b.op, [_term(b.left), _term(b.right)])
+    raise AssertionError(b)
+
+
+def _clause(clause):
+    return pyEngine.Clause(_literal(clause.head), [_literal(b) for b in clause.body])
+
+
+def _declare(pred: str, arity: int) -> None:
+    """Register a predicate with pyDatalog without leaving a fact behind."""
+    dummy = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of("_") for _ in range(arity)]), [])
+    pyEngine.assert_(dummy)
+    pyEngine.retract(dummy)

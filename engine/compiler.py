@@ -18,20 +18,18 @@ Patient facts (extensional predicates)::
 Every condition, rule and concept becomes a node with a number. Identical conditions are
 compiled once (a rule node shares the predicates of its condition, a concept reference those
 of the concept, ``line = 2`` in ten rules is one predicate); the ``canonical`` field of a node
-names the node that owns its predicates. One output predicate answers everything about a
-patient in a single query, as ``answer(P, Kind, A, B)``:
-
-    answer(P, "truth", N, true|false)         node N is certainly true / false
-    answer(P, "removed", Regimen, Contra)     a contraindication removed a recommended regimen
-    answer(P, "match", N, I)                  record I matched the ``any ... where`` node N
+names the node that owns its predicates. What callers read from the rails (every node's
+verdict, the conclusions ``recommend`` reports, what one explanation shows) are output
+predicates made by :mod:`oncologic.plan`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import count
 
 from . import nodes as n
 from .checks import CheckedKB
-from .datalog import Atom, Comparison, Negation, Origin, Program, Var
+from .datalog import Atom, Clause, Comparison, Negation, Origin, Program, Var
 from .errors import Diagnostic
 
 P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
@@ -63,6 +61,8 @@ class CompiledKB:
     concept_node: dict[str, int] = field(default_factory=dict)
     regimens: list[int] = field(default_factory=list)  # regimen nodes of recommendations
     removals: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication rule ids
+    record_conditions: dict[int, int] = field(default_factory=dict)  # `any` node -> its rt<n> record condition
+    plan: object = None  # oncologic.plan.Plan: the output predicates and the groups of `recommend`
 
     def rule(self, rule_id: str) -> n.Rule:
         return self._rules[rule_id]
@@ -82,7 +82,7 @@ def _f(node: int, *args) -> Atom:
 class Compiler:
     def __init__(self, kb: CheckedKB):
         self.kb = kb
-        self.program = Program(edb=dict(EDB), outputs={"answer": 4})
+        self.program = Program(edb=dict(EDB))
         self.out = CompiledKB(kb, self.program)
         self.origin: Origin | None = None
         self.diagnostics: list[Diagnostic] = []
@@ -113,35 +113,89 @@ class Compiler:
     # -- whole KB --
     def run(self) -> CompiledKB:
         self._class_facts()
-        concepts: dict[str, list[int]] = {}
-        # concept nodes first, so references can point at them
+        # concept nodes first, so references can point at them; a concept's rules are compiled
+        # before the first reference to it (concepts form no cycle: checks.py)
         for name in self.kb.concepts:
             self.out.concept_node[name] = self.node("concept", name=name)
+        self._done: set[str] = set()
         for rule in self.kb.rules:
-            if rule.condition is None:
-                continue
-            self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
-            cond = self.condition(rule.condition, rule.id)
-            rid = self.node("rule", alias_of=cond, rule=rule.id, children=(cond,), name=rule.name)
-            self.out.rule_node[rule.id] = rid
             if rule.kind in ("concept", "setting"):
-                concepts.setdefault(rule.name, []).append(rid)
-        for name, kid in self.out.concept_node.items():
-            rules = concepts.get(name, [])
-            rule0 = self.kb.rules_for(name)[0] if rules else None
-            self.origin = Origin(rule0.id, rule0.pos.file, rule0.pos.line) if rule0 else None
-            self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules), canonical=kid)
-            for rid in rules:
-                self.add(_t(kid), _t(self.canon(rid)))
-            self.add(_f(kid), *[_f(self.canon(rid)) for rid in rules])
+                self.concept(rule.name)
+            else:
+                self.rule(rule)
+        for name in self.kb.concepts:
+            self.concept(name)
         self._recommendations()
-        self._collectors()
+        self._inline_leaves()
+        return self.out
+
+    def _inline_leaves(self) -> None:
+        """Write a leaf's one clause into the clauses that use it: ``t7(P) :- t3(P), t5(P)``
+        with ``t3(P) :- val(P, "line", 2)`` becomes ``t7(P) :- val(P, "line", 2), t5(P)``.
+        Same meaning, one step less for the engine per use; the leaf's own predicates stay
+        (the views read them)."""
+        leaves = {f"{rail}{node.id}" for node in self.out.nodes if node.kind == "leaf" and node.canonical == node.id
+                  for rail in "tf"}
+        bodies: dict[str, list] = {}
+        for clause in self.program.clauses:
+            if clause.head.pred in leaves:
+                bodies.setdefault(clause.head.pred, []).append(clause.body)
+        single = {pred: bs[0] for pred, bs in bodies.items() if len(bs) == 1}
+        fresh = count()
+
+        def renamed(body):
+            names = {Var(v): Var(f"{v}{next(fresh)}") for v in ("V", "I", "X")}
+            return tuple(_rename(b, names) for b in body)
+
+        out = []
+        for clause in self.program.clauses:
+            if clause.head.pred not in leaves and any(isinstance(b, Atom) and b.pred in single for b in clause.body):
+                body: list = []
+                for b in clause.body:
+                    body.extend(renamed(single[b.pred]) if isinstance(b, Atom) and b.pred in single else (b,))
+                clause = Clause(clause.head, tuple(body), clause.origin)
+            out.append(clause)
+        self.program.clauses = out
+
+    def rule(self, rule: n.Rule) -> int | None:
+        """Compile a rule's condition; its rule node shares the condition's predicates."""
+        if rule.condition is None:
+            return None
+        if rule.id in self.out.rule_node:
+            return self.out.rule_node[rule.id]
+        saved, self.origin = self.origin, Origin(rule.id, rule.pos.file, rule.pos.line)
+        cond = self.condition(rule.condition, rule.id)
+        rid = self.node("rule", alias_of=cond, rule=rule.id, children=(cond,), name=rule.name)
+        self.out.rule_node[rule.id] = rid
+        self.origin = saved
+        return rid
+
+    def concept(self, name: str) -> None:
+        """Compile the rules that conclude a concept, then the concept: true when one of them
+        is, false when all are. A concept concluded by a single rule (most) shares that rule's
+        predicates, so the engine takes no extra step for it."""
+        if name in self._done:
+            return
+        self._done.add(name)
+        kid = self.out.concept_node[name]
+        rules = [rid for rule in self.kb.rules_for(name) if (rid := self.rule(rule)) is not None]
+        if len(rules) == 1:
+            self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules), canonical=self.canon(rules[0]))
+            return
+        rule0 = self.kb.rules_for(name)[0] if rules else None
+        saved, self.origin = self.origin, Origin(rule0.id, rule0.pos.file, rule0.pos.line) if rule0 else None
+        self.out.nodes[kid] = Node(kid, "concept", name=name, children=tuple(rules), canonical=kid)
+        for rid in rules:
+            self.add(_t(kid), _t(self.canon(rid)))
+        self.add(_f(kid), *[_f(self.canon(rid)) for rid in rules])
+        self.origin = saved
+
+    def check_stratified(self) -> None:
         for clauses in self.program.negative_cycles():
             first = clauses[0]
             origin = first.origin or Origin("?", "?", 0)
             self.diagnostics.append(Diagnostic(origin.file, origin.line, 1,
                                                f"rule '{origin.rule}' depends on its own negation; the rule set cannot be stratified"))
-        return self.out
 
     def _class_facts(self) -> None:
         for item in self.kb.items:
@@ -170,16 +224,7 @@ class Compiler:
                     self.add(_t(kid), _t(self.canon(rid)), Negation(Atom(f"blocked{kid}", (P,))))
                     self.add(_f(kid), _f(self.canon(rid)))
                     for c in blockers:
-                        cid = self.canon(self.out.rule_node[c.id])
-                        self.add(Atom(f"blocked{kid}", (P,)), _t(cid))
-                        self.add(Atom("answer", (P, "removed", kid, c.id)), _t(self.canon(rid)), _t(cid))
-
-    def _collectors(self) -> None:
-        self.origin = None
-        for node in self.out.nodes:
-            if node.kind != "field" and node.canonical == node.id:
-                self.add(Atom("answer", (P, "truth", node.id, True)), _t(node.id))
-                self.add(Atom("answer", (P, "truth", node.id, False)), _f(node.id))
+                        self.add(Atom(f"blocked{kid}", (P,)), _t(self.canon(self.out.rule_node[c.id])))
 
     # -- conditions --
     def condition(self, cond: n.Condition, rule_id: str) -> int:
@@ -206,6 +251,7 @@ class Compiler:
                 self.add(_f(nid), _t(self.canon(kid)))
             return nid
         if isinstance(cond, n.ConceptRef):
+            self.concept(cond.name)
             target = self.out.concept_node[cond.name]
             return self.node("ref", alias_of=target, rule=rule_id, ast=cond, children=(target,), name=cond.name)
         if isinstance(cond, n.AnyRecord):
@@ -214,7 +260,7 @@ class Compiler:
                 inner = self.record_condition(cond.condition, cond.attribute)
                 self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
                 self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
-                self.add(Atom("answer", (P, "match", nid, I)), Atom(f"rt{inner}", (P, I)))
+                self.out.record_conditions[nid] = inner
             return nid
         nid, new = self.shared(("leaf", _key(cond)), "leaf", rule=rule_id, ast=cond)
         if new:
@@ -282,6 +328,15 @@ class Compiler:
         return nid
 
 
+def _rename(b, names: dict):
+    """A body literal with variables renamed (P keeps its name: it is the patient)."""
+    if isinstance(b, Atom):
+        return Atom(b.pred, tuple(names.get(a, a) if isinstance(a, Var) else a for a in b.args))
+    if isinstance(b, Negation):
+        return Negation(_rename(b.atom, names))
+    return Comparison(names.get(b.left, b.left), b.op, names.get(b.right, b.right) if isinstance(b.right, Var) else b.right)
+
+
 def _key(cond):
     """A condition without source positions: two conditions with one key mean the same."""
     if isinstance(cond, (n.And, n.Or)):
@@ -298,6 +353,10 @@ def _key(cond):
 
 
 def compile_kb(kb: CheckedKB) -> tuple[CompiledKB, list[Diagnostic]]:
+    from .plan import make_plan
+
     compiler = Compiler(kb)
     out = compiler.run()
+    out.plan = make_plan(out)
+    compiler.check_stratified()
     return out, compiler.diagnostics

@@ -3,6 +3,9 @@
 The compiler produces a :class:`Program`; a backend (pyDatalog today, a set-at-a-time engine
 for large cohorts later) runs it. Every clause keeps the rule it came from. Stratification is
 checked here, on the program itself, so that no backend ever sees unstratifiable negation.
+
+A program has core clauses (the rules) and *views*: output predicates that only read the core
+and that a backend loads the first time they are asked for (:mod:`oncologic.plan` makes them).
 """
 from __future__ import annotations
 
@@ -91,9 +94,14 @@ class Program:
     edb: dict[str, int] = field(default_factory=dict)  # name -> arity
     facts: list[Atom] = field(default_factory=list)  # static facts shipped with the rules
     outputs: dict[str, int] = field(default_factory=dict)  # predicates queried, even if empty
+    views: dict[str, list[Clause]] = field(default_factory=dict)  # output predicate -> its clauses
 
     def add(self, head: Atom, body, origin: Origin | None = None) -> None:
         self.clauses.append(Clause(head, tuple(body), origin))
+
+    def all_clauses(self) -> list[Clause]:
+        """The core clauses, then every view's."""
+        return self.clauses + [c for clauses in self.views.values() for c in clauses]
 
     def predicates(self) -> dict[str, int]:
         """Every predicate the program mentions, with its arity."""
@@ -101,14 +109,14 @@ class Program:
         preds.update(self.outputs)
         for atom in self.facts:
             preds[atom.pred] = len(atom.args)
-        for clause in self.clauses:
+        for clause in self.all_clauses():
             for atom in [clause.head] + [b.atom if isinstance(b, Negation) else b for b in clause.body]:
                 if isinstance(atom, Atom):
                     preds[atom.pred] = len(atom.args)
         return preds
 
     def negated_predicates(self) -> set[str]:
-        return {b.atom.pred for c in self.clauses for b in c.body if isinstance(b, Negation)}
+        return {b.atom.pred for c in self.all_clauses() for b in c.body if isinstance(b, Negation)}
 
     def text(self) -> str:
         lines = [f"% extensional: {', '.join(f'{p}/{a}' for p, a in sorted(self.edb.items()))}"]
@@ -119,6 +127,9 @@ class Program:
                 lines.append(f"% {clause.origin.rule} ({clause.origin.file}:{clause.origin.line})")
                 last = clause.origin
             lines.append(str(clause))
+        for name, clauses in self.views.items():
+            lines.append(f"% view {name}/{self.outputs.get(name, 4)}: read by the engine's callers, loaded when first asked")
+            lines += [str(c) for c in clauses]
         return "\n".join(lines) + "\n"
 
     def negative_cycles(self) -> list[list[Clause]]:
@@ -128,14 +139,15 @@ class Program:
         negative edge, the clauses that carry those negative edges.
         """
         graph: dict[str, set[str]] = {}
-        for clause in self.clauses:
+        clauses = self.all_clauses()
+        for clause in clauses:
             deps = graph.setdefault(clause.head.pred, set())
             for b in clause.body:
                 if isinstance(b, (Atom, Negation)):
                     deps.add(b.atom.pred if isinstance(b, Negation) else b.pred)
         component = _strongly_connected(graph)
         bad: dict[int, list[Clause]] = {}
-        for clause in self.clauses:
+        for clause in clauses:
             for b in clause.body:
                 if isinstance(b, Negation):
                     head_c = component.get(clause.head.pred)

@@ -1,10 +1,17 @@
 """Stage 6: evaluate the compiled program for a patient and read off the conclusions.
 
-The engine answers three questions per patient: the verdict of every node (true, false, or
-absent = unknown), the contraindications that removed a regimen, and the records an
-``any ... where`` matched. :class:`Evaluation` holds those answers; :func:`conclusions`
-turns them into the contract's result (derived concepts, recommendations, not recommended,
-contraindicated, possible, missing).
+The engine answers three questions per patient: the verdict of nodes (true, false, or absent
+= unknown), the contraindications that removed a regimen, and the records an ``any ... where``
+matched. Which nodes it is asked about depends on the question (:mod:`oncologic.plan`):
+
+- :func:`evaluate` — what ``recommend`` reports: every conclusion, through the plan's groups,
+  and everything under the conclusions that stay unknown (to name the missing data);
+- :func:`evaluate_goals` — everything an explanation of some goals can show;
+- :func:`evaluate_all` — every node, for a batch of patients in one query.
+
+:class:`Evaluation` holds the answers; :func:`conclusions` turns them into the contract's
+result (derived concepts, recommendations, not recommended, contraindicated, possible,
+missing).
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from .patient import Patient
 from . import results as r
 
 STRENGTH_ORDER = {"strong": 0, "moderate": 1, "weak": 2, None: 3, "none": 3}
+_ROW = (Var("K"), Var("A"), Var("B"))
 
 
 @dataclass
@@ -30,24 +38,67 @@ class Evaluation:
     removed: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication ids
     matches: dict[int, list[int]] = field(default_factory=dict)  # any-node -> record indexes
     engine: PyDatalogEngine | None = None  # to evaluate variants of the record (what-if)
+    scope: frozenset | None = None  # the canonical nodes the engine was asked about; None: all
+    missing: dict[int, set[str]] = field(default_factory=dict)  # unknown node -> the attributes it misses (from the engine)
 
     def value(self, node_id: int) -> bool | None:
         """True, False, or None (unknown)."""
-        return self.truth.get(self.compiled.nodes[node_id].canonical)
+        canonical = self.compiled.nodes[node_id].canonical
+        if self.scope is not None and canonical not in self.scope:
+            raise LookupError(f"node {node_id} was not evaluated for this question")  # a caller's bug
+        return self.truth.get(canonical)
 
 
 def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) -> Evaluation:
-    return evaluate_batch(compiled, engine, [patient])[0]
+    """Everything ``recommend`` needs for one patient (see :mod:`oncologic.plan`)."""
+    plan = compiled.plan
+    key = engine.new_patient_key()
+    with engine.session(patient.facts(key, compiled.checked)) as ask:
+        rows = ask(("top", key, *_ROW))
+        closed = [a for kind, a, _ in rows if kind == "closed"]
+        ev = _evaluation(compiled, engine, patient, [row for row in rows if row[0] != "closed"])
+        for gid in closed:  # a false gate: every conclusion under it is false
+            for member in plan.groups[gid].members:
+                ev.truth[member] = False
+        unknown = [nid for nid in plan.missing_roots if nid not in ev.truth]
+        absent = set(compiled.checked.attributes) - set(patient.values)
+        below = plan.attributes_below(compiled)
+        walk = []
+        for nid in unknown:
+            # an unknown node has an unknown leaf under it, and a leaf is unknown when its
+            # attribute is absent: with one absent attribute below, that one is what it misses
+            could = below[nid] & absent
+            if len(could) == 1:
+                ev.missing[nid] = set(could)
+            else:
+                walk.append(nid)
+        if walk:
+            undecided = [nid for nid in plan.conclusions if nid not in ev.truth]
+            name, clauses = plan.missing_view(compiled, walk, absent, undecided)
+            ev.missing.update((nid, set()) for nid in walk)
+            for _, nid, attribute in ask((name, key, *_ROW), views={name: clauses}):
+                ev.missing[nid].add(attribute)
+    ev.scope = frozenset(plan.conclusions)
+    return ev
 
 
-def evaluate_batch(compiled: CompiledKB, engine: PyDatalogEngine, patients: list[Patient]) -> list[Evaluation]:
-    """Evaluate several patients with one query: the engine resolves each clause once for the
-    whole batch, which costs far less per patient than one query each."""
+def evaluate_goals(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, roots) -> Evaluation:
+    """The verdict of every node that explaining ``roots`` can show."""
+    name, clauses, nodes = compiled.plan.detail_view(compiled, roots)
+    key = engine.new_patient_key()
+    rows = engine.run(patient.facts(key, compiled.checked), {"rows": (name, key, *_ROW)}, views={name: clauses})["rows"]
+    ev = _evaluation(compiled, engine, patient, rows)
+    ev.scope = nodes
+    return ev
+
+
+def evaluate_all(compiled: CompiledKB, engine: PyDatalogEngine, patients: list[Patient]) -> list[Evaluation]:
+    """Every node's verdict for several patients, with one query: the engine resolves each
+    clause once for the whole batch, which costs far less per patient than one query each."""
     keys = [engine.new_patient_key() for _ in patients]
     facts = [fact for key, patient in zip(keys, patients) for fact in patient.facts(key, compiled.checked)]
     pvar = Var("P") if len(patients) > 1 else keys[0]
-    query = {"answer": ("answer", pvar, Var("K"), Var("A"), Var("B"))}
-    rows = engine.run(facts, query)["answer"]
+    rows = engine.run(facts, {"answer": ("answer", pvar, *_ROW)})["answer"]
     if len(patients) == 1:
         rows = [(keys[0], *row) for row in rows]
     per_key: dict[str, list] = {key: [] for key in keys}
@@ -110,21 +161,29 @@ def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Re
     )
 
 
-def missing_attributes(ev: Evaluation, node_id: int, seen: set[int] | None = None) -> list[str]:
-    """The absent attributes that leave an unknown node undecided, in rule order."""
-    seen = set() if seen is None else seen
-    if node_id in seen or ev.value(node_id) is not None:
+def missing_attributes(ev: Evaluation, node_id: int) -> list[str]:
+    """The absent attributes that leave an unknown node undecided, in rule order: as the
+    engine found them (``miss<n>``, see :mod:`oncologic.plan`), or read off the verdicts of
+    the nodes under it."""
+    if ev.value(node_id) is not None:
         return []
+    found = ev.missing.get(ev.compiled.nodes[node_id].canonical)
+    if found is None:
+        found = set()
+        _unknown_leaves(ev, node_id, set(), found)
+    order = ev.compiled.plan.attribute_order(ev.compiled, node_id)
+    return sorted(found, key=order.__getitem__)
+
+
+def _unknown_leaves(ev: Evaluation, node_id: int, seen: set[int], found: set[str]) -> None:
+    if node_id in seen or ev.value(node_id) is not None:
+        return
     seen.add(node_id)
     node = ev.compiled.nodes[node_id]
     if node.kind in ("leaf", "any"):
-        return [node.ast.attribute]
-    out: list[str] = []
+        found.add(node.ast.attribute)
     for child in node.children:
-        for attr in missing_attributes(ev, child, seen):
-            if attr not in out:
-                out.append(attr)
-    return out
+        _unknown_leaves(ev, child, seen, found)
 
 
 # ---- the contract result --------------------------------------------------------------------

@@ -285,8 +285,7 @@ def _nearest_first(attempts: list[r.Attempt]) -> list[r.Attempt]:
 class Goal:
     """What an explain/why-not goal names: a concept, a regimen id, or a rule id."""
 
-    def __init__(self, ev: Evaluation, text: str):
-        compiled = ev.compiled
+    def __init__(self, compiled, text: str):
         self.text = text
         self.concept = text if text in compiled.concept_node else None
         self.regimens = [k for k in compiled.regimens if compiled.nodes[k].name == text]
@@ -301,9 +300,17 @@ class Goal:
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise GoalError(f"unknown goal '{text}': not a concept, recommendation id or rule id in this knowledge base{hint}")
 
+    def roots(self, compiled) -> list[int]:
+        """The nodes whose closure an explanation of this goal reads (see plan.closure)."""
+        if self.concept:
+            return [compiled.concept_node[self.concept]]
+        if self.rule:
+            return [compiled.rule_node[self.rule]]
+        return list(self.regimens)
+
 
 def explain(ev: Evaluation, goal_text: str) -> r.Explanation:
-    goal = Goal(ev, goal_text)
+    goal = Goal(ev.compiled, goal_text)
     compiled = ev.compiled
     if goal.concept:
         proofs = concept_proof(ev, goal.concept)
@@ -324,7 +331,7 @@ def explain(ev: Evaluation, goal_text: str) -> r.Explanation:
 
 
 def why_not(ev: Evaluation, goal_text: str) -> r.WhyNot:
-    goal = Goal(ev, goal_text)
+    goal = Goal(ev.compiled, goal_text)
     compiled = ev.compiled
     explanation = explain(ev, goal_text)
     if explanation.holds:

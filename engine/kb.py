@@ -18,7 +18,7 @@ from .errors import Diagnostic, OncologicError, RuleError
 from .resources import default_kb_dir, grammar_path
 
 RULE_SUFFIX = ".rules"
-_PIPELINE_MODULES = ("nodes.py", "parsing.py", "ast_builder.py", "checks.py", "compiler.py", "datalog.py", "units.py", "kb.py")
+_PIPELINE_MODULES = ("nodes.py", "parsing.py", "ast_builder.py", "checks.py", "compiler.py", "plan.py", "datalog.py", "units.py", "kb.py")
 
 
 def rule_files(directory: Path) -> list[Path]:

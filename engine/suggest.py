@@ -24,7 +24,7 @@ ROUNDS = 4
 
 def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
     from .errors import PatientError
-    from .evaluate import evaluate
+    from .evaluate import evaluate_goals
     from .patient import validate
 
     original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
@@ -42,7 +42,7 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
             patient = validate(record, ev.compiled.checked, ev.patient.source)
         except PatientError:
             return None
-        current = evaluate(ev.compiled, ev.engine, patient)
+        current = evaluate_goals(ev.compiled, ev.engine, patient, [node_id])
         if current.value(node_id) is True:
             return _diff(original, record, texts, ev)
     return None

@@ -1,10 +1,12 @@
 """Faithfulness: the engine's verdict on every node, and every condition an explanation shows,
-agree with the independent oracle — for every bundled patient and every goal."""
+agree with the independent oracle — for every bundled patient and every goal; and the
+focused queries `recommend`, `explain` and `why-not` make (oncologic.plan) answer exactly what
+a complete evaluation of the whole knowledge base answers."""
 import pytest
 
+from oncologic.evaluate import conclusions, evaluate_goals
 from oracle import Oracle, check_attempt, check_proof
 from support import example_files, shipped_kb
-
 
 
 def _patients():
@@ -46,3 +48,23 @@ def test_every_explanation_rechecks_against_the_record(patient):
         assert wn.holds == explanation.holds
         for attempt in wn.attempts:
             check_attempt(oracle, attempt, kb.compiled)
+        # what the API answers from a query about this goal alone is the same
+        assert kb.explain(patient, goal).to_dict() == explanation.to_dict(), goal
+        assert kb.why_not(patient, goal).to_dict() == wn.to_dict(), goal
+
+
+@pytest.mark.parametrize("patient", _patients(), ids=lambda p: p.id)
+def test_recommend_through_the_plan_equals_the_complete_evaluation(patient):
+    kb = shipped_kb()
+    assert kb.evaluate(patient).to_dict() == conclusions(kb.run(patient)).to_dict()
+
+
+def test_a_focused_evaluation_refuses_nodes_it_was_not_asked_about():
+    kb = shipped_kb()
+    patient = _patients()[0]
+    goal = kb.compiled.concept_node["refractory_sclc"]
+    ev = evaluate_goals(kb.compiled, kb.engine, patient, [goal])
+    assert ev.value(goal) is kb.run(patient).value(goal)
+    outside = kb.compiled.concept_node["hcc"]
+    with pytest.raises(LookupError, match="not evaluated"):
+        ev.value(outside)

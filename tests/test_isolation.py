@@ -55,3 +55,14 @@ def test_a_batch_gives_the_answers_of_one_at_a_time():
     kb = shipped_kb()
     records = _cohort(130)  # more than one batch
     assert [_summary(r) for r in kb.evaluate_many(records)] == [_summary(kb.evaluate(r)) for r in records]
+
+
+def test_views_dropped_beyond_the_limit_are_rebuilt_when_asked_again():
+    kb = oncologic.KnowledgeBase(shipped_kb().compiled)  # its own engine: the limit stays local
+    kb.engine.MAX_VIEWS = 2
+    record = lung(id="v", histology="sclc", tfi="45d", line=2)
+    goals = ["topotecan", "refractory_sclc", "anlotinib+irinotecan", "hcc", "bevacizumab+erlotinib"]
+    first = [kb.explain(record, g).to_dict() for g in goals]
+    assert len(kb.engine._local.extra) == 2
+    assert [kb.explain(record, g).to_dict() for g in reversed(goals)] == first[::-1]
+    assert first == [shipped_kb().explain(record, g).to_dict() for g in goals]

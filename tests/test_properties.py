@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from oncologic import explain as ex
 from oncologic import units
+from oncologic.evaluate import conclusions
 from oracle import Oracle, check_attempt, check_proof
 from support import shipped_kb
 
@@ -93,6 +94,7 @@ def test_explanations_recheck_and_missing_is_absent(record, goals):
     ev = KB.run(patient)
     oracle = Oracle(KB.compiled, patient)
     result = KB.evaluate(patient)
+    assert result.to_dict() == conclusions(ev).to_dict()  # the plan's focused queries lose nothing
     for m in result.missing:
         assert m.attribute not in patient.values
     for p in result.possible:
@@ -101,8 +103,11 @@ def test_explanations_recheck_and_missing_is_absent(record, goals):
         explanation = ex.explain(ev, goal)
         if explanation.proof:
             check_proof(oracle, explanation.proof, KB.compiled)
-        for attempt in ex.why_not(ev, goal).attempts:
+        wn = ex.why_not(ev, goal)
+        for attempt in wn.attempts:
             check_attempt(oracle, attempt, KB.compiled)
+        assert KB.explain(patient, goal).to_dict() == explanation.to_dict()
+        assert KB.why_not(patient, goal).to_dict() == wn.to_dict()
 
 
 def apply_changes(record: dict, changes) -> dict:
