@@ -63,12 +63,16 @@ def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) ->
         unknown = [nid for nid in plan.missing_roots if nid not in ev.truth]
         absent = set(compiled.checked.attributes) - set(patient.values)
         below = plan.attributes_below(compiled)
+        certain = plan.attributes_below(compiled, through_and_only=True)
         walk = []
         for nid in unknown:
-            # an unknown node has an unknown leaf under it, and a leaf is unknown when its
-            # attribute is absent: with one absent attribute below, that one is what it misses
+            # An unknown node has an unknown leaf under it, reached through unknown nodes, and a
+            # leaf is unknown when its attribute is absent: what it misses lies among the absent
+            # attributes below it. Below an unknown `and`, every part is true or unknown, so an
+            # absent attribute reached through `and`s only is certainly missed. When the two
+            # bounds meet (or only one attribute could be missed) the answer needs no query.
             could = below[nid] & absent
-            if len(could) == 1:
+            if len(could) == 1 or certain[nid] & absent == could:
                 ev.missing[nid] = set(could)
             else:
                 walk.append(nid)

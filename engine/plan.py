@@ -75,9 +75,9 @@ class Plan:
         key = frozenset(roots)
         return self._remember(("detail", key), lambda: detail_view(compiled, key))
 
-    def attributes_below(self, compiled) -> dict[int, frozenset]:
+    def attributes_below(self, compiled, through_and_only: bool = False) -> dict[int, frozenset]:
         """:func:`_attributes_below`, remembered."""
-        return self._remember(("below",), lambda: _attributes_below(compiled))
+        return self._remember(("below", through_and_only), lambda: _attributes_below(compiled, through_and_only))
 
     def missing_view(self, compiled, roots, absent, unknown) -> tuple[str, list[Clause]]:
         """:func:`missing_view`, remembered (keyed by what can matter: the attributes and
@@ -210,9 +210,10 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
     return name, out
 
 
-def _attributes_below(compiled) -> dict[int, frozenset]:
+def _attributes_below(compiled, through_and_only: bool = False) -> dict[int, frozenset]:
     """For each canonical node, the attributes whose absence can leave it unknown: those its
-    leaves read, but for ``is known`` (never unknown)."""
+    leaves read, but for ``is known`` (never unknown). ``through_and_only``: only the leaves
+    reached through ``and`` nodes, whose absence certainly leaves an unknown node unknown."""
     nodes = compiled.nodes
     memo: dict[int, frozenset] = {}
 
@@ -220,6 +221,9 @@ def _attributes_below(compiled) -> dict[int, frozenset]:
         if nid not in memo:
             node = nodes[nid]
             own = {node.ast.attribute} if node.kind in ("leaf", "any") and not isinstance(node.ast, IsKnown) else set()
+            if through_and_only and node.kind != "and":
+                memo[nid] = frozenset(own)
+                return memo[nid]
             memo[nid] = frozenset(own).union(*(below(nodes[c].canonical) for c in node.children))
             for cid in compiled.removals.get(nid, ()):
                 memo[nid] |= below(nodes[compiled.rule_node[cid]].canonical)
@@ -268,10 +272,17 @@ def make_plan(compiled) -> Plan:
     conj = _conjuncts(compiled)
     clauses: list[Clause] = []
 
+    def implied(gate: int, used: frozenset) -> bool:
+        """An `and` whose parts are all gates already found open (or such `and`s) cannot be
+        false where it would be checked: no use as a gate."""
+        node = nodes[gate]
+        return node.kind == "and" and all(nodes[c].canonical in used or implied(nodes[c].canonical, used)
+                                          for c in node.children)
+
     def build(items: set[int], used: frozenset, view: str, parent: int | None) -> None:
         rest = set(items)
         while True:
-            shared = Counter(g for i in rest for g in conj(i) if g != i and g not in used)
+            shared = Counter(g for i in rest for g in conj(i) if g != i and g not in used and not implied(g, used))
             if not shared:
                 break
             gate, size = max(shared.items(), key=lambda kv: (kv[1], -kv[0]))
