@@ -13,6 +13,9 @@ Patient facts (extensional predicates)::
     val(P, Attribute, Value)    a single-valued attribute (numbers in canonical units)
     known(P, Attribute)         the attribute is present (sets and lists too, even empty)
     member(P, Attribute, X)     X is in a set attribute (or X is a record index of a list)
+    has(P, Attribute, C)        C is an item in a set attribute or a class of one (the record's
+                                items read through the vocabulary's class hierarchy, so the
+                                engine need not join every item with every class it is asked about)
     field(P, Attribute, I, Field, Value)   a field of record I of a list attribute
 
 Every condition, rule and concept becomes a node with a number. Identical conditions are
@@ -35,7 +38,7 @@ from .errors import Diagnostic
 P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
 NEGATE = {"=": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 DATALOG_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "field": 5}
+EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "has": 3, "field": 5}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class CompiledKB:
     regimens: list[int] = field(default_factory=list)  # regimen nodes of recommendations
     removals: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication rule ids
     record_conditions: dict[int, int] = field(default_factory=dict)  # `any` node -> its rt<n> record condition
+    leaf_rails: dict[str, tuple] = field(default_factory=dict)  # t<n>/f<n> of a leaf defined by one clause -> its body
     plan: object = None  # oncologic.plan.Plan: the output predicates and the groups of `recommend`
 
     def rule(self, rule_id: str) -> n.Rule:
@@ -112,7 +116,7 @@ class Compiler:
 
     # -- whole KB --
     def run(self) -> CompiledKB:
-        self._class_facts()
+        self._set_rules()
         # concept nodes first, so references can point at them; a concept's rules are compiled
         # before the first reference to it (concepts form no cycle: checks.py)
         for name in self.kb.concepts:
@@ -141,6 +145,7 @@ class Compiler:
             if clause.head.pred in leaves:
                 bodies.setdefault(clause.head.pred, []).append(clause.body)
         single = {pred: bs[0] for pred, bs in bodies.items() if len(bs) == 1}
+        self.out.leaf_rails = single
         fresh = count()
 
         def renamed(body):
@@ -197,13 +202,7 @@ class Compiler:
             self.diagnostics.append(Diagnostic(origin.file, origin.line, 1,
                                                f"rule '{origin.rule}' depends on its own negation; the rule set cannot be stratified"))
 
-    def _class_facts(self) -> None:
-        for item in self.kb.items:
-            for cls in self.kb.ancestors(item):
-                self.program.facts.append(Atom("isa", (item, cls)))
-        self.program.add(Atom("has", (P, Var("A"), X)), (Atom("member", (P, Var("A"), X)),))
-        self.program.add(Atom("has", (P, Var("A"), Var("C"))),
-                         (Atom("member", (P, Var("A"), X)), Atom("isa", (X, Var("C")))))
+    def _set_rules(self) -> None:
         self.program.add(Atom("nonempty", (P, Var("A"))), (Atom("member", (P, Var("A"), X)),))
 
     def _recommendations(self) -> None:

@@ -96,6 +96,13 @@ def evaluate_goals(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patie
     return ev
 
 
+def holds(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, node_id: int) -> bool:
+    """Whether the engine finds one node certainly true: its true rail alone, the cheapest question."""
+    key = engine.new_patient_key()
+    with engine.session(patient.facts(key, compiled.checked)) as ask:
+        return bool(ask((f"t{compiled.nodes[node_id].canonical}", key)))
+
+
 def evaluate_all(compiled: CompiledKB, engine: PyDatalogEngine, patients: list[Patient]) -> list[Evaluation]:
     """Every node's verdict for several patients, with one query: the engine resolves each
     clause once for the whole batch, which costs far less per patient than one query each."""

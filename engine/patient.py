@@ -39,6 +39,8 @@ class Patient:
             out.append(("known", key, name))
             if kind in ("set", "item_set"):
                 out.extend(("member", key, name, x) for x in sorted(value))
+                # each item and every class it belongs to (compiler.py: has/3)
+                out.extend(("has", key, name, c) for c in sorted({c for x in value for c in [x, *kb.ancestors(x)]}))
             elif kind == "record_list":
                 for index, record in enumerate(value):
                     out.append(("member", key, name, index))

@@ -122,9 +122,12 @@ def _f(node: int) -> Atom:
 
 
 def rows(compiled, node_id: int, view: str) -> list[Clause]:
-    """The clauses that give ``view`` its rows about one canonical node."""
-    out = [Clause(Atom(view, (P, "truth", node_id, True)), (_t(node_id),)),
-           Clause(Atom(view, (P, "truth", node_id, False)), (_f(node_id),))]
+    """The clauses that give ``view`` its rows about one canonical node (a leaf's rail
+    written out, as the compiler does in the rules)."""
+    def rail(atom: Atom) -> tuple:
+        return compiled.leaf_rails.get(atom.pred, (atom,))
+    out = [Clause(Atom(view, (P, "truth", node_id, True)), rail(_t(node_id))),
+           Clause(Atom(view, (P, "truth", node_id, False)), rail(_f(node_id)))]
     inner = compiled.record_conditions.get(node_id)
     if inner is not None:
         out.append(Clause(Atom(view, (P, "match", node_id, I)), (Atom(f"rt{inner}", (P, I)),)))

@@ -24,7 +24,7 @@ ROUNDS = 4
 
 def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
     from .errors import PatientError
-    from .evaluate import evaluate_goals
+    from .evaluate import evaluate_goals, holds
     from .patient import validate
 
     original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
@@ -42,9 +42,9 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
             patient = validate(record, ev.compiled.checked, ev.patient.source)
         except PatientError:
             return None
-        current = evaluate_goals(ev.compiled, ev.engine, patient, [node_id])
-        if current.value(node_id) is True:
+        if holds(ev.compiled, ev.engine, patient, node_id):  # asks the engine for this one verdict only
             return _diff(original, record, texts, ev)
+        current = evaluate_goals(ev.compiled, ev.engine, patient, [node_id])  # everything, to plan again
     return None
 
 
