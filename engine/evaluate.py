@@ -39,7 +39,7 @@ class Evaluation:
     matches: dict[int, list[int]] = field(default_factory=dict)  # any-node -> record indexes
     engine: PyDatalogEngine | None = None  # to evaluate variants of the record (what-if)
     scope: frozenset | None = None  # the canonical nodes the engine was asked about; None: all
-    missing: dict[int, set[str]] = field(default_factory=dict)  # unknown node -> the attributes it misses (from the engine)
+    missing: dict[int, set[str]] = field(default_factory=dict)  # unknown conclusion -> the attributes it misses (evaluate)
 
     def value(self, node_id: int) -> bool | None:
         """True, False, or None (unknown)."""
@@ -173,9 +173,8 @@ def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Re
 
 
 def missing_attributes(ev: Evaluation, node_id: int) -> list[str]:
-    """The absent attributes that leave an unknown node undecided, in rule order: as the
-    engine found them (``miss<n>``, see :mod:`oncologic.plan`), or read off the verdicts of
-    the nodes under it."""
+    """The absent attributes that leave an unknown node undecided, in rule order: as
+    :func:`evaluate` found them, or read off the verdicts of the nodes under it."""
     if ev.value(node_id) is not None:
         return []
     found = ev.missing.get(ev.compiled.nodes[node_id].canonical)

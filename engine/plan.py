@@ -21,7 +21,8 @@ There are three kinds of view, all plain Datalog added to the program:
     group's *gate*: when the gate is false, every conclusion in the group is false (a false
     conjunct makes a conjunction false; the rails derive exactly that), and the engine is
     asked for the group's verdicts only when the gate is not false. Groups nest, each gate
-    chosen as the condition the most remaining conclusions share.
+    chosen as the condition the most remaining conclusions share (at least ``MIN_GROUP``),
+    never one that cannot be false where it is checked.
 detail views (:func:`detail_view`, made when a command needs one)
     every node that an explanation of some goals can show: the goals and everything they
     depend on, through concepts and the contraindications that can remove a regimen.
