@@ -108,8 +108,8 @@ class PyDatalogEngine:
             _, old = local.extra.popitem(last=False)
             for clause in old:
                 pyEngine.retract(clause)
-            if old:
-                pyEngine.remove(old[0].head.pred)  # unregister the emptied predicate too
+            for pred in {id(c.head.pred): c.head.pred for c in old}.values():
+                pyEngine.remove(pred)  # unregister the emptied predicates too
 
     # -- running --
     def new_patient_key(self) -> str:
@@ -125,19 +125,17 @@ class PyDatalogEngine:
     def session(self, facts: list[tuple]):
         """Assert ``facts`` for the duration of a ``with`` block; yields ``ask``.
 
-        ``ask((predicate, arg, ...), views=None, needs=())`` answers one query: an argument
-        that is a :class:`Var` is an output column, and each answer row holds the values of
-        the variable arguments, in order. The predicate may be a view of the program, or one
-        given in ``views`` (name -> clauses, from :mod:`oncologic.plan`) that reads the
-        program's views named in ``needs``.
+        ``ask((predicate, arg, ...), views=None)`` answers one query: an argument that is a
+        :class:`Var` is an output column, and each answer row holds the values of the variable
+        arguments, in order. The predicate may be a view of the program, or one given in
+        ``views`` (name -> clauses, from :mod:`oncologic.plan`).
         """
         self._database()
         asserted = []
 
-        def ask(query: tuple, views: dict[str, list] | None = None, needs=()) -> list[tuple]:
+        def ask(query: tuple, views: dict[str, list] | None = None) -> list[tuple]:
+            self._database()  # in case the caller used another knowledge base meanwhile
             pred, *args = query
-            for name in needs:
-                self._view(name, None)
             if views and pred in views:
                 self._view(pred, views[pred])
             elif pred in self.program.views:

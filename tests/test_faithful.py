@@ -4,7 +4,7 @@ focused queries `recommend`, `explain` and `why-not` make (oncologic.plan) answe
 a complete evaluation of the whole knowledge base answers."""
 import pytest
 
-from oncologic.evaluate import conclusions, evaluate_goals
+from oncologic.evaluate import conclusions, evaluate_goals, holds
 from oracle import Oracle, check_attempt, check_proof
 from support import example_files, shipped_kb
 
@@ -57,6 +57,16 @@ def test_every_explanation_rechecks_against_the_record(patient):
 def test_recommend_through_the_plan_equals_the_complete_evaluation(patient):
     kb = shipped_kb()
     assert kb.evaluate(patient).to_dict() == conclusions(kb.run(patient)).to_dict()
+
+
+@pytest.mark.parametrize("pid", ["pt-sclc-2l", "pt-hcc-iiia-pvtt", "pt-nsclc-t790m"])
+def test_the_one_verdict_question_of_what_if_agrees_with_the_complete_evaluation(pid):
+    kb = shipped_kb()
+    patient = next(p for p in _patients() if p.id == pid)
+    ev = kb.run(patient)
+    nodes = [n.id for n in kb.compiled.nodes if n.kind in ("rule", "concept")]
+    assert [holds(kb.compiled, kb.engine, patient, nid) for nid in nodes] == [ev.value(nid) is True for nid in nodes]
+    assert any(ev.value(nid) is True for nid in nodes)
 
 
 def test_a_focused_evaluation_refuses_nodes_it_was_not_asked_about():
