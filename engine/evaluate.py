@@ -21,6 +21,7 @@ from . import nodes as n
 from .backend_pydatalog import PyDatalogEngine
 from .compiler import CompiledKB
 from .datalog import Var
+from .nodes import IsKnown
 from .patient import Patient
 from . import results as r
 
@@ -62,17 +63,11 @@ def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) ->
                 ev.truth[member] = False
         unknown = [nid for nid in plan.missing_roots if nid not in ev.truth]
         absent = set(compiled.checked.attributes) - set(patient.values)
-        below = plan.attributes_below(compiled)
-        certain = plan.attributes_below(compiled, through_and_only=True)
+        bounds = _MissingBounds(compiled, ev.truth, absent)
         walk = []
         for nid in unknown:
-            # An unknown node has an unknown leaf under it, reached through unknown nodes, and a
-            # leaf is unknown when its attribute is absent: what it misses lies among the absent
-            # attributes below it. Below an unknown `and`, every part is true or unknown, so an
-            # absent attribute reached through `and`s only is certainly missed. When the two
-            # bounds meet (or only one attribute could be missed) the answer needs no query.
-            could = below[nid] & absent
-            if len(could) == 1 or certain[nid] & absent == could:
+            certain, could = bounds.unknown(nid)
+            if certain == could or len(could) == 1:  # one attribute: it is the one (unknown needs one)
                 ev.missing[nid] = set(could)
             else:
                 walk.append(nid)
@@ -84,6 +79,78 @@ def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) ->
                 ev.missing[nid].add(attribute)
     ev.scope = frozenset(plan.conclusions)
     return ev
+
+
+class _MissingBounds:
+    """What an unknown conclusion misses, bounded from the verdicts of the conclusions and the
+    record alone: (attributes certainly missed, attributes possibly missed). When the bounds
+    meet, :func:`evaluate` needs no second query.
+
+    A leaf is unknown exactly when its attribute is absent. Below an unknown ``and`` every part
+    is true or unknown; below an unknown ``or`` (a concept with several rules) every part is
+    false or unknown; a conclusion's verdict is known. A part whose verdict these facts do not
+    settle contributes only to the possible bound.
+    """
+
+    def __init__(self, compiled: CompiledKB, truth: dict[int, bool], absent: set[str]):
+        self.nodes = compiled.nodes
+        self.conclusions = set(compiled.plan.conclusions)
+        self.below = compiled.plan.attributes_below(compiled)
+        self.truth = truth
+        self.absent = absent
+        self._memo: dict[int, tuple[frozenset, frozenset]] = {}
+
+    def unknown(self, nid: int) -> tuple[frozenset, frozenset]:
+        """Bounds for a canonical node known to be unknown."""
+        if nid not in self._memo:
+            node = self.nodes[nid]
+            if node.kind in ("leaf", "any"):
+                found = frozenset({node.ast.attribute})
+                self._memo[nid] = (found, found)
+            elif node.kind == "not":
+                self._memo[nid] = self.unknown(self._canon(node.children[0]))
+            elif node.kind == "and":
+                self._memo[nid] = self._and_parts(nid)
+            else:  # or, a concept with several rules, a regimen
+                self._memo[nid] = self._parts(nid, settles=False)
+        return self._memo[nid]
+
+    def _canon(self, nid: int) -> int:
+        return self.nodes[nid].canonical
+
+    def _and_parts(self, nid: int) -> tuple[frozenset, frozenset]:
+        """Bounds over the parts of an ``and`` that is not false; a certain one proves it unknown."""
+        return self._parts(nid, settles=True)
+
+    def _parts(self, nid: int, settles: bool) -> tuple[frozenset, frozenset]:
+        """``settles``: the parts are true or unknown (under an ``and``), else false or unknown."""
+        certain: set[str] = set()
+        could: set[str] = set()
+        for child in dict.fromkeys(self._canon(c) for c in self.nodes[nid].children):
+            status = self._status(child)
+            if status is None:  # unsettled: may be unknown or not
+                if self.nodes[child].kind == "and" and settles:
+                    c, p = self._and_parts(child)
+                    certain |= c  # a certain part makes it unknown (it is not false here)
+                    could |= p
+                else:
+                    could |= self.below[child] & self.absent
+            elif status:  # certainly unknown
+                c, p = self.unknown(child)
+                certain |= c
+                could |= p
+        return frozenset(certain), frozenset(could)
+
+    def _status(self, nid: int) -> bool | None:
+        """True: certainly unknown; False: certainly decided; None: not settled by what is known."""
+        node = self.nodes[nid]
+        if nid in self.conclusions:
+            return nid not in self.truth
+        if node.kind in ("leaf", "any"):
+            return not isinstance(node.ast, IsKnown) and node.ast.attribute in self.absent
+        if node.kind == "not":
+            return self._status(self._canon(node.children[0]))
+        return None
 
 
 def evaluate_goals(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, roots) -> Evaluation:
