@@ -110,7 +110,7 @@ class _MissingBounds:
             elif node.kind == "not":
                 self._memo[nid] = self.unknown(self._canon(node.children[0]))
             elif node.kind == "and":
-                self._memo[nid] = self._and_parts(nid)
+                self._memo[nid] = self._parts(nid, settles=True)
             else:  # or, a concept with several rules, a regimen
                 self._memo[nid] = self._parts(nid, settles=False)
         return self._memo[nid]
@@ -118,19 +118,17 @@ class _MissingBounds:
     def _canon(self, nid: int) -> int:
         return self.nodes[nid].canonical
 
-    def _and_parts(self, nid: int) -> tuple[frozenset, frozenset]:
-        """Bounds over the parts of an ``and`` that is not false; a certain one proves it unknown."""
-        return self._parts(nid, settles=True)
-
     def _parts(self, nid: int, settles: bool) -> tuple[frozenset, frozenset]:
-        """``settles``: the parts are true or unknown (under an ``and``), else false or unknown."""
+        """Bounds over the parts of a node: ``settles`` when they are true or unknown (the parts
+        of an ``and`` that is not false: a certainly unknown part proves it unknown), else
+        false or unknown (the parts of an unknown ``or``)."""
         certain: set[str] = set()
         could: set[str] = set()
         for child in dict.fromkeys(self._canon(c) for c in self.nodes[nid].children):
             status = self._status(child)
             if status is None:  # unsettled: may be unknown or not
-                if self.nodes[child].kind == "and" and settles:
-                    c, p = self._and_parts(child)
+                if self.nodes[child].kind == "and" and settles:  # not false either
+                    c, p = self._parts(child, settles=True)
                     certain |= c  # a certain part makes it unknown (it is not false here)
                     could |= p
                 else:

@@ -76,9 +76,9 @@ class Plan:
         key = frozenset(roots)
         return self._remember(("detail", key), lambda: detail_view(compiled, key))
 
-    def attributes_below(self, compiled, through_and_only: bool = False) -> dict[int, frozenset]:
+    def attributes_below(self, compiled) -> dict[int, frozenset]:
         """:func:`_attributes_below`, remembered."""
-        return self._remember(("below", through_and_only), lambda: _attributes_below(compiled, through_and_only))
+        return self._remember(("below",), lambda: _attributes_below(compiled))
 
     def missing_view(self, compiled, roots, absent, unknown) -> tuple[str, list[Clause]]:
         """:func:`missing_view`, remembered (keyed by what can matter: the attributes and
@@ -214,10 +214,9 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
     return name, out
 
 
-def _attributes_below(compiled, through_and_only: bool = False) -> dict[int, frozenset]:
+def _attributes_below(compiled) -> dict[int, frozenset]:
     """For each canonical node, the attributes whose absence can leave it unknown: those its
-    leaves read, but for ``is known`` (never unknown). ``through_and_only``: only the leaves
-    reached through ``and`` nodes, whose absence certainly leaves an unknown node unknown."""
+    leaves read, but for ``is known`` (never unknown)."""
     nodes = compiled.nodes
     memo: dict[int, frozenset] = {}
 
@@ -225,9 +224,6 @@ def _attributes_below(compiled, through_and_only: bool = False) -> dict[int, fro
         if nid not in memo:
             node = nodes[nid]
             own = {node.ast.attribute} if node.kind in ("leaf", "any") and not isinstance(node.ast, IsKnown) else set()
-            if through_and_only and node.kind != "and":
-                memo[nid] = frozenset(own)
-                return memo[nid]
             memo[nid] = frozenset(own).union(*(below(nodes[c].canonical) for c in node.children))
             for cid in compiled.removals.get(nid, ()):
                 memo[nid] |= below(nodes[compiled.rule_node[cid]].canonical)
