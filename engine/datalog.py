@@ -69,6 +69,7 @@ class Clause:
     head: Atom
     body: tuple
     origin: Origin | None = None
+    note: str | None = None  # shown above the clause in the program text
 
     def __str__(self) -> str:
         if not self.body:
@@ -129,7 +130,10 @@ class Program:
             lines.append(str(clause))
         for name, clauses in self.views.items():
             lines.append(f"% view {name}/{self.outputs.get(name, 4)}: read by the engine's callers, loaded when first asked")
-            lines += [str(c) for c in clauses]
+            for clause in clauses:
+                if clause.note:
+                    lines.append(f"% {clause.note}")
+                lines.append(str(clause))
         return "\n".join(lines) + "\n"
 
     def negative_cycles(self) -> list[list[Clause]]:

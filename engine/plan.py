@@ -38,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .datalog import Atom, Clause, Negation, Var
-from .nodes import IsKnown
+from .nodes import IsKnown, to_source
 
 P, K, A, B, I = Var("P"), Var("K"), Var("A"), Var("B"), Var("I")
 
@@ -234,6 +234,14 @@ def _attributes_below(compiled) -> dict[int, frozenset]:
     return memo
 
 
+def _describe(compiled, nid: int) -> str:
+    """A node as a person wrote it: the concept it is, or its condition."""
+    for name, kid in compiled.concept_node.items():
+        if compiled.nodes[kid].canonical == nid:
+            return name
+    return to_source(compiled.nodes[nid].ast)
+
+
 def _conjuncts(compiled):
     """conj(n): canonical nodes whose falsity makes n false (n itself included)."""
     nodes = compiled.nodes
@@ -293,7 +301,8 @@ def make_plan(compiled) -> Plan:
             gid = len(plan.groups) + 1
             plan.groups[gid] = Group(gid, gate, members, parent)
             inner = f"group{gid}"
-            clauses.append(Clause(Atom(view, (P, "closed", gid, gate)), (_f(gate),)))
+            clauses.append(Clause(Atom(view, (P, "closed", gid, gate)), (_f(gate),),
+                                  note=f"group {gid}: {len(members)} conclusions that need {_describe(compiled, gate)}"))
             clauses.append(Clause(Atom(view, (P, K, A, B)),
                                   (Atom("patient", (P,)), Negation(_f(gate)), Atom(inner, (P, K, A, B)))))
             build(members, used | {gate}, inner, gid)
