@@ -35,7 +35,7 @@ def timed(cmd, env=None, runs=N):
 
 def main():
     base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([PY, "-c", "import oncologic.cli, oncologic.render"], check=True, cwd=ROOT, env=base_env)  # write bytecode
+    subprocess.run([PY, "-c", "import oncologic.cli, oncologic.report.text"], check=True, cwd=ROOT, env=base_env)  # write bytecode
     floor = timed([PY, "-c", "import lark, click, pyDatalog.pyDatalog"], base_env)
     with tempfile.TemporaryDirectory() as cache:
         env = {**base_env, "ONCOLOGIC_CACHE_DIR": cache}

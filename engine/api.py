@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from typing import Iterable, Iterator, Union
 
-from . import results as r
-from .backend_pydatalog import PyDatalogEngine
-from .compiler import CompiledKB
-from .evaluate import Evaluation, conclusions, evaluate, evaluate_all, evaluate_goals
-from .kb import load_compiled
-from .patient import Patient, read_records, validate
+from .reason import results as r
+from .backends.pydatalog.engine import PyDatalogEngine
+from .compile.compiler import CompiledKB
+from .reason.conclude import conclusions
+from .reason.evaluate import Evaluation, evaluate, evaluate_all, evaluate_goals
+from .compile.build import load_compiled
+from .records.patient import Patient, read_records, validate
 
 PatientLike = Union[Patient, dict, str, os.PathLike]
 
@@ -91,17 +92,17 @@ class KnowledgeBase:
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal: a recommendation id, a concept or a rule id."""
-        from .explain import explain
+        from .reason.explain import explain
         return explain(self._for_goal(record, goal), goal)
 
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
         """Why a goal does not hold: per rule, the failed and the missing conditions."""
-        from .explain import why_not
+        from .reason.explain import why_not
         return why_not(self._for_goal(record, goal), goal)
 
     def _for_goal(self, record: PatientLike, goal: str) -> Evaluation:
         """The engine's verdicts on everything an explanation of ``goal`` can show."""
-        from .explain import Goal
+        from .reason.explain import Goal
         patient = self.patient(record)
         roots = Goal(self.compiled, goal).roots(self.compiled)  # an unknown goal fails before any evaluation
         return evaluate_goals(self.compiled, self.engine, patient, roots)

@@ -54,7 +54,7 @@ def _kb(kb_dir):
 
 
 def _renderer(kb, lang):
-    from .render import TextRenderer
+    from .report.text import TextRenderer
     return TextRenderer(kb.compiled, lang)
 
 
@@ -75,7 +75,7 @@ def main():
 def check(kb_dir, fmt):
     """Parse, compile and check the knowledge base."""
     import json
-    from .kb import load_compiled
+    from .compile.build import load_compiled
     try:
         compiled = load_compiled(kb_dir)
     except RuleError as err:
@@ -103,7 +103,7 @@ def recommend(patient, kb_dir, fmt, lang):
     """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
     kb = _kb(kb_dir)
     if patient.endswith(".jsonl"):
-        from .render import TextRenderer
+        from .report.text import TextRenderer
         for res in kb.evaluate_many(patient, lang):
             if fmt == "json":
                 click.echo(res.to_json(indent=None))
@@ -166,7 +166,7 @@ def datalog(kb_dir):
 def schema():
     """Print the JSON Schema of `recommend --format json` output."""
     import json
-    from .results import Result
+    from .reason.results import Result
     click.echo(json.dumps(Result.json_schema(), indent=2))
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import operator
 
-from oncologic import nodes as n
-from oncologic import results as r
+from oncologic.lang import nodes as n
+from oncologic.reason import results as r
 
 OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 

@@ -27,7 +27,7 @@ def test_recommend_json_is_the_contract():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     from pydantic import TypeAdapter
-    from oncologic.results import Result
+    from oncologic.reason.results import Result
     TypeAdapter(Result).validate_python(data)  # the output validates against the contract's schema
     assert set(data) >= {"patient", "derived", "recommendations", "not_recommended", "contraindicated", "missing"}
     assert data["patient"] == "pt-sclc-2l"

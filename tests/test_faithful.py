@@ -1,10 +1,11 @@
 """Faithfulness: the engine's verdict on every node, and every condition an explanation shows,
 agree with the independent oracle — for every bundled patient and every goal; and the
-focused queries `recommend`, `explain` and `why-not` make (oncologic.plan) answer exactly what
+focused queries `recommend`, `explain` and `why-not` make (oncologic.compile.plan) answer exactly what
 a complete evaluation of the whole knowledge base answers."""
 import pytest
 
-from oncologic.evaluate import conclusions, evaluate_goals, holds
+from oncologic.reason.conclude import conclusions
+from oncologic.reason.evaluate import evaluate_goals, holds
 from oracle import Oracle, check_attempt, check_proof
 from support import example_files, shipped_kb
 
@@ -36,7 +37,7 @@ def test_every_explanation_rechecks_against_the_record(patient):
     kb = shipped_kb()
     ev = kb.run(patient)
     oracle = Oracle(kb.compiled, patient)
-    from oncologic import explain as ex
+    from oncologic.reason import explain as ex
     goals = list(kb.compiled.concept_node) + sorted({kb.compiled.nodes[k].name for k in kb.compiled.regimens})
     for goal in goals:
         explanation = ex.explain(ev, goal)

@@ -1,7 +1,7 @@
-"""The query plan of `recommend` (oncologic.plan): a false gate settles its whole group, so the
+"""The query plan of `recommend` (oncologic.compile.plan): a false gate settles its whole group, so the
 engine is not asked about conclusions that cannot apply. That the answers are right is tested
 against the complete evaluation in test_faithful.py; here, that the plan saves the work."""
-from oncologic.evaluate import _ROW, evaluate
+from oncologic.reason.evaluate import _ROW, evaluate
 from support import example_files, hcc, lung, shipped_kb
 
 

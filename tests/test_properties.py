@@ -11,9 +11,9 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oncologic import explain as ex
-from oncologic import units
-from oncologic.evaluate import conclusions
+from oncologic.reason import explain as ex
+from oncologic.lang import units
+from oncologic.reason.conclude import conclusions
 from oracle import Oracle, check_attempt, check_proof
 from support import shipped_kb
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from lark import Token, Transformer, Tree, v_args
 
 from . import nodes as n
-from .errors import Diagnostic
+from ..errors import Diagnostic
 
 
 def _text(token: Token) -> str:

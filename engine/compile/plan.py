@@ -38,7 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .datalog import Atom, Clause, Negation, Var
-from .nodes import IsKnown, to_source
+from ..lang.nodes import IsKnown, to_source
 
 P, K, A, B, I = Var("P"), Var("K"), Var("A"), Var("B"), Var("I")
 

@@ -12,13 +12,13 @@ import os
 import pickle
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 from .compiler import CompiledKB
-from .errors import Diagnostic, OncologicError, RuleError
-from .resources import default_kb_dir, grammar_path
+from ..errors import Diagnostic, OncologicError, RuleError
+from ..resources import default_kb_dir, grammar_path
 
 RULE_SUFFIX = ".rules"
-_PIPELINE_MODULES = ("nodes.py", "parsing.py", "ast_builder.py", "checks.py", "compiler.py", "plan.py", "datalog.py", "units.py", "kb.py")
+_FRONT_END = ("lang", "model", "compile")  # every module of these subpackages is in the cache key
 
 
 def rule_files(directory: Path) -> list[Path]:
@@ -35,9 +35,10 @@ def _digest(files: list[Path], directory: Path, display: str) -> str:
     h.update(__version__.encode())
     h.update(display.encode())
     h.update(grammar_path().read_bytes())
-    engine = Path(__file__).resolve().parent
-    for name in _PIPELINE_MODULES:
-        h.update((engine / name).read_bytes())
+    package = Path(__file__).resolve().parent.parent
+    for sub in _FRONT_END:
+        for module in sorted((package / sub).glob("*.py")):
+            h.update(f"{sub}/{module.name}".encode() + b"\0" + module.read_bytes())
     for path in files:
         h.update(str(path.relative_to(directory)).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
@@ -55,10 +56,10 @@ def _cache_dir() -> Path | None:
 def build(directory: Path, display: str) -> CompiledKB:
     """Run the whole front end on a folder of rule files; raise RuleError with every problem."""
     # imported here: a cached knowledge base needs neither the parser nor the checker
-    from .ast_builder import build_module
-    from .checks import check
+    from ..lang.builder import build_module
+    from ..model.checks import check
     from .compiler import compile_kb
-    from .parsing import parse_file
+    from ..lang.parser import parse_file
 
     files = rule_files(directory)
     if not files:

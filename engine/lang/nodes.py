@@ -20,6 +20,12 @@ class Pos:
         return f"{self.file}:{self.line}"
 
 
+# The negation of each operator a condition can show (CONTRACT §4, ``Condition.op``): the
+# comparisons of the rule language, then the forms of the other tests. The one table of them.
+NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
+              "has": "does not have", "has any of": "has none of", "is empty": "is not empty",
+              "is known": "is unknown", "any where": "no record where", "is": "is not"}
+
 Labels = tuple[tuple[str, str], ...]  # (("en", "..."), ("zh", "..."))
 
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
-from . import nodes as n
-from .checks import CheckedKB
+from ..lang import nodes as n
+from ..model.kb import CheckedKB
 from .datalog import Atom, Clause, Comparison, Negation, Origin, Program, Var
-from .errors import Diagnostic
+from ..errors import Diagnostic
 
 P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
 NEGATE = {"=": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import nodes as n
-from . import units
-from .checks import CheckedKB
-from .errors import PatientError
+from ..lang import nodes as n
+from ..lang import units
+from ..model.kb import CheckedKB
+from ..errors import PatientError
 
 
 @dataclass

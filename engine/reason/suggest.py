@@ -11,9 +11,9 @@ the node true. None when no simple change is found.
 """
 from __future__ import annotations
 
-from . import nodes as n
+from ..lang import nodes as n
 from . import results as r
-from . import units
+from ..lang import units
 from .evaluate import Evaluation
 
 _STEP = {"int": 1, "number": 1, "duration": 1, "percent": 1, "length": 1}
@@ -23,9 +23,9 @@ ROUNDS = 4
 
 
 def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
-    from .errors import PatientError
+    from ..errors import PatientError
     from .evaluate import evaluate_goals, holds
-    from .patient import validate
+    from ..records.patient import validate
 
     original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
     record = dict(original)

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from . import results as r
-from .compiler import CompiledKB
+from ..reason import results as r
+from ..compile.compiler import CompiledKB
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 
-from . import nodes as n
+from ..lang import nodes as n
 from . import results as r
-from . import units
-from .errors import GoalError
-from .evaluate import Evaluation, missing_attributes, rule_ref, source_ref
+from ..lang import units
+from ..errors import GoalError
+from .conclude import rule_ref, source_ref
+from .evaluate import Evaluation
+from .missing import missing_attributes
 from .suggest import changes_to_hold, flip_date
 
 NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",

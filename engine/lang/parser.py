@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .errors import Diagnostic
-from .resources import grammar_path
+from ..errors import Diagnostic
+from ..resources import grammar_path
 
 # How the grammar's terminals read in an error message.
 _TERMINAL_WORDS = {

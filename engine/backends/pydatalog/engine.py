@@ -22,7 +22,7 @@ from itertools import count
 
 from pyDatalog import Logic, pyEngine, pyParser
 
-from .datalog import Atom, Comparison, Negation, Program, Var
+from ...compile.datalog import Atom, Comparison, Negation, Program, Var
 
 pyEngine.Float_Precision = None  # process-wide: the default (8) rounds 6.7 to 6.699999988...
 

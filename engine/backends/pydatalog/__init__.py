@@ -1,0 +1,1 @@
+"""The pyDatalog backend: the reference engine, one patient or a batch per query."""

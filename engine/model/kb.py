@@ -1,0 +1,53 @@
+"""The checked knowledge base: the model every later stage reads.
+
+:class:`CheckedKB` holds the resolved vocabulary (documents, attributes, items with their
+class hierarchy, concepts and settings) and the rules with resolved conditions and canonical
+units. It is made by :func:`oncologic.model.checks.check` from the AST modules of all rule
+files; the compiler, the record validator and the explanations read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..lang import nodes as n
+
+
+@dataclass
+class CheckedKB:
+    """The resolved knowledge base: vocabulary plus rules with resolved conditions."""
+
+    documents: dict[str, n.Document] = field(default_factory=dict)
+    attributes: dict[str, n.Attribute] = field(default_factory=dict)
+    items: dict[str, n.Item] = field(default_factory=dict)
+    concepts: dict[str, str] = field(default_factory=dict)  # name -> "concept" | "setting"
+    rules: list[n.Rule] = field(default_factory=list)
+    gradings: list[n.Grading] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def ancestors(self, item: str) -> list[str]:
+        """The classes an item belongs to, transitively (not the item itself)."""
+        seen: list[str] = []
+        stack = list(self.items[item].isa) if item in self.items else []
+        while stack:
+            cls = stack.pop(0)
+            if cls not in seen:
+                seen.append(cls)
+                stack.extend(self.items[cls].isa if cls in self.items else ())
+        return seen
+
+    def members(self, cls: str) -> set[str]:
+        """The item itself and every item that belongs to it, transitively."""
+        return {name for name in self.items if name == cls or cls in self.ancestors(name)}
+
+    def rules_for(self, name: str) -> list[n.Rule]:
+        return [r for r in self.rules if r.kind in ("concept", "setting") and r.name == name]
+
+    def label(self, name: str, lang: str = "en") -> str | None:
+        for table in (self.items, self.attributes):
+            if name in table:
+                return n.label_of(table[name].labels, lang)
+        for rule in self.rules_for(name):
+            found = n.label_of(rule.labels, lang)
+            if found:
+                return found
+        return None

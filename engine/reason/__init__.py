@@ -1,0 +1,8 @@
+"""Reasoning: the engine's verdicts → conclusions, missing data, proofs, why-not, what-if.
+
+In: a compiled knowledge base, a backend and a patient.
+Out: the contract's result objects (:mod:`.results`), structured and free of sentences:
+:mod:`.evaluate` asks the backend, :mod:`.missing` names the data that would decide what is
+undecided, :mod:`.conclude` builds ``recommend``'s result, :mod:`.explain` proofs and
+why-not, :mod:`.suggest` the verified what-if changes. Words are :mod:`oncologic.report`'s.
+"""

@@ -1,0 +1,112 @@
+"""The contract's result for ``recommend`` (CONTRACT §4), read off an evaluation.
+
+In: an :class:`~.evaluate.Evaluation` (the verdicts of every conclusion for one patient).
+Out: a :class:`~.results.Result`: derived concepts, recommendations, not recommended,
+contraindicated, possible, and the missing data ranked by how many recommendations it decides.
+"""
+from __future__ import annotations
+
+from ..compile.compiler import CompiledKB
+from ..lang import nodes as n
+from . import results as r
+from .evaluate import Evaluation
+from .missing import missing_attributes
+
+STRENGTH_ORDER = {"strong": 0, "moderate": 1, "weak": 2, None: 3, "none": 3}
+
+
+def rule_ref(rule: n.Rule) -> r.RuleRef:
+    return r.RuleRef(id=rule.id, file=rule.pos.file, line=rule.pos.line)
+
+
+def source_refs(compiled: CompiledKB, rule: n.Rule) -> list[r.SourceRef]:
+    out = []
+    for cite in rule.sources:
+        doc = compiled.checked.documents.get(cite.document)
+        out.append(r.SourceRef(document=doc.filename if doc else cite.document, locator=cite.locator,
+                               title=doc.title if doc else None))
+    return out
+
+
+def source_ref(compiled: CompiledKB, rule: n.Rule) -> r.SourceRef:
+    refs = source_refs(compiled, rule)
+    return refs[0] if refs else r.SourceRef()
+
+
+def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Recommendation:
+    node = compiled.nodes[node_id]
+    rule = compiled.rule(node.rule)
+    labels = {}
+    for item in node.items:
+        label = compiled.checked.label(item, lang)
+        if label:
+            labels[item] = label
+    return r.Recommendation(
+        id=node.name, items=sorted(node.items), setting=rule.setting, strength=None if rule.strength == "none" else rule.strength,
+        evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None, grade=rule.grade,
+        source=source_ref(compiled, rule), sources=source_refs(compiled, rule), rule=rule_ref(rule),
+        notes=list(rule.notes), labels=labels,
+    )
+
+
+def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
+    compiled = ev.compiled
+    derived = [name for name, nid in compiled.concept_node.items() if ev.value(nid) is True]
+    recs, not_recs, contra, possible = [], [], [], []
+    needed: dict[str, list[str]] = {}
+
+    def need(goal: str, node_id: int) -> list[str]:
+        attrs = missing_attributes(ev, node_id)
+        for attr in attrs:
+            if goal not in needed.setdefault(attr, []):
+                needed[attr].append(goal)
+        return attrs
+
+    for name, nid in compiled.concept_node.items():
+        if ev.value(nid) is None:
+            need(name, nid)
+    for kid in compiled.regimens:
+        node = compiled.nodes[kid]
+        rule = compiled.rule(node.rule)
+        rule_holds = ev.value(compiled.rule_node[rule.id])
+        if rule.polarity == "do_not_recommend":
+            if rule_holds:
+                not_recs.append(r.NotRecommended(
+                    id=node.name, items=sorted(node.items), setting=rule.setting, evidence=rule.evidence,
+                    consensus=rule.consensus.value if rule.consensus else None, source=source_ref(compiled, rule),
+                    rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes)))
+            continue
+        if ev.value(kid) is True:
+            recs.append(recommendation(compiled, kid, lang))
+        elif rule_holds and ev.removed.get(kid):
+            for cid in ev.removed[kid]:
+                crule = compiled.rule(cid)
+                contra.append(r.Contraindicated(
+                    id=node.name, items=sorted(node.items), reason=crule.reason, rule=rule_ref(crule),
+                    source=source_ref(compiled, crule), recommended_by=recommendation(compiled, kid, lang)))
+        elif ev.value(kid) is None:
+            attrs = need(node.name, compiled.rule_node[rule.id])
+            possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs,
+                                       recommendation=recommendation(compiled, kid, lang)))
+    certain = {x.id for x in recs}
+    possible = [p for p in possible if p.id not in certain]  # already recommended by another rule
+    order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
+    recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
+    _conflicts(compiled, recs, not_recs)
+    regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
+    missing = [r.Missing(attribute=a, needed_for=goals, decides=sum(1 for g in goals if g in regimen_ids))
+               for a, goals in needed.items()]
+    missing.sort(key=lambda m: (-m.decides, -len(m.needed_for), m.attribute))
+    return r.Result(patient=ev.patient.id, derived=derived, recommendations=recs, not_recommended=not_recs,
+                    contraindicated=contra, missing=missing, possible=possible)
+
+
+def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: list[r.NotRecommended]) -> None:
+    """Mark recommendations that a `do not recommend` statement holding for the same patient
+    also covers (an item of it, or a member of its class): the sources disagree, show both."""
+    for rec in recs:
+        for nr in not_recs:
+            covered = set().union(*(compiled.checked.members(i) for i in nr.items))
+            if covered & set(rec.items):
+                rec.conflicts.append(r.Conflict(id=nr.id, rule=nr.rule, reason=nr.reason, consensus=nr.consensus,
+                                                source=nr.source))
