@@ -1,0 +1,394 @@
+"""Exact verdicts under missing data: what holds for every completion of the record.
+
+In: the compiled knowledge base, a patient's values (canonical units) and the engine's
+three-valued verdict of a conclusion.
+Out: the conclusion's exact verdict — ``True`` (certain: it holds for every completion of the
+missing data within the declared domains), ``False`` (it holds for none), ``None`` (possible:
+for some, not for others) — and whether that answer is exact or only Kleene-sound because the
+case analysis it needs would be larger than ``MAX_CASES``.
+
+Why: the compiled rails implement Kleene's three-valued logic, which is sound but not
+complete. ``transformation in (sclc, squamous)`` in one rule and ``transformation = none`` in
+another make a concept true whatever the transformation is, yet while it is absent each rule
+is unknown, and so is the concept.
+
+How: a formula in which every unknown condition is an independent yes/no question occurring
+with one polarity only is decided exactly by Kleene's logic (it is monotone in each of them).
+So each conclusion's node graph is read once to find its *entangled* attributes: those read
+by more than one distinct condition (``histology = sclc`` and ``histology = squamous`` exclude
+each other), read under both polarities (a contraindication, a ``not``), or read by a
+condition that cannot take both values within the declared domain (``ecog <= 4``). Only when
+an unknown conclusion misses an entangled attribute is there a case analysis: each such
+attribute takes every representative value (each enum value; each point and region between
+the constants the conditions compare it with; each combination of the set members they test,
+items grouped by the classes they are tested through), and the conclusion is evaluated under
+each case with Kleene's logic on the remaining absent attributes — which are not entangled,
+so each case is decided exactly. Certain when every case is true, false when every case is
+false, otherwise possible.
+
+Limits (answered approximately, never wrongly): an absent list of records (``any ... where``)
+that is entangled, and case analyses over ``MAX_CASES``. A duration derived from two dates is
+completed as a free duration.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+from itertools import product
+
+from ..lang import nodes as n
+from ..lang.visitor import Visitor
+
+MAX_CASES = 256
+
+_OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_ORDERED = ("int", "number", "duration", "percent", "length")
+_OTHER = "\x00other"  # a string no rule compares with
+
+
+def k_and(values) -> bool | None:
+    out: bool | None = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            out = None
+    return out
+
+
+def k_or(values) -> bool | None:
+    out: bool | None = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            out = None
+    return out
+
+
+class _Leaf(Visitor):
+    """The two-valued truth of a leaf condition on a present attribute's value."""
+
+    def __init__(self, kb):
+        self.kb = kb
+
+    def has(self, attribute: str, value, item: str) -> bool:
+        if self.kb.attributes[attribute].type.kind == "item_set":
+            return any(x == item or item in self.kb.ancestors(x) for x in value)
+        return item in value
+
+    def visit_Compare(self, cond: n.Compare, value) -> bool:
+        return _OPS[cond.op](value, n.constant(cond.value))
+
+    def visit_OneOf(self, cond: n.OneOf, value) -> bool:
+        return value in [n.constant(v) for v in cond.values]
+
+    def visit_Has(self, cond: n.Has, value) -> bool:
+        return any(self.has(cond.attribute, value, n.constant(v)) for v in cond.values)
+
+    def visit_IsEmpty(self, cond: n.IsEmpty, value) -> bool:
+        return len(value) == 0
+
+    def visit_AnyRecord(self, cond: n.AnyRecord, value) -> bool:
+        return any(self.field(cond.condition, rec) for rec in value)
+
+    def field(self, cond, rec: dict) -> bool:
+        """A condition on the fields of one record of a list."""
+        if isinstance(cond, n.And):
+            return all(self.field(c, rec) for c in cond.items)
+        if isinstance(cond, n.Or):
+            return any(self.field(c, rec) for c in cond.items)
+        if isinstance(cond, n.Not):
+            return not self.field(cond.item, rec)
+        return self.visit(cond, rec[cond.attribute])
+
+
+_COLLECTIONS = ("set", "item_set", "record_list")
+
+
+class _Groups:
+    """How an absent set, list of items or list of records can be completed, as seen from
+    the conditions under one node: the possible members (set values; items that have no
+    members of their own; record types, one per combination of the field values the
+    conditions distinguish) grouped by the conditions they satisfy. Whether any member of a
+    group is present is one free yes/no question; ``has``/``any ... where`` is the ``or`` of
+    the groups it accepts, ``is empty`` the ``not`` of all of them."""
+
+    def __init__(self, completion: "Completion", attribute: str, leaves: list[int]):
+        kb = completion.kb
+        spec = kb.attributes[attribute].type
+        conds = {leaf: completion.nodes[leaf].ast for leaf in leaves}
+        if spec.kind == "set":
+            members = list(spec.values)
+        elif spec.kind == "item_set":
+            parents = {c for item in kb.items.values() for c in item.isa}
+            members = sorted(name for name in kb.items if name not in parents)
+        else:
+            members = _record_types(completion, spec, [c.condition for c in conds.values() if isinstance(c, n.AnyRecord)])
+        profiles: dict[frozenset, int] = {}
+        for member in members:
+            profile = frozenset(leaf for leaf, cond in conds.items() if _accepts(completion.leaf, cond, member))
+            if profile:
+                profiles.setdefault(profile, len(profiles))
+        self.profiles = list(profiles)  # group index -> the leaves a member of the group satisfies
+        self.of_leaf = {leaf: frozenset(g for g, prof in enumerate(self.profiles) if leaf in prof
+                                        or isinstance(conds[leaf], n.IsEmpty)) for leaf in conds}
+
+
+def _accepts(leaf: "_Leaf", cond, member) -> bool:
+    """Whether a collection holding ``member`` satisfies ``has``/``any where`` (or makes
+    ``is empty`` false)."""
+    if isinstance(cond, n.IsEmpty):
+        return True
+    if isinstance(cond, n.AnyRecord):
+        return leaf.field(cond.condition, member)
+    return leaf.visit(cond, (member,))
+
+
+def _record_types(completion: "Completion", spec: n.TypeSpec, conds: list) -> list[dict]:
+    """One record per combination of the field values the conditions distinguish."""
+    constants: dict[str, list] = {f.name: [] for f in spec.fields}
+    for cond in conds:
+        for node in n.walk(cond):
+            if isinstance(node, n.Compare):
+                constants[node.attribute].append(n.constant(node.value))
+            elif isinstance(node, n.OneOf):
+                constants[node.attribute].extend(n.constant(v) for v in node.values)
+    axes = []
+    for fld in spec.fields:
+        values = _values(fld.type, constants[fld.name])
+        axes.append([(fld.name, v) for v in values or ()])
+    if math.prod(len(a) for a in axes) > 4096:
+        return []
+    return [dict(combo) for combo in product(*axes)]
+
+
+class Completion:
+    """The case analysis of one compiled knowledge base; static parts are computed once.
+
+    ``verdict(values, node_id, kleene)`` → ``(value, exact)``.
+    """
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.nodes = compiled.nodes
+        self.kb = compiled.checked
+        self.leaf = _Leaf(self.kb)
+        self._occ: dict[int, dict[str, frozenset]] = {}
+        self._vars: dict[int, tuple] = {}
+
+    # ---- the node graph, read once -----------------------------------------------------
+
+    def _canon(self, nid: int) -> int:
+        return self.nodes[nid].canonical
+
+    def parts(self, nid: int) -> list[tuple[int, bool]]:
+        """The canonical parts of a canonical node with their polarity (False: negated)."""
+        node = self.nodes[nid]
+        if node.kind == "not":
+            return [(self._canon(node.children[0]), False)]
+        out = [(self._canon(c), True) for c in node.children]
+        if node.kind == "regimen":
+            for cid in self.compiled.removals.get(nid, ()):
+                out.append((self._canon(self.compiled.rule_node[cid]), False))
+        return out
+
+    def occurrences(self, nid: int) -> dict[str, frozenset]:
+        """attribute -> {(leaf node, polarity)} for every condition that can leave the node
+        unknown (``is known`` never does), polarity relative to the node."""
+        if nid not in self._occ:
+            node = self.nodes[nid]
+            out: dict[str, set] = {}
+            if node.kind in ("leaf", "any"):
+                if not isinstance(node.ast, n.IsKnown):
+                    out[node.ast.attribute] = {(nid, True)}
+            else:
+                for part, positive in self.parts(nid):
+                    for attr, occ in self.occurrences(part).items():
+                        out.setdefault(attr, set()).update(occ if positive else {(leaf, not pol) for leaf, pol in occ})
+            self._occ[nid] = {a: frozenset(o) for a, o in out.items()}
+        return self._occ[nid]
+
+    def variables(self, nid: int) -> tuple[dict, dict, dict]:
+        """The questions a case analysis of ``nid`` may have to settle, from its conditions:
+        (attribute -> representative values, for single-valued attributes; attribute ->
+        _Groups, for collections; attribute -> its *entangled* questions — those Kleene's
+        logic may decide incompletely: ``None`` for a single-valued attribute, else the
+        groups)."""
+        if nid not in self._vars:
+            values, groups, entangled = {}, {}, {}
+            for attr, occ in self.occurrences(nid).items():
+                if self.kb.attributes[attr].type.kind in _COLLECTIONS:
+                    g = groups[attr] = _Groups(self, attr, sorted({leaf for leaf, _ in occ}))
+                    tangled = []
+                    for group in range(len(g.profiles)):
+                        uses = {(leaf, pol if not isinstance(self.nodes[leaf].ast, n.IsEmpty) else not pol)
+                                for leaf, pol in occ if group in g.of_leaf[leaf]}
+                        if len(uses) > 1:
+                            tangled.append(group)
+                    if tangled or any(not g.of_leaf[leaf] for leaf, _ in occ):  # or a condition no completion satisfies
+                        entangled[attr] = tangled
+                    continue
+                conds = [self.nodes[leaf].ast for leaf, _ in occ]
+                reps = values[attr] = _values(self.kb.attributes[attr].type, _constants(conds))
+                if len(occ) > 1 or {self.leaf.visit(conds[0], v) for v in reps} != {True, False}:
+                    entangled[attr] = None
+            self._vars[nid] = (values, groups, entangled)
+        return self._vars[nid]
+
+    # ---- a patient ----------------------------------------------------------------------
+
+    def verdict(self, values: dict, node_id: int, kleene: bool | None) -> tuple[bool | None, bool]:
+        """The exact verdict of a node for a record with ``values`` (canonical units), given
+        the engine's (Kleene) verdict ``kleene``: ``(value, exact)``.
+
+        A search over the entangled questions of the absent attributes: each is answered in
+        turn, and a branch ends as soon as Kleene's logic decides the node with the questions
+        answered so far (the others unknown). Certain when every branch ends true, false when
+        every branch ends false; possible as soon as one ends undecided with no question left
+        or two end differently. Beyond ``MAX_CASES`` evaluations: Kleene's answer, not exact.
+        """
+        if kleene is not None:
+            return kleene, True  # Kleene's logic is sound: a decided verdict holds for every completion
+        nid = self._canon(node_id)
+        reps, groups, entangled = self.variables(nid)
+        questions = []
+        for attr in self.occurrences(nid):
+            if attr in entangled and attr not in values:
+                if attr in groups:
+                    questions += [(attr, g, (True, False)) for g in entangled[attr]]
+                    questions.append((attr, -1, None))  # answer the collection as groups
+                else:
+                    questions.append((attr, None, reps[attr]))
+        if not questions:
+            return None, True  # every absent attribute is one free question: Kleene is exact
+        partial = {attr: {} for attr, group, _ in questions if group == -1}
+        questions = [q for q in questions if q[1] != -1]
+        risky = frozenset(attr for attr, _, _ in questions) | frozenset(partial)
+        fixed: dict[int, bool | None] = {}  # the nodes no answer changes
+        seen: set = set()
+        budget = [MAX_CASES]
+        case = dict(values)
+
+        def search(i: int) -> bool:  # False: stop, the verdict is known to be "possible"
+            budget[0] -= 1
+            if budget[0] < 0:
+                return False
+            value = self._eval(nid, case, partial, groups, fixed, {}, risky)
+            if value is None and i < len(questions):
+                attr, group, domain = questions[i]
+                for answer in domain:
+                    if group is None:
+                        case[attr] = answer
+                    else:
+                        partial[attr][group] = answer
+                    if not search(i + 1):
+                        return False
+                if group is None:
+                    del case[attr]
+                else:
+                    del partial[attr][group]
+                return True
+            seen.add(value)
+            return value is not None and len(seen) == 1
+
+        search(0)
+        if budget[0] < 0:
+            return None, False
+        if None in seen or len(seen) != 1:
+            return None, True
+        return seen.pop(), True
+
+    def _eval(self, nid, values, partial, groups, fixed, memo, risky) -> bool | None:
+        independent = not (risky & self.occurrences(nid).keys())
+        table = fixed if independent else memo
+        if nid in table:
+            return table[nid]
+        node = self.nodes[nid]
+        kind = node.kind
+        if kind in ("leaf", "any"):
+            cond = node.ast
+            attr = cond.attribute
+            if isinstance(cond, n.IsKnown):
+                value = attr in values
+            elif attr in values:
+                value = self.leaf.visit(cond, values[attr])
+            elif attr in partial:
+                answers = partial[attr]
+                value = k_or(answers.get(g) for g in groups[attr].of_leaf[nid])
+                if isinstance(cond, n.IsEmpty):
+                    value = None if value is None else not value
+            else:
+                value = None
+        else:
+            parts = []
+            for part, positive in self.parts(nid):
+                v = self._eval(part, values, partial, groups, fixed, memo, risky)
+                parts.append(v if positive or v is None else not v)
+            value = k_or(parts) if kind in ("or", "concept") else k_and(parts)  # and, not, ref, rule, regimen
+        table[nid] = value
+        return value
+
+
+def _constants(conds: list) -> list:
+    out = []
+    for cond in conds:
+        if isinstance(cond, n.Compare):
+            out.append(n.constant(cond.value))
+        elif isinstance(cond, n.OneOf):
+            out.extend(n.constant(v) for v in cond.values)
+    return out
+
+
+def _values(spec: n.TypeSpec, constants: list) -> tuple | None:
+    """Representative values of a single-valued attribute: each enum value, each point and
+    region the constants cut an ordered domain into (within the declared range)."""
+    kind = spec.kind
+    if kind == "enum":
+        return tuple(spec.values)
+    if kind == "bool":
+        return (True, False)
+    if kind == "string":
+        return tuple(dict.fromkeys(constants)) + (_OTHER,)
+    if kind in _ORDERED:
+        return _points(sorted(set(constants)), spec, integral=kind == "int")
+    if kind == "date":
+        return _dates(sorted(set(constants)))
+    return None
+
+
+def _points(constants: list, spec: n.TypeSpec, integral: bool) -> tuple:
+    """One value per region the constants cut a number line into, and each constant, within
+    the declared range."""
+    low = spec.low.value if spec.low is not None else None
+    high = spec.high.value if spec.high is not None else None
+    if not constants:
+        return (low if low is not None else 0,)
+    out = [constants[0] - 1]
+    for a, b in zip(constants, constants[1:]):
+        out.append(a)
+        if integral:
+            if math.floor(a) + 1 < b:
+                out.append(math.floor(a) + 1)
+        else:
+            out.append((a + b) / 2)
+    out += [constants[-1], constants[-1] + 1]
+    inside = [v for v in out if (low is None or v >= low) and (high is None or v <= high)]
+    if integral:
+        inside = [v for v in inside if float(v).is_integer()]
+    return tuple(dict.fromkeys(inside))
+
+
+def _dates(constants: list) -> tuple:
+    day = dt.timedelta(days=1)
+    if not constants:
+        return ("2000-01-01",)
+    dates = [dt.date.fromisoformat(c) for c in constants]
+    out = [dates[0] - day]
+    for a, b in zip(dates, dates[1:]):
+        out.append(a)
+        if a + day < b:
+            out.append(a + day)
+    out += [dates[-1], dates[-1] + day]
+    return tuple(dict.fromkeys(d.isoformat() for d in out))
