@@ -392,6 +392,20 @@ _key = _Key().visit
 
 
 def compile_kb(kb: CheckedKB) -> tuple[CompiledKB, list[Diagnostic]]:
+    """Compile a checked knowledge base (one :func:`oncologic.model.checks.check` found no
+    problem in) into Datalog.
+
+    Returns ``(compiled, diagnostics)``. ``compiled`` is the :class:`CompiledKB`: the
+    :class:`~oncologic.compile.datalog.Program` (core clauses over the patient facts of the
+    module docstring, numbers in canonical units, plus the views), the numbered nodes
+    (``nodes[i].id == i``; ``rule_node`` and ``concept_node`` index them), the regimen nodes
+    and their contraindications, and the query plan (:mod:`oncologic.compile.plan`).
+    ``diagnostics`` names each rule that depends on its own negation; non-empty means the
+    program is not stratified and must not run (``build`` raises
+    :class:`~oncologic.errors.RuleError` with it). A condition node the compiler has no
+    method for raises ``TypeError`` (:class:`~oncologic.lang.visitor.Visitor`): a gap in the
+    checker, not a problem of the rules to report.
+    """
     from .plan import make_plan
 
     compiler = Compiler(kb)

@@ -250,6 +250,20 @@ class Checker:
 
 
 def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
+    """Check the rule files of one knowledge base together and resolve them.
+
+    ``modules``: one :class:`~oncologic.lang.nodes.Module` per rule file
+    (:func:`oncologic.lang.builder.build_module`), in the order of the files. Returns
+    ``(kb, diagnostics)``. ``kb`` is the :class:`CheckedKB`: vocabulary, concepts, gradings and
+    the rules with every condition resolved (a bare name becomes a
+    :class:`~oncologic.lang.nodes.ConceptRef` or ``attribute = true``) and every quantity in
+    its attribute's canonical unit (durations in days, lengths in mm, percentages in %; a
+    rule's consensus in %; ``written`` keeps the author's ``3mo``). ``diagnostics`` lists
+    every problem found (unknown names with a did-you-mean, types, units, duplicate ids,
+    cycles of concepts, grading mismatches), each with file, line and column. Bad rules raise
+    nothing: a non-empty list means ``kb`` must not be compiled (``build`` raises
+    :class:`~oncologic.errors.RuleError` with it).
+    """
     checker = Checker(modules)
     kb = checker.run()
     return kb, checker.diagnostics
