@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from itertools import islice
 from typing import Iterable, Iterator, Union
 
 from .reason import results as r
@@ -81,13 +82,8 @@ class KnowledgeBase:
         order, evaluated in batches of ``BATCH`` patients per engine query."""
         if isinstance(records, (str, os.PathLike)):
             records = self.patients(records)
-        batch: list[Patient] = []
-        for record in records:
-            batch.append(self.patient(record))
-            if len(batch) == self.BATCH:
-                yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.engine, batch))
-                batch = []
-        if batch:
+        patients = map(self.patient, records)
+        while batch := list(islice(patients, self.BATCH)):
             yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.engine, batch))
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:

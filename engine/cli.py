@@ -103,12 +103,12 @@ def recommend(patient, kb_dir, fmt, lang):
     """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
     kb = _kb(kb_dir)
     if patient.endswith(".jsonl"):
-        from .report.text import TextRenderer
+        renderer = _renderer(kb, lang) if fmt == "text" else None
         for res in kb.evaluate_many(patient, lang):
             if fmt == "json":
                 click.echo(res.to_json(indent=None))
             else:
-                TextRenderer(kb.compiled, lang).result(res)
+                renderer.result(res)
         return
     res = kb.evaluate(patient, lang)
     if fmt == "json":

@@ -127,6 +127,8 @@ def test_cohort_jsonl(tmp_path):
     results = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["patient"] for r in results] == ["p0", "p1", "p2", "p3"]
     assert ["topotecan" in {x["id"] for x in r["recommendations"]} for r in results] == [True, True, False, False]
+    text = run("recommend", str(cohort)).stdout  # one renderer for the cohort, one tree per patient
+    assert [line for line in text.splitlines() if line.startswith("Patient ")] == [f"Patient p{i}" for i in range(4)]
 
 
 def test_datalog_and_schema_commands():

@@ -166,6 +166,30 @@ def check_errors(tmp_path, rules):
     ('concept x if any adverse_events where (grade >= 3 and kind = immune) source doc "s"', "unknown field of 'adverse_events' 'kind'"),
     ('concept x if ecog >= 2.5 source doc "s"', "is a whole number"),
     ('concept x if (stenosis source doc "s"', "unexpected 'source'; expected"),
+    # each kind of value against each kind of attribute
+    ('concept x if stenosis = sclc source doc "s"', "'stenosis' is a bool; 'sclc' does not fit"),
+    ('concept x if histology = true source doc "s"', "'histology' is a enum, not true/false (one of: sclc, squamous, adenocarcinoma)"),
+    ('concept x if histology = "sclc" source doc "s"', "'histology' is a enum; quoted text does not fit (one of: sclc"),
+    ('concept x if stenosis = 2020-01-01 source doc "s"', "'stenosis' is a bool, not a date"),
+    ('concept x if histology in (sclc, 3) source doc "s"', "'histology' is a enum; a number does not fit"),
+    ('concept x if tfi = squamous source doc "s"', "'tfi' is a duration; 'squamous' does not fit (e.g. 90d)"),
+    ('concept x if first_line_end_date < 3d source doc "s"', "'first_line_end_date' is a date; a number does not fit"),
+    # each kind of test against each kind of attribute
+    ('concept x if line has 2 source doc "s"', "'line' is a int, not a set; 'has' is for sets"),
+    ('concept x if mutations has "egfr" source doc "s"', "'mutations' holds names; write one without quotes"),
+    ('concept x if mutations has alk source doc "s"', "unknown value of 'mutations' 'alk'"),
+    ('concept x if prior_therapies has topotecann source doc "s"', "unknown drug or class 'topotecann'"),
+    ('concept x if mutations in (egfr) source doc "s"', "'in (...)' takes a single-valued attribute"),
+    ('concept x if histology is empty source doc "s"', "'histology' is a enum; 'is empty' is for sets and lists"),
+    ('concept x if linee is known source doc "s"', "unknown attribute 'linee'; did you mean 'line'?"),
+    ('concept x if line source doc "s"', "'line' is a int attribute; compare it with a value"),
+    ('concept y if stenosis source doc "s"\nconcept x if y = 1 source doc "s"', "'y' is a concept, not an attribute"),
+    ('concept x if any line where (grade = 1) source doc "s"', "'line' is a int; 'any ... where (...)' is for lists of records"),
+    ('concept x if any adverse_events where (grade) source doc "s"', "field 'grade' is a int; compare it with a value"),
+    ('concept x if any adverse_events where (any adverse_events where (grade = 1)) source doc "s"', "unknown field of 'adverse_events' 'adverse_events'"),
+    # a grading line tests evidence and consensus only
+    ('grading g for doc strong if tfi < 3d source doc "s"', "grading 'g' can test 'evidence' and 'consensus' only, not 'tfi'"),
+    ('grading g for doc strong if stenosis source doc "s"', "grading 'g' can test 'evidence' and 'consensus' only"),
 ])
 def test_check_reports_errors_with_position(tmp_path, rules, message):
     errors = check_errors(tmp_path, rules)
@@ -199,3 +223,51 @@ def test_unicode_labels_and_text(tmp_path):
     kb = oncologic.load(write_kb(tmp_path, 'concept x label en "X" zh "难治性" if stenosis\n  source doc "§二（1）"'))
     assert kb.compiled.checked.label("x", "zh") == "难治性"
     assert kb.compiled.rule("x").sources[0].locator == "§二（1）"
+
+
+# ---- the AST helpers ---------------------------------------------------------------------------
+
+SOURCE = ("(histology = sclc or tfi < 3mo) and not (stenosis and line >= 2) and "
+          "any adverse_events where (grade >= 3 and cause in (immune, other)) and "
+          "mutations has any of (egfr, her2) and prior_therapies has platinum and not mutations is empty and "
+          "ecog is known and not y and id != \"a \\\"b\\\"\" and first_line_end_date = 2020-01-31")
+
+
+def test_a_condition_reads_back_as_written(tmp_path):
+    """``to_source`` gives each kind of node and value back as the rule language writes it; the
+    checker's resolved tree (``stenosis`` is ``stenosis = true``, ``y`` a concept) too."""
+    kb = oncologic.load(write_kb(tmp_path, f'concept y if stenosis source doc "s"\nconcept z if {SOURCE}\n  source doc "s"'))
+    from oncologic.lang import nodes as n
+    cond = kb.compiled.rule("z").condition
+    assert n.to_source(cond) == SOURCE
+    assert [type(node).__name__ for node in n.walk(cond)] == [  # every node once, before its parts
+        "And", "Or", "Compare", "Compare", "Not", "And", "Compare", "Compare", "AnyRecord", "And", "Compare", "OneOf",
+        "Has", "Has", "Not", "IsEmpty", "IsKnown", "Not", "ConceptRef", "Compare", "Compare"]
+    assert [n.constant(v) for v in (n.Quantity(91.3125, "d", "3mo"), n.Symbol("sclc"), n.BoolValue(False), n.DateValue("2020-01-31"))] \
+        == [91.3125, "sclc", False, "2020-01-31"]
+
+
+def test_visitor_dispatches_on_the_node_class():
+    from oncologic.lang import nodes as n
+    from oncologic.lang.visitor import Visitor
+
+    class Count(Visitor):
+        def visit_And(self, cond, depth):
+            return sum(self.visit(c, depth + 1) for c in cond.items)
+
+        visit_Or = visit_And
+
+        def visit_Ref(self, cond, depth):
+            return depth
+
+    pos = n.Pos("f", 1, 1)
+    tree = n.And((n.Ref("a", pos), n.Or((n.Ref("b", pos), n.Ref("c", pos)), pos)), pos)
+    assert Count().visit(tree, 0) == 1 + 2 + 2
+    with pytest.raises(TypeError, match="Count has no visit_Not"):
+        Count().visit(n.Not(tree, pos), 0)
+
+    class Default(Count):  # a subclass dispatches on its own methods, and may have a default
+        def generic_visit(self, node, depth):
+            return 100
+
+    assert Default().visit(n.Not(tree, pos), 0) == 100 and Count().visit(tree, 0) == 5

@@ -54,7 +54,11 @@ def _cache_dir() -> Path | None:
 
 
 def build(directory: Path, display: str) -> CompiledKB:
-    """Run the whole front end on a folder of rule files; raise RuleError with every problem."""
+    """Run the whole front end (parse, build, check, compile) on the ``*.rules`` files under
+    ``directory`` (recursively); ``display`` is the folder as diagnostics and rule references
+    show it (``facts`` for the shipped one). Returns the :class:`CompiledKB`. Raises
+    :class:`OncologicError` when the folder holds no rule file, :class:`RuleError` with every
+    problem of every stage (a file that cannot be read or parsed is one of them)."""
     # imported here: a cached knowledge base needs neither the parser nor the checker
     from ..lang.builder import build_module
     from ..model.checks import check
@@ -85,7 +89,10 @@ def build(directory: Path, display: str) -> CompiledKB:
 
 
 def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
-    """The compiled knowledge base in ``kb_dir`` (default: the shipped one), from cache if fresh."""
+    """The compiled knowledge base in ``kb_dir`` (a folder of ``*.rules`` files; default: the
+    shipped one), from the cache when it is fresh (``ONCOLOGIC_NO_CACHE`` turns the cache off;
+    a cache that cannot be read or written is passed over). Raises :class:`OncologicError`
+    when the folder does not exist or holds no rule file, :class:`RuleError` as :func:`build`."""
     given = None if kb_dir is None else str(kb_dir)
     directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
     display = _display_root(given)

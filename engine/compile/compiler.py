@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from ..lang import nodes as n
+from ..lang.visitor import Visitor
 from ..model.kb import CheckedKB
 from .datalog import Atom, Clause, Comparison, Negation, Origin, Program, Var
 from ..errors import Diagnostic
 
 P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
-NEGATE = {"=": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 DATALOG_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "has": 3, "field": 5}
 
@@ -83,7 +83,10 @@ def _f(node: int, *args) -> Atom:
     return Atom(f"f{node}", args or (P,))
 
 
-class Compiler:
+class Compiler(Visitor):
+    """Compiles a checked KB (:meth:`run`); ``visit(condition, rule_id)`` compiles one of its
+    conditions and returns the condition's node id."""
+
     def __init__(self, kb: CheckedKB):
         self.kb = kb
         self.program = Program(edb=dict(EDB))
@@ -169,7 +172,7 @@ class Compiler:
         if rule.id in self.out.rule_node:
             return self.out.rule_node[rule.id]
         saved, self.origin = self.origin, Origin(rule.id, rule.pos.file, rule.pos.line)
-        cond = self.condition(rule.condition, rule.id)
+        cond = self.visit(rule.condition, rule.id)
         rid = self.node("rule", alias_of=cond, rule=rule.id, children=(cond,), name=rule.name)
         self.out.rule_node[rule.id] = rid
         self.origin = saved
@@ -225,106 +228,127 @@ class Compiler:
                     for c in blockers:
                         self.add(Atom(f"blocked{kid}", (P,)), _t(self.canon(self.out.rule_node[c.id])))
 
-    # -- conditions --
-    def condition(self, cond: n.Condition, rule_id: str) -> int:
-        if isinstance(cond, (n.And, n.Or)):
-            kind = "and" if isinstance(cond, n.And) else "or"
-            kids = tuple(self.condition(c, rule_id) for c in cond.items)
-            canon = tuple(self.canon(k) for k in kids)
-            nid, new = self.shared((kind, canon), kind, rule=rule_id, ast=cond, children=kids)
-            if new:
-                if kind == "and":
-                    self.add(_t(nid), *[_t(k) for k in canon])
-                    for k in canon:
-                        self.add(_f(nid), _f(k))
-                else:
-                    for k in canon:
-                        self.add(_t(nid), _t(k))
-                    self.add(_f(nid), *[_f(k) for k in canon])
-            return nid
-        if isinstance(cond, n.Not):
-            kid = self.condition(cond.item, rule_id)
-            nid, new = self.shared(("not", self.canon(kid)), "not", rule=rule_id, ast=cond, children=(kid,))
-            if new:
-                self.add(_t(nid), _f(self.canon(kid)))
-                self.add(_f(nid), _t(self.canon(kid)))
-            return nid
-        if isinstance(cond, n.ConceptRef):
-            self.concept(cond.name)
-            target = self.out.concept_node[cond.name]
-            return self.node("ref", alias_of=target, rule=rule_id, ast=cond, children=(target,), name=cond.name)
-        if isinstance(cond, n.AnyRecord):
-            nid, new = self.shared(("any", cond.attribute, _key(cond.condition)), "any", rule=rule_id, ast=cond)
-            if new:
-                inner = self.record_condition(cond.condition, cond.attribute)
-                self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
-                self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
-                self.out.record_conditions[nid] = inner
-            return nid
+    # -- conditions: visit(cond, rule_id) compiles one and returns its node id --
+    def visit_And(self, cond: n.And | n.Or, rule_id: str) -> int:
+        kind = type(cond).__name__.lower()  # and, or
+        kids = tuple(self.visit(c, rule_id) for c in cond.items)
+        canon = tuple(self.canon(k) for k in kids)
+        nid, new = self.shared((kind, canon), kind, rule=rule_id, ast=cond, children=kids)
+        if new:
+            if kind == "and":
+                self.add(_t(nid), *[_t(k) for k in canon])
+                for k in canon:
+                    self.add(_f(nid), _f(k))
+            else:
+                for k in canon:
+                    self.add(_t(nid), _t(k))
+                self.add(_f(nid), *[_f(k) for k in canon])
+        return nid
+
+    visit_Or = visit_And
+
+    def visit_Not(self, cond: n.Not, rule_id: str) -> int:
+        kid = self.visit(cond.item, rule_id)
+        nid, new = self.shared(("not", self.canon(kid)), "not", rule=rule_id, ast=cond, children=(kid,))
+        if new:
+            self.add(_t(nid), _f(self.canon(kid)))
+            self.add(_f(nid), _t(self.canon(kid)))
+        return nid
+
+    def visit_ConceptRef(self, cond: n.ConceptRef, rule_id: str) -> int:
+        self.concept(cond.name)
+        target = self.out.concept_node[cond.name]
+        return self.node("ref", alias_of=target, rule=rule_id, ast=cond, children=(target,), name=cond.name)
+
+    def visit_AnyRecord(self, cond: n.AnyRecord, rule_id: str) -> int:
+        nid, new = self.shared(("any", cond.attribute, _key(cond.condition)), "any", rule=rule_id, ast=cond)
+        if new:
+            inner = _RecordCondition(self, cond.attribute).compile(cond.condition)
+            self.add(_t(nid), Atom(f"rt{inner}", (P, I)))
+            self.add(_f(nid), Atom("known", (P, cond.attribute)), Negation(_t(nid)))
+            self.out.record_conditions[nid] = inner
+        return nid
+
+    def _leaf(self, cond: n.Leaf, rule_id: str) -> int:
         nid, new = self.shared(("leaf", _key(cond)), "leaf", rule=rule_id, ast=cond)
         if new:
-            for head, bodies in ((_t(nid), self.leaf_true(cond)), (_f(nid), self.leaf_false(cond))):
+            true, false = _RAILS.visit(cond)
+            for head, bodies in ((_t(nid), true), (_f(nid), false)):
                 for body in bodies:
                     self.add(head, *body)
         return nid
 
-    def leaf_true(self, cond) -> list[tuple]:
-        a = cond.attribute
-        if isinstance(cond, n.Compare):
-            c = n.constant(cond.value)
-            if cond.op == "=":
-                return [(Atom("val", (P, a, c)),)]
-            return [(Atom("val", (P, a, V)), Comparison(V, DATALOG_OP[cond.op], c))]
-        if isinstance(cond, n.OneOf):
-            return [(Atom("val", (P, a, n.constant(v))),) for v in cond.values]
-        if isinstance(cond, n.Has):
-            return [(Atom("has", (P, a, n.constant(v))),) for v in cond.values]
-        if isinstance(cond, n.IsEmpty):
-            return [(Atom("known", (P, a)), Negation(Atom("nonempty", (P, a))))]
-        if isinstance(cond, n.IsKnown):
-            return [(Atom("known", (P, a)),)]
-        raise AssertionError(cond)  # pragma: no cover
+    visit_Compare = visit_OneOf = visit_Has = visit_IsEmpty = visit_IsKnown = _leaf
 
-    def leaf_false(self, cond) -> list[tuple]:
-        a = cond.attribute
-        if isinstance(cond, n.Compare):
-            c = n.constant(cond.value)
-            if cond.op == "!=":
-                return [(Atom("val", (P, a, c)),)]
-            return [(Atom("val", (P, a, V)), Comparison(V, NEGATE[cond.op] if cond.op != "=" else "!=", c))]
-        if isinstance(cond, n.OneOf):
-            return [(Atom("val", (P, a, V)), *[Comparison(V, "!=", n.constant(v)) for v in cond.values])]
-        if isinstance(cond, n.Has):
-            return [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, n.constant(v)))) for v in cond.values])]
-        if isinstance(cond, n.IsEmpty):
-            return [(Atom("nonempty", (P, a)),)]
-        if isinstance(cond, n.IsKnown):
-            return [(Atom("patient", (P,)), Negation(Atom("known", (P, a))))]
-        raise AssertionError(cond)  # pragma: no cover
 
-    def record_condition(self, cond: n.Condition, attribute: str) -> int:
-        """Conditions on the fields of one record (fields are always present: two-valued)."""
-        nid = self.node("field", ast="record")
-        head = Atom(f"rt{nid}", (P, I))
-        if isinstance(cond, n.And):
-            kids = [self.record_condition(c, attribute) for c in cond.items]
-            self.add(head, *[Atom(f"rt{k}", (P, I)) for k in kids])
-        elif isinstance(cond, n.Or):
-            for c in cond.items:
-                self.add(head, Atom(f"rt{self.record_condition(c, attribute)}", (P, I)))
-        elif isinstance(cond, n.Not):
-            kid = self.record_condition(cond.item, attribute)
-            self.add(head, Atom("member", (P, attribute, I)), Negation(Atom(f"rt{kid}", (P, I))))
-        elif isinstance(cond, n.Compare):
-            c = n.constant(cond.value)
-            fld = Atom("field", (P, attribute, I, cond.attribute, V))
-            self.add(head, fld, Comparison(V, DATALOG_OP[cond.op], c))
-        elif isinstance(cond, n.OneOf):
-            for v in cond.values:
-                self.add(head, Atom("field", (P, attribute, I, cond.attribute, n.constant(v))))
-        else:
-            raise AssertionError(cond)  # pragma: no cover
+class _Rails(Visitor):
+    """The clause bodies of a leaf's rails: ``visit(leaf) -> (bodies of t<n>, bodies of f<n>)``."""
+
+    def visit_Compare(self, cond: n.Compare) -> tuple[list, list]:
+        a, c = cond.attribute, n.constant(cond.value)
+        return _compare(a, cond.op, c), _compare(a, n.NEGATED_OP[cond.op], c)
+
+    def visit_OneOf(self, cond: n.OneOf) -> tuple[list, list]:
+        a = cond.attribute
+        return ([(Atom("val", (P, a, n.constant(v))),) for v in cond.values],
+                [(Atom("val", (P, a, V)), *[Comparison(V, "!=", n.constant(v)) for v in cond.values])])
+
+    def visit_Has(self, cond: n.Has) -> tuple[list, list]:
+        a = cond.attribute
+        return ([(Atom("has", (P, a, n.constant(v))),) for v in cond.values],
+                [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, n.constant(v)))) for v in cond.values])])
+
+    def visit_IsEmpty(self, cond: n.IsEmpty) -> tuple[list, list]:
+        a = cond.attribute
+        return [(Atom("known", (P, a)), Negation(Atom("nonempty", (P, a))))], [(Atom("nonempty", (P, a)),)]
+
+    def visit_IsKnown(self, cond: n.IsKnown) -> tuple[list, list]:
+        a = cond.attribute
+        return [(Atom("known", (P, a)),)], [(Atom("patient", (P,)), Negation(Atom("known", (P, a))))]
+
+
+def _compare(attribute: str, op: str, c) -> list[tuple]:
+    """``attribute op c`` holds: ``=`` a fact lookup, any other operator a comparison."""
+    if op == "=":
+        return [(Atom("val", (P, attribute, c)),)]
+    return [(Atom("val", (P, attribute, V)), Comparison(V, DATALOG_OP[op], c))]
+
+
+_RAILS = _Rails()
+
+
+class _RecordCondition(Visitor):
+    """Conditions on the fields of one record of ``attribute`` (fields are always present:
+    two-valued). ``compile(cond)`` returns a node n with ``rt<n>(P, I)`` true when record I
+    meets the condition; ``visit(cond, head)`` emits the clauses of ``head``."""
+
+    def __init__(self, compiler: Compiler, attribute: str):
+        self.compiler, self.attribute, self.add = compiler, attribute, compiler.add
+
+    def compile(self, cond: n.Condition) -> int:
+        nid = self.compiler.node("field", ast="record")
+        self.visit(cond, Atom(f"rt{nid}", (P, I)))
         return nid
+
+    def visit_And(self, cond: n.And, head: Atom) -> None:
+        kids = [self.compile(c) for c in cond.items]
+        self.add(head, *[Atom(f"rt{k}", (P, I)) for k in kids])
+
+    def visit_Or(self, cond: n.Or, head: Atom) -> None:
+        for c in cond.items:
+            self.add(head, Atom(f"rt{self.compile(c)}", (P, I)))
+
+    def visit_Not(self, cond: n.Not, head: Atom) -> None:
+        kid = self.compile(cond.item)
+        self.add(head, Atom("member", (P, self.attribute, I)), Negation(Atom(f"rt{kid}", (P, I))))
+
+    def visit_Compare(self, cond: n.Compare, head: Atom) -> None:
+        fld = Atom("field", (P, self.attribute, I, cond.attribute, V))
+        self.add(head, fld, Comparison(V, DATALOG_OP[cond.op], n.constant(cond.value)))
+
+    def visit_OneOf(self, cond: n.OneOf, head: Atom) -> None:
+        for v in cond.values:
+            self.add(head, Atom("field", (P, self.attribute, I, cond.attribute, n.constant(v))))
 
 
 def _rename(b, names: dict):
@@ -336,22 +360,52 @@ def _rename(b, names: dict):
     return Comparison(names.get(b.left, b.left), b.op, names.get(b.right, b.right) if isinstance(b.right, Var) else b.right)
 
 
-def _key(cond):
+class _Key(Visitor):
     """A condition without source positions: two conditions with one key mean the same."""
-    if isinstance(cond, (n.And, n.Or)):
-        return (type(cond).__name__, tuple(_key(c) for c in cond.items))
-    if isinstance(cond, n.Not):
-        return ("Not", _key(cond.item))
-    if isinstance(cond, n.Compare):
+
+    def visit_And(self, cond: n.And | n.Or) -> tuple:
+        return (type(cond).__name__, tuple(map(self.visit, cond.items)))
+
+    visit_Or = visit_And
+
+    def visit_Not(self, cond: n.Not) -> tuple:
+        return ("Not", self.visit(cond.item))
+
+    def visit_Compare(self, cond: n.Compare) -> tuple:
         return ("Compare", cond.attribute, cond.op, n.constant(cond.value))
-    if isinstance(cond, (n.OneOf, n.Has)):
+
+    def visit_OneOf(self, cond: n.OneOf | n.Has) -> tuple:
         return (type(cond).__name__, cond.attribute, tuple(sorted(map(repr, (n.constant(v) for v in cond.values)))))
-    if isinstance(cond, n.AnyRecord):
-        return ("Any", cond.attribute, _key(cond.condition))
-    return (type(cond).__name__, cond.attribute)
+
+    visit_Has = visit_OneOf
+
+    def visit_AnyRecord(self, cond: n.AnyRecord) -> tuple:
+        return ("Any", cond.attribute, self.visit(cond.condition))
+
+    def visit_IsEmpty(self, cond: n.IsEmpty | n.IsKnown) -> tuple:
+        return (type(cond).__name__, cond.attribute)
+
+    visit_IsKnown = visit_IsEmpty
+
+
+_key = _Key().visit
 
 
 def compile_kb(kb: CheckedKB) -> tuple[CompiledKB, list[Diagnostic]]:
+    """Compile a checked knowledge base (one :func:`oncologic.model.checks.check` found no
+    problem in) into Datalog.
+
+    Returns ``(compiled, diagnostics)``. ``compiled`` is the :class:`CompiledKB`: the
+    :class:`~oncologic.compile.datalog.Program` (core clauses over the patient facts of the
+    module docstring, numbers in canonical units, plus the views), the numbered nodes
+    (``nodes[i].id == i``; ``rule_node`` and ``concept_node`` index them), the regimen nodes
+    and their contraindications, and the query plan (:mod:`oncologic.compile.plan`).
+    ``diagnostics`` names each rule that depends on its own negation; non-empty means the
+    program is not stratified and must not run (``build`` raises
+    :class:`~oncologic.errors.RuleError` with it). A condition node the compiler has no
+    method for raises ``TypeError`` (:class:`~oncologic.lang.visitor.Visitor`): a gap in the
+    checker, not a problem of the rules to report.
+    """
     from .plan import make_plan
 
     compiler = Compiler(kb)

@@ -93,7 +93,6 @@ class Program:
 
     clauses: list[Clause] = field(default_factory=list)
     edb: dict[str, int] = field(default_factory=dict)  # name -> arity
-    facts: list[Atom] = field(default_factory=list)  # static facts shipped with the rules
     outputs: dict[str, int] = field(default_factory=dict)  # predicates queried, even if empty
     views: dict[str, list[Clause]] = field(default_factory=dict)  # output predicate -> its clauses
 
@@ -108,8 +107,6 @@ class Program:
         """Every predicate the program mentions, with its arity."""
         preds = dict(self.edb)
         preds.update(self.outputs)
-        for atom in self.facts:
-            preds[atom.pred] = len(atom.args)
         for clause in self.all_clauses():
             for atom in [clause.head] + [b.atom if isinstance(b, Negation) else b for b in clause.body]:
                 if isinstance(atom, Atom):
@@ -121,7 +118,6 @@ class Program:
 
     def text(self) -> str:
         lines = [f"% extensional: {', '.join(f'{p}/{a}' for p, a in sorted(self.edb.items()))}"]
-        lines += [str(Clause(a, ())) for a in self.facts]
         last = None
         for clause in self.clauses:
             if clause.origin and clause.origin != last:

@@ -48,19 +48,8 @@ class AstBuilder(Transformer):
 
     # -- file --
     def start(self, meta, statements):
-        module = n.Module(self.filename, [], [], [], [], [])
-        for st in statements:
-            if isinstance(st, n.Document):
-                module.documents.append(st)
-            elif isinstance(st, n.Grading):
-                module.gradings.append(st)
-            elif isinstance(st, n.Attribute):
-                module.attributes.append(st)
-            elif isinstance(st, n.Item):
-                module.items.append(st)
-            elif isinstance(st, n.Rule):
-                module.rules.append(st)
-        return module
+        kinds = (n.Document, n.Grading, n.Attribute, n.Item, n.Rule)  # the order of Module's lists
+        return n.Module(self.filename, *([st for st in statements if type(st) is kind] for kind in kinds))
 
     # -- documents --
     def document(self, meta, children):

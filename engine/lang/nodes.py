@@ -1,13 +1,17 @@
 """The abstract syntax tree of the rule language.
 
-The parse tree (lark) is turned into these nodes by :mod:`oncologic.ast_builder`; the checker
-(:mod:`oncologic.checks`) resolves names and normalises units on them, and the compiler
-(:mod:`oncologic.compiler`) turns them into Datalog. Nodes are immutable.
+The parse tree (lark) is turned into these nodes by :mod:`oncologic.lang.builder`; the checker
+(:mod:`oncologic.model.checks`) resolves names and normalises units on them, and the compiler
+(:mod:`oncologic.compile.compiler`) turns them into Datalog. Nodes are immutable. Code that
+treats each kind of node its own way is a :class:`~oncologic.lang.visitor.Visitor`; the
+helpers at the end (``walk``, ``constant``, ``value_text``, ``to_source``) are four.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Union
+
+from .visitor import Visitor
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,6 @@ class Not:
 
 Leaf = Union[Compare, OneOf, Has, IsEmpty, IsKnown, AnyRecord]
 Condition = Union[Leaf, Ref, ConceptRef, And, Or, Not]
-LEAF_TYPES = (Compare, OneOf, Has, IsEmpty, IsKnown, AnyRecord)
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -278,77 +281,128 @@ def regimen_id(items: tuple[str, ...]) -> str:
     return "+".join(sorted(items))
 
 
+class _Children(Visitor):
+    """The conditions directly inside a condition."""
+
+    def visit_And(self, cond) -> tuple:
+        return cond.items
+
+    visit_Or = visit_And
+
+    def visit_Not(self, cond) -> tuple:
+        return (cond.item,)
+
+    def visit_AnyRecord(self, cond) -> tuple:
+        return (cond.condition,)
+
+    def _leaf(self, cond) -> tuple:
+        return ()
+
+    visit_Compare = visit_OneOf = visit_Has = visit_IsEmpty = visit_IsKnown = visit_Ref = visit_ConceptRef = _leaf
+
+
+class _Constant(Visitor):
+    def visit_Quantity(self, value: Quantity):
+        return value.value
+
+    def visit_Symbol(self, value: Symbol):
+        return value.name
+
+    def visit_BoolValue(self, value: BoolValue | Text):
+        return value.value
+
+    visit_Text = visit_BoolValue
+
+    def visit_DateValue(self, value: DateValue):
+        return value.iso
+
+
+class _ValueText(Visitor):
+    def visit_Quantity(self, value: Quantity) -> str:
+        return value.written or f"{value.value}{value.unit or ''}"
+
+    def visit_Symbol(self, value: Symbol) -> str:
+        return value.name
+
+    def visit_BoolValue(self, value: BoolValue) -> str:
+        return "true" if value.value else "false"
+
+    def visit_DateValue(self, value: DateValue) -> str:
+        return value.iso
+
+    def visit_Text(self, value: Text) -> str:
+        return '"' + value.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Source(Visitor):
+    """A condition written back in the rule language."""
+
+    def visit_And(self, cond: And) -> str:
+        return " and ".join(self._wrapped(c, Or) for c in cond.items)
+
+    def visit_Or(self, cond: Or) -> str:
+        return " or ".join(self._wrapped(c, And) for c in cond.items)
+
+    def visit_Not(self, cond: Not) -> str:
+        return f"not {self._wrapped(cond.item, And, Or)}"
+
+    def visit_Compare(self, cond: Compare) -> str:
+        if cond.value == BoolValue(True) and cond.op == "=":
+            return cond.attribute
+        return f"{cond.attribute} {cond.op} {value_text(cond.value)}"
+
+    def visit_OneOf(self, cond: OneOf) -> str:
+        return f"{cond.attribute} in ({_texts(cond.values)})"
+
+    def visit_Has(self, cond: Has) -> str:
+        if len(cond.values) == 1:
+            return f"{cond.attribute} has {value_text(cond.values[0])}"
+        return f"{cond.attribute} has any of ({_texts(cond.values)})"
+
+    def visit_IsEmpty(self, cond: IsEmpty) -> str:
+        return f"{cond.attribute} is empty"
+
+    def visit_IsKnown(self, cond: IsKnown) -> str:
+        return f"{cond.attribute} is known"
+
+    def visit_AnyRecord(self, cond: AnyRecord) -> str:
+        return f"any {cond.attribute} where ({self.visit(cond.condition)})"
+
+    def visit_Ref(self, cond: Ref | ConceptRef) -> str:
+        return cond.name
+
+    visit_ConceptRef = visit_Ref
+
+    def _wrapped(self, cond: Condition, *looser: type) -> str:
+        """``cond`` in parentheses when it is one of the ``looser`` connectives."""
+        text = self.visit(cond)
+        return f"({text})" if type(cond) in looser else text
+
+
+_CHILDREN, _CONSTANT, _VALUE_TEXT, _SOURCE = _Children(), _Constant(), _ValueText(), _Source()
+
+
 def walk(condition: Condition):
     """Every node of a condition, depth first, the node itself first."""
     yield condition
-    if isinstance(condition, (And, Or)):
-        for item in condition.items:
-            yield from walk(item)
-    elif isinstance(condition, Not):
-        yield from walk(condition.item)
-    elif isinstance(condition, AnyRecord):
-        yield from walk(condition.condition)
+    for child in _CHILDREN.visit(condition):
+        yield from walk(child)
 
 
 def constant(value: Value):
     """The plain Python value a rule value stands for (canonical units for quantities)."""
-    if isinstance(value, Quantity):
-        return value.value
-    if isinstance(value, Symbol):
-        return value.name
-    if isinstance(value, (BoolValue, Text)):
-        return value.value
-    if isinstance(value, DateValue):
-        return value.iso
-    raise AssertionError(value)  # pragma: no cover
+    return _CONSTANT.visit(value)
 
 
 def value_text(value: Value) -> str:
-    if isinstance(value, Quantity):
-        if value.written:
-            return value.written
-        return f"{value.value}{value.unit or ''}"
-    if isinstance(value, Symbol):
-        return value.name
-    if isinstance(value, BoolValue):
-        return "true" if value.value else "false"
-    if isinstance(value, DateValue):
-        return value.iso
-    if isinstance(value, Text):
-        return '"' + value.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    raise AssertionError(value)  # pragma: no cover
+    """A value as the rule language writes it (a quantity as its author wrote it)."""
+    return _VALUE_TEXT.visit(value)
+
+
+def _texts(values) -> str:
+    return ", ".join(map(value_text, values))
 
 
 def to_source(cond: Condition) -> str:
     """A condition written back in the rule language."""
-    if isinstance(cond, And):
-        return " and ".join(_wrap(c, Or) for c in cond.items)
-    if isinstance(cond, Or):
-        return " or ".join(_wrap(c, And) for c in cond.items)
-    if isinstance(cond, Not):
-        inner = to_source(cond.item)
-        return f"not ({inner})" if isinstance(cond.item, (And, Or)) else f"not {inner}"
-    if isinstance(cond, Compare):
-        if isinstance(cond.value, BoolValue) and cond.value.value and cond.op == "=":
-            return cond.attribute
-        return f"{cond.attribute} {cond.op} {value_text(cond.value)}"
-    if isinstance(cond, OneOf):
-        return f"{cond.attribute} in ({', '.join(value_text(v) for v in cond.values)})"
-    if isinstance(cond, Has):
-        if len(cond.values) == 1:
-            return f"{cond.attribute} has {value_text(cond.values[0])}"
-        return f"{cond.attribute} has any of ({', '.join(value_text(v) for v in cond.values)})"
-    if isinstance(cond, IsEmpty):
-        return f"{cond.attribute} is empty"
-    if isinstance(cond, IsKnown):
-        return f"{cond.attribute} is known"
-    if isinstance(cond, AnyRecord):
-        return f"any {cond.attribute} where ({to_source(cond.condition)})"
-    if isinstance(cond, (Ref, ConceptRef)):
-        return cond.name
-    raise AssertionError(cond)  # pragma: no cover
-
-
-def _wrap(cond: Condition, other: type) -> str:
-    text = to_source(cond)
-    return f"({text})" if isinstance(cond, other) else text
+    return _SOURCE.visit(cond)

@@ -19,13 +19,6 @@ BARE_NUMBER_UNIT = {"duration": "d", "percent": "%", "length": None}
 _QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]+)?\s*$")
 
 
-def unit_kind(unit: str) -> str | None:
-    for kind, (_, factors) in UNITS.items():
-        if unit in factors:
-            return kind
-    return None
-
-
 def tidy(number: float) -> int | float:
     """An integral float becomes an int; others are rounded to 6 decimals (no float noise)."""
     rounded = round(float(number), 6)

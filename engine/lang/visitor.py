@@ -4,6 +4,15 @@ A :class:`Visitor` subclass defines ``visit_<ClassName>`` methods (``visit_Compa
 ``visit_And``, ...); ``visit(node, *args)`` calls the one for the node's class, or
 :meth:`Visitor.generic_visit` when there is none (which raises: an unhandled node is a bug
 in the caller, not bad input). The method is looked up once per class and visitor type.
+
+Two idioms keep visitors short:
+
+- classes treated alike share one method: ``visit_Or = visit_And`` in the class body;
+- a visitor with a default for "every other node" overrides ``generic_visit``.
+
+Extra arguments pass through ``visit`` unchanged (``visit(cond, rule_id)``); state that does
+not change during a walk belongs on the visitor instance instead. A visitor with no state
+can be one module-level instance (see :func:`oncologic.lang.nodes.to_source`).
 """
 from __future__ import annotations
 

@@ -13,13 +13,13 @@ from dataclasses import replace
 
 from ..lang import nodes as n
 from ..lang import units
+from ..lang.visitor import Visitor
 from ..errors import Diagnostic
 from .kb import CheckedKB
 
 STRENGTHS = ("strong", "moderate", "weak", "none")
 ORDERED_KINDS = ("int", "number", "duration", "percent", "length", "date")
 VALUE_KINDS = ORDERED_KINDS + ("enum", "bool", "string")
-ITEM_KINDS = ("drug", "class", "procedure", "action", "group")
 
 
 class Checker:
@@ -70,11 +70,9 @@ class Checker:
                     self.error(pos, f"grading '{grading.name}': '{strength}' is not one of {', '.join(STRENGTHS)}, do_not_recommend")
                     ok = False
                 for node in n.walk(cond):
-                    if isinstance(node, (n.Compare, n.OneOf)) and node.attribute not in ("evidence", "consensus"):
-                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only, not '{node.attribute}'")
-                        ok = False
-                    elif isinstance(node, (n.Ref, n.Has, n.IsEmpty, n.IsKnown, n.AnyRecord)):
-                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only")
+                    problem = _GRADING_TERM.visit(node)
+                    if problem is not None:
+                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only{problem}")
                         ok = False
             if not ok:
                 continue
@@ -86,7 +84,7 @@ class Checker:
                                          "give its 'evidence' and 'consensus'")
                     continue
                 expected = next((strength for strength, cond, _ in grading.lines
-                                 if _grade_holds(cond, rule.evidence, rule.consensus.value)), None)
+                                 if _GradeHolds(rule.evidence, rule.consensus.value).visit(cond)), None)
                 stated = "do_not_recommend" if rule.polarity == "do_not_recommend" else rule.strength
                 if expected is not None and stated != expected:
                     self.error(rule.pos, f"recommendation '{rule.id}': evidence {rule.evidence or '-'} with {rule.consensus.value}% "
@@ -247,52 +245,117 @@ class Checker:
                 consensus = None
             else:
                 consensus = n.Quantity(consensus.value, "%")
-        condition = self._condition(rule.condition, where) if rule.condition is not None else None
+        condition = _Resolve(self).visit(rule.condition) if rule.condition is not None else None
         return replace(rule, condition=condition, consensus=consensus)
 
-    def _condition(self, cond: n.Condition, where: str, record: n.Attribute | None = None) -> n.Condition:
-        if isinstance(cond, n.And):
-            return replace(cond, items=tuple(self._condition(c, where, record) for c in cond.items))
-        if isinstance(cond, n.Or):
-            return replace(cond, items=tuple(self._condition(c, where, record) for c in cond.items))
-        if isinstance(cond, n.Not):
-            return replace(cond, item=self._condition(cond.item, where, record))
-        if isinstance(cond, n.Ref):
-            return self._ref(cond, record)
-        attr = self._attribute(cond.attribute, cond.pos, record)
+
+def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
+    """Check the rule files of one knowledge base together and resolve them.
+
+    ``modules``: one :class:`~oncologic.lang.nodes.Module` per rule file
+    (:func:`oncologic.lang.builder.build_module`), in the order of the files. Returns
+    ``(kb, diagnostics)``. ``kb`` is the :class:`CheckedKB`: vocabulary, concepts, gradings and
+    the rules with every condition resolved (a bare name becomes a
+    :class:`~oncologic.lang.nodes.ConceptRef` or ``attribute = true``) and every quantity in
+    its attribute's canonical unit (durations in days, lengths in mm, percentages in %; a
+    rule's consensus in %; ``written`` keeps the author's ``3mo``). ``diagnostics`` lists
+    every problem found (unknown names with a did-you-mean, types, units, duplicate ids,
+    cycles of concepts, grading mismatches), each with file, line and column. Bad rules raise
+    nothing: a non-empty list means ``kb`` must not be compiled (``build`` raises
+    :class:`~oncologic.errors.RuleError` with it).
+    """
+    checker = Checker(modules)
+    kb = checker.run()
+    return kb, checker.diagnostics
+
+
+class _Resolve(Visitor):
+    """A rule's condition with its names resolved (a bare name becomes a concept reference or
+    ``attribute = true``) and each value checked against its attribute's type and normalised;
+    problems go to the checker. ``record``: the list attribute whose fields an ``any ... where``
+    tests."""
+
+    def __init__(self, checker: Checker, record: n.Attribute | None = None):
+        self.checker, self.kb, self.record = checker, checker.kb, record
+        self.error, self.unknown = checker.error, checker.unknown
+        self.fits = _Fits(checker)
+
+    def visit_And(self, cond: n.And | n.Or) -> n.Condition:
+        return replace(cond, items=tuple(map(self.visit, cond.items)))
+
+    visit_Or = visit_And
+
+    def visit_Not(self, cond: n.Not) -> n.Condition:
+        return replace(cond, item=self.visit(cond.item))
+
+    def visit_Ref(self, ref: n.Ref) -> n.Condition:
+        kb = self.kb
+        if self.record is not None:
+            attr = self._attribute(ref.name, ref.pos)
+            if attr is not None and attr.type.kind != "bool":
+                self.error(ref.pos, f"field '{ref.name}' is a {attr.type.kind}; compare it with a value")
+            return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
+        if ref.name in kb.concepts:
+            return n.ConceptRef(ref.name, ref.pos)
+        attr = kb.attributes.get(ref.name)
+        if attr is not None:
+            if attr.type.kind == "bool":
+                return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
+            self.error(ref.pos, f"'{ref.name}' is a {attr.type.kind} attribute; compare it with a value (e.g. '{ref.name} = ...')")
+            return ref
+        candidates = list(kb.concepts) + [a for a, v in kb.attributes.items() if v.type.kind == "bool"]
+        self.unknown(ref.pos, "concept", ref.name, candidates)
+        return ref
+
+    def visit_Compare(self, cond: n.Compare) -> n.Condition:
+        attr = self._attribute(cond.attribute, cond.pos)
         if attr is None:
             return cond
-        kind = attr.type.kind
-        if isinstance(cond, n.Compare):
-            return replace(cond, value=self._value(cond.value, attr, cond.pos, cond.op))
-        if isinstance(cond, n.OneOf):
-            if kind not in VALUE_KINDS:
-                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')")
-                return cond
-            return replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values))
-        if isinstance(cond, n.Has):
-            if kind not in ("set", "item_set"):
-                self.error(cond.pos, f"'{attr.name}' is a {kind}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')")
-                return cond
-            return replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values))
-        if isinstance(cond, n.IsEmpty):
-            if kind not in ("set", "item_set", "record_list"):
-                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'is empty' is for sets and lists")
-            return cond
-        if isinstance(cond, n.IsKnown):
-            return cond
-        if isinstance(cond, n.AnyRecord):
-            if kind != "record_list":
-                self.error(cond.pos, f"'{attr.name}' is a {kind}; 'any ... where (...)' is for lists of records")
-                return cond
-            if record is not None:
-                self.error(cond.pos, "'any ... where' cannot be nested")
-                return cond
-            inner = self._condition(cond.condition, where, record=attr)
-            return replace(cond, condition=inner)
-        raise AssertionError(cond)  # pragma: no cover
+        return replace(cond, value=self._value(cond.value, attr, cond.pos, cond.op))
 
-    def _attribute(self, name: str, pos: n.Pos, record: n.Attribute | None) -> n.Attribute | None:
+    def visit_OneOf(self, cond: n.OneOf) -> n.Condition:
+        attr = self._attribute(cond.attribute, cond.pos)
+        if attr is None:
+            return cond
+        if attr.type.kind not in VALUE_KINDS:
+            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')")
+            return cond
+        return replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values))
+
+    def visit_Has(self, cond: n.Has) -> n.Condition:
+        attr = self._attribute(cond.attribute, cond.pos)
+        if attr is None:
+            return cond
+        if attr.type.kind not in ("set", "item_set"):
+            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')")
+            return cond
+        return replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values))
+
+    def visit_IsEmpty(self, cond: n.IsEmpty) -> n.Condition:
+        attr = self._attribute(cond.attribute, cond.pos)
+        if attr is not None and attr.type.kind not in ("set", "item_set", "record_list"):
+            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'is empty' is for sets and lists")
+        return cond
+
+    def visit_IsKnown(self, cond: n.IsKnown) -> n.Condition:
+        self._attribute(cond.attribute, cond.pos)
+        return cond
+
+    def visit_AnyRecord(self, cond: n.AnyRecord) -> n.Condition:
+        attr = self._attribute(cond.attribute, cond.pos)
+        if attr is None:
+            return cond
+        if attr.type.kind != "record_list":
+            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'any ... where (...)' is for lists of records")
+            return cond
+        if self.record is not None:
+            self.error(cond.pos, "'any ... where' cannot be nested")
+            return cond
+        return replace(cond, condition=_Resolve(self.checker, record=attr).visit(cond.condition))
+
+    def _attribute(self, name: str, pos: n.Pos) -> n.Attribute | None:
+        """The attribute (or, inside ``any ... where``, the field) a condition tests."""
+        record = self.record
         if record is not None:
             for fld in record.type.fields:
                 if fld.name == name:
@@ -307,24 +370,6 @@ class Checker:
                 self.unknown(pos, "attribute", name, self.kb.attributes)
         return attr
 
-    def _ref(self, ref: n.Ref, record: n.Attribute | None) -> n.Condition:
-        if record is not None:
-            attr = self._attribute(ref.name, ref.pos, record)
-            if attr is not None and attr.type.kind != "bool":
-                self.error(ref.pos, f"field '{ref.name}' is a {attr.type.kind}; compare it with a value")
-            return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
-        if ref.name in self.kb.concepts:
-            return n.ConceptRef(ref.name, ref.pos)
-        attr = self.kb.attributes.get(ref.name)
-        if attr is not None:
-            if attr.type.kind == "bool":
-                return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
-            self.error(ref.pos, f"'{ref.name}' is a {attr.type.kind} attribute; compare it with a value (e.g. '{ref.name} = ...')")
-            return ref
-        candidates = list(self.kb.concepts) + [a for a, v in self.kb.attributes.items() if v.type.kind == "bool"]
-        self.unknown(ref.pos, "concept", ref.name, candidates)
-        return ref
-
     def _value(self, value: n.Value, attr: n.Attribute, pos: n.Pos, op: str) -> n.Value:
         kind = attr.type.kind
         name = attr.name
@@ -334,31 +379,7 @@ class Checker:
         if kind in ("set", "item_set", "record_list"):
             self.error(pos, f"'{name}' is a {kind.replace('_', ' ')}; test its members with 'has' (e.g. '{name} has ...')")
             return value
-        if isinstance(value, n.Quantity):
-            if kind in ORDERED_KINDS and kind != "date":
-                return self._normalise(value, kind, pos, f"'{name}'") or value
-            self.error(pos, f"'{name}' is a {kind}; a number does not fit")
-            return value
-        if isinstance(value, n.Symbol):
-            if kind == "enum":
-                if value.name not in attr.type.values:
-                    self.unknown(pos, f"value of '{name}'", value.name, attr.type.values)
-                return value
-            self.error(pos, f"'{name}' is a {kind}; '{value.name}' does not fit" + self._example(attr))
-            return value
-        if isinstance(value, n.BoolValue):
-            if kind != "bool":
-                self.error(pos, f"'{name}' is a {kind}, not true/false" + self._example(attr))
-            return value
-        if isinstance(value, n.DateValue):
-            if kind != "date":
-                self.error(pos, f"'{name}' is a {kind}, not a date")
-            return value
-        if isinstance(value, n.Text):
-            if kind != "string":
-                self.error(pos, f"'{name}' is a {kind}; quoted text does not fit" + self._example(attr))
-            return value
-        return value  # pragma: no cover
+        return self.fits.visit(value, attr, pos)
 
     def _member(self, value: n.Value, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if not isinstance(value, n.Symbol):
@@ -371,37 +392,106 @@ class Checker:
             self.unknown(pos, "drug or class", value.name, self.kb.items)
         return value
 
-    @staticmethod
-    def _example(attr: n.Attribute) -> str:
-        if attr.type.kind == "enum":
-            return f" (one of: {', '.join(attr.type.values[:6])}{', ...' if len(attr.type.values) > 6 else ''})"
-        unit = units.canonical_unit(attr.type.kind)
-        return f" (e.g. 90{unit})" if unit else ""
+
+class _Fits(Visitor):
+    """Does a value fit its attribute? ``visit(value, attr, pos)`` reports to the checker when
+    not and returns the value, a quantity normalised to the attribute's canonical unit."""
+
+    def __init__(self, checker: Checker):
+        self.checker = checker
+        self.error, self.unknown = checker.error, checker.unknown
+
+    def visit_Quantity(self, value: n.Quantity, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        kind = attr.type.kind
+        if kind in ORDERED_KINDS and kind != "date":
+            return self.checker._normalise(value, kind, pos, f"'{attr.name}'") or value
+        self.error(pos, f"'{attr.name}' is a {kind}; a number does not fit")
+        return value
+
+    def visit_Symbol(self, value: n.Symbol, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        if attr.type.kind != "enum":
+            self.error(pos, f"'{attr.name}' is a {attr.type.kind}; '{value.name}' does not fit" + _example(attr))
+        elif value.name not in attr.type.values:
+            self.unknown(pos, f"value of '{attr.name}'", value.name, attr.type.values)
+        return value
+
+    def visit_BoolValue(self, value: n.BoolValue, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        if attr.type.kind != "bool":
+            self.error(pos, f"'{attr.name}' is a {attr.type.kind}, not true/false" + _example(attr))
+        return value
+
+    def visit_DateValue(self, value: n.DateValue, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        if attr.type.kind != "date":
+            self.error(pos, f"'{attr.name}' is a {attr.type.kind}, not a date")
+        return value
+
+    def visit_Text(self, value: n.Text, attr: n.Attribute, pos: n.Pos) -> n.Value:
+        if attr.type.kind != "string":
+            self.error(pos, f"'{attr.name}' is a {attr.type.kind}; quoted text does not fit" + _example(attr))
+        return value
 
 
-def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
-    checker = Checker(modules)
-    kb = checker.run()
-    return kb, checker.diagnostics
+def _example(attr: n.Attribute) -> str:
+    if attr.type.kind == "enum":
+        return f" (one of: {', '.join(attr.type.values[:6])}{', ...' if len(attr.type.values) > 6 else ''})"
+    unit = units.canonical_unit(attr.type.kind)
+    return f" (e.g. 90{unit})" if unit else ""
 
 
-def _grade_holds(cond: n.Condition, evidence: str | None, consensus: float) -> bool:
-    """Evaluate a grading line on a recommendation's evidence level and consensus."""
-    if isinstance(cond, n.And):
-        return all(_grade_holds(c, evidence, consensus) for c in cond.items)
-    if isinstance(cond, n.Or):
-        return any(_grade_holds(c, evidence, consensus) for c in cond.items)
-    if isinstance(cond, n.Not):
-        return not _grade_holds(cond.item, evidence, consensus)
-    if isinstance(cond, n.OneOf):
-        return evidence is not None and evidence in [getattr(v, "name", str(getattr(v, "value", ""))) for v in cond.values]
-    if isinstance(cond, n.Compare):
+class _GradingTerm(Visitor):
+    """What is wrong with a node of a grading line: None when nothing is, else the end of the
+    message (a grading line tests ``evidence`` and ``consensus`` only)."""
+
+    def visit_Compare(self, node: n.Compare | n.OneOf) -> str | None:
+        return None if node.attribute in ("evidence", "consensus") else f", not '{node.attribute}'"
+
+    visit_OneOf = visit_Compare
+
+    def visit_And(self, node: n.And | n.Or | n.Not) -> str | None:
+        return None
+
+    visit_Or = visit_Not = visit_And
+
+    def generic_visit(self, node: n.Condition) -> str:
+        return ""
+
+
+class _GradeHolds(Visitor):
+    """Does a grading line hold for a recommendation's evidence level and consensus (%)?
+    A node a grading line cannot test (the checker reports it) does not hold."""
+
+    def __init__(self, evidence: str | None, consensus: float):
+        self.evidence = evidence
+        self.consensus = consensus
+
+    def visit_And(self, cond: n.And) -> bool:
+        return all(map(self.visit, cond.items))
+
+    def visit_Or(self, cond: n.Or) -> bool:
+        return any(map(self.visit, cond.items))
+
+    def visit_Not(self, cond: n.Not) -> bool:
+        return not self.visit(cond.item)
+
+    def visit_OneOf(self, cond: n.OneOf) -> bool:
+        return self.evidence is not None and self.evidence in [_level(v) for v in cond.values]
+
+    def visit_Compare(self, cond: n.Compare) -> bool:
         if cond.attribute == "evidence":
-            want = getattr(cond.value, "name", str(getattr(cond.value, "value", "")))
-            return evidence is not None and (evidence == want) == (cond.op == "=")
-        value = cond.value.value if isinstance(cond.value, n.Quantity) else None
-        if value is None:
+            return self.evidence is not None and (self.evidence == _level(cond.value)) == (cond.op == "=")
+        if not isinstance(cond.value, n.Quantity):
             return False
+        value, consensus = cond.value.value, self.consensus
         return {"<": consensus < value, "<=": consensus <= value, ">": consensus > value,
                 ">=": consensus >= value, "=": consensus == value, "!=": consensus != value}[cond.op]
-    return False
+
+    def generic_visit(self, cond: n.Condition) -> bool:
+        return False
+
+
+def _level(value: n.Value) -> str:
+    """An evidence level as a grading line writes it (``I``, ``II``, ...: a symbol, or a number)."""
+    return getattr(value, "name", str(getattr(value, "value", "")))
+
+
+_GRADING_TERM = _GradingTerm()

@@ -72,10 +72,8 @@ class PyDatalogEngine:
         return logic
 
     def _load(self) -> None:
-        """Assert the program's facts and clauses with pyEngine's own constructors — what
-        pyParser's ``head <= body`` does in the end, without its per-clause parsing overhead."""
-        for atom in self.program.facts:
-            pyEngine.assert_(pyEngine.Clause(_literal(atom), []))
+        """Assert the program's clauses with pyEngine's own constructors — what pyParser's
+        ``head <= body`` does in the end, without its per-clause parsing overhead."""
         for clause in self.program.clauses:
             pyEngine.assert_(_clause(clause))
         # pyDatalog raises on a negated predicate that has no clause and no fact: declare them.
