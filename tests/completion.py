@@ -9,7 +9,8 @@ engine: each enum value; true and false; for ordered attributes each constant an
 compares the attribute with, a value either side and between (within the declared range); for
 sets, every subset of at most two of the items rules mention (items grouped by the mentioned
 names they match, through the class hierarchy); for lists of records, no record or one
-record of each combination of the field values rules compare with.
+record of each combination of the field values rules compare with. ``is known`` is a test of
+the record as given, so it reads the record, not the completion.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import math
 
 from oncologic.lang import nodes as n
 
-from oracle import Oracle
+from oracle import Oracle, k_and, k_not
 
 
 class _Values:
@@ -124,7 +125,7 @@ class CompletionOracle:
         for combo in itertools.product(*self.axes):
             values = dict(self.values)
             values.update(combo)
-            oracle = Oracle(self.compiled, _Values(values))
+            oracle = Oracle(self.compiled, _Values(values), known=set(self.values))  # `is known` reads the record
             for node in nodes:
                 seen[node.id].add(exact_node(oracle, node))
         out = {}
@@ -135,10 +136,9 @@ class CompletionOracle:
 
 
 def exact_node(oracle: Oracle, node):
-    """A conclusion's value in one completion: a regimen is recommended when its rule holds and
-    none of the contraindications that can remove it does."""
+    """A conclusion's value (Kleene's, for a record with missing data): a regimen is
+    recommended when its rule holds and none of the contraindications that can remove it does."""
     if node.kind == "regimen":
-        value = oracle.rule(node.rule)
         blockers = oracle.compiled.removals.get(node.id, [])
-        return value and not any(oracle.rule(c) for c in blockers)
+        return k_and([oracle.rule(node.rule)] + [k_not(oracle.rule(c)) for c in blockers])
     return oracle.node(node)

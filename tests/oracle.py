@@ -44,10 +44,11 @@ def k_not(v):
 
 
 class Oracle:
-    def __init__(self, compiled, patient):
+    def __init__(self, compiled, patient, known=None):
         self.kb = compiled.checked
         self.compiled = compiled
         self.values = patient.values
+        self.known = set(self.values) if known is None else known  # what `is known` reads: the record as given
         self._concepts: dict[str, bool | None] = {}
 
     def has(self, attr: str, item: str) -> bool:
@@ -79,7 +80,7 @@ class Oracle:
         if isinstance(c, n.ConceptRef):
             return self.concept(c.name)
         if isinstance(c, n.IsKnown):
-            return c.attribute in self.values
+            return c.attribute in self.known
         if c.attribute not in self.values:
             return None
         value = self.values[c.attribute]

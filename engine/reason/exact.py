@@ -26,6 +26,9 @@ each case with Kleene's logic on the remaining absent attributes — which are n
 so each case is decided exactly. Certain when every case is true, false when every case is
 false, otherwise possible.
 
+``X is known`` is a test of the record as given (data present or not), so it is read on the
+record, never on a completion.
+
 Limits (answered approximately, never wrongly): an absent list of records (``any ... where``)
 that is entangled, and case analyses over ``MAX_CASES``. A duration derived from two dates is
 completed as a free duration.
@@ -275,7 +278,7 @@ class Completion:
             budget[0] -= 1
             if budget[0] < 0:
                 return False
-            value = self._eval(nid, case, partial, groups, fixed, {}, risky)
+            value = self._eval(nid, case, values, partial, groups, fixed, {}, risky)
             if value is None and i < len(questions):
                 attr, group, domain = questions[i]
                 for answer in domain:
@@ -300,7 +303,7 @@ class Completion:
             return None, True
         return seen.pop(), True
 
-    def _eval(self, nid, values, partial, groups, fixed, memo, risky) -> bool | None:
+    def _eval(self, nid, values, record, partial, groups, fixed, memo, risky) -> bool | None:
         independent = not (risky & self.occurrences(nid).keys())
         table = fixed if independent else memo
         if nid in table:
@@ -311,7 +314,7 @@ class Completion:
             cond = node.ast
             attr = cond.attribute
             if isinstance(cond, n.IsKnown):
-                value = attr in values
+                value = attr in record  # a test of the record as given, not of a completion
             elif attr in values:
                 value = self.leaf.visit(cond, values[attr])
             elif attr in partial:
@@ -324,7 +327,7 @@ class Completion:
         else:
             parts = []
             for part, positive in self.parts(nid):
-                v = self._eval(part, values, partial, groups, fixed, memo, risky)
+                v = self._eval(part, values, record, partial, groups, fixed, memo, risky)
                 parts.append(v if positive or v is None else not v)
             value = k_or(parts) if kind in ("or", "concept") else k_and(parts)  # and, not, ref, rule, regimen
         table[nid] = value
