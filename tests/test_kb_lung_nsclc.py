@@ -304,7 +304,9 @@ def test_driver_status_unknown(kb):
 
 
 def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
-    record = egfr_after_tki(mutations=["egfr_19del"], prior_therapies=["gefitinib"], rebiopsy_after_progression=False)
+    # no re-biopsy: no transformation status either (a recorded one implies the re-biopsy, see below)
+    record = egfr_after_tki(mutations=["egfr_19del"], prior_therapies=["gefitinib"], rebiopsy_after_progression=False,
+                            transformation=None)
     res = kb.evaluate(record)
     assert "targeted_options_exhausted" not in res.derived
     assert "refractory_driver_positive_nsclc" not in res.derived
@@ -318,11 +320,61 @@ def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
 
 def test_rebiopsy_unknown_leaves_the_stratum_possible(kb):
     record = egfr_after_tki()
-    del record["rebiopsy_after_progression"]
+    del record["rebiopsy_after_progression"], record["transformation"]   # nothing says a re-test was done
     res = kb.evaluate(record)
     assert "cisplatin+pemetrexed" not in ids(res)
     assert {"cisplatin+pemetrexed", "rebiopsy"} <= possible_ids(res)
-    assert next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing == ["rebiopsy_after_progression"]
+    assert "rebiopsy_after_progression" in next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing
+
+
+# Data that implies other data (issue 10): what only a re-test after progression can find means the
+# re-test was done (seed 004 §二, §三, §六) — rebiopsy_done, declared in resistance.rules.
+@pytest.mark.parametrize("attrs, done", [
+    (dict(rebiopsy_after_progression=True, transformation=None), True),
+    (dict(rebiopsy_after_progression=None, transformation="none"), True),          # transformation status recorded
+    (dict(rebiopsy_after_progression=None, transformation="squamous"), True),
+    (dict(rebiopsy_after_progression=False, transformation="none"), True),         # the finding wins over the flag
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_c797s"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_t790m"],
+          prior_therapies=["gefitinib"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "met_amplification"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "her2_mutation"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "braf_v600e"]), True),
+    (dict(rebiopsy_after_progression=False, transformation=None), False),
+    (dict(rebiopsy_after_progression=False, transformation=None, mutations=["egfr_l858r", "kras_g12c"]), False),
+    (dict(rebiopsy_after_progression=None, transformation=None), None),           # undecided
+])
+def test_rebiopsy_done_is_implied_by_its_findings(kb, attrs, done):
+    record = egfr_after_tki(**attrs)
+    ev = kb.run(record)
+    assert ev.value(kb.compiled.concept_node["rebiopsy_done"]) is done
+    res = kb.evaluate(record)
+    # seed 004 §二/§八 advises a re-biopsy only when none was done
+    assert ("rebiopsy" in ids(res)) is (done is False)
+    assert ("rebiopsy" in possible_ids(res)) is (done is None)
+
+
+def test_issue10_transformation_none_without_rebiopsy_flag_is_the_no_target_stratum(kb):
+    # transformation "none" is the result of a re-biopsy: no need to record rebiopsy_after_progression too
+    record = egfr_after_tki(rebiopsy_after_progression=None)
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not_recommended(res) == {("adc", 54)}
+
+
+def test_c797s_after_osimertinib_implies_the_rebiopsy(kb):
+    # C797S after osimertinib: no later-line target (seed 004), re-tested by implication; the transformation
+    # status is not recorded, so the transformation and no-target strata of Table 4 stay possible
+    record = egfr_after_tki(mutations=["egfr_19del", "egfr_c797s"], rebiopsy_after_progression=None, transformation=None)
+    res = kb.evaluate(record)
+    assert {"rebiopsy_done", "targeted_options_exhausted"} <= set(res.derived)
+    assert {CONFIRM, NO_TARGET_CHEMO} <= graded(ours(res))
+    # refractory whichever the transformation status (issue 10 §4): certain under exact verdicts, possible
+    # under Kleene logic — both accepted here until the engine decides it
+    assert {r[0] for r in PRECISION} <= ids(res) | possible_ids(res)
+    assert graded(ours(res)) - PRECISION == {CONFIRM, NO_TARGET_CHEMO}
+    assert {r[0] for r in EXTENSIVE_NO_TARGET} | {"etoposide+platinum"} <= possible_ids(res)
+    assert "rebiopsy" not in ids(res) | possible_ids(res)
 
 
 def test_retest_result_unknown_leaves_the_stratum_possible(kb):
