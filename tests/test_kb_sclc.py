@@ -66,8 +66,10 @@ def test_tfi_unknown_makes_everything_possible_not_false(kb):
     res = kb.evaluate(lung(line=2, **RECORDED))
     assert graded(res) == set()
     assert {p.id for p in res.possible} == {x[0] for x in SECOND_LINE | TABLE6}
-    (top, *_) = res.missing
-    assert top.attribute == "tfi" and top.decides == len(SECOND_LINE | TABLE6)
+    # tfi decides them all, and so does induction_response (pd: progression during first line, refractory)
+    deciding = {m.attribute: m.decides for m in res.missing}
+    assert deciding["tfi"] == deciding["induction_response"] == len(SECOND_LINE | TABLE6)
+    assert res.missing[0].attribute in ("tfi", "induction_response")
 
 
 def test_airway_stenosis(kb):
@@ -169,3 +171,40 @@ def test_transformed_sclc_is_not_imforte_population(kb):
     res = kb.evaluate(lung(prior_therapies=["osimertinib", "carboplatin", "etoposide", "atezolizumab"], transformation="sclc",
                            mutations=["egfr_19del"], **base))
     assert "atezolizumab+lurbinectedin" not in {r.id for r in res.recommendations} | {p.id for p in res.possible}
+
+
+# ---- primary-refractory SCLC: progression during first-line induction (issue 10) ---------------------
+# §二 (1): 一线标准治疗结束到疾病进展的时间间隔 <90 d — progressing during first-line therapy is before its end.
+@pytest.mark.parametrize("response, refractory", [("pd", True), ("sd", None), ("pr", None), ("cr", None)])
+def test_progression_during_induction_is_refractory_without_tfi(kb, response, refractory):
+    res = kb.evaluate(lung(line=2, induction_response=response, **RECORDED))
+    if refractory:
+        assert "refractory_sclc" in res.derived
+        assert graded(res) == SECOND_LINE | TABLE6 and res.possible == []
+        assert kb.explain(lung(line=2, induction_response=response, **RECORDED), "refractory_sclc").proof.rule.id \
+            == "refractory_sclc.progression_during_first_line"
+    else:
+        # a response or stable disease says nothing of the interval: tfi (or the dates) still decide
+        assert graded(res) == set()
+        assert {p.id for p in res.possible} == {x[0] for x in SECOND_LINE | TABLE6}
+        assert [m.attribute for m in res.missing][:1] == ["tfi"]
+
+
+@pytest.mark.parametrize("tfi, refractory", [("89d", True), ("90d", False)])
+def test_recorded_tfi_decides_even_with_induction_pd(kb, tfi, refractory):
+    # a recorded interval says first-line therapy ended before progression: the tfi statement decides
+    res = kb.evaluate(lung(line=2, induction_response="pd", tfi=tfi, **RECORDED))
+    assert ("refractory_sclc" in res.derived) is refractory
+    assert graded(res) == (SECOND_LINE | TABLE6 if refractory else set())
+
+
+def test_primary_refractory_example(kb):
+    res = kb.evaluate(EXAMPLES / "sclc_primary_refractory.json")
+    assert graded(res) == SECOND_LINE | TABLE6
+    assert res.possible == [] and res.missing == []
+
+
+def test_primary_refractory_after_transformation_is_not_refractory_sclc(kb):
+    res = kb.evaluate(lung(line=2, induction_response="pd", histology="sclc", transformation="sclc",
+                           prior_therapies=["osimertinib", "carboplatin", "etoposide"], mutations=["egfr_19del"]))
+    assert "refractory_sclc" not in res.derived
