@@ -435,12 +435,43 @@ def test_bypass_and_cross_pathway_alterations(kb, mutation, concept, regimen, pr
     assert rec.source.document == SEED_004 and rec.strength is None and rec.evidence is None and rec.notes
 
 
-def test_her2_after_egfr_tki_goes_to_the_her2_row_not_the_adc_refusal(kb):
+def test_acquired_her2_after_egfr_tki_is_the_no_target_stratum_with_its_adc_refusal(kb):
+    """Issue 10: Table 4's HER2 row is for 对标准治疗反应低 rare-driver NSCLC (§四: HER2 as the primary driver,
+    first line as for driver-negative NSCLC, ORR<30%). A HER2 mutation acquired next to EGFR L858R after
+    osimertinib is 靶向治疗进展后 — extensive progression with no seed-000 targeted regimen — so it is the
+    广泛进展缺乏后线靶向治疗方案 stratum, with its ADC not-recommendation (§四(二)2(5), 54%).
+    (Before, it was sent to the HER2 row at that row's grading and escaped the refusal.)"""
     record = egfr_after_tki(mutations=["egfr_l858r", "her2_mutation"])
     res = kb.evaluate(record)
-    assert {"her2_mutation_after_egfr_tki", "later_line_targeted_option", "nsclc_her2_mutation_second_line"} <= set(res.derived)
-    assert graded(ours(res)) == HER2 | PRECISION | {CONFIRM}
-    assert not_recommended(res) == set()
+    assert {"her2_mutation_after_egfr_tki", "nsclc_extensive_progression_no_targeted_option_second_line",
+            "targeted_options_exhausted"} <= set(res.derived)
+    assert not {"nsclc_her2_mutation_second_line", "poor_response_driver_positive_nsclc",
+                "later_line_targeted_option"} & set(res.derived)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not {r[0] for r in HER2} & (ids(res) | possible_ids(res))
+    assert not_recommended(res) == {("adc", 54)}
+    adc = res.not_recommended[0]
+    assert any("acquired on an EGFR-TKI" in n for n in adc.notes)
+
+
+@pytest.mark.parametrize("mutations, prior, her2_row", [
+    (["her2_mutation"], ["carboplatin", "pemetrexed"], True),                 # primary HER2: Table 4 HER2 row
+    (["her2_mutation"], ["carboplatin", "pemetrexed", "pembrolizumab"], True),
+    (["her2_mutation"], None, True),                                          # no EGFR driver: primary whatever was given
+    (["egfr_l858r", "her2_mutation"], ["osimertinib"], False),                # acquired on an EGFR-TKI
+    (["egfr_19del", "her2_mutation"], ["gefitinib"], False),
+    (["egfr_exon20ins", "her2_mutation"], ["carboplatin", "pemetrexed"], True),   # exon 20ins is not sensitising
+])
+def test_her2_row_is_for_primary_her2(kb, mutations, prior, her2_row):
+    res = kb.evaluate(rare_driver("her2_mutation", mutations=mutations, prior_therapies=prior))
+    assert ("nsclc_her2_mutation_second_line" in res.derived) is her2_row
+    assert (HER2 <= graded(ours(res))) is her2_row
+
+
+def test_her2_after_egfr_tki_example(kb):
+    res = kb.evaluate(EXAMPLES / "nsclc_resistance_her2_after_egfr_tki.json")
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not_recommended(res) == {("adc", 54)}
 
 
 def test_every_alteration_keeps_later_line_option_and_exhausted_in_step(kb):
