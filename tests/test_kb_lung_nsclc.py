@@ -528,3 +528,120 @@ def test_examples(kb, name, expected):
     res = kb.evaluate(EXAMPLES / name)
     # the examples leave central_airway_stenosis unrecorded: bronchoscopic intervention is only possible
     assert graded(ours(res)) == expected
+
+
+# ---- ALK and ROS1 (issue 10): §二's definitions are not EGFR-only ------------------------------------
+# Seed 000 §二 (2): 驱动基因阳性NSCLC靶向治疗后组织学转化、广泛进展后缺乏后线靶向治疗方案 — any driver;
+# seed 004 §四: 针对ALK、ROS1等靶点的药物也发展出了二代、三代，专门应对不同的耐药突变.
+ALK_NEXT = ("alk_tki_third_generation", None, None, None)
+ALK_SECOND = ("alk_tki_second_generation", None, None, None)
+ROS1_NEXT = ("ros1_tki_next_generation", None, None, None)
+
+
+def alk_after(prior, **attrs) -> dict:
+    return egfr_after_tki(mutations=["alk_fusion"], prior_therapies=prior, **attrs)
+
+
+@pytest.mark.parametrize("prior, expected, refractory", [
+    (["crizotinib"], {CONFIRM, ALK_SECOND, ALK_NEXT}, False),          # a second and a third generation are left
+    (["alectinib"], {CONFIRM, ALK_NEXT}, False),                       # lorlatinib is left
+    (["brigatinib"], {CONFIRM, ALK_NEXT}, False),
+    (["crizotinib", "ensartinib"], {CONFIRM, ALK_NEXT}, False),
+    (["alectinib", "lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),   # no generation left: §二 (2)
+    (["lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),
+])
+def test_alk_after_tki_generations(kb, prior, expected, refractory):
+    res = kb.evaluate(alk_after(prior))
+    assert graded(ours(res)) == expected
+    assert ("refractory_driver_positive_nsclc" in res.derived) is refractory
+    assert ("refractory_lung_cancer" in res.derived) is refractory
+    # Table 4's second-line rows of 广泛进展缺乏后线靶向治疗方案 are written for EGFR-TKI (§四(二)2): none here,
+    # nor its ADC refusal
+    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_alk_after_lorlatinib_third_line_example(kb):
+    res = kb.evaluate(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml")
+    # Table 4 ≥三线 anlotinib (ALTER 0303 included ALK 重排) and Table 6
+    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"refractory_driver_positive_nsclc", "extensive_progression_without_targeted_option",
+            "refractory_driver_positive_nsclc_third_line_or_later"} <= set(res.derived)
+    assert kb.explain(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml", "targeted_options_exhausted").proof.rule.id \
+        == "targeted_options_exhausted.alk"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("nsclc_alk_after_alectinib.json", {CONFIRM, ALK_NEXT}),
+    ("nsclc_alk_after_crizotinib.json", {CONFIRM, ALK_SECOND, ALK_NEXT}),
+    ("nsclc_ros1_after_crizotinib.json", {CONFIRM, ROS1_NEXT}),
+    ("nsclc_ros1_after_repotrectinib.json", DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
+])
+def test_alk_ros1_examples(kb, name, expected):
+    assert graded(ours(kb.evaluate(EXAMPLES / name))) == expected
+
+
+@pytest.mark.parametrize("prior, option", [(["crizotinib"], True), (["entrectinib"], True), (["crizotinib", "lorlatinib"], False),
+                                           (["entrectinib", "repotrectinib"], False), (["taletrectinib"], False)])
+def test_ros1_next_generation_boundary(kb, prior, option):
+    res = kb.evaluate(egfr_after_tki(mutations=["ros1_fusion"], prior_therapies=prior))
+    assert ("ros1_tki_next_generation" in ids(res)) is option
+    assert ("refractory_driver_positive_nsclc" in res.derived) is (not option)
+
+
+def test_alk_transformation_uses_the_egfr_row_with_a_note(kb):
+    record = alk_after(["alectinib"], histology="sclc", transformation="sclc")
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"small_cell_transformation", "histological_transformation_after_alk_ros1_tki",
+            "nsclc_transformation_second_line"} <= set(res.derived)
+    assert "refractory_sclc" not in res.derived
+    row = next(r for r in res.recommendations if r.id == "etoposide+platinum")
+    assert row.rule.id == "nsclc.driver_positive.transformation.etoposide_platinum.alk_ros1"
+    assert any(n.startswith("outside the row's population") for n in row.notes)
+    # the next-generation TKI is not the strategy for a transformed tumour (seed 004 §三)
+    assert "alk_tki_third_generation" not in ids(res)
+    # after an EGFR-TKI the row is used as written, without that note
+    egfr = kb.evaluate(egfr_after_tki(transformation="sclc"))
+    row = next(r for r in egfr.recommendations if r.id == "etoposide+platinum")
+    assert row.rule.id == "nsclc.driver_positive.transformation.etoposide_platinum"
+    assert not any("outside" in n for n in row.notes)
+
+
+def test_catalogue_has_alk_ros1_tkis_and_sorafenib(kb):
+    checked = kb.compiled.checked
+    expected = {"crizotinib": ("克唑替尼", {"alk_tki", "ros1_tki", "met_inhibitor"}),
+                "alectinib": ("阿来替尼", {"alk_tki_second_generation"}),
+                "brigatinib": ("布格替尼", {"alk_tki_second_generation"}),
+                "ceritinib": ("塞瑞替尼", {"alk_tki_second_generation"}),
+                "ensartinib": ("恩沙替尼", {"alk_tki_second_generation"}),
+                "lorlatinib": ("洛拉替尼", {"alk_tki_third_generation", "ros1_tki"}),
+                "entrectinib": ("恩曲替尼", {"ros1_tki"}),
+                "sorafenib": ("索拉非尼", {"anti_angiogenic", "targeted_therapy"})}
+    for drug, (zh, classes) in expected.items():
+        item = checked.items[drug]
+        assert item.kind == "drug" and dict(item.labels)["zh"] == zh, drug
+        assert classes <= set(checked.ancestors(drug)), drug
+        assert "targeted_therapy" in checked.ancestors(drug)
+    for cls in ("alk_tki", "ros1_tki"):
+        assert checked.items[cls].kind == "class" and "zh" in dict(checked.items[cls].labels)
+
+
+def test_every_drug_the_seeds_name_is_in_the_catalogue(kb):
+    """Every drug and class of the catalogue has a zh label; the seeds' drug names (zh) are all there."""
+    import glob
+    import re
+    labels = {dict(i.labels).get("zh") for i in kb.compiled.checked.items.values()}
+    assert None not in labels
+    text = "".join(open(f, encoding="utf-8").read() for f in glob.glob("/work/shared/seeds/*.txt")) \
+        if glob.glob("/work/shared/seeds/*.txt") else ""
+    text = re.sub(r"\s", "", text)
+    named = ["拓扑替康", "氨柔比星", "卢比替定", "苯达莫司汀", "伊立替康", "多西他赛", "紫杉醇", "依托泊苷", "培美曲塞",
+             "顺铂", "卡铂", "吉西他滨", "环磷酰胺", "多柔比星", "长春新碱", "安罗替尼", "阿帕替尼", "索凡替尼", "贝伐珠单抗",
+             "雷莫西尤单抗", "尼达尼布", "仑伐替尼", "派安普利单抗", "特瑞普利单抗", "卡瑞利珠单抗", "信迪利单抗",
+             "帕博利珠单抗", "替雷利珠单抗", "度伐利尤单抗", "阿替利珠单抗", "纳武利尤单抗", "吉非替尼", "厄洛替尼",
+             "阿法替尼", "奥希替尼", "舒沃替尼", "吡咯替尼", "德喜曲妥珠单抗", "恩美曲妥珠单抗"]
+    for name in named:
+        if text:
+            assert name in text, name        # the list is the seeds' own words
+        assert name in labels, name
