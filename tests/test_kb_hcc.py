@@ -26,21 +26,23 @@ def possible_ids(result):
 NOT_RADICAL = dict(radical_therapy_suitable=False)
 FIT = dict(child_pugh_score=6, ecog=1)
 ON_TI = dict(current_therapy=["lenvatinib", "camrelizumab"])
+INITIAL = dict(prior_therapies=[], current_therapy=[])
+AFTER_TACE = dict(prior_therapies=["tace"], current_therapy=[])
 
 DECISIONS = {
     # §1.2 TACE group 1 as written: Ⅰa (and Ⅱa, Ⅱb), radical therapy indicated but not done.
     "tace_ia_radical_declined": (
-        hcc(cnlc_stage="Ia", **NOT_RADICAL),
+        hcc(cnlc_stage="Ia", **NOT_RADICAL, **FIT),
         {"tace"}),
     # Ⅰa with radical therapy feasible and accepted: nothing from this source.
     "ia_radical_suitable": (
         hcc(cnlc_stage="Ia", radical_therapy_suitable=True, **FIT),
         set()),
-    # Ⅰb not fit for radical therapy: the population of §1.1 (and no plain TACE: the text's
-    # group 1 lists Ⅰa、Ⅱb、Ⅱa — see tace.rules); no TACE history yet.
+    # Ⅰb not fit for radical therapy: the population of §1.1 and TACE group 1, which the guideline the
+    # text quotes reads Ⅰa、Ⅰb和Ⅱa (the text prints Ⅰa、Ⅱb和Ⅱa; issue 10 — before, Ⅰb got no TACE); no TACE history yet.
     "ib_not_radical": (
         hcc(cnlc_stage="Ib", tace_sessions=0, **NOT_RADICAL, **FIT),
-        {"local_therapy+targeted_immune"}),
+        {"local_therapy+targeted_immune", "tace"}),
     # Ⅱa: TACE (group 1) and radiotherapy + targeted-immune.
     "iia_not_radical": (
         hcc(cnlc_stage="IIa", tace_sessions=0, **NOT_RADICAL, **FIT),
@@ -48,7 +50,7 @@ DECISIONS = {
     # §1.2: Ⅰb~Ⅱb progressing after 2~3 TACE sessions -> TACE + targeted-immune.
     "tace_refractory_ib": (
         hcc(cnlc_stage="Ib", tace_sessions=2, response="pd", **NOT_RADICAL, **FIT),
-        {"local_therapy+targeted_immune", "tace+targeted_immune"}),
+        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune"}),
     "tace_refractory_iib": (
         hcc(cnlc_stage="IIb", tace_sessions=3, response="pd", high_tumor_burden=False, **NOT_RADICAL, **FIT),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
@@ -394,3 +396,50 @@ def test_hcc_rules_are_decided_false_for_lung_even_without_data(kb):
     """cancer is required, so the `hcc` gate is always decided."""
     ev = kb.run(lung())
     assert ev.value(kb.compiled.concept_node["hcc"]) is False
+
+
+# ---- TACE group 1: Ⅰa、Ⅰb和Ⅱa (issue 10), with Child-Pugh A/B and ECOG 0~2 on every TACE rule ----------
+def test_issue10_iib_child_pugh_11_ecog_3_gets_no_tace(kb):
+    res = kb.evaluate(hcc(cnlc_stage="IIb", radical_therapy_suitable=False, child_pugh_score=11, ecog=3, **INITIAL))
+    assert not {"tace", "tace+targeted_immune"} & (ids(res) | possible_ids(res))
+
+
+@pytest.mark.parametrize("stage, fit, tace", [
+    ("Ia", True, True), ("Ib", True, True), ("IIa", True, True),      # group 1 (guideline: Ⅰa、Ⅰb和Ⅱa)
+    ("IIb", True, True),                                               # group 2 (Ⅱb、Ⅲa、部分Ⅲb)
+    ("Ia", False, False), ("Ib", False, False), ("IIb", False, False),
+])
+def test_tace_group1_stages_and_limits(kb, stage, fit, tace):
+    scores = FIT if fit else dict(child_pugh_score=11, ecog=3)
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, high_tumor_burden=False, tace_sessions=0,
+                          **scores, **INITIAL))
+    assert ("tace" in ids(res)) is tace
+    if tace and stage != "IIb":
+        rule = next(r for r in res.recommendations if r.id == "tace").rule.id
+        assert rule == "hcc.tace.radical_declined"
+        notes = next(r for r in res.recommendations if r.id == "tace").notes
+        assert any("Ⅰa、Ⅱb 和Ⅱa" in n and "Ⅰa、Ⅰb和Ⅱa" in n for n in notes)
+
+
+@pytest.mark.parametrize("score, ok", [(9, True), (10, False)])
+@pytest.mark.parametrize("stage", ["Ia", "Ib"])
+def test_tace_group1_child_pugh_9_vs_10(kb, stage, score, ok):
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, child_pugh_score=score, ecog=0, **INITIAL))
+    assert ("tace" in ids(res)) is ok
+
+
+@pytest.mark.parametrize("ecog, ok", [(2, True), (3, False)])
+@pytest.mark.parametrize("stage", ["Ia", "IIa"])
+def test_tace_group1_ecog_2_vs_3(kb, stage, ecog, ok):
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, child_pugh_score=6, ecog=ecog, **INITIAL))
+    assert ("tace" in ids(res)) is ok
+
+
+@pytest.mark.parametrize("score, ecog, ok", [(9, 2, True), (10, 2, False), (9, 3, False)])
+def test_tace_with_targeted_immune_keeps_the_limits(kb, score, ecog, ok):
+    initial = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, child_pugh_score=score, ecog=ecog,
+                              **INITIAL))
+    refractory = kb.evaluate(hcc(cnlc_stage="Ib", radical_therapy_suitable=False, tace_sessions=2, response="pd",
+                                 child_pugh_score=score, ecog=ecog, **AFTER_TACE))
+    assert ("tace+targeted_immune" in ids(initial)) is ok
+    assert ("tace+targeted_immune" in ids(refractory)) is ok
