@@ -174,8 +174,10 @@ def test_maintenance_squamous_contraindicated(kb):
 # ---- seed 001: later lines -----------------------------------------------------------------------
 
 def test_after_first_line_targeted_therapy(kb):
-    # progression not recorded: only this file's rules decide (seed 004's need `progression`)
-    res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=["egfr_19del"], prior_therapies=["gefitinib"]))
+    # progression not recorded: only this file's rules decide (seed 004's need `progression`); re-biopsied,
+    # no transformation: still the non-squamous NSCLC of §4.1
+    res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=["egfr_19del"], prior_therapies=["gefitinib"],
+                           transformation="none"))
     assert graded(res) == g(BCP, BCPem)
     assert {r.rule.id for r in res.recommendations} == {"antiangiogenic.after_targeted.bevacizumab_platinum_doublet"}
 
@@ -184,8 +186,52 @@ def test_after_first_line_targeted_therapy_with_oligoprogression(kb):
     # the same patient with oligoprogression: seed 004 adds confirming progression and continuing
     # the TKI with local therapy
     res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=["egfr_19del"], prior_therapies=["gefitinib"],
-                           progression="oligo"))
-    assert graded(res) == g(BCP, BCPem, "confirm_progression", "continue_tki+local_therapy")
+                           progression="oligo", transformation="none"))
+    # transformation "none" is a re-biopsy result (rebiopsy_done) with no new target: seed 004 §七 chemotherapy too
+    assert graded(res) == g(BCP, BCPem, "confirm_progression", "continue_tki+local_therapy", "chemotherapy")
+
+
+# Issue 10: a small-cell transformation is not the 晚期非鳞NSCLC of seed 001 §4.1; its chemotherapy is seed 000
+# Table 4 组织学转化 (etoposide + platinum). Transformation unrecorded after a TKI: the setting is undecided.
+@pytest.mark.parametrize("transformation, bevacizumab", [("none", True), ("sclc", False), (None, None), ("squamous", False)])
+def test_after_targeted_therapy_transformation_boundary(kb, transformation, bevacizumab):
+    res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=["egfr_19del"], prior_therapies=["gefitinib"],
+                           transformation=transformation))
+    got, possible = ids(res), {p.id for p in res.possible}
+    removed = {c.id for c in res.contraindicated}
+    if bevacizumab is True:
+        assert {BCP, BCPem} <= got
+    elif bevacizumab is None:
+        assert {BCP, BCPem} <= possible and not {BCP, BCPem} & got
+        assert "transformation" in next(p for p in res.possible if p.id == BCPem).missing
+    elif transformation == "sclc":
+        assert not {BCP, BCPem} & (got | possible | removed)
+        assert "driver_positive_nsclc_after_targeted_therapy" not in res.derived
+    else:  # squamous: the setting holds, the §4.1 contraindication removes the regimens, with the reason
+        assert not {BCP, BCPem} & got and {BCP, BCPem} <= removed
+
+
+def test_issue10_small_cell_transformation_gets_no_bevacizumab_doublet(kb):
+    record = {"id": "p", "cancer": "lung", "histology": "adenocarcinoma", "mutations": ["egfr_19del"], "line": 2,
+              "prior_therapies": ["osimertinib"], "progression": "extensive", "transformation": "sclc",
+              "rebiopsy_after_progression": True, "first_line_end_date": "2025-06-01", "progression_date": "2025-06-01"}
+    res = kb.evaluate(record)
+    assert not {BCP, BCPem} & (ids(res) | {p.id for p in res.possible})
+    assert ("etoposide+platinum", "moderate", "IV", 97) in graded(res)
+    assert not any("bevacizumab" in r.items for r in res.recommendations)
+
+
+@pytest.mark.parametrize("record, expected", [
+    # third line after osimertinib and chemotherapy, transformed to SCLC: no seed-001 NSCLC third line
+    (dict(transformation="sclc"), set()),
+    (dict(transformation="none"), {"anlotinib", "apatinib", CAM_APA}),
+    (dict(transformation="squamous"), {"anlotinib", CAM_APA}),      # apatinib: 晚期非鳞NSCLC only
+])
+def test_third_line_after_tki_transformation(kb, record, expected):
+    res = kb.evaluate(lung(histology="adenocarcinoma", line=3, mutations=["egfr_19del"],
+                           prior_therapies=["osimertinib", "carboplatin", "pemetrexed"], **record))
+    seed001 = {r.id for r in res.recommendations if r.source.document == "001_585727c46d7c405b.txt"}
+    assert seed001 - {BCP, BCPem} == expected
 
 
 def test_after_first_line_immunotherapy(kb):
@@ -286,7 +332,13 @@ def test_imforte_without_line(kb):
     {"histology": "adenocarcinoma"},                                         # not SCLC
 ])
 def test_imforte_does_not_fire(kb, change):
-    assert graded(kb.evaluate(es_sclc(**change))) == set()
+    res = kb.evaluate(es_sclc(**change))
+    if change == {"induction_response": "pd"}:
+        # progression during first-line induction is primary-refractory SCLC (seed 000 §二 (1), issue 10):
+        # refractory lung cancer, so Table 6 applies; still no maintenance, and no Table 3 row at line 1
+        assert graded(res) == TABLE6
+    else:
+        assert graded(res) == set()
 
 
 @pytest.mark.parametrize("cycles,fires", [(3, False), (4, True), (5, False)])

@@ -26,70 +26,75 @@ def possible_ids(result):
 NOT_RADICAL = dict(radical_therapy_suitable=False)
 FIT = dict(child_pugh_score=6, ecog=1)
 ON_TI = dict(current_therapy=["lenvatinib", "camrelizumab"])
+# Stage of care (issue 10): the initial-treatment decision points (§1.2 在初始治疗时, 初诊时; §1.1) need to
+# know that no targeted-immune therapy was given — the record lists its therapies.
+INITIAL = dict(prior_therapies=[], current_therapy=[])
+AFTER_TACE = dict(prior_therapies=["tace"], current_therapy=[])
 
 DECISIONS = {
     # §1.2 TACE group 1 as written: Ⅰa (and Ⅱa, Ⅱb), radical therapy indicated but not done.
     "tace_ia_radical_declined": (
-        hcc(cnlc_stage="Ia", **NOT_RADICAL),
+        hcc(cnlc_stage="Ia", **NOT_RADICAL, **INITIAL, **FIT),
         {"tace"}),
     # Ⅰa with radical therapy feasible and accepted: nothing from this source.
     "ia_radical_suitable": (
         hcc(cnlc_stage="Ia", radical_therapy_suitable=True, **FIT),
         set()),
-    # Ⅰb not fit for radical therapy: the population of §1.1 (and no plain TACE: the text's
-    # group 1 lists Ⅰa、Ⅱb、Ⅱa — see tace.rules); no TACE history yet.
+    # Ⅰb not fit for radical therapy: the population of §1.1 and TACE group 1, which the guideline the
+    # text quotes reads Ⅰa、Ⅰb和Ⅱa (the text prints Ⅰa、Ⅱb和Ⅱa; issue 10 — before, Ⅰb got no TACE); no TACE history yet.
     "ib_not_radical": (
-        hcc(cnlc_stage="Ib", tace_sessions=0, **NOT_RADICAL, **FIT),
-        {"local_therapy+targeted_immune"}),
+        hcc(cnlc_stage="Ib", tace_sessions=0, **NOT_RADICAL, **FIT, **INITIAL),
+        {"local_therapy+targeted_immune", "tace"}),
     # Ⅱa: TACE (group 1) and radiotherapy + targeted-immune.
     "iia_not_radical": (
-        hcc(cnlc_stage="IIa", tace_sessions=0, **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="IIa", tace_sessions=0, **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),
-    # §1.2: Ⅰb~Ⅱb progressing after 2~3 TACE sessions -> TACE + targeted-immune.
+    # §1.2: Ⅰb~Ⅱb progressing after 2~3 TACE sessions -> TACE + targeted-immune (TACE alone no longer:
+    # 应考虑联合靶免治疗 — before, plain TACE was listed as well).
     "tace_refractory_ib": (
-        hcc(cnlc_stage="Ib", tace_sessions=2, response="pd", **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="Ib", tace_sessions=2, response="pd", **NOT_RADICAL, **FIT, **AFTER_TACE),
         {"local_therapy+targeted_immune", "tace+targeted_immune"}),
     "tace_refractory_iib": (
-        hcc(cnlc_stage="IIb", tace_sessions=3, response="pd", high_tumor_burden=False, **NOT_RADICAL, **FIT),
-        {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
+        hcc(cnlc_stage="IIb", tace_sessions=3, response="pd", high_tumor_burden=False, **NOT_RADICAL, **FIT, **AFTER_TACE),
+        {"local_therapy+targeted_immune", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
     # Not progressing after 3 sessions: no switch.
     "tace_responding_iib": (
-        hcc(cnlc_stage="IIb", tace_sessions=3, response="pr", high_tumor_burden=False, **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="IIb", tace_sessions=3, response="pr", high_tumor_burden=False, **NOT_RADICAL, **FIT, **AFTER_TACE),
         {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),
     # §1.2 HAIC: large-burden Ⅱb.
     "haic_iib_high_burden": (
-        hcc(cnlc_stage="IIb", tace_sessions=0, high_tumor_burden=True, **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="IIb", tace_sessions=0, high_tumor_burden=True, **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "haic+targeted_immune", "radiotherapy+targeted_immune"}),
     # §1.2: Ⅲa with portal-vein thrombus: TACE + TI from the start, HAIC + TI, RT + TI, TACE.
     "iiia_portal_vein": (
-        hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
          "radiotherapy+targeted_immune"}),
     "iiia_hepatic_vein": (
-        hcc(cnlc_stage="IIIa", vascular_invasion="hepatic_vein", **NOT_RADICAL, **FIT),
+        hcc(cnlc_stage="IIIa", vascular_invasion="hepatic_vein", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
          "radiotherapy+targeted_immune"}),
     # §1.2: Ⅲb mainly intrahepatic with hilar nodes.
     "iiib_intrahepatic_hilar_nodes": (
         hcc(cnlc_stage="IIIb", intrahepatic_predominant=True, oligometastasis=False,
-            lymph_node_metastasis="hilar", **NOT_RADICAL, **FIT),
+            lymph_node_metastasis="hilar", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
          "radiotherapy+targeted_immune"}),
     # §1.2: Ⅲb oligometastasis, not mainly intrahepatic, no nodes.
     "iiib_oligometastasis": (
         hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=True,
-            lymph_node_metastasis="none", **NOT_RADICAL, **FIT),
+            lymph_node_metastasis="none", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
     # §1.1: Ⅲb widespread metastasis (neither intrahepatic-predominant nor oligo, no nodes):
     # local therapy for palliation; TACE (部分Ⅲb) and TACE + TI still listed; no HAIC, no RT.
     "iiib_widespread": (
         hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=False,
-            lymph_node_metastasis="none", **NOT_RADICAL, **FIT),
+            lymph_node_metastasis="none", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune"}),
     # Ⅲb with retroperitoneal nodes.
     "iiib_retroperitoneal_nodes": (
         hcc(cnlc_stage="IIIb", intrahepatic_predominant=False, oligometastasis=False,
-            lymph_node_metastasis="retroperitoneal", **NOT_RADICAL, **FIT),
+            lymph_node_metastasis="retroperitoneal", **NOT_RADICAL, **FIT, **INITIAL),
         {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "radiotherapy+targeted_immune"}),
     # §1.3 conversion to resection (CR/PR, remnant ≥ 40%, R0, no contraindication).
     "conversion_resection_pr": (
@@ -306,32 +311,32 @@ def test_on_treatment_progression_fit_needs_both_scores(kb):
 # TACE: Child-Pugh A/B and ECOG 0-2 for Ⅱb/Ⅲa/Ⅲb.
 @pytest.mark.parametrize("ecog, ok", [(0, True), (2, True), (3, False)])
 def test_tace_ecog_0_to_2(kb, ecog, ok):
-    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=6, ecog=ecog))
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=6, ecog=ecog, **INITIAL))
     assert ("tace" in ids(result)) is ok
 
 
 @pytest.mark.parametrize("score, ok", [(6, True), (7, True), (9, True), (10, False)])
 def test_tace_child_pugh_a_or_b(kb, score, ok):
-    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=score, ecog=0))
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=True, child_pugh_score=score, ecog=0, **INITIAL))
     assert ("tace" in ids(result)) is ok
 
 
 # "经过2~3次TACE治疗后，肿瘤仍继续进展": from the 2nd session on; 2~3 is no upper limit.
 @pytest.mark.parametrize("sessions, ok", [(0, False), (1, False), (2, True), (3, True), (4, True), (6, True)])
 def test_tace_refractory_sessions(kb, sessions, ok):
-    result = kb.evaluate(hcc(cnlc_stage="IIa", tace_sessions=sessions, response="pd", **NOT_RADICAL, **FIT))
+    result = kb.evaluate(hcc(cnlc_stage="IIa", tace_sessions=sessions, response="pd", **NOT_RADICAL, **FIT, **AFTER_TACE))
     assert ("tace+targeted_immune" in ids(result)) is ok
 
 
 @pytest.mark.parametrize("stage, ok", [("Ia", False), ("Ib", True), ("IIa", True), ("IIb", True)])
 def test_tace_refractory_stages(kb, stage, ok):
     result = kb.evaluate(hcc(cnlc_stage=stage, tace_sessions=2, response="pd", high_tumor_burden=False,
-                             **NOT_RADICAL, **FIT))
+                             **NOT_RADICAL, **FIT, **AFTER_TACE))
     assert ("tace+targeted_immune" in ids(result)) is ok
 
 
 def test_radical_therapy_suitable_iiia_gets_no_combination(kb):
-    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=True, **FIT))
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=True, **FIT, **INITIAL))
     assert graded(result) == ungraded("tace")
 
 
@@ -348,7 +353,7 @@ def test_every_hcc_recommendation_is_ungraded_and_cites_seed_003():
 
 
 def test_recommendation_json_fields(kb):
-    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT))
+    result = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", **NOT_RADICAL, **FIT, **INITIAL))
     rec = next(r for r in result.recommendations if r.id == "haic+targeted_immune")
     assert rec.items == ["haic", "targeted_immune"]
     assert rec.setting == "hcc_ti_local_candidate"
@@ -394,3 +399,145 @@ def test_hcc_rules_are_decided_false_for_lung_even_without_data(kb):
     """cancer is required, so the `hcc` gate is always decided."""
     ev = kb.run(lung())
     assert ev.value(kb.compiled.concept_node["hcc"]) is False
+
+
+# ---- stage of care (issue 10): §1.2 初始治疗/初诊时, §1.1 on treatment, §1.4 after progression ---------------
+PROGRESSING_IIIA = dict(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=False,
+                        current_therapy=["lenvatinib", "sintilimab"], progression_timing="on_treatment",
+                        treatment_phase="full", child_pugh_score=6, ecog=1)
+INITIAL_COMBINATIONS = {"local_therapy+targeted_immune", "tace", "tace+targeted_immune", "haic+targeted_immune",
+                        "radiotherapy+targeted_immune"}
+
+
+@pytest.mark.parametrize("change, expected", [
+    # issue 10: IIIa with portal-vein thrombus progressing on lenvatinib + sintilimab at full dose
+    ({}, {"second_line_systemic"}),                                        # CP 6, ECOG 1: §1.4 fit
+    (dict(child_pugh_score=7), {"second_line_systemic"}),
+    (dict(child_pugh_score=8), {"best_supportive_care"}),                  # issue 10: CP 8 — BSC only
+    (dict(ecog=2), {"best_supportive_care"}),
+    (dict(progression_timing="after_response"), {"second_line_systemic", "local_therapy", "biopsy_new_lesion"}),
+    (dict(progression_timing="after_response", treatment_phase="reduced"),
+     {"resume_original_regimen", "second_line_systemic", "local_therapy", "biopsy_new_lesion"}),
+    (dict(response="pd", prior_therapies=["lenvatinib", "sintilimab"]), {"second_line_systemic"}),
+])
+def test_issue10_progression_on_targeted_immune_gets_only_section_1_4(kb, change, expected):
+    res = kb.evaluate(hcc(**{**PROGRESSING_IIIA, **change}))
+    assert graded(res) == ungraded(*expected)
+    assert not INITIAL_COMBINATIONS & possible_ids(res)
+    assert "hcc_before_progression_on_targeted_immune" not in res.derived
+
+
+def test_issue10_progressing_example(kb):
+    res = kb.evaluate("examples/patients/hcc_iiia_portal_vein_progressing_on_targeted_immune.json")
+    assert graded(res) == ungraded("second_line_systemic")
+
+
+@pytest.mark.parametrize("therapies, expected, undecided", [
+    # initial treatment: no targeted-immune therapy yet — every §1.1/§1.2 decision point of IIIa + PVTT
+    (dict(prior_therapies=[], current_therapy=[]), INITIAL_COMBINATIONS, set()),
+    # on targeted-immune therapy with stable disease: local therapy on its basis (§1.1), TACE and
+    # radiotherapy; not the initial-treatment TACE + TI (在初始治疗时) nor HAIC (初诊时)
+    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd"),
+     {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}, set()),
+    # therapies not recorded: the stage is unknown, so all of them are only possible
+    (dict(), set(), INITIAL_COMBINATIONS),
+])
+def test_stage_decides_the_initial_combinations(kb, therapies, expected, undecided):
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=False,
+                          tace_sessions=0, child_pugh_score=6, ecog=1, **therapies))
+    assert ids(res) == expected
+    assert undecided <= possible_ids(res)
+    # §1.4 needs a progression on targeted-immune therapy: never certain here
+    assert not {"second_line_systemic", "best_supportive_care"} & ids(res)
+
+
+def test_section_1_4_is_decided_false_at_initial_treatment(kb):
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", vascular_invasion="portal_vein", radical_therapy_suitable=False,
+                          tace_sessions=0, child_pugh_score=6, ecog=1, prior_therapies=[], current_therapy=[]))
+    assert not {"second_line_systemic", "best_supportive_care", "resume_original_regimen", "local_therapy",
+                "biopsy_new_lesion"} & possible_ids(res)
+
+
+def test_progression_timing_implies_targeted_immune_treated(kb):
+    assert "hcc_targeted_immune_treated" in derived(kb, hcc(progression_timing="on_treatment"))
+    assert "hcc_targeted_immune_treated" in derived(kb, hcc(treatment_phase="stopped"))
+
+
+# Strategies of different stages never both certain, over a grid of records.
+EXCLUSIVE = [({"second_line_systemic"}, INITIAL_COMBINATIONS), ({"best_supportive_care"}, INITIAL_COMBINATIONS),
+             ({"best_supportive_care"}, {"second_line_systemic"})]
+# (TACE alone and TACE + TI are alternatives at initial treatment of Ⅲa/Ⅲb; after TACE failure only the
+# latter — test_tace_refractory_gets_tace_with_targeted_immune_not_tace_alone)
+
+
+@pytest.mark.parametrize("stage", ["Ia", "Ib", "IIa", "IIb", "IIIa", "IIIb"])
+@pytest.mark.parametrize("timing", [None, "after_response", "on_treatment"])
+@pytest.mark.parametrize("score, ecog", [(6, 1), (8, 1), (6, 2), (11, 3)])
+@pytest.mark.parametrize("tace", [(0, "sd", []), (3, "pd", ["tace"])])
+def test_exclusive_strategies_never_both_certain(kb, stage, timing, score, ecog, tace):
+    sessions, response, prior = tace
+    record = hcc(cnlc_stage=stage, radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                 high_tumor_burden=True, intrahepatic_predominant=True, child_pugh_score=score, ecog=ecog,
+                 tace_sessions=sessions, response=response, prior_therapies=prior,
+                 current_therapy=["lenvatinib", "sintilimab"] if timing else [],
+                 progression_timing=timing, treatment_phase="full" if timing else None)
+    got = ids(kb.evaluate(record))
+    for a, b in EXCLUSIVE:
+        assert not (a & got and b & got), (a & got, b & got)
+
+
+# ---- TACE group 1: Ⅰa、Ⅰb和Ⅱa (issue 10), with Child-Pugh A/B and ECOG 0~2 on every TACE rule ----------
+def test_issue10_iib_child_pugh_11_ecog_3_gets_no_tace(kb):
+    res = kb.evaluate(hcc(cnlc_stage="IIb", radical_therapy_suitable=False, child_pugh_score=11, ecog=3, **INITIAL))
+    assert not {"tace", "tace+targeted_immune"} & (ids(res) | possible_ids(res))
+
+
+@pytest.mark.parametrize("stage, fit, tace", [
+    ("Ia", True, True), ("Ib", True, True), ("IIa", True, True),      # group 1 (guideline: Ⅰa、Ⅰb和Ⅱa)
+    ("IIb", True, True),                                               # group 2 (Ⅱb、Ⅲa、部分Ⅲb)
+    ("Ia", False, False), ("Ib", False, False), ("IIb", False, False),
+])
+def test_tace_group1_stages_and_limits(kb, stage, fit, tace):
+    scores = FIT if fit else dict(child_pugh_score=11, ecog=3)
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, high_tumor_burden=False, tace_sessions=0,
+                          **scores, **INITIAL))
+    assert ("tace" in ids(res)) is tace
+    if tace and stage != "IIb":
+        rule = next(r for r in res.recommendations if r.id == "tace").rule.id
+        assert rule == "hcc.tace.radical_declined"
+        notes = next(r for r in res.recommendations if r.id == "tace").notes
+        assert any("Ⅰa、Ⅱb 和Ⅱa" in n and "Ⅰa、Ⅰb和Ⅱa" in n for n in notes)
+
+
+@pytest.mark.parametrize("score, ok", [(9, True), (10, False)])
+@pytest.mark.parametrize("stage", ["Ia", "Ib"])
+def test_tace_group1_child_pugh_9_vs_10(kb, stage, score, ok):
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, child_pugh_score=score, ecog=0, **INITIAL))
+    assert ("tace" in ids(res)) is ok
+
+
+@pytest.mark.parametrize("ecog, ok", [(2, True), (3, False)])
+@pytest.mark.parametrize("stage", ["Ia", "IIa"])
+def test_tace_group1_ecog_2_vs_3(kb, stage, ecog, ok):
+    res = kb.evaluate(hcc(cnlc_stage=stage, radical_therapy_suitable=False, child_pugh_score=6, ecog=ecog, **INITIAL))
+    assert ("tace" in ids(res)) is ok
+
+
+@pytest.mark.parametrize("score, ecog, ok", [(9, 2, True), (10, 2, False), (9, 3, False)])
+def test_tace_with_targeted_immune_keeps_the_limits(kb, score, ecog, ok):
+    initial = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, child_pugh_score=score, ecog=ecog,
+                              **INITIAL))
+    refractory = kb.evaluate(hcc(cnlc_stage="Ib", radical_therapy_suitable=False, tace_sessions=2, response="pd",
+                                 child_pugh_score=score, ecog=ecog, **AFTER_TACE))
+    assert ("tace+targeted_immune" in ids(initial)) is ok
+    assert ("tace+targeted_immune" in ids(refractory)) is ok
+
+
+def test_tace_refractory_gets_tace_with_targeted_immune_not_tace_alone(kb):
+    res = kb.evaluate(hcc(cnlc_stage="IIa", radical_therapy_suitable=False, tace_sessions=2, response="pd", **FIT,
+                          **AFTER_TACE))
+    assert "tace+targeted_immune" in ids(res) and "tace" not in ids(res) | possible_ids(res)
+    # one session, still progressing: not yet refractory, TACE group 1 stands
+    res = kb.evaluate(hcc(cnlc_stage="IIa", radical_therapy_suitable=False, tace_sessions=1, response="pd", **FIT,
+                          **AFTER_TACE))
+    assert "tace" in ids(res) and "tace+targeted_immune" not in ids(res)

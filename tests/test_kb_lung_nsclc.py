@@ -304,7 +304,9 @@ def test_driver_status_unknown(kb):
 
 
 def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
-    record = egfr_after_tki(mutations=["egfr_19del"], prior_therapies=["gefitinib"], rebiopsy_after_progression=False)
+    # no re-biopsy: no transformation status either (a recorded one implies the re-biopsy, see below)
+    record = egfr_after_tki(mutations=["egfr_19del"], prior_therapies=["gefitinib"], rebiopsy_after_progression=False,
+                            transformation=None)
     res = kb.evaluate(record)
     assert "targeted_options_exhausted" not in res.derived
     assert "refractory_driver_positive_nsclc" not in res.derived
@@ -318,11 +320,61 @@ def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
 
 def test_rebiopsy_unknown_leaves_the_stratum_possible(kb):
     record = egfr_after_tki()
-    del record["rebiopsy_after_progression"]
+    del record["rebiopsy_after_progression"], record["transformation"]   # nothing says a re-test was done
     res = kb.evaluate(record)
     assert "cisplatin+pemetrexed" not in ids(res)
     assert {"cisplatin+pemetrexed", "rebiopsy"} <= possible_ids(res)
-    assert next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing == ["rebiopsy_after_progression"]
+    assert "rebiopsy_after_progression" in next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing
+
+
+# Data that implies other data (issue 10): what only a re-test after progression can find means the
+# re-test was done (seed 004 §二, §三, §六) — rebiopsy_done, declared in resistance.rules.
+@pytest.mark.parametrize("attrs, done", [
+    (dict(rebiopsy_after_progression=True, transformation=None), True),
+    (dict(rebiopsy_after_progression=None, transformation="none"), True),          # transformation status recorded
+    (dict(rebiopsy_after_progression=None, transformation="squamous"), True),
+    (dict(rebiopsy_after_progression=False, transformation="none"), True),         # the finding wins over the flag
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_c797s"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_t790m"],
+          prior_therapies=["gefitinib"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "met_amplification"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "her2_mutation"]), True),
+    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "braf_v600e"]), True),
+    (dict(rebiopsy_after_progression=False, transformation=None), False),
+    (dict(rebiopsy_after_progression=False, transformation=None, mutations=["egfr_l858r", "kras_g12c"]), False),
+    (dict(rebiopsy_after_progression=None, transformation=None), None),           # undecided
+])
+def test_rebiopsy_done_is_implied_by_its_findings(kb, attrs, done):
+    record = egfr_after_tki(**attrs)
+    ev = kb.run(record)
+    assert ev.value(kb.compiled.concept_node["rebiopsy_done"]) is done
+    res = kb.evaluate(record)
+    # seed 004 §二/§八 advises a re-biopsy only when none was done
+    assert ("rebiopsy" in ids(res)) is (done is False)
+    assert ("rebiopsy" in possible_ids(res)) is (done is None)
+
+
+def test_issue10_transformation_none_without_rebiopsy_flag_is_the_no_target_stratum(kb):
+    # transformation "none" is the result of a re-biopsy: no need to record rebiopsy_after_progression too
+    record = egfr_after_tki(rebiopsy_after_progression=None)
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not_recommended(res) == {("adc", 54)}
+
+
+def test_c797s_after_osimertinib_implies_the_rebiopsy(kb):
+    # C797S after osimertinib: no later-line target (seed 004), re-tested by implication; the transformation
+    # status is not recorded, so the transformation and no-target strata of Table 4 stay possible
+    record = egfr_after_tki(mutations=["egfr_19del", "egfr_c797s"], rebiopsy_after_progression=None, transformation=None)
+    res = kb.evaluate(record)
+    assert {"rebiopsy_done", "targeted_options_exhausted"} <= set(res.derived)
+    assert {CONFIRM, NO_TARGET_CHEMO} <= graded(ours(res))
+    # refractory whichever the transformation status (issue 10 §4): certain under exact verdicts, possible
+    # under Kleene logic — both accepted here until the engine decides it
+    assert {r[0] for r in PRECISION} <= ids(res) | possible_ids(res)
+    assert graded(ours(res)) - PRECISION == {CONFIRM, NO_TARGET_CHEMO}
+    assert {r[0] for r in EXTENSIVE_NO_TARGET} | {"etoposide+platinum"} <= possible_ids(res)
+    assert "rebiopsy" not in ids(res) | possible_ids(res)
 
 
 def test_retest_result_unknown_leaves_the_stratum_possible(kb):
@@ -383,12 +435,43 @@ def test_bypass_and_cross_pathway_alterations(kb, mutation, concept, regimen, pr
     assert rec.source.document == SEED_004 and rec.strength is None and rec.evidence is None and rec.notes
 
 
-def test_her2_after_egfr_tki_goes_to_the_her2_row_not_the_adc_refusal(kb):
+def test_acquired_her2_after_egfr_tki_is_the_no_target_stratum_with_its_adc_refusal(kb):
+    """Issue 10: Table 4's HER2 row is for 对标准治疗反应低 rare-driver NSCLC (§四: HER2 as the primary driver,
+    first line as for driver-negative NSCLC, ORR<30%). A HER2 mutation acquired next to EGFR L858R after
+    osimertinib is 靶向治疗进展后 — extensive progression with no seed-000 targeted regimen — so it is the
+    广泛进展缺乏后线靶向治疗方案 stratum, with its ADC not-recommendation (§四(二)2(5), 54%).
+    (Before, it was sent to the HER2 row at that row's grading and escaped the refusal.)"""
     record = egfr_after_tki(mutations=["egfr_l858r", "her2_mutation"])
     res = kb.evaluate(record)
-    assert {"her2_mutation_after_egfr_tki", "later_line_targeted_option", "nsclc_her2_mutation_second_line"} <= set(res.derived)
-    assert graded(ours(res)) == HER2 | PRECISION | {CONFIRM}
-    assert not_recommended(res) == set()
+    assert {"her2_mutation_after_egfr_tki", "nsclc_extensive_progression_no_targeted_option_second_line",
+            "targeted_options_exhausted"} <= set(res.derived)
+    assert not {"nsclc_her2_mutation_second_line", "poor_response_driver_positive_nsclc",
+                "later_line_targeted_option"} & set(res.derived)
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not {r[0] for r in HER2} & (ids(res) | possible_ids(res))
+    assert not_recommended(res) == {("adc", 54)}
+    adc = res.not_recommended[0]
+    assert any("acquired on an EGFR-TKI" in n for n in adc.notes)
+
+
+@pytest.mark.parametrize("mutations, prior, her2_row", [
+    (["her2_mutation"], ["carboplatin", "pemetrexed"], True),                 # primary HER2: Table 4 HER2 row
+    (["her2_mutation"], ["carboplatin", "pemetrexed", "pembrolizumab"], True),
+    (["her2_mutation"], None, True),                                          # no EGFR driver: primary whatever was given
+    (["egfr_l858r", "her2_mutation"], ["osimertinib"], False),                # acquired on an EGFR-TKI
+    (["egfr_19del", "her2_mutation"], ["gefitinib"], False),
+    (["egfr_exon20ins", "her2_mutation"], ["carboplatin", "pemetrexed"], True),   # exon 20ins is not sensitising
+])
+def test_her2_row_is_for_primary_her2(kb, mutations, prior, her2_row):
+    res = kb.evaluate(rare_driver("her2_mutation", mutations=mutations, prior_therapies=prior))
+    assert ("nsclc_her2_mutation_second_line" in res.derived) is her2_row
+    assert (HER2 <= graded(ours(res))) is her2_row
+
+
+def test_her2_after_egfr_tki_example(kb):
+    res = kb.evaluate(EXAMPLES / "nsclc_resistance_her2_after_egfr_tki.json")
+    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert not_recommended(res) == {("adc", 54)}
 
 
 def test_every_alteration_keeps_later_line_option_and_exhausted_in_step(kb):
@@ -445,3 +528,120 @@ def test_examples(kb, name, expected):
     res = kb.evaluate(EXAMPLES / name)
     # the examples leave central_airway_stenosis unrecorded: bronchoscopic intervention is only possible
     assert graded(ours(res)) == expected
+
+
+# ---- ALK and ROS1 (issue 10): §二's definitions are not EGFR-only ------------------------------------
+# Seed 000 §二 (2): 驱动基因阳性NSCLC靶向治疗后组织学转化、广泛进展后缺乏后线靶向治疗方案 — any driver;
+# seed 004 §四: 针对ALK、ROS1等靶点的药物也发展出了二代、三代，专门应对不同的耐药突变.
+ALK_NEXT = ("alk_tki_third_generation", None, None, None)
+ALK_SECOND = ("alk_tki_second_generation", None, None, None)
+ROS1_NEXT = ("ros1_tki_next_generation", None, None, None)
+
+
+def alk_after(prior, **attrs) -> dict:
+    return egfr_after_tki(mutations=["alk_fusion"], prior_therapies=prior, **attrs)
+
+
+@pytest.mark.parametrize("prior, expected, refractory", [
+    (["crizotinib"], {CONFIRM, ALK_SECOND, ALK_NEXT}, False),          # a second and a third generation are left
+    (["alectinib"], {CONFIRM, ALK_NEXT}, False),                       # lorlatinib is left
+    (["brigatinib"], {CONFIRM, ALK_NEXT}, False),
+    (["crizotinib", "ensartinib"], {CONFIRM, ALK_NEXT}, False),
+    (["alectinib", "lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),   # no generation left: §二 (2)
+    (["lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),
+])
+def test_alk_after_tki_generations(kb, prior, expected, refractory):
+    res = kb.evaluate(alk_after(prior))
+    assert graded(ours(res)) == expected
+    assert ("refractory_driver_positive_nsclc" in res.derived) is refractory
+    assert ("refractory_lung_cancer" in res.derived) is refractory
+    # Table 4's second-line rows of 广泛进展缺乏后线靶向治疗方案 are written for EGFR-TKI (§四(二)2): none here,
+    # nor its ADC refusal
+    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
+    assert not_recommended(res) == set()
+
+
+def test_alk_after_lorlatinib_third_line_example(kb):
+    res = kb.evaluate(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml")
+    # Table 4 ≥三线 anlotinib (ALTER 0303 included ALK 重排) and Table 6
+    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"refractory_driver_positive_nsclc", "extensive_progression_without_targeted_option",
+            "refractory_driver_positive_nsclc_third_line_or_later"} <= set(res.derived)
+    assert kb.explain(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml", "targeted_options_exhausted").proof.rule.id \
+        == "targeted_options_exhausted.alk"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("nsclc_alk_after_alectinib.json", {CONFIRM, ALK_NEXT}),
+    ("nsclc_alk_after_crizotinib.json", {CONFIRM, ALK_SECOND, ALK_NEXT}),
+    ("nsclc_ros1_after_crizotinib.json", {CONFIRM, ROS1_NEXT}),
+    ("nsclc_ros1_after_repotrectinib.json", DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
+])
+def test_alk_ros1_examples(kb, name, expected):
+    assert graded(ours(kb.evaluate(EXAMPLES / name))) == expected
+
+
+@pytest.mark.parametrize("prior, option", [(["crizotinib"], True), (["entrectinib"], True), (["crizotinib", "lorlatinib"], False),
+                                           (["entrectinib", "repotrectinib"], False), (["taletrectinib"], False)])
+def test_ros1_next_generation_boundary(kb, prior, option):
+    res = kb.evaluate(egfr_after_tki(mutations=["ros1_fusion"], prior_therapies=prior))
+    assert ("ros1_tki_next_generation" in ids(res)) is option
+    assert ("refractory_driver_positive_nsclc" in res.derived) is (not option)
+
+
+def test_alk_transformation_uses_the_egfr_row_with_a_note(kb):
+    record = alk_after(["alectinib"], histology="sclc", transformation="sclc")
+    res = kb.evaluate(record)
+    assert graded(ours(res)) == TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
+    assert {"small_cell_transformation", "histological_transformation_after_alk_ros1_tki",
+            "nsclc_transformation_second_line"} <= set(res.derived)
+    assert "refractory_sclc" not in res.derived
+    row = next(r for r in res.recommendations if r.id == "etoposide+platinum")
+    assert row.rule.id == "nsclc.driver_positive.transformation.etoposide_platinum.alk_ros1"
+    assert any(n.startswith("outside the row's population") for n in row.notes)
+    # the next-generation TKI is not the strategy for a transformed tumour (seed 004 §三)
+    assert "alk_tki_third_generation" not in ids(res)
+    # after an EGFR-TKI the row is used as written, without that note
+    egfr = kb.evaluate(egfr_after_tki(transformation="sclc"))
+    row = next(r for r in egfr.recommendations if r.id == "etoposide+platinum")
+    assert row.rule.id == "nsclc.driver_positive.transformation.etoposide_platinum"
+    assert not any("outside" in n for n in row.notes)
+
+
+def test_catalogue_has_alk_ros1_tkis_and_sorafenib(kb):
+    checked = kb.compiled.checked
+    expected = {"crizotinib": ("克唑替尼", {"alk_tki", "ros1_tki", "met_inhibitor"}),
+                "alectinib": ("阿来替尼", {"alk_tki_second_generation"}),
+                "brigatinib": ("布格替尼", {"alk_tki_second_generation"}),
+                "ceritinib": ("塞瑞替尼", {"alk_tki_second_generation"}),
+                "ensartinib": ("恩沙替尼", {"alk_tki_second_generation"}),
+                "lorlatinib": ("洛拉替尼", {"alk_tki_third_generation", "ros1_tki"}),
+                "entrectinib": ("恩曲替尼", {"ros1_tki"}),
+                "sorafenib": ("索拉非尼", {"anti_angiogenic", "targeted_therapy"})}
+    for drug, (zh, classes) in expected.items():
+        item = checked.items[drug]
+        assert item.kind == "drug" and dict(item.labels)["zh"] == zh, drug
+        assert classes <= set(checked.ancestors(drug)), drug
+        assert "targeted_therapy" in checked.ancestors(drug)
+    for cls in ("alk_tki", "ros1_tki"):
+        assert checked.items[cls].kind == "class" and "zh" in dict(checked.items[cls].labels)
+
+
+def test_every_drug_the_seeds_name_is_in_the_catalogue(kb):
+    """Every drug and class of the catalogue has a zh label; the seeds' drug names (zh) are all there."""
+    import glob
+    import re
+    labels = {dict(i.labels).get("zh") for i in kb.compiled.checked.items.values()}
+    assert None not in labels
+    text = "".join(open(f, encoding="utf-8").read() for f in glob.glob("/work/shared/seeds/*.txt")) \
+        if glob.glob("/work/shared/seeds/*.txt") else ""
+    text = re.sub(r"\s", "", text)
+    named = ["拓扑替康", "氨柔比星", "卢比替定", "苯达莫司汀", "伊立替康", "多西他赛", "紫杉醇", "依托泊苷", "培美曲塞",
+             "顺铂", "卡铂", "吉西他滨", "环磷酰胺", "多柔比星", "长春新碱", "安罗替尼", "阿帕替尼", "索凡替尼", "贝伐珠单抗",
+             "雷莫西尤单抗", "尼达尼布", "仑伐替尼", "派安普利单抗", "特瑞普利单抗", "卡瑞利珠单抗", "信迪利单抗",
+             "帕博利珠单抗", "替雷利珠单抗", "度伐利尤单抗", "阿替利珠单抗", "纳武利尤单抗", "吉非替尼", "厄洛替尼",
+             "阿法替尼", "奥希替尼", "舒沃替尼", "吡咯替尼", "德喜曲妥珠单抗", "恩美曲妥珠单抗"]
+    for name in named:
+        if text:
+            assert name in text, name        # the list is the seeds' own words
+        assert name in labels, name

@@ -66,8 +66,10 @@ def test_tfi_unknown_makes_everything_possible_not_false(kb):
     res = kb.evaluate(lung(line=2, **RECORDED))
     assert graded(res) == set()
     assert {p.id for p in res.possible} == {x[0] for x in SECOND_LINE | TABLE6}
-    (top, *_) = res.missing
-    assert top.attribute == "tfi" and top.decides == len(SECOND_LINE | TABLE6)
+    # tfi decides them all, and so does induction_response (pd: progression during first line, refractory)
+    deciding = {m.attribute: m.decides for m in res.missing}
+    assert deciding["tfi"] == deciding["induction_response"] == len(SECOND_LINE | TABLE6)
+    assert res.missing[0].attribute in ("tfi", "induction_response")
 
 
 def test_airway_stenosis(kb):
@@ -106,3 +108,103 @@ def test_chinese_labels(kb):
     res = kb.evaluate(lung(tfi="45d", line=2, **RECORDED), lang="zh")
     assert next(r for r in res.recommendations if r.id == "anlotinib+irinotecan").labels == \
         {"anlotinib": "安罗替尼", "irinotecan": "伊立替康"}
+
+
+# ---- §二: a small-cell transformation after targeted therapy is subtype (2), not refractory SCLC -------
+# Seed 000 §二 (1) 难治性SCLC: 一线标准治疗结束到疾病进展的时间间隔<90 d 的 SCLC — the first line is SCLC's
+# (§三); (2) 难治性驱动基因阳性NSCLC: …驱动基因阳性NSCLC靶向治疗后组织学转化 — Table 4, 组织学转化（二线）.
+TRANSFORMATION_ROW = ("etoposide+platinum", "moderate", "IV", 97)
+SEED_004_AFTER_RETEST = {("confirm_progression", None, None, None), ("chemotherapy", None, None, None)}
+ISSUE10_TRANSFORMED = {"id": "p", "cancer": "lung", "histology": "sclc", "mutations": ["egfr_19del"], "line": 2,
+                       "prior_therapies": ["osimertinib"], "progression": "extensive", "transformation": "sclc",
+                       "rebiopsy_after_progression": True, "first_line_end_date": "2025-06-01",
+                       "progression_date": "2025-06-01"}
+
+
+def test_issue10_transformed_sclc_is_not_refractory_sclc(kb):
+    res = kb.evaluate(ISSUE10_TRANSFORMED)
+    assert "refractory_sclc" not in res.derived and "refractory_sclc_second_line" not in res.derived
+    assert {"small_cell_transformation", "refractory_driver_positive_nsclc", "nsclc_transformation_second_line"} <= set(res.derived)
+    assert graded(res) == {TRANSFORMATION_ROW} | TABLE6 | SEED_004_AFTER_RETEST
+    assert res.not_recommended == []
+    # unrecorded airway stenosis (Table 6) and PD-L1 (seed 004 §七): possible, and nothing of Table 3
+    assert {p.id: p.missing for p in res.possible} == {"bronchoscopic_intervention": ["central_airway_stenosis"],
+                                                      "immune_checkpoint_inhibitor": ["pd_l1_tps"]}
+    why = kb.why_not(ISSUE10_TRANSFORMED, "topotecan")
+    assert why.holds is False
+
+
+@pytest.mark.parametrize("change, table3", [
+    (dict(transformation="sclc"), False),                                            # transformed: Table 4
+    (dict(transformation="none", prior_therapies=["etoposide", "carboplatin"], mutations=[]), True),
+    (dict(transformation=None, prior_therapies=["etoposide", "carboplatin", "atezolizumab"]), True),
+    (dict(transformation=None, prior_therapies=None, mutations=None, progression=None,
+          rebiopsy_after_progression=None), True),                                     # a de-novo SCLC record
+    (dict(transformation=None), None),                                               # after osimertinib, unrecorded
+])
+def test_transformation_boundary_for_table3(kb, change, table3):
+    res = kb.evaluate({**ISSUE10_TRANSFORMED, **change})
+    second_line = {x[0] for x in SECOND_LINE}
+    got = {r.id for r in res.recommendations}
+    possible = {p.id for p in res.possible}
+    if table3 is True:
+        assert second_line <= got and "refractory_sclc" in res.derived
+    elif table3 is False:
+        assert not second_line & (got | possible)
+    else:
+        assert second_line <= possible and not second_line & got
+        assert "transformation" in next(p for p in res.possible if p.id == "topotecan").missing
+
+
+def test_transformed_sclc_third_line_gets_table4_not_table3(kb):
+    res = kb.evaluate({**ISSUE10_TRANSFORMED, "line": 3, "prior_therapies": ["osimertinib", "etoposide", "carboplatin"]})
+    assert ("anlotinib", "moderate", "I", 72) in graded(res)          # Table 4 ≥三线
+    assert ("anlotinib", "strong", "I", 96) not in graded(res)        # Table 3 ≥三线
+    assert res.not_recommended == []                                  # Table 3's 46% refusals are SCLC's
+
+
+def test_transformed_sclc_is_not_imforte_population(kb):
+    # IMforte: 初治的广泛期小细胞肺癌患者 — not an SCLC transformed after osimertinib
+    base = dict(histology="sclc", sclc_stage="extensive", induction_regimen=["atezolizumab", "carboplatin", "etoposide"],
+                induction_cycles=4, induction_response="pr", line=1)
+    assert "atezolizumab+lurbinectedin" in {r.id for r in kb.evaluate(lung(prior_therapies=["carboplatin", "etoposide", "atezolizumab"], **base)).recommendations}
+    res = kb.evaluate(lung(prior_therapies=["osimertinib", "carboplatin", "etoposide", "atezolizumab"], transformation="sclc",
+                           mutations=["egfr_19del"], **base))
+    assert "atezolizumab+lurbinectedin" not in {r.id for r in res.recommendations} | {p.id for p in res.possible}
+
+
+# ---- primary-refractory SCLC: progression during first-line induction (issue 10) ---------------------
+# §二 (1): 一线标准治疗结束到疾病进展的时间间隔 <90 d — progressing during first-line therapy is before its end.
+@pytest.mark.parametrize("response, refractory", [("pd", True), ("sd", None), ("pr", None), ("cr", None)])
+def test_progression_during_induction_is_refractory_without_tfi(kb, response, refractory):
+    res = kb.evaluate(lung(line=2, induction_response=response, **RECORDED))
+    if refractory:
+        assert "refractory_sclc" in res.derived
+        assert graded(res) == SECOND_LINE | TABLE6 and res.possible == []
+        assert kb.explain(lung(line=2, induction_response=response, **RECORDED), "refractory_sclc").proof.rule.id \
+            == "refractory_sclc.progression_during_first_line"
+    else:
+        # a response or stable disease says nothing of the interval: tfi (or the dates) still decide
+        assert graded(res) == set()
+        assert {p.id for p in res.possible} == {x[0] for x in SECOND_LINE | TABLE6}
+        assert [m.attribute for m in res.missing][:1] == ["tfi"]
+
+
+@pytest.mark.parametrize("tfi, refractory", [("89d", True), ("90d", False)])
+def test_recorded_tfi_decides_even_with_induction_pd(kb, tfi, refractory):
+    # a recorded interval says first-line therapy ended before progression: the tfi statement decides
+    res = kb.evaluate(lung(line=2, induction_response="pd", tfi=tfi, **RECORDED))
+    assert ("refractory_sclc" in res.derived) is refractory
+    assert graded(res) == (SECOND_LINE | TABLE6 if refractory else set())
+
+
+def test_primary_refractory_example(kb):
+    res = kb.evaluate(EXAMPLES / "sclc_primary_refractory.json")
+    assert graded(res) == SECOND_LINE | TABLE6
+    assert res.possible == [] and res.missing == []
+
+
+def test_primary_refractory_after_transformation_is_not_refractory_sclc(kb):
+    res = kb.evaluate(lung(line=2, induction_response="pd", histology="sclc", transformation="sclc",
+                           prior_therapies=["osimertinib", "carboplatin", "etoposide"], mutations=["egfr_19del"]))
+    assert "refractory_sclc" not in res.derived
