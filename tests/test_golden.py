@@ -116,5 +116,7 @@ def test_every_form_of_sentence_in_english(rare):
         for goal in rare.concepts:
             got[f"{record['id']} {goal}"] = sentences(rare.explain(record, goal), []) + ["--"] + \
                 sentences(rare.why_not(record, goal), [])
+    # as the code wrote them before issue #9, but for one correction: a negated date-derived
+    # threshold ("a c_not_tfi": tfi >= 90 d) said when the *un*-negated test holds ("before")
     expected = json.loads((HERE / "golden" / "rare_forms.json").read_text(encoding="utf-8"))
     assert got == expected
