@@ -31,6 +31,7 @@ PHRASES = {
         "with_via": "{actual}; {via}",
         "is_a": "{item} is {cls}",
         "sep": ", ",
+        "group": "({items})",
         "before": "holds when {attribute} is before {date}",
         "on_or_after": "holds when {attribute} is on or after {date}",
         "concept": "{concept} ({verdict})",
@@ -38,7 +39,9 @@ PHRASES = {
         "verdict": {True: "holds", False: "does not hold", None: "is unknown"},
         "needs": "{condition} — needs {attributes}",
         "threshold": "{attribute} {op} {threshold}, e.g. {proposed}",
-        "threshold_flip": "{change} ({flip})",
+        "threshold_flip": "{attribute} {op} {threshold}, e.g. {proposed} ({flip})",
+        "change_before": "holds when {attribute} is before {date}",
+        "change_on_or_after": "holds when {attribute} is on or after {date}",
         "set": "set {attribute} = {value}",
         "record_value": "record {attribute} = {value}",
         "add": "{attribute}: add {item}",
@@ -61,14 +64,17 @@ PHRASES = {
         "with_via": "{actual}；{via}",
         "is_a": "{item}属于{cls}",
         "sep": "、",
+        "group": "（{items}）",
         "before": "若{attribute}早于 {date} 则成立",
         "on_or_after": "若{attribute}在 {date} 当日或之后则成立",
         "concept": "「{concept}」（{verdict}）",
         "not_concept": "非「{concept}」（「{concept}」{verdict}）",
         "verdict": {True: "成立", False: "不成立", None: "未定"},
         "needs": "{condition}——需补充：{attributes}",
-        "threshold": "{attribute} {op} {threshold}，例如 {proposed}",
-        "threshold_flip": "{change}（{flip}）",
+        "threshold": "{attribute} {op} {threshold}（例如 {proposed}）",
+        "threshold_flip": "{attribute} {op} {threshold}（例如 {proposed}；{flip}）",
+        "change_before": "即{attribute}早于 {date}",
+        "change_on_or_after": "即{attribute}在 {date} 当日或之后",
         "set": "将{attribute}改为 {value}",
         "record_value": "记录{attribute}为 {value}",
         "add": "{attribute}：加入 {item}",
@@ -156,8 +162,10 @@ class Words:
     def verdict(self, holds: Optional[bool]) -> str:
         return self.phrase["verdict"][holds]
 
-    def flip(self, flip: r.Flip) -> str:
-        return self.phrase[flip.holds].format(attribute=self.name(flip.attribute), date=flip.date)
+    def flip(self, flip: r.Flip, change: bool = False) -> str:
+        """When a date-derived condition holds: ``holds when progression_date is before 2026-04-15``."""
+        key = f"change_{flip.holds}" if change else flip.holds
+        return self.phrase[key].format(attribute=self.name(flip.attribute), date=flip.date)
 
     def condition(self, c: r.Condition) -> str:
         """``tfi < 90 d (patient: 45 d)``; a concept: ``not stenosis (does not hold) — needs x``."""
@@ -181,9 +189,9 @@ class Words:
         if e is None:
             return ""
         if op in ("any where", "no record where"):
-            return f"({e.value})"
+            return self.phrase["group"].format(items=e.value)  # the records' test, as the rule writes it
         if isinstance(e.value, list):
-            return "(" + self.phrase["sep"].join(self.value(v, kind) for v in e.value) + ")"
+            return self.phrase["group"].format(items=self.phrase["sep"].join(self.value(v, kind) for v in e.value))
         if e.unit:
             shown = self.quantity(e.value, kind)
             plain = units.show(e.value, kind)
@@ -222,9 +230,9 @@ class Words:
             return p["remove"].format(attribute=name, items=self.names(c.value))
         op = c.op
         if op in THRESHOLDS:
-            text = p["threshold"].format(attribute=name, op=self.op(op), threshold=self.quantity(c.threshold.value, kind),
-                                         proposed=self.quantity(c.proposed.value, kind))
-            return p["threshold_flip"].format(change=text, flip=self.flip(c.flip)) if c.flip else text
+            return p["threshold_flip" if c.flip else "threshold"].format(
+                attribute=name, op=self.op(op), threshold=self.quantity(c.threshold.value, kind),
+                proposed=self.quantity(c.proposed.value, kind), flip=self.flip(c.flip, change=True) if c.flip else None)
         if op in ("=", "!="):
             return p["set" if c.known else "record_value"].format(attribute=name, value=self.quantity(c.proposed.value, kind))
         if op in ("in", "not in"):
