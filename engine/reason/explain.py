@@ -82,6 +82,9 @@ class _Test(Visitor):
         return "any where", r.Quantity(value=n.to_source(cond.condition))
 
 
+_TEST = _Test()
+
+
 class _Detail(Visitor):
     """What a leaf adds to its condition about the patient's value, beyond the value itself."""
 
@@ -114,17 +117,17 @@ class _Detail(Visitor):
         shown.actual = r.Quantity(value=[dict(records[i]) for i in matched])
         shown.records_matched, shown.records_total = len(matched), len(records)
 
-    def visit_OneOf(self, cond, shown) -> None:
-        pass
+    def _nothing_more(self, cond, shown: r.Condition) -> None:
+        """The value, expected and actual, says it all."""
 
-    visit_IsEmpty = visit_IsKnown = visit_OneOf
+    visit_OneOf = visit_IsEmpty = visit_IsKnown = _nothing_more
 
 
 def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Condition:
     """A leaf condition as the contract shows it; ``negated`` when it sits under a ``not``."""
     cond = ev.compiled.nodes[node_id].ast
     holds = ev.value(node_id)
-    op, expected = _Test().visit(cond)
+    op, expected = _TEST.visit(cond)
     if negated:
         op = NEGATED_OP[op]
         holds = None if holds is None else not holds
