@@ -89,12 +89,14 @@ class KnowledgeBase:
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal: a recommendation id, a concept or a rule id."""
         from .reason.explain import explain
-        return explain(self._for_goal(record, goal), goal)
+        from .report.words import fill_text
+        return fill_text(explain(self._for_goal(record, goal), goal))  # the contract's English `text` fields
 
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
         """Why a goal does not hold: per rule, the failed and the missing conditions."""
         from .reason.explain import why_not
-        return why_not(self._for_goal(record, goal), goal)
+        from .report.words import fill_text
+        return fill_text(why_not(self._for_goal(record, goal), goal))
 
     def _for_goal(self, record: PatientLike, goal: str) -> Evaluation:
         """The engine's verdicts on everything an explanation of ``goal`` can show."""

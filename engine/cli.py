@@ -19,7 +19,7 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), de
 KB = click.option("--kb", "kb_dir", type=click.Path(file_okay=False), default=None,
                   help="Knowledge-base folder of *.rules files (default: the shipped one).")
 LANG = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-                    help="Labels in text output: en, or zh for the Chinese names.")
+                    help="Language of text output: en, or zh (explanations and names in Chinese).")
 
 
 def _fail(message: str, status: int) -> None:

@@ -5,6 +5,7 @@ a complete evaluation of the whole knowledge base answers."""
 import pytest
 
 from oncologic.reason.conclude import conclusions
+from oncologic.report.words import fill_text
 from oncologic.reason.evaluate import evaluate_goals, holds
 from oracle import Oracle, check_attempt, check_proof
 from support import example_files, shipped_kb
@@ -40,12 +41,12 @@ def test_every_explanation_rechecks_against_the_record(patient):
     from oncologic.reason import explain as ex
     goals = list(kb.compiled.concept_node) + sorted({kb.compiled.nodes[k].name for k in kb.compiled.regimens})
     for goal in goals:
-        explanation = ex.explain(ev, goal)
+        explanation = fill_text(ex.explain(ev, goal))  # with its sentences, which the checks print on a failure
         if explanation.proof:
             check_proof(oracle, explanation.proof, kb.compiled)
             for alt in explanation.alternatives:
                 check_proof(oracle, alt, kb.compiled)
-        wn = ex.why_not(ev, goal)
+        wn = fill_text(ex.why_not(ev, goal))
         assert wn.holds == explanation.holds
         for attempt in wn.attempts:
             check_attempt(oracle, attempt, kb.compiled)

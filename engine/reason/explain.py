@@ -5,23 +5,26 @@ shows only nodes the engine found true, a why-not only nodes it found false or u
 condition with the rule's expected value and the patient's actual value in the patient's units.
 Nothing is re-derived in Python, so the explanation is the engine's reasoning, not a second
 opinion (the tests re-check every node against the record independently).
+
+Explanations are data, not sentences: each condition carries its operator, the expected and
+the actual quantities, negation, the classes a ``has`` test matched through, the record counts
+of an ``any … where``, what an unknown concept needs and when a date-derived verdict flips.
+:mod:`oncologic.report.words` writes the sentences, in English or Chinese.
 """
 from __future__ import annotations
 
 import difflib
 
 from ..lang import nodes as n
-from . import results as r
 from ..lang import units
+from ..lang.nodes import NEGATED_OP
+from ..lang.visitor import Visitor
+from . import results as r
 from ..errors import GoalError
 from .conclude import rule_ref, source_ref
 from .evaluate import Evaluation
 from .missing import missing_attributes
 from .suggest import changes_to_hold, flip_date
-
-NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in",
-              "has": "does not have", "has any of": "has none of", "is empty": "is not empty",
-              "is known": "is unknown", "any where": "no record where", "is": "is not"}
 
 
 # ---- conditions -----------------------------------------------------------------------------
@@ -50,95 +53,95 @@ def _actual(ev: Evaluation, attribute: str) -> r.Quantity | None:
     return q
 
 
-def _expected(cond) -> r.Quantity | None:
-    if isinstance(cond, n.Compare):
+class _Test(Visitor):
+    """A leaf's test as a condition shows it: its operator and the value it expects."""
+
+    def visit_Compare(self, cond: n.Compare):
         v = cond.value
         if isinstance(v, n.Quantity):
-            return r.Quantity(value=v.value, unit=v.unit, as_written=v.written if v.written and v.written != f"{v.value}{v.unit or ''}" else None)
-        return r.Quantity(value=n.constant(v))
-    if isinstance(cond, (n.OneOf, n.Has)):
+            written = v.written if v.written and v.written != f"{v.value}{v.unit or ''}" else None
+            return cond.op, r.Quantity(value=v.value, unit=v.unit, as_written=written)
+        return cond.op, r.Quantity(value=n.constant(v))
+
+    def visit_OneOf(self, cond: n.OneOf):
+        return "in", r.Quantity(value=[n.constant(v) for v in cond.values])
+
+    def visit_Has(self, cond: n.Has):
         vals = [n.constant(v) for v in cond.values]
-        return r.Quantity(value=vals[0] if isinstance(cond, n.Has) and len(vals) == 1 else vals)
-    if isinstance(cond, n.AnyRecord):
-        return r.Quantity(value=n.to_source(cond.condition))
-    return None
+        if len(vals) == 1:
+            return "has", r.Quantity(value=vals[0])
+        return "has any of", r.Quantity(value=vals)
+
+    def visit_IsEmpty(self, cond: n.IsEmpty):
+        return "is empty", None
+
+    def visit_IsKnown(self, cond: n.IsKnown):
+        return "is known", None
+
+    def visit_AnyRecord(self, cond: n.AnyRecord):
+        return "any where", r.Quantity(value=n.to_source(cond.condition))
 
 
-def _op(cond) -> str:
-    if isinstance(cond, n.Compare):
-        return cond.op
-    if isinstance(cond, n.OneOf):
-        return "in"
-    if isinstance(cond, n.Has):
-        return "has" if len(cond.values) == 1 else "has any of"
-    if isinstance(cond, n.IsEmpty):
-        return "is empty"
-    if isinstance(cond, n.IsKnown):
-        return "is known"
-    if isinstance(cond, n.AnyRecord):
-        return "any where"
-    raise AssertionError(cond)  # pragma: no cover
+_TEST = _Test()
+
+
+class _Detail(Visitor):
+    """What a leaf adds to its condition about the patient's value, beyond the value itself."""
+
+    def __init__(self, ev: Evaluation, node_id: int):
+        self.ev = ev
+        self.node_id = node_id
+
+    def visit_Compare(self, cond: n.Compare, shown: r.Condition) -> None:
+        """A threshold on a duration derived from dates: the date from which the verdict flips."""
+        if isinstance(cond.value, n.Quantity) and cond.attribute in self.ev.patient.derived:
+            shown.flip = flip_date(self.ev, cond.attribute, shown.op, cond.value.value)
+            shown.changes_on = shown.flip.date if shown.flip else None
+
+    def visit_Has(self, cond: n.Has, shown: r.Condition) -> None:
+        """Items of the record matched through their class (``gefitinib is egfr_tki``)."""
+        values = self.ev.patient.values
+        if shown.attribute_kind != "item_set" or cond.attribute not in values:
+            return
+        checked = self.ev.compiled.checked
+        wanted = {v.name for v in cond.values if isinstance(v, n.Symbol)}
+        shown.via = [r.Membership(item=x, is_a=c) for x, c in sorted(
+            (x, c) for x in values[cond.attribute] for c in checked.ancestors(x) if c in wanted and x not in wanted)]
+
+    def visit_AnyRecord(self, cond: n.AnyRecord, shown: r.Condition) -> None:
+        """The records that match, and how many there are."""
+        records = self.ev.patient.values.get(cond.attribute)
+        if records is None:
+            return
+        matched = self.ev.matches.get(self.node_id, [])
+        shown.actual = r.Quantity(value=[dict(records[i]) for i in matched])
+        shown.records_matched, shown.records_total = len(matched), len(records)
+
+    def _nothing_more(self, cond, shown: r.Condition) -> None:
+        """The value, expected and actual, says it all."""
+
+    visit_OneOf = visit_IsEmpty = visit_IsKnown = _nothing_more
 
 
 def condition(ev: Evaluation, node_id: int, negated: bool = False) -> r.Condition:
     """A leaf condition as the contract shows it; ``negated`` when it sits under a ``not``."""
-    node = ev.compiled.nodes[node_id]
-    cond = node.ast
-    attr = ev.compiled.checked.attributes[cond.attribute]
-    kind = attr.type.kind
+    cond = ev.compiled.nodes[node_id].ast
     holds = ev.value(node_id)
-    op = _op(cond)
-    actual = _actual(ev, cond.attribute)
-    if isinstance(cond, n.AnyRecord) and actual is not None:
-        actual = r.Quantity(value=[dict(ev.patient.values[cond.attribute][i]) for i in ev.matches.get(node_id, [])])
-    expected = _expected(cond)
+    op, expected = _TEST.visit(cond)
     if negated:
         op = NEGATED_OP[op]
         holds = None if holds is None else not holds
-    # the sentence a person reads: "tfi < 90 d (patient: 45 d)"
-    values = ev.patient.values
-    if cond.attribute not in values:
-        shown = "unknown"
-    elif isinstance(cond, n.AnyRecord):
-        shown = f"{len(ev.matches.get(node_id, []))} of {len(values[cond.attribute])} record(s) match"
-    else:
-        shown = units.show(values[cond.attribute], kind)
-        if actual is not None and actual.as_written:
-            shown += f", given as {actual.as_written}"
-    if isinstance(cond, n.Compare):
-        want = n.value_text(cond.value)
-        if isinstance(cond.value, n.Quantity) and cond.value.unit:
-            want = units.show(cond.value.value, kind)
-            if cond.value.written and cond.value.written.replace(" ", "") != want.replace(" ", ""):
-                want += f" ({cond.value.written})"
-    elif isinstance(cond, n.AnyRecord):
-        want = f"({n.to_source(cond.condition)})"
-    elif isinstance(cond, (n.OneOf, n.Has)):
-        names = [n.value_text(v) for v in cond.values]
-        want = names[0] if len(names) == 1 and isinstance(cond, n.Has) else f"({', '.join(names)})"
-    else:
-        want = ""
-    if isinstance(cond, n.Has) and kind == "item_set" and cond.attribute in values:
-        checked = ev.compiled.checked
-        wanted = {v.name for v in cond.values if isinstance(v, n.Symbol)}
-        via = sorted(f"{x} is {c}" for x in values[cond.attribute] for c in checked.ancestors(x) if c in wanted and x not in wanted)
-        if via:
-            shown += "; " + ", ".join(via)
-    text = f"{cond.attribute} {op}{' ' + want if want else ''} (patient: {shown})"
-    changes_on = None
-    if isinstance(cond, n.Compare) and isinstance(cond.value, n.Quantity) and cond.attribute in ev.patient.derived:
-        changes_on, phrase = flip_date(ev, cond)
-        text += f"; {phrase}"
-    return r.Condition(attribute=cond.attribute, op=op, expected=expected, actual=actual, holds=holds, text=text,
-                       changes_on=changes_on)
+    shown = r.Condition(attribute=cond.attribute, op=op, expected=expected, actual=_actual(ev, cond.attribute),
+                        holds=holds, negated=negated,
+                        attribute_kind=ev.compiled.checked.attributes[cond.attribute].type.kind)
+    _Detail(ev, node_id).visit(cond, shown)
+    return shown
 
 
 def _concept_condition(ev: Evaluation, node_id: int, name: str, negated: bool) -> r.Condition:
     value = ev.value(node_id)
     holds = None if value is None else (not value if negated else value)
-    verb = {True: "holds", False: "does not hold", None: "is unknown"}[value]
-    return r.Condition(concept=name, op="not" if negated else "is", holds=holds,
-                       text=f"{'not ' if negated else ''}{name} ({verb})")
+    return r.Condition(concept=name, op="not" if negated else "is", holds=holds, negated=negated)
 
 
 # ---- why a node has its value ---------------------------------------------------------------
@@ -169,7 +172,7 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
                 children.append(attempt)
         elif value is None:
             needs = missing_attributes(ev, node.children[0])
-            cond.text += f" — needs {', '.join(needs)}"
+            cond.needs = needs
             missing.extend(a for a in needs if a not in missing)
         return
     if node.kind == "not":
@@ -214,7 +217,10 @@ def weakest_link(proof: r.ProofNode) -> r.WeakestLink:
     return link
 
 
-def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None, root: bool = True) -> r.ProofNode:
+def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None, root: bool = True,
+               avoids: list[str] | None = None) -> r.ProofNode:
+    """The proof of a rule that holds; a contraindication's names the items it ``avoids`` (its
+    ``conclusion`` is then worded by the report, like every sentence)."""
     compiled = ev.compiled
     rule = compiled.rule(rule_id)
     rid = compiled.rule_node[rule_id]
@@ -222,9 +228,9 @@ def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None, root
     children: list = []
     _why(ev, compiled.nodes[rid].children[0], False, conditions, children, [])
     proof = r.ProofNode(
-        conclusion=conclusion or rule.name or rule.id, kind=rule.kind, rule=rule_ref(rule), source=source_ref(compiled, rule),
+        conclusion=(rule.name or rule.id) if conclusion is None else conclusion, kind=rule.kind, rule=rule_ref(rule), source=source_ref(compiled, rule),
         conditions=conditions, children=children, strength=rule.strength if rule.kind == "recommendation" else None,
-        evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None)
+        evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None, avoids=avoids)
     if root:
         proof.weakest_link = weakest_link(proof)
     return proof
@@ -265,7 +271,7 @@ def removals(ev: Evaluation, regimen_node: int) -> list[r.Removal]:
     for cid in ev.removed.get(regimen_node, []):
         crule = ev.compiled.rule(cid)
         out.append(r.Removal(rule=rule_ref(crule), reason=crule.reason, source=source_ref(ev.compiled, crule),
-                             proof=rule_proof(ev, cid, f"avoid {', '.join(i for (i,) in crule.regimens)}")))
+                             proof=rule_proof(ev, cid, "", avoids=[i for (i,) in crule.regimens])))
     return out
 
 

@@ -127,15 +127,45 @@ class Quantity(Model):
 
 
 @dataclass(kw_only=True)
+class Flip(Model):
+    """For a duration derived from two dates (``tfi = progression_date - first_line_end_date``):
+    the condition as shown holds when ``attribute`` (the later date) is ``before`` the date, or
+    ``on_or_after`` it."""
+
+    date: str
+    attribute: str
+    holds: str  # before | on_or_after
+
+
+@dataclass(kw_only=True)
+class Membership(Model):
+    """A record's item that a ``has`` test matched through its class: ``gefitinib is egfr_tki``."""
+
+    item: str
+    is_a: str
+
+
+@dataclass(kw_only=True)
 class Condition(Model):
+    """A condition of a rule, with the patient's value. ``op`` is as shown: negated under a ``not``
+    (CONTRACT §4). The sentence ``text`` is written from the other fields by
+    :mod:`oncologic.report.words` (in English, at the API); reasoning leaves it empty."""
+
     attribute: Optional[str] = None
     concept: Optional[str] = None
     op: str
     expected: Optional[Quantity] = None
     actual: Optional[Quantity] = None
     holds: Optional[bool] = None
-    text: str
+    text: str = ""
     changes_on: Optional[str] = None  # for a duration derived from dates: the date from which the verdict flips
+    negated: bool = False  # under a `not`: `op` is the negation of the rule's test, `holds` of its verdict
+    attribute_kind: Optional[str] = None  # the attribute's type (duration, enum, item_set, ...): how its values read
+    via: list[Membership] = field(default_factory=list)  # a `has` test on items: the record's items matched by class
+    records_matched: Optional[int] = None  # `any ... where`: how many of the patient's records match
+    records_total: Optional[int] = None  # ... of how many
+    needs: Optional[list[str]] = None  # an unknown concept: the missing attributes that would decide it
+    flip: Optional[Flip] = None  # a duration derived from dates: when the condition as shown holds
 
 
 @dataclass(kw_only=True)
@@ -153,10 +183,17 @@ class Change(Model):
     """A change of the record that would make a failed or unknown condition hold."""
 
     attribute: str
-    action: str  # set | add | remove | record
+    action: str  # set | add | remove | record | unset
     value: Any = None
     unit: Optional[str] = None
-    text: str
+    text: str = ""  # written from the other fields by oncologic.report.words (in English, at the API)
+    op: Optional[str] = None  # the test the change makes hold, as a condition shows it ("<", "in", "is known", ...)
+    threshold: Optional[Quantity] = None  # a comparison: the value compared with
+    proposed: Optional[Quantity] = None  # the value proposed: for a threshold crossing an example past it; the item to add
+    known: Optional[bool] = None  # the record had a value for the attribute when the change was planned
+    none_of: Optional[list[str]] = None  # recording an empty set: the items tested absent
+    attribute_kind: Optional[str] = None
+    flip: Optional[Flip] = None  # a threshold on a duration derived from dates: the date it corresponds to
 
 
 @dataclass(kw_only=True)
@@ -171,6 +208,7 @@ class ProofNode(Model):
     evidence: Optional[str] = None
     consensus: Optional[Union[int, float]] = None
     weakest_link: Optional[WeakestLink] = None  # on the root of a proof
+    avoids: Optional[list[str]] = None  # the proof of a contraindication: the items it avoids
 
 
 @dataclass(kw_only=True)

@@ -12,14 +12,14 @@ the node true. None when no simple change is found.
 from __future__ import annotations
 
 from ..lang import nodes as n
-from . import results as r
 from ..lang import units
+from ..lang.nodes import NEGATED_OP
+from ..lang.visitor import Visitor
+from . import results as r
 from .evaluate import Evaluation
 
-_STEP = {"int": 1, "number": 1, "duration": 1, "percent": 1, "length": 1}
-
-
 ROUNDS = 4
+THRESHOLDS = ("<", "<=", ">", ">=")
 
 
 def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
@@ -29,21 +29,21 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
 
     original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
     record = dict(original)
-    texts: dict[str, str] = {}
+    planned: dict[str, r.Change] = {}  # per attribute, the change last planned for it: what it is for
     current = ev
     for _ in range(ROUNDS):
         plan = _merge(_fix(current, node_id, True, set()))
         if not plan:
             return None  # no simple change (or, oddly, nothing left to change)
         for change in plan:
-            texts[change.attribute] = change.text
+            planned[change.attribute] = change
         record = _apply(record, plan)
         try:
             patient = validate(record, ev.compiled.checked, ev.patient.source)
         except PatientError:
             return None
         if holds(ev.compiled, ev.engine, patient, node_id):  # asks the engine for this one verdict only
-            return _diff(original, record, texts, ev)
+            return _diff(original, record, planned, ev)
         current = evaluate_goals(ev.compiled, ev.engine, patient, [node_id])  # everything, to plan again
     return None
 
@@ -66,26 +66,36 @@ def _apply(record: dict, plan: list[r.Change]) -> dict:
     return out
 
 
-def _diff(before: dict, after: dict, texts: dict[str, str], ev: Evaluation) -> list[r.Change]:
-    """The net change from ``before`` to ``after``, one Change per attribute (and set member)."""
+def _diff(before: dict, after: dict, planned: dict[str, r.Change], ev: Evaluation) -> list[r.Change]:
+    """The net change from ``before`` to ``after``, one Change per attribute (and set member);
+    a set or unset value says what it was planned for (its test, threshold, proposed value)."""
     out: list[r.Change] = []
     for name in list(dict.fromkeys(list(after) + list(before))):
         old, new = before.get(name), after.get(name)
         if old == new:
             continue
+        kind = ev.compiled.checked.attributes[name].type.kind
+        plan = planned.get(name)
         if name not in after:
-            out.append(r.Change(attribute=name, action="unset", text=texts.get(name, f"leave {name} unknown")))
+            out.append(_as_planned(r.Change(attribute=name, action="unset", attribute_kind=kind),
+                                   plan if plan is not None and plan.action == "unset" else None))
         elif _is_set(new) and _is_set(old):
             for x in sorted(set(new) - set(old)):
-                out.append(r.Change(attribute=name, action="add", value=x, text=f"{name}: add {x}"))
+                out.append(r.Change(attribute=name, action="add", value=x, attribute_kind=kind))
             gone = sorted(set(old) - set(new))
             if gone:
-                out.append(r.Change(attribute=name, action="remove", value=gone, text=f"{name}: without {', '.join(gone)}"))
+                out.append(r.Change(attribute=name, action="remove", value=gone, attribute_kind=kind))
         else:
-            kind = ev.compiled.checked.attributes[name].type.kind
-            out.append(r.Change(attribute=name, action="set", value=new, unit=units.canonical_unit(kind),
-                                text=texts.get(name, f"{'set' if name in before else 'record'} {name} = {new}")))
+            out.append(_as_planned(r.Change(attribute=name, action="set", value=new, unit=units.canonical_unit(kind),
+                                            known=name in before, attribute_kind=kind), plan))
     return out
+
+
+def _as_planned(change: r.Change, plan: r.Change | None) -> r.Change:
+    if plan is not None:
+        change.op, change.threshold, change.proposed, change.known = plan.op, plan.threshold, plan.proposed, plan.known
+        change.none_of, change.flip = plan.none_of, plan.flip
+    return change
 
 
 def _fix(ev: Evaluation, node_id: int, want: bool, seen: set) -> list[r.Change] | None:
@@ -93,7 +103,7 @@ def _fix(ev: Evaluation, node_id: int, want: bool, seen: set) -> list[r.Change] 
     if ev.value(node_id) is want:
         return []
     if node.kind == "leaf":
-        change = _leaf_change(ev, node.ast, want)
+        change = _LeafChange(ev, want).visit(node.ast)
         return None if change is None else [change]
     if node.kind == "any":
         return None
@@ -159,15 +169,29 @@ def _record_value(value, kind: str):
     return f"{units.tidy(value)}{unit}" if unit else value
 
 
-def _leaf_change(ev: Evaluation, cond, want: bool) -> r.Change | None:
-    kb = ev.compiled.checked
-    attr = kb.attributes[cond.attribute]
-    kind = attr.type.kind
-    name = cond.attribute
-    values = ev.patient.values
-    if isinstance(cond, n.Compare):
+class _LeafChange(Visitor):
+    """The change of one attribute that makes a leaf ``want`` (true, or false under a ``not``);
+    None when there is no simple one. Each says which test it makes hold (``op``, as a condition
+    shows it) and what it proposes."""
+
+    def __init__(self, ev: Evaluation, want: bool):
+        self.ev = ev
+        self.want = want
+
+    def _op(self, op: str) -> str:
+        return op if self.want else NEGATED_OP[op]
+
+    def _change(self, name: str, action: str, value=None, op: str | None = None, **fields) -> r.Change:
+        kind = self.ev.compiled.checked.attributes[name].type.kind
+        return r.Change(attribute=name, action=action, value=value, op=op, attribute_kind=kind,
+                        known=name in self.ev.patient.values, **fields)
+
+    def visit_Compare(self, cond: n.Compare) -> r.Change | None:
+        attr = self.ev.compiled.checked.attributes[cond.attribute]
+        kind = attr.type.kind
+        unit = units.canonical_unit(kind)
         target = n.constant(cond.value)
-        op = cond.op if want else {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}[cond.op]
+        op = self._op(cond.op)
         if op == "=":
             value = target
         elif op == "!=":
@@ -177,48 +201,62 @@ def _leaf_change(ev: Evaluation, cond, want: bool) -> r.Change | None:
         else:
             if kind == "date":
                 return None
-            step = _STEP.get(kind, 1)
-            value = {"<": target - step, "<=": target, ">": target + step, ">=": target}[op]
+            # one canonical unit past the threshold (1 d, 1 mm, 1 %, or 1): an example the engine then verifies
+            value = {"<": target - 1, "<=": target, ">": target + 1, ">=": target}[op]
             if isinstance(value, float):
                 value = units.tidy(value)
             low = attr.type.low.value if attr.type.low is not None else None
             high = attr.type.high.value if attr.type.high is not None else None
             if (low is not None and value < low) or (high is not None and value > high):
                 return None
-        shown = units.show(value, kind)
-        text = f"{'set' if name in values else 'record'} {name} = {shown}"
-        if op not in ("=", "!="):
-            text = f"{name} {op} {units.show(target, kind)}, e.g. {shown}"
-            if name in ev.patient.derived:
-                text += f" ({flip_date(ev, n.Compare(name, op, n.Quantity(target), cond.pos))[1]})"
-        return r.Change(attribute=name, action="set", value=_record_value(value, kind), unit=units.canonical_unit(kind), text=text)
-    if isinstance(cond, n.OneOf):
+        change = self._change(cond.attribute, "set", _record_value(value, kind), op, unit=unit,
+                              proposed=r.Quantity(value=value, unit=unit))
+        if op in THRESHOLDS:
+            change.threshold = r.Quantity(value=target, unit=unit)
+            if cond.attribute in self.ev.patient.derived:
+                change.flip = flip_date(self.ev, cond.attribute, op, target)
+        return change
+
+    def visit_OneOf(self, cond: n.OneOf) -> r.Change | None:
+        attr = self.ev.compiled.checked.attributes[cond.attribute]
         allowed = [n.constant(v) for v in cond.values]
-        value = allowed[0] if want else _other(attr, *allowed)
+        value = allowed[0] if self.want else _other(attr, *allowed)
         if value is None:
             return None
-        return r.Change(attribute=name, action="set", value=value, text=f"set {name} = {value}")
-    if isinstance(cond, n.Has):
+        record = value if self.want else _record_value(value, attr.type.kind)
+        return self._change(cond.attribute, "set", record, self._op("in"), proposed=r.Quantity(value=value))
+
+    def visit_Has(self, cond: n.Has) -> r.Change | None:
+        name = cond.attribute
+        kb = self.ev.compiled.checked
         items = [n.constant(v) for v in cond.values]
-        if want:
-            return r.Change(attribute=name, action="add", value=items[0], text=f"{name}: add {items[0]}")
+        op = self._op("has" if len(items) == 1 else "has any of")
+        if self.want:
+            return self._change(name, "add", items[0], op, proposed=r.Quantity(value=items[0]))
+        values = self.ev.patient.values
         if name not in values:
-            return r.Change(attribute=name, action="set", value=[], text=f"record {name} = [] (tested, none of {', '.join(items)})")
-        present = sorted(x for x in values[name] if x in items or
-                         (kind == "item_set" and any(i in kb.ancestors(x) for i in items)))
-        return r.Change(attribute=name, action="remove", value=present, text=f"{name}: without {', '.join(present)}")
-    if isinstance(cond, n.IsEmpty):
-        if want:
-            return r.Change(attribute=name, action="set", value=[], text=f"record {name} = [] (tested, none)")
-        if kind == "set":
-            return r.Change(attribute=name, action="add", value=attr.type.values[0], text=f"{name}: add {attr.type.values[0]}")
+            return self._change(name, "set", [], op, proposed=r.Quantity(value=[]), none_of=items)
+        item_set = kb.attributes[name].type.kind == "item_set"
+        present = sorted(x for x in values[name] if x in items or (item_set and any(i in kb.ancestors(x) for i in items)))
+        return self._change(name, "remove", present, op)
+
+    def visit_IsEmpty(self, cond: n.IsEmpty) -> r.Change | None:
+        attr = self.ev.compiled.checked.attributes[cond.attribute]
+        if self.want:
+            return self._change(cond.attribute, "set", [], "is empty", proposed=r.Quantity(value=[]))
+        if attr.type.kind == "set":
+            first = attr.type.values[0]
+            return self._change(cond.attribute, "add", first, "is not empty", proposed=r.Quantity(value=first))
         return None
-    if isinstance(cond, n.IsKnown):
-        if want:
-            example = _example(attr)
-            return r.Change(attribute=name, action="record", value=example, text=f"record {name}")
-        return r.Change(attribute=name, action="unset", text=f"leave {name} unknown")
-    return None
+
+    def visit_IsKnown(self, cond: n.IsKnown) -> r.Change | None:
+        if self.want:
+            example = _example(self.ev.compiled.checked.attributes[cond.attribute])
+            return self._change(cond.attribute, "record", example, "is known", proposed=r.Quantity(value=example))
+        return self._change(cond.attribute, "unset", None, "is unknown")
+
+    def visit_AnyRecord(self, cond: n.AnyRecord) -> None:
+        return None  # no single-attribute change makes a record match
 
 
 def _other(attr: n.Attribute, *exclude):
@@ -228,7 +266,7 @@ def _other(attr: n.Attribute, *exclude):
     if kind == "bool":
         return not exclude[0]
     if kind in ("int", "number", "duration", "percent", "length"):
-        return _record_value(exclude[0] + 1, kind)
+        return exclude[0] + 1  # in canonical units
     return None
 
 
@@ -248,19 +286,18 @@ def _example(attr: n.Attribute):
     return _record_value(low, kind)
 
 
-def flip_date(ev: Evaluation, cond: n.Compare) -> tuple[str | None, str]:
+def flip_date(ev: Evaluation, attribute: str, op: str, threshold) -> r.Flip | None:
     """For ``tfi < 90d`` with tfi = progression_date - first_line_end_date: the date of the
-    later event from which the comparison holds or stops holding, and a sentence saying so."""
+    later event before which ``attribute op threshold`` holds (``<``, ``<=``), or from which on it
+    holds (``>``, ``>=``); None for ``=`` and ``!=``."""
     import datetime as dt
     import math
-    later, earlier = ev.patient.derived[cond.attribute]
+    later, earlier = ev.patient.derived[attribute]
     start = dt.date.fromisoformat(ev.patient.values[earlier])
-    c = cond.value.value
+    c = threshold
     # days d = later - start: "<" holds for d < c, "<=" for d <= c, ">" for d > c, ">=" for d >= c
-    first_day = {"<": math.ceil(c), "<=": math.floor(c) + 1, ">": math.floor(c) + 1, ">=": math.ceil(c)}.get(cond.op)
+    first_day = {"<": math.ceil(c), "<=": math.floor(c) + 1, ">": math.floor(c) + 1, ">=": math.ceil(c)}.get(op)
     if first_day is None:
-        return None, ""
+        return None
     date = (start + dt.timedelta(days=first_day)).isoformat()
-    if cond.op in ("<", "<="):
-        return date, f"holds when {later} is before {date}"
-    return date, f"holds when {later} is on or after {date}"
+    return r.Flip(date=date, attribute=later, holds="before" if op in ("<", "<=") else "on_or_after")

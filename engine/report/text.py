@@ -1,7 +1,9 @@
-"""Stage 8: rendering — results and explanations as JSON (the contract) or as text for a person.
+"""Stage 8: rendering — results and explanations as text for a person, in English or Chinese.
 
-Text uses rich: tables for recommendations, trees for proofs and why-not. ``lang="zh"`` shows
-the Chinese labels declared in the knowledge base next to the ids.
+Text uses rich: trees for recommendations, proofs and why-not. Every word is written here from
+the structured results: the sentences of conditions and changes by :mod:`.words`, the
+headings and labels of the layout from :data:`LAYOUT`. ``lang="zh"`` writes them in Chinese,
+with the labels the knowledge base declares (ids shown next to them in headings).
 """
 from __future__ import annotations
 
@@ -11,8 +13,94 @@ from rich.tree import Tree
 
 from ..reason import results as r
 from ..compile.compiler import CompiledKB
+from .words import Words
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
+
+# The words of the layout, with rich markup; values are escaped before they are put in.
+LAYOUT = {
+    "en": {
+        "patient": "[bold]Patient {patient}[/]",
+        "derived": "Derived: {items}",
+        "nothing": "[dim]nothing[/]",
+        "recommended": "[bold]Recommended ({count})[/]",
+        "recommended_none": "[bold]Recommended:[/] none",
+        "note": "[dim]note: {note}[/]",
+        "conflict": "[yellow]⚠ also not recommended[/] ({id}) by rule {rule}: {reason}",
+        "not_recommended": "\n[bold]Not recommended[/]",
+        "agreement": " ({consensus}% agreement)",
+        "contraindicated": "\n[bold]Contraindicated[/] (removed from the recommendations)",
+        "recommended_by": "rule {rule}; recommended by {by}",
+        "possible": "\n[bold]Possible[/] (would depend on data the record lacks)",
+        "needs": "needs {attributes}",
+        "missing": "\n[bold]Missing data[/]",
+        "decides": "{attribute} decides {count} recommendation(s)",
+        "evidence": "evidence {level}",
+        "consensus": "consensus {consensus}%",
+        "strength": {},
+        "grade_sep": " · ",
+        "rule": "rule {rule}",
+        "source": "; source {source}",
+        "by_rule": "by rule {rule}",
+        "weakest": "weakest link: {bits}",
+        "weakest_evidence": "evidence {level} ({rule})",
+        "weakest_consensus": "consensus {consensus}% ({rule})",
+        "weakest_sep": "; ",
+        "derived_from": " [dim](= {formula}: {values})[/]",
+        "explained": "{mark} [bold]{goal}[/] {verdict} for patient {patient}",
+        "verdict": {True: "holds", False: "does not hold"},
+        "also_derived": "[dim]also derived by:[/]",
+        "removed_by": "[red]⊘ removed by contraindication[/] {rule}: {reason}",
+        "run_why_not": "[dim]run: oncologic why-not PATIENT {goal}[/]",
+        "failed": " [dim](failed)[/]",
+        "missing_label": " [dim](missing)[/]",
+        "missing_data": "[yellow]missing data:[/] {attributes}",
+        "would_hold": "[cyan]would hold with:[/] {changes}",
+        "holds_proof": "{mark} [bold]{goal}[/] holds for patient {patient}; its proof:",
+        "nearest_miss": "{mark} [bold]{goal}[/] does not hold for patient {patient} — {count} rule(s) could conclude it, "
+                        "nearest miss first:",
+    },
+    "zh": {
+        "patient": "[bold]患者 {patient}[/]",
+        "derived": "推导出：{items}",
+        "nothing": "[dim]无[/]",
+        "recommended": "[bold]推荐（{count}）[/]",
+        "recommended_none": "[bold]推荐：[/]无",
+        "note": "[dim]注：{note}[/]",
+        "conflict": "[yellow]⚠ 同时不推荐[/]（{id}），依据规则 {rule}：{reason}",
+        "not_recommended": "\n[bold]不推荐[/]",
+        "agreement": "（共识度 {consensus}%）",
+        "contraindicated": "\n[bold]禁忌[/]（已从推荐中移除）",
+        "recommended_by": "规则 {rule}；原推荐规则 {by}",
+        "possible": "\n[bold]可能推荐[/]（取决于记录中缺少的数据）",
+        "needs": "需补充：{attributes}",
+        "missing": "\n[bold]缺少数据[/]",
+        "decides": "{attribute} 决定 {count} 条推荐",
+        "evidence": "证据级别 {level}",
+        "consensus": "共识度 {consensus}%",
+        "strength": {"strong": "强推荐", "moderate": "中等推荐", "weak": "弱推荐"},
+        "grade_sep": " · ",
+        "rule": "规则 {rule}",
+        "source": "；来源 {source}",
+        "by_rule": "依据规则 {rule}",
+        "weakest": "最薄弱环节：{bits}",
+        "weakest_evidence": "证据级别 {level}（{rule}）",
+        "weakest_consensus": "共识度 {consensus}%（{rule}）",
+        "weakest_sep": "；",
+        "derived_from": " [dim]（= {formula}：{values}）[/]",
+        "explained": "{mark} [bold]{goal}[/] 对患者 {patient} {verdict}",
+        "verdict": {True: "成立", False: "不成立"},
+        "also_derived": "[dim]亦可由以下规则推出：[/]",
+        "removed_by": "[red]⊘ 因禁忌证移除[/] {rule}：{reason}",
+        "run_why_not": "[dim]查看原因：oncologic why-not PATIENT {goal}[/]",
+        "failed": "[dim]（不满足）[/]",
+        "missing_label": "[dim]（缺少数据）[/]",
+        "missing_data": "[yellow]缺少数据：[/]{attributes}",
+        "would_hold": "[cyan]若[/]{changes}[cyan]，则成立[/]",
+        "holds_proof": "{mark} [bold]{goal}[/] 对患者 {patient} 成立；其证明：",
+        "nearest_miss": "{mark} [bold]{goal}[/] 对患者 {patient} 不成立——共 {count} 条规则可推出该结论，最接近者在前：",
+    },
+}
 
 
 class TextRenderer:
@@ -20,6 +108,12 @@ class TextRenderer:
         self.compiled = compiled
         self.lang = lang
         self.console = console or Console(highlight=False, soft_wrap=False)
+        self.words = Words(lang, compiled.checked.label)
+        self.layout = LAYOUT[lang]
+
+    def t(self, key: str, **values) -> str:
+        """A phrase of the layout with its values put in (values are rich markup already)."""
+        return self.layout[key].format(**values)
 
     # -- labels --
     def name(self, ident: str) -> str:
@@ -42,25 +136,28 @@ class TextRenderer:
     def rule(rule: r.RuleRef) -> str:
         return escape(f"{rule.id} ({rule.file}:{rule.line})")
 
-    @staticmethod
-    def grade(strength, evidence, consensus) -> str:
+    def grade(self, strength, evidence, consensus) -> str:
         bits = []
         if strength:
-            bits.append(strength)
+            bits.append(self.layout["strength"].get(strength, strength))
         if evidence:
-            bits.append(f"evidence {evidence}")
+            bits.append(self.t("evidence", level=evidence))
         if consensus is not None:
-            bits.append(f"consensus {consensus}%")
-        return escape(" · ".join(bits))
+            bits.append(self.t("consensus", consensus=consensus))
+        return escape(self.layout["grade_sep"].join(bits))
+
+    def names(self, idents) -> str:
+        """Attributes or goals in a list: ``tfi, ecog``; in Chinese their labels."""
+        return escape(self.words.names(idents))
 
     # -- recommend --
     def result(self, res: r.Result) -> None:
         c = self.console
-        c.print(f"[bold]Patient {escape(res.patient)}[/]")
-        c.print("Derived: " + (", ".join(self.name(d) for d in res.derived) if res.derived else "[dim]nothing[/]"))
+        c.print(self.t("patient", patient=escape(res.patient)))
+        c.print(self.t("derived", items=", ".join(self.name(d) for d in res.derived) if res.derived else self.t("nothing")))
         c.print()
         if res.recommendations:
-            tree = Tree(f"[bold]Recommended ({len(res.recommendations)})[/]")
+            tree = Tree(self.t("recommended", count=len(res.recommendations)))
             settings: dict[str, Tree] = {}
             for rec in res.recommendations:
                 setting = rec.setting or "-"
@@ -70,101 +167,109 @@ class TextRenderer:
                 leaf = settings[setting].add(f"{MARK[True]} [bold]{self.name(rec.id)}[/]  [cyan]{grade}[/]\n"
                                              f"[dim]{self.source(rec.source)}[/]")
                 for note in rec.notes:
-                    leaf.add(f"[dim]note: {escape(note)}[/]")
+                    leaf.add(self.t("note", note=escape(note)))
                 for conflict in rec.conflicts:
-                    leaf.add(f"[yellow]⚠ also not recommended[/] ({escape(conflict.id)}) by rule {escape(conflict.rule.id)}: "
-                             f"{escape(conflict.reason or '')}")
+                    leaf.add(self.t("conflict", id=escape(conflict.id), rule=escape(conflict.rule.id),
+                                    reason=escape(conflict.reason or "")))
             c.print(tree)
         else:
-            c.print("[bold]Recommended:[/] none")
+            c.print(self.t("recommended_none"))
         if res.not_recommended:
-            c.print("\n[bold]Not recommended[/]")
+            c.print(self.t("not_recommended"))
             for item in res.not_recommended:
-                consensus = f" ({item.consensus}% agreement)" if item.consensus is not None else ""
+                consensus = self.t("agreement", consensus=item.consensus) if item.consensus is not None else ""
                 c.print(f"  [red]✘[/] {self.name(item.id)}{consensus} — {escape(item.reason or '')} [dim]{self.source(item.source)}[/]")
         if res.contraindicated:
-            c.print("\n[bold]Contraindicated[/] (removed from the recommendations)")
+            c.print(self.t("contraindicated"))
             for item in res.contraindicated:
-                c.print(f"  [red]⊘[/] {self.name(item.id)} — {escape(item.reason or '')} "
-                        f"[dim]rule {self.rule(item.rule)}; recommended by {escape(item.recommended_by.rule.id)}[/]")
+                by = self.t("recommended_by", rule=self.rule(item.rule), by=escape(item.recommended_by.rule.id))
+                c.print(f"  [red]⊘[/] {self.name(item.id)} — {escape(item.reason or '')} [dim]{by}[/]")
         if res.possible:
-            c.print("\n[bold]Possible[/] (would depend on data the record lacks)")
+            c.print(self.t("possible"))
             for item in res.possible:
-                c.print(f"  [yellow]?[/] {self.name(item.id)} — needs {escape(', '.join(item.missing))}")
+                c.print(f"  [yellow]?[/] {self.name(item.id)} — {self.t('needs', attributes=self.names(item.missing))}")
         if res.missing:
-            c.print("\n[bold]Missing data[/]")
+            c.print(self.t("missing"))
             for m in res.missing:
                 goals = ", ".join(m.needed_for[:6]) + (", ..." if len(m.needed_for) > 6 else "")
-                c.print(f"  {escape(m.attribute)} decides {m.decides} recommendation(s) [dim]({escape(goals)})[/]")
+                c.print(f"  {self.t('decides', attribute=escape(self.words.name(m.attribute)), count=m.decides)} "
+                        f"[dim]({escape(goals)})[/]")
 
     # -- explain --
+    def condition(self, cond: r.Condition) -> str:
+        return escape(self.words.condition(cond))
+
     def proof_tree(self, node: r.ProofNode, tree: Tree | None = None) -> Tree:
         grade = self.grade(node.strength, node.evidence, node.consensus)
-        head = f"{MARK[True]} [bold]{self.name(node.conclusion)}[/]" + (f"  [cyan]{grade}[/]" if grade else "")
-        head += f"\n  [dim]rule {self.rule(node.rule)}" + (f"; source {self.source(node.source)}" if node.source.document else "") + "[/]"
+        conclusion = escape(self.words.avoid(node.avoids)) if node.avoids is not None else self.name(node.conclusion)
+        head = f"{MARK[True]} [bold]{conclusion}[/]" + (f"  [cyan]{grade}[/]" if grade else "")
+        head += "\n  [dim]" + self.t("rule", rule=self.rule(node.rule)) + (
+            self.t("source", source=self.source(node.source)) if node.source.document else "") + "[/]"
         branch = Tree(head) if tree is None else tree.add(head)
         shown_below = {child.conclusion for child in node.children}
         for cond in node.conditions:
             if cond.concept and cond.op == "is" and cond.concept in shown_below:
                 continue  # its own proof follows
-            branch.add(f"{MARK[cond.holds]} {escape(cond.text)}" + self._derived(cond))
+            branch.add(f"{MARK[cond.holds]} {self.condition(cond)}" + self._derived(cond))
         for child in node.children:
             self.proof_tree(child, branch)
         link = node.weakest_link
         if link and (link.evidence or link.consensus is not None) and node.children:
             bits = []
             if link.evidence:
-                bits.append(f"evidence {link.evidence} ({link.evidence_rule})")
+                bits.append(self.t("weakest_evidence", level=link.evidence, rule=link.evidence_rule))
             if link.consensus is not None:
-                bits.append(f"consensus {link.consensus}% ({link.consensus_rule})")
-            branch.add(f"[dim]weakest link: {escape('; '.join(bits))}[/]")
+                bits.append(self.t("weakest_consensus", consensus=link.consensus, rule=link.consensus_rule))
+            branch.add(f"[dim]{self.t('weakest', bits=escape(self.layout['weakest_sep'].join(bits)))}[/]")
         return branch
 
-    @staticmethod
-    def _derived(cond: r.Condition) -> str:
+    def _derived(self, cond: r.Condition) -> str:
+        """How a duration was derived: `` (= progression_date - first_line_end_date: ...)``."""
         d = cond.actual.derived_from if cond.actual else None
         if not d:
             return ""
-        shown = ", ".join(f"{k} {v}" for k, v in d.items() if k != "formula")
-        return f" [dim](= {escape(d['formula'])}: {escape(shown)})[/]"
+        dates = [k for k in d if k != "formula"]
+        formula = d["formula"] if self.lang == "en" else " - ".join(self.words.name(k) for k in dates)
+        shown = self.words.phrase["sep"].join(f"{self.words.name(k)} {d[k]}" for k in dates)
+        return self.t("derived_from", formula=escape(formula), values=escape(shown))
 
     def explanation(self, ex: r.Explanation, patient: str) -> None:
         c = self.console
-        verdict = "holds" if ex.holds else "does not hold"
-        c.print(f"{MARK[ex.holds]} [bold]{self.name(ex.goal)}[/] {verdict} for patient {escape(patient)}")
+        c.print(self.t("explained", mark=MARK[ex.holds], goal=self.name(ex.goal), verdict=self.layout["verdict"][ex.holds],
+                       patient=escape(patient)))
         if ex.proof:
             c.print(self.proof_tree(ex.proof))
         for alt in ex.alternatives:
-            c.print("[dim]also derived by:[/]")
+            c.print(self.t("also_derived"))
             c.print(self.proof_tree(alt))
         for removal in ex.removed_by:
-            c.print(f"[red]⊘ removed by contraindication[/] {self.rule(removal.rule)}: {escape(removal.reason or '')}")
+            c.print(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
             if removal.proof:
                 c.print(self.proof_tree(removal.proof))
         if not ex.holds and not ex.removed_by:
-            c.print(f"[dim]run: oncologic why-not PATIENT {escape(ex.goal)}[/]")
+            c.print(self.t("run_why_not", goal=escape(ex.goal)))
 
     # -- why not --
     def attempt_tree(self, attempt: r.Attempt, tree: Tree | None = None) -> Tree:
-        head = f"{MARK[attempt.holds]} {self.name(attempt.conclusion)} [dim]by rule {self.rule(attempt.rule)}" + (
-            f"; source {self.source(attempt.source)}" if attempt.source.document else "") + "[/]"
+        head = f"{MARK[attempt.holds]} {self.name(attempt.conclusion)} [dim]" + self.t("by_rule", rule=self.rule(attempt.rule)) + (
+            self.t("source", source=self.source(attempt.source)) if attempt.source.document else "") + "[/]"
         branch = Tree(head) if tree is None else tree.add(head)
         for cond in attempt.failed:
             if cond.concept and cond.op == "is" and any(isinstance(ch, r.Attempt) and ch.conclusion == cond.concept for ch in attempt.children):
                 continue  # the child attempt below says it, with its reasons
-            label = "missing" if cond.holds is None else "failed"
-            branch.add(f"{MARK[cond.holds]} {escape(cond.text)} [dim]({label})[/]" + self._derived(cond))
+            label = self.layout["missing_label" if cond.holds is None else "failed"]
+            branch.add(f"{MARK[cond.holds]} {self.condition(cond)}{label}" + self._derived(cond))
         for child in attempt.children:
             if isinstance(child, r.Attempt):
                 self.attempt_tree(child, branch)
             else:
                 self.proof_tree(child, branch)
         if attempt.missing:
-            branch.add(f"[yellow]missing data:[/] {escape(', '.join(attempt.missing))}")
+            branch.add(self.t("missing_data", attributes=self.names(attempt.missing)))
         if attempt.to_hold:
-            branch.add("[cyan]would hold with:[/] " + escape("; ".join(c.text for c in attempt.to_hold)))
+            branch.add(self.t("would_hold", changes=escape(self.words.changes(attempt.to_hold))))
         for removal in attempt.removed_by:
-            sub = branch.add(f"[red]⊘ removed by contraindication[/] {self.rule(removal.rule)}: {escape(removal.reason or '')}")
+            sub = branch.add(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
             if removal.proof:
                 self.proof_tree(removal.proof, sub)
         return branch
@@ -172,11 +277,11 @@ class TextRenderer:
     def why_not(self, wn: r.WhyNot, patient: str) -> None:
         c = self.console
         if wn.holds:
-            c.print(f"{MARK[True]} [bold]{self.name(wn.goal)}[/] holds for patient {escape(patient)}; its proof:")
+            c.print(self.t("holds_proof", mark=MARK[True], goal=self.name(wn.goal), patient=escape(patient)))
             if wn.proof:
                 c.print(self.proof_tree(wn.proof))
             return
-        c.print(f"{MARK[False]} [bold]{self.name(wn.goal)}[/] does not hold for patient {escape(patient)}"
-                f" — {len(wn.attempts)} rule(s) could conclude it, nearest miss first:")
+        c.print(self.t("nearest_miss", mark=MARK[False], goal=self.name(wn.goal), patient=escape(patient),
+                       count=len(wn.attempts)))
         for attempt in wn.attempts:
             c.print(self.attempt_tree(attempt))

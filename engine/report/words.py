@@ -1,0 +1,293 @@
+"""The sentences of explanations, written from the structured results, in English or Chinese.
+
+In: the result objects of :mod:`oncologic.reason.results` — a condition's operator, attribute,
+expected and actual quantities, negation, class memberships, record counts, flip date; a
+change's action, test, threshold and proposed value. Out: sentences for a person:
+
+    tfi < 90 d (patient: 45 d); holds when progression_date is before 2026-04-15
+    一线标准治疗结束到疾病进展的时间间隔 < 90 天（患者：45 天）；若疾病进展日期早于 2026-04-15 则成立
+
+Reasoning writes no words: the English sentences of the JSON contract's ``text`` fields are
+written here (:func:`fill_text`, called by the API), and the text report writes either
+language with :class:`Words`. In Chinese, attributes and items read as the labels the
+knowledge base declares (``label zh "..."``), falling back to their ids.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..lang import units
+from ..reason import results as r
+
+THRESHOLDS = ("<", "<=", ">", ">=")
+
+PHRASES = {
+    "en": {
+        "condition": "{attribute} {op}{expected} (patient: {actual})",
+        "with_flip": "{condition}; {flip}",
+        "unknown": "unknown",
+        "given_as": "{value}, given as {written}",
+        "records_match": "{matched} of {total} record(s) match",
+        "with_via": "{actual}; {via}",
+        "is_a": "{item} is {cls}",
+        "sep": ", ",
+        "group": "({items})",
+        "before": "holds when {attribute} is before {date}",
+        "on_or_after": "holds when {attribute} is on or after {date}",
+        "concept": "{concept} ({verdict})",
+        "not_concept": "not {concept} ({verdict})",
+        "verdict": {True: "holds", False: "does not hold", None: "is unknown"},
+        "needs": "{condition} — needs {attributes}",
+        "threshold": "{attribute} {op} {threshold}, e.g. {proposed}",
+        "threshold_flip": "{attribute} {op} {threshold}, e.g. {proposed} ({flip})",
+        "change_before": "holds when {attribute} is before {date}",
+        "change_on_or_after": "holds when {attribute} is on or after {date}",
+        "set": "set {attribute} = {value}",
+        "record_value": "record {attribute} = {value}",
+        "add": "{attribute}: add {item}",
+        "remove": "{attribute}: without {items}",
+        "none_of": "record {attribute} = [] (tested, none of {items})",
+        "empty": "record {attribute} = [] (tested, none)",
+        "record": "record {attribute}",
+        "unset": "leave {attribute} unknown",
+        "changes_sep": "; ",
+        "avoid": "avoid {items}",
+        "true": "true", "false": "false", "none": "{} (none)",
+        "set_open": "{", "set_close": "}",
+    },
+    "zh": {
+        "condition": "{attribute} {op}{expected}（患者：{actual}）",
+        "with_flip": "{condition}；{flip}",
+        "unknown": "未知",
+        "given_as": "{value}，记录为 {written}",
+        "records_match": "{total} 条记录中 {matched} 条符合",
+        "with_via": "{actual}；{via}",
+        "is_a": "{item}属于{cls}",
+        "sep": "、",
+        "group": "（{items}）",
+        "before": "若{attribute}早于 {date} 则成立",
+        "on_or_after": "若{attribute}在 {date} 当日或之后则成立",
+        "concept": "「{concept}」（{verdict}）",
+        "not_concept": "非「{concept}」（「{concept}」{verdict}）",
+        "verdict": {True: "成立", False: "不成立", None: "未定"},
+        "needs": "{condition}——需补充：{attributes}",
+        "threshold": "{attribute} {op} {threshold}（例如 {proposed}）",
+        "threshold_flip": "{attribute} {op} {threshold}（例如 {proposed}；{flip}）",
+        "change_before": "即{attribute}早于 {date}",
+        "change_on_or_after": "即{attribute}在 {date} 当日或之后",
+        "set": "将{attribute}改为 {value}",
+        "record_value": "记录{attribute}为 {value}",
+        "add": "{attribute}：加入 {item}",
+        "remove": "{attribute}：去除 {items}",
+        "none_of": "记录{attribute}为空（已检测，无 {items}）",
+        "empty": "记录{attribute}为空（已检测，均无）",
+        "record": "记录{attribute}",
+        "unset": "{attribute}保持未知",
+        "changes_sep": "；",
+        "avoid": "避免 {items}",
+        "true": "是", "false": "否", "none": "无",
+        "set_open": "{", "set_close": "}",
+    },
+}
+
+# How an operator reads; an operator not listed reads as written (=, <, in, has, ...).
+OPERATORS = {
+    "en": {},
+    "zh": {"!=": "≠", "<=": "≤", ">=": "≥", "in": "属于", "not in": "不属于", "has": "包含", "does not have": "不包含",
+           "has any of": "包含任一", "has none of": "不包含任何", "is empty": "为空", "is not empty": "不为空",
+           "is known": "已知", "is unknown": "未知", "any where": "存在记录满足", "no record where": "无记录满足"},
+}
+
+UNIT_WORDS = {"en": {}, "zh": {"d": "天"}}
+
+
+class Words:
+    """Sentences in one language. ``label(name, lang)`` gives a name's label (the knowledge
+    base's :meth:`~oncologic.model.kb.CheckedKB.label`); English uses the ids as written."""
+
+    def __init__(self, lang: str = "en", label: Optional[Callable[[str, str], Optional[str]]] = None):
+        if lang not in PHRASES:
+            raise ValueError(f"no words for language '{lang}'")
+        self.lang = lang
+        self.phrase = PHRASES[lang]
+        self._label = label
+
+    # ---- names and values -----------------------------------------------------------------
+
+    def name(self, ident: str) -> str:
+        """An attribute, item or concept: its id in English, its label in another language."""
+        if self.lang == "en" or self._label is None:
+            return ident
+        return self._label(ident, self.lang) or ident
+
+    def op(self, op: str) -> str:
+        return OPERATORS[self.lang].get(op, op)
+
+    def quantity(self, value, kind: Optional[str]) -> str:
+        """A value of an attribute of ``kind``, as the patient's values read: ``45 d``, ``{a, b}``."""
+        if kind in units.UNITS:
+            shown = units.show(value, kind)
+            unit = units.canonical_unit(kind)
+            word = UNIT_WORDS[self.lang].get(unit)
+            return shown[: -len(unit)] + word if word and shown.endswith(" " + unit) else shown
+        if isinstance(value, bool):
+            return self.phrase["true" if value else "false"]
+        if isinstance(value, (list, tuple, set, frozenset)):
+            if not value:
+                return self.phrase["none"]
+            if self.lang == "en":
+                return units.show(value, kind or "set")
+            return self.phrase["set_open"] + self.phrase["sep"].join(sorted(self.value(x, kind) for x in value)) + \
+                self.phrase["set_close"]
+        if isinstance(value, str):
+            return value if kind in ("string", "date") else self.name(value)  # the patient's text as written
+        return str(value)
+
+    def value(self, value, kind: Optional[str] = None) -> str:
+        """One value as a rule writes it: an enum value or item (labelled in Chinese), a
+        number, a date, ``true``, or a quoted string for a string attribute."""
+        if isinstance(value, bool):
+            return self.phrase["true" if value else "false"] if self.lang != "en" else ("true" if value else "false")
+        if kind == "string" and isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(value, str):
+            return value if kind == "date" else self.name(value)
+        return str(value)
+
+    def names(self, idents) -> str:
+        return self.phrase["sep"].join(self.name(x) for x in idents)
+
+    # ---- conditions -----------------------------------------------------------------------
+
+    def verdict(self, holds: Optional[bool]) -> str:
+        return self.phrase["verdict"][holds]
+
+    def flip(self, flip: r.Flip, change: bool = False) -> str:
+        """When a date-derived condition holds: ``holds when progression_date is before 2026-04-15``."""
+        key = f"change_{flip.holds}" if change else flip.holds
+        return self.phrase[key].format(attribute=self.name(flip.attribute), date=flip.date)
+
+    def condition(self, c: r.Condition) -> str:
+        """``tfi < 90 d (patient: 45 d)``; a concept: ``not stenosis (does not hold) — needs x``."""
+        if c.concept is not None:
+            value = c.holds if not c.negated or c.holds is None else not c.holds  # the concept's own verdict
+            text = self.phrase["not_concept" if c.negated else "concept"].format(
+                concept=self.name(c.concept), verdict=self.verdict(value))
+            if c.needs is not None:
+                text = self.phrase["needs"].format(condition=text, attributes=self.names(c.needs))
+            return text
+        expected = self.expected(c)
+        text = self.phrase["condition"].format(attribute=self.name(c.attribute), op=self.op(c.op),
+                                               expected=" " + expected if expected else "", actual=self.actual(c))
+        if c.flip is not None:
+            text = self.phrase["with_flip"].format(condition=text, flip=self.flip(c.flip))
+        return text
+
+    def expected(self, c: r.Condition) -> str:
+        """What the rule's test expects, as the rule writes it (units made canonical)."""
+        e, kind, op = c.expected, c.attribute_kind, c.op
+        if e is None:
+            return ""
+        if op in ("any where", "no record where"):
+            return self.phrase["group"].format(items=e.value)  # the records' test, as the rule writes it
+        if isinstance(e.value, list):
+            return self.phrase["group"].format(items=self.phrase["sep"].join(self.value(v, kind) for v in e.value))
+        if e.unit:
+            shown = self.quantity(e.value, kind)
+            plain = units.show(e.value, kind)
+            if e.as_written and e.as_written.replace(" ", "") != plain.replace(" ", ""):
+                shown += f" ({e.as_written})" if self.lang == "en" else f"（{e.as_written}）"
+            return shown
+        if e.as_written:
+            return e.as_written
+        return self.value(e.value, kind)
+
+    def actual(self, c: r.Condition) -> str:
+        """The patient's value: ``45 d, given as 6wk``, ``1 of 2 record(s) match``, ``unknown``."""
+        if c.actual is None:
+            return self.phrase["unknown"]
+        if c.records_total is not None:
+            return self.phrase["records_match"].format(matched=c.records_matched, total=c.records_total)
+        shown = self.quantity(c.actual.value, c.attribute_kind)
+        if c.actual.as_written:
+            shown = self.phrase["given_as"].format(value=shown, written=c.actual.as_written)
+        if c.via:
+            via = self.phrase["sep"].join(self.phrase["is_a"].format(item=self.name(m.item), cls=self.name(m.is_a))
+                                          for m in c.via)
+            shown = self.phrase["with_via"].format(actual=shown, via=via)
+        return shown
+
+    # ---- changes --------------------------------------------------------------------------
+
+    def change(self, c: r.Change) -> str:
+        """``tfi < 90 d, e.g. 89 d``, ``record ecog``, ``prior_therapies: without carboplatin``."""
+        p, name, kind = self.phrase, self.name(c.attribute), c.attribute_kind
+        if c.action == "unset":
+            return p["unset"].format(attribute=name)
+        if c.action == "add":
+            return p["add"].format(attribute=name, item=self.value(c.value, kind))
+        if c.action == "remove":
+            return p["remove"].format(attribute=name, items=self.names(c.value))
+        op = c.op
+        if op in THRESHOLDS:
+            return p["threshold_flip" if c.flip else "threshold"].format(
+                attribute=name, op=self.op(op), threshold=self.quantity(c.threshold.value, kind),
+                proposed=self.quantity(c.proposed.value, kind), flip=self.flip(c.flip, change=True) if c.flip else None)
+        if op in ("=", "!="):
+            return p["set" if c.known else "record_value"].format(attribute=name, value=self.quantity(c.proposed.value, kind))
+        if op in ("in", "not in"):
+            return p["set"].format(attribute=name, value=self.value(c.value, kind))
+        if op in ("has", "has any of", "is not empty"):  # an item added to a set the record lacked
+            return p["add"].format(attribute=name, item=self.value(c.proposed.value, kind))
+        if op in ("does not have", "has none of"):
+            return p["none_of"].format(attribute=name, items=self.names(c.none_of))
+        if op == "is empty":
+            return p["empty"].format(attribute=name)
+        if op == "is known":
+            return p["record"].format(attribute=name)
+        return p["set" if c.known else "record_value"].format(attribute=name, value=c.value)
+
+    def changes(self, changes: list[r.Change]) -> str:
+        return self.phrase["changes_sep"].join(self.change(c) for c in changes)
+
+    def avoid(self, items: list[str]) -> str:
+        return self.phrase["avoid"].format(items=self.names(items))
+
+    def conclusion(self, node: r.ProofNode) -> str:
+        """What a proof concludes: a concept or recommendation, or what a contraindication avoids."""
+        return self.avoid(node.avoids) if node.avoids is not None else self.name(node.conclusion)
+
+
+ENGLISH = Words("en")
+
+
+def fill_text(result, words: Words = ENGLISH):
+    """Write the sentences of a result in place — every condition's and change's ``text`` and
+    a contraindication proof's ``conclusion`` — and return it (the API does, in English, so
+    the JSON contract keeps its ``text`` fields)."""
+    stack = [result]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, (r.Condition, r.Change)):
+            obj.text = words.condition(obj) if isinstance(obj, r.Condition) else words.change(obj)
+            continue
+        if isinstance(obj, r.ProofNode):
+            if obj.avoids is not None:
+                obj.conclusion = words.avoid(obj.avoids)
+            stack.extend(obj.conditions)
+            stack.extend(obj.children)
+        elif isinstance(obj, r.Attempt):
+            stack.extend(obj.failed)
+            stack.extend(obj.children)
+            stack.extend(obj.removed_by)
+            stack.extend(obj.to_hold or [])
+        elif isinstance(obj, r.Explanation):
+            stack.extend([obj.proof] if obj.proof else [])
+            stack.extend(obj.alternatives)
+            stack.extend(obj.removed_by)
+        elif isinstance(obj, r.WhyNot):
+            stack.extend([obj.proof] if obj.proof else [])
+            stack.extend(obj.attempts)
+        elif isinstance(obj, r.Removal):
+            stack.extend([obj.proof] if obj.proof else [])
+    return result
