@@ -64,18 +64,6 @@ def _cache_dir() -> Path | None:
     return Path(root)
 
 
-def entry_path(kb_dir: str | os.PathLike | None = None) -> Path | None:
-    """Where the compiled knowledge base in ``kb_dir`` (default: the shipped one) is cached,
-    or None when caching is off. Does not create the cache folder. Raises OSError if a rule
-    file, the grammar or a module is unreadable."""
-    given = None if kb_dir is None else str(kb_dir)
-    directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
-    root = _cache_dir()
-    if root is None:
-        return None
-    return root / f"kb-{cache_key(rule_files(directory), directory, _display_root(given))}.json"
-
-
 def build(directory: Path, display: str) -> CompiledKB:
     """Run the whole front end on a folder of rule files; raise RuleError with every problem."""
     # imported here: a cached knowledge base needs neither the parser nor the checker

@@ -7,31 +7,39 @@ entry is untrusted input, and any entry that is not exactly what this version wr
 (unreadable, truncated, foreign, of another format version or key, or wrong-shaped) is
 refused with :class:`CacheError`, so that the caller rebuilds it.
 
-The encoding is tagged and positional (compact, and fast to decode with the C JSON parser)::
+How a value is written follows from the annotation of the field that holds it (refined in
+:data:`_REFINED` where the annotation is looser than what the compiler stores)::
 
-    null, true, false, numbers, strings    themselves
-    [0, x, ...]                            a list
-    [1, x, ...]                            a tuple
-    [2, x, ...]                            a frozenset
-    [3, k1, v1, k2, v2, ...]               a dict (keys of any type: int keys stay ints)
-    [4, i]                                 entry i of the shared table
-    ["Name", f1, f2, ...]                  an instance of the allow-listed dataclass Name,
-                                           its persistent fields in declaration order
+    str, int, float, bool, None, unions of them     the value itself
+    an allow-listed frozen class (a union of them, ``Pos``, ``Condition | None``, ...)
+                                                    the number of the object (a reference),
+                                                    or the plain value a union also allows
+    a union of frozen classes and int (``Term``)    [number] for an object, else the value
+    tuple[X, ...], list[X], frozenset[X]            an array of X
+    tuple[A, B]                                     an array of an A and a B
+    dict[K, V]                                      an array [k1, v1, k2, v2, ...]
+    X | None for one of these containers            the container, or null
+    a mutable allow-listed class (the knowledge
+      base, the checked model, the program, the plan)  an array of its fields in order
 
-An entry is one JSON object::
+Every instance of a frozen dataclass is written once (``Var("P")`` occurs thousands of times,
+a rule's condition both in the rules and in the nodes) in a table of columns: one block per
+class, one column per field. Objects are numbered in the order they were finished, an
+object's parts before it, so every reference goes to a lower number than its holder's: no
+cycles. An entry is one JSON object, the only one in it::
 
     {"format": "oncologic-compiled-kb", "version": FORMAT_VERSION, "key": KEY,
-     "classes": [["Name", [field, ...]], ...], "shared": [row, ...], "kb": row}
+     "classes": [["Name", [field, ...]], ...],   the allow-list and its field names
+     "order": [class of object 0, class of object 1, ...],   (places in "classes")
+     "columns": [[column of field 1, ...] for each class],
+     "kb": the fields of the CompiledKB}
 
-(the only JSON object in an entry: an object inside the data makes it wrong-shaped).
-
-``classes`` records the field names each class had when written (checked against the
-running code); ``shared`` holds every instance of a frozen dataclass once (``Var("P")``
-occurs thousands of times, a rule's condition both in the rules and in the nodes), each row
-only referring to rows before it; ``kb`` is the :class:`CompiledKB`. On reading, every field
-value is checked against its class's type annotations (refined in :data:`_REFINED` where the
-annotation is looser than what the compiler stores) — container kinds, element types,
-``None`` where allowed — before the class is constructed.
+Reading checks ``classes`` against the running code (names and order of the fields), makes
+the objects of ``order`` empty, reads and checks every column (the types of its values,
+containers rebuilt exactly: tuple, list, frozenset, dicts with int keys; references in range
+and lower than their holder), and only then fills the objects in. Columns are checked and
+converted mostly by C loops (``map``, ``issuperset``), not a Python call per value: this is
+what keeps reading an entry close to unpickling one.
 
 Files are read and written without following symlinks, reading only regular files of a
 bounded size without blocking, and writing through an exclusively created temporary file
@@ -39,14 +47,20 @@ renamed onto the entry (:func:`read_entry`, :func:`write_entry`).
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import functools
+import gc
 import json
 import os
-import secrets
+import re
 import stat
+import sys
 import types
 import typing
-from itertools import chain
+from collections import Counter, deque
+from itertools import chain, compress, islice, repeat
+from operator import attrgetter, itemgetter, lt
 from pathlib import Path
 
 from ..lang import nodes as n
@@ -57,7 +71,7 @@ from .plan import Group, Plan
 
 FORMAT = "oncologic-compiled-kb"
 FORMAT_VERSION = 1  # bump when the encoding changes (a change of the classes changes the key anyway)
-MAX_ENTRY_BYTES = 64 * 1024 * 1024  # the shipped knowledge base takes about 0.4 MB
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # the shipped knowledge base takes about 0.3 MB
 
 CLASSES: tuple[type, ...] = (
     # lang/nodes.py: the AST
@@ -75,11 +89,11 @@ CLASSES: tuple[type, ...] = (
 
 _TRANSIENT = {Plan: ("_cache",)}  # fields rebuilt empty, never written (each must have a default)
 
-# Annotations that say less than the compiler guarantees: checked as these instead.
+# Annotations that say less than the compiler guarantees: read and written as these instead.
 _REFINED = {
-    (d.Atom, "args"): tuple[typing.Union[d.Var, str, int, float, bool], ...],
+    (d.Atom, "args"): tuple[d.Term, ...],
     (d.Clause, "body"): tuple[d.Literal, ...],
-    (Node, "ast"): typing.Optional[typing.Union[n.Condition, str]],
+    (Node, "ast"): typing.Optional[typing.Union[n.Condition, str]],  # "record" for a field node
     (CompiledKB, "leaf_rails"): dict[str, tuple[d.Literal, ...]],
     (CompiledKB, "plan"): typing.Optional[Plan],
     (Plan, "conclusions"): tuple[int, ...],
@@ -88,192 +102,427 @@ _REFINED = {
     (Group, "members"): frozenset[int],
 }
 
-_LIST, _TUPLE, _FROZENSET, _DICT, _SHARED = range(5)
-
 
 class CacheError(ValueError):
-    """A cache entry that cannot be used: unreadable, foreign, stale or wrong-shaped."""
+    """A cache entry that cannot be used: unreadable, foreign, stale or wrong-shaped; or a
+    knowledge base holding a value the format cannot write."""
 
 
-# ---- schema: field names and value checks, from the classes' annotations --------------------
+_PLAIN = frozenset([str, int, float, bool, type(None)])
+_INT = frozenset([int])
+_LIST = frozenset([list])
+
+
+# ---- schema: how each field is written and checked, from the classes' annotations -----------
 
 class _Spec:
-    """How one allow-listed class is written and checked.
+    """One allow-listed class: ``names`` of its persistent fields in order, ``codecs`` for
+    them, ``number`` (its place in :data:`CLASSES`), ``shared`` (frozen, without
+    ``__post_init__``: written once in the table of objects and filled in directly)."""
 
-    ``names``: its persistent fields, in order. ``checks``: for each, a check of a *column*
-    (a list of that field's values in many instances) against the field's annotation; checks
-    run on whole columns so that the work is done by C loops (``issuperset``, ``map``), not
-    by a Python call per value.
-    """
+    __slots__ = ("cls", "tag", "number", "names", "codecs", "shared")
 
-    __slots__ = ("cls", "tag", "names", "checks", "frozen", "plain")
-
-    def __init__(self, cls: type):
-        hints = typing.get_type_hints(cls)
+    def __init__(self, cls: type, number: int):
+        hints = _annotations(cls)
         transient = _TRANSIENT.get(cls, ())
         every = [f.name for f in dataclasses.fields(cls)]
         names = [name for name in every if name not in transient]
         if every[:len(names)] != names:
-            raise TypeError(f"{cls.__name__}: transient fields must come last")  # pragma: no cover
+            raise TypeError(f"{cls.__name__}: transient fields must come last")
         self.cls = cls
         self.tag = cls.__name__
+        self.number = number
         self.names = tuple(names)
-        self.frozen = cls.__dataclass_params__.frozen
-        # a frozen class without __post_init__ is filled in directly, not through its __init__
-        self.plain = self.frozen and not hasattr(cls, "__post_init__")
-        self.checks = tuple(_column(_REFINED.get((cls, name), hints[name])) for name in names)
-
-    def valid(self, rows: list[list]) -> bool:
-        """Whether every row (the field values of one instance) fits the class."""
-        width = len(self.names)
-        if any(len(row) != width for row in rows):
-            return False
-        return all(check([row[i] for row in rows]) for i, check in enumerate(self.checks))
+        self.shared = cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__")
+        self.codecs = tuple(_codec(_REFINED.get((cls, name), hints[name])) for name in names)
 
 
-Check = typing.Callable[[list], bool]
+_SPECS: dict[type, _Spec] | None = None
 
 
-def _column(hint) -> Check:
-    """A check that every value of a column fits the annotation ``hint``."""
-    outer, inner = _kind(hint)
-    if outer is None:
-        return _true
-    if inner is None:
-        return lambda col: outer.issuperset(map(type, col))
-    return lambda col: outer.issuperset(map(type, col)) and inner(col)
-
-
-def _kind(hint) -> tuple[frozenset | None, Check | None]:
-    """For an annotation: the classes a value may have (None: any), and a check of a column of
-    such values' elements (None when the classes say it all). Raises TypeError for an
-    annotation it cannot check."""
-    if hint is object or hint is typing.Any:
-        return None, None
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        kinds = [_kind(a) for a in args]
-        if any(outer is None for outer, _ in kinds):
-            return None, None
-        allowed = frozenset().union(*(outer for outer, _ in kinds))
-        deep = [(outer, inner) for outer, inner in kinds if inner is not None]
-        if not deep:
-            return allowed, None
-        if sum(len(outer) for outer, _ in deep) != len(frozenset().union(*(outer for outer, _ in deep))):
-            raise TypeError(f"cannot check values against {hint!r}")  # pragma: no cover - two kinds of tuple
-        return allowed, lambda col: all(inner([v for v in col if type(v) in outer]) for outer, inner in deep)
-    if origin is None:
-        if hint is None or hint is type(None):
-            return frozenset([type(None)]), None
-        if isinstance(hint, type):
-            return (frozenset([float, int]) if hint is float else frozenset([hint])), None  # PEP 484: int is a float
-        raise TypeError(f"cannot check values against {hint!r}")  # pragma: no cover
-    if origin in (tuple, list, frozenset) and (origin is not tuple or not args or args[-1] is Ellipsis):
-        if not args:
-            return frozenset([origin]), None
-        items = _column(args[0])
-        return frozenset([origin]), lambda col: items(list(chain.from_iterable(col)))
-    if origin is tuple:  # tuple[A, B, C]
-        width = len(args)
-        places = [_column(a) for a in args]
-        return frozenset([tuple]), lambda col: all(len(v) == width for v in col) and all(
-            check([v[i] for v in col]) for i, check in enumerate(places))
-    if origin is dict:
-        if not args:
-            return frozenset([dict]), None
-        keys, values = _column(args[0]), _column(args[1])
-        return frozenset([dict]), lambda col: keys(list(chain.from_iterable(map(dict.keys, col)))) and values(
-            list(chain.from_iterable(map(dict.values, col))))
-    raise TypeError(f"cannot check values against {hint!r}")  # pragma: no cover
-
-
-def _true(_col) -> bool:
-    return True
-
-
-_SPECS: dict[str, _Spec] | None = None
-
-
-def _specs() -> dict[str, _Spec]:
-    """The allow-list as decoding tables, made on first use (reading annotations takes a few ms)."""
+def _specs() -> dict[type, _Spec]:
+    """The allow-list as tables, made on first use. Raises TypeError if a field has an
+    annotation the format cannot write (a programming error: the tests build the tables)."""
     global _SPECS
     if _SPECS is None:
-        _SPECS = {cls.__name__: _Spec(cls) for cls in CLASSES}
+        _SPECS = {cls: _Spec(cls, number) for number, cls in enumerate(CLASSES)}
     return _SPECS
 
 
 def _schema() -> list:
-    return [[tag, list(spec.names)] for tag, spec in _specs().items()]
+    return [[spec.tag, list(spec.names)] for spec in _specs().values()]
+
+
+_TOKEN = re.compile(r"\s*(\.\.\.|[A-Za-z_][\w.]*|[\[\],|])")
+
+
+def _annotations(cls: type) -> dict[str, object]:
+    """The field annotations of a dataclass as types: what :func:`typing.get_type_hints` gives
+    for the forms this project writes (``X | None``, ``tuple[X, ...]``, ``dict[str, n.Rule]``,
+    quoted forward references), read by a small parser that looks names up in the class's
+    module instead of ``eval``-ing the text (and takes a fraction of the time)."""
+    namespace = vars(sys.modules[cls.__module__])
+    out = {}
+    for klass in reversed(cls.__mro__):
+        for name, text in getattr(klass, "__annotations__", {}).items():
+            out[name] = _parse_annotation(text, namespace) if isinstance(text, str) else text
+    return out
+
+
+def _parse_annotation(text: str, namespace: dict):
+    """``text`` (an annotation as written) as a type. Raises TypeError if it is not one of the
+    forms :func:`_annotations` reads."""
+    tokens = _TOKEN.findall(text.replace('"', " ").replace("'", " "))
+    if "".join(tokens) != "".join(text.replace('"', "").replace("'", "").split()):
+        raise TypeError(f"cannot read the annotation {text!r}")
+    at = 0
+
+    def union():
+        nonlocal at
+        parts = [primary()]
+        while at < len(tokens) and tokens[at] == "|":
+            at += 1
+            parts.append(primary())
+        return parts[0] if len(parts) == 1 else typing.Union[tuple(parts)]
+
+    def primary():
+        nonlocal at
+        token = tokens[at]
+        at += 1
+        if token == "...":
+            return Ellipsis
+        value = _lookup(token, namespace)
+        if at < len(tokens) and tokens[at] == "[":
+            at += 1
+            args = [union()]
+            while tokens[at] == ",":
+                at += 1
+                args.append(union())
+            if tokens[at] != "]":
+                raise TypeError(f"cannot read the annotation {text!r}")
+            at += 1
+            value = value[tuple(args)] if len(args) > 1 else value[args[0]]
+        return value
+
+    try:
+        result = union()
+    except (IndexError, KeyError, AttributeError, TypeError):
+        result, at = None, -1
+    if at != len(tokens):
+        raise TypeError(f"cannot read the annotation {text!r}")
+    return result
+
+
+def _lookup(dotted: str, namespace: dict):
+    if dotted == "None":
+        return type(None)
+    head, *rest = dotted.split(".")
+    value = namespace[head] if head in namespace else getattr(builtins, head)
+    for part in rest:
+        value = getattr(value, part)
+    return value
+
+
+_SHARED_CLASSES = frozenset(cls for cls in CLASSES
+                            if cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__"))
+
+
+@functools.lru_cache(maxsize=None)  # many fields share an annotation
+def _codec(hint) -> "_Codec":
+    """How a value annotated ``hint`` is written and read (the table in the module docstring).
+    Raises TypeError for an annotation the format cannot write (``object``, a bare ``tuple``)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        plain = frozenset(a for a in args if a in _PLAIN)
+        shared = frozenset(a for a in args if a in _SHARED_CLASSES)
+        rest = [a for a in args if a not in plain and a not in shared]
+        if not rest:
+            if not shared:
+                return _Plain(plain)
+            return _Ref(shared, plain) if int not in plain else _Mixed(shared, plain)
+        if len(rest) == 1 and not shared and plain == {type(None)}:
+            return _Optional(_codec(rest[0]))
+    elif origin is None:
+        if hint is None or hint in _PLAIN:
+            return _Plain(frozenset([type(None) if hint is None else hint]))
+        if hint in _SHARED_CLASSES:
+            return _Ref(frozenset([hint]), frozenset())
+        if hint in CLASSES:
+            return _Object(hint)
+    elif origin in (list, frozenset) and len(args) == 1 or origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _Seq(origin, _codec(args[0]))
+    elif origin is tuple and args and Ellipsis not in args:
+        return _Fixed(tuple(_codec(a) for a in args))
+    elif origin is dict and len(args) == 2:
+        return _Dict(_codec(args[0]), _codec(args[1]))
+    raise TypeError(f"the cache cannot write a value annotated {hint!r}")
+
+
+class _Codec:
+    """Writes one value (``write``) and reads a column of them (``read``).
+
+    ``read(column, bounds, reader)`` takes the JSON values of a column and, for each, the
+    number below which its references must stay (its holder's number); it returns the values
+    made and checked, or raises CacheError (or ValueError, TypeError, LookupError for data of
+    the wrong shape)."""
+
+    def write(self, value, writer: "_Writer"):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, column: list, bounds: list, reader: "_Reader") -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _scalar(value):
+    if type(value) is float and (value != value or value in (float("inf"), float("-inf"))):
+        raise CacheError(f"cannot cache the number {value!r}")
+    return value
+
+
+class _Plain(_Codec):
+    def __init__(self, types_: frozenset):
+        self.types = types_ | {int} if float in types_ else types_  # PEP 484: an int is a float
+
+    def write(self, value, writer):
+        if type(value) not in self.types:
+            raise CacheError(f"cannot cache {value!r} as one of {sorted(t.__name__ for t in self.types)}")
+        return _scalar(value)
+
+    def read(self, column, bounds, reader):
+        if not self.types.issuperset(map(type, column)):
+            raise CacheError("a value of the wrong type")
+        return column
+
+
+class _Ref(_Codec):
+    """A frozen object as its number; or a plain value of ``others`` (never an int)."""
+
+    def __init__(self, classes: frozenset, others: frozenset):
+        self.classes, self.others, self.allowed = classes, others, classes | others
+
+    def write(self, value, writer):
+        if type(value) in self.classes:
+            return writer.number(value)
+        if type(value) in self.others:
+            return _scalar(value)
+        raise CacheError(f"cannot cache a {type(value).__name__} here")
+
+    def read(self, column, bounds, reader):
+        objects = reader.objects
+        if not self.others:
+            if not _INT.issuperset(map(type, column)) or not all(map(lt, column, bounds)) or min(column, default=0) < 0:
+                raise CacheError("a reference to no earlier object")
+            out = list(map(objects.__getitem__, column))
+        else:
+            given = [v.__class__ is int for v in column]
+            refs = list(compress(column, given))
+            if not all(map(lt, refs, compress(bounds, given))) or min(refs, default=0) < 0:
+                raise CacheError("a reference to no earlier object")
+            out = [objects[v] if v.__class__ is int else v for v in column]
+        if not self.allowed.issuperset(map(type, out)):
+            raise CacheError("a value or an object of the wrong type")
+        return out
+
+
+class _Mixed(_Codec):
+    """A frozen object as [its number], or a plain value (ints included)."""
+
+    def __init__(self, classes: frozenset, others: frozenset):
+        self.classes, self.others, self.allowed = classes, others, classes | others
+
+    def write(self, value, writer):
+        if type(value) in self.classes:
+            return [writer.number(value)]
+        if type(value) in self.others:
+            return _scalar(value)
+        raise CacheError(f"cannot cache a {type(value).__name__} here")
+
+    def read(self, column, bounds, reader):
+        if not all(len(v) == 1 and v[0].__class__ is int and 0 <= v[0] < bound
+                   for v, bound in zip(column, bounds) if v.__class__ is list):
+            raise CacheError("a reference to no earlier object")
+        objects = reader.objects
+        out = [objects[v[0]] if v.__class__ is list else v for v in column]
+        if not self.allowed.issuperset(map(type, out)):
+            raise CacheError("a value or an object of the wrong type")
+        return out
+
+
+class _Seq(_Codec):
+    """tuple[X, ...], list[X] or frozenset[X]: an array (a frozenset's in a fixed order)."""
+
+    def __init__(self, container: type, item: _Codec):
+        self.container, self.item = container, item
+
+    def write(self, value, writer):
+        if type(value) is not self.container:
+            raise CacheError(f"cannot cache a {type(value).__name__} as a {self.container.__name__}")
+        items = [self.item.write(x, writer) for x in value]
+        if self.container is frozenset:  # so that equal knowledge bases give equal entries
+            items.sort(key=lambda x: json.dumps(x, sort_keys=True))
+        return items
+
+    def read(self, column, bounds, reader):
+        if not _LIST.issuperset(map(type, column)):
+            raise CacheError("not an array")
+        sizes = list(map(len, column))
+        items = iter(self.item.read(list(chain.from_iterable(column)),
+                                    list(chain.from_iterable(map(repeat, bounds, sizes))), reader))
+        return list(map(self.container, map(islice, repeat(items), sizes)))
+
+
+class _Fixed(_Codec):
+    """tuple[A, B, ...]: an array of its parts."""
+
+    def __init__(self, parts: tuple):
+        self.parts = parts
+
+    def write(self, value, writer):
+        if type(value) is not tuple or len(value) != len(self.parts):
+            raise CacheError(f"cannot cache {value!r} as a tuple of {len(self.parts)}")
+        return [part.write(x, writer) for part, x in zip(self.parts, value)]
+
+    def read(self, column, bounds, reader):
+        width = len(self.parts)
+        if not _LIST.issuperset(map(type, column)) or not all(len(v) == width for v in column):
+            raise CacheError(f"not an array of {width}")
+        places = [part.read(list(map(itemgetter(i), column)), bounds, reader) for i, part in enumerate(self.parts)]
+        return list(zip(*places)) if column else []
+
+
+class _Dict(_Codec):
+    """dict[K, V]: an array of keys and values, alternating."""
+
+    def __init__(self, key: _Codec, value: _Codec):
+        self.key, self.value = key, value
+
+    def write(self, value, writer):
+        if type(value) is not dict:
+            raise CacheError(f"cannot cache a {type(value).__name__} as a dict")
+        out = []
+        for k, v in value.items():
+            out.append(self.key.write(k, writer))
+            out.append(self.value.write(v, writer))
+        return out
+
+    def read(self, column, bounds, reader):
+        if not _LIST.issuperset(map(type, column)) or any(len(v) % 2 for v in column):
+            raise CacheError("not an array of keys and values")
+        sizes = [len(v) // 2 for v in column]
+        below = list(chain.from_iterable(map(repeat, bounds, sizes)))
+        keys = iter(self.key.read(list(chain.from_iterable(v[0::2] for v in column)), below, reader))
+        values = iter(self.value.read(list(chain.from_iterable(v[1::2] for v in column)), below, reader))
+        return [dict(zip(islice(keys, size), islice(values, size))) for size in sizes]
+
+
+class _Optional(_Codec):
+    """A container, or None."""
+
+    def __init__(self, inner: _Codec):
+        self.inner = inner
+
+    def write(self, value, writer):
+        return None if value is None else self.inner.write(value, writer)
+
+    def read(self, column, bounds, reader):
+        given = [v is not None for v in column]
+        values = iter(self.inner.read(list(compress(column, given)), list(compress(bounds, given)), reader))
+        return [next(values) if present else None for present in given]
+
+
+class _Object(_Codec):
+    """A mutable allow-listed object, written in place: an array of its fields."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def write(self, value, writer):
+        if type(value) is not self.cls:
+            raise CacheError(f"cannot cache a {type(value).__name__} as a {self.cls.__name__}")
+        spec = writer.specs[self.cls]
+        return [codec.write(getattr(value, name), writer) for name, codec in zip(spec.names, spec.codecs)]
+
+    def read(self, column, bounds, reader):
+        spec = reader.specs[self.cls]
+        width = len(spec.names)
+        if not _LIST.issuperset(map(type, column)) or not all(len(v) == width for v in column):
+            raise CacheError(f"{spec.tag}: not an array of {width} fields")
+        fields = [codec.read(list(map(itemgetter(i), column)), bounds, reader) for i, codec in enumerate(spec.codecs)]
+        return [self.cls(*values) for values in zip(*fields)]
 
 
 # ---- writing --------------------------------------------------------------------------------
 
+class _Writer:
+    def __init__(self, specs: dict[type, _Spec]):
+        self.specs = specs
+        self.order: list[int] = []
+        self.columns = [[[] for _ in spec.names] for spec in specs.values()]
+        self.index: dict[str, int] = {}
+
+    def number(self, value) -> int:
+        """The number of a frozen object, written (after its parts) the first time it is met."""
+        spec = self.specs.get(type(value))
+        if spec is None or not spec.shared:
+            raise CacheError(f"cannot cache a {type(value).__qualname__} as a shared object")
+        fields = [codec.write(getattr(value, name), self) for name, codec in zip(spec.names, spec.codecs)]
+        # equal objects are written once; the key is their text, so 1, 1.0 and true stay apart
+        text = json.dumps([spec.number, fields], separators=(",", ":"))
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.order)
+            self.order.append(spec.number)
+            for column, value in zip(self.columns[spec.number], fields):
+                column.append(value)
+        return found
+
+
 def serialise(compiled: CompiledKB, key: str) -> bytes:
     """The cache entry for ``compiled`` under ``key``, as UTF-8 JSON bytes.
 
-    Raises :class:`CacheError` if the knowledge base holds a value the format cannot
-    represent (a class outside :data:`CLASSES`, a set, a non-finite float).
+    Raises :class:`CacheError` if the knowledge base holds a value the format cannot write
+    (a class outside :data:`CLASSES`, a value its field's annotation does not allow, a
+    non-finite float).
     """
-    specs = {spec.cls: spec for spec in _specs().values()}
-    shared: list = []
-    index: dict[str, int] = {}
-
-    def enc(v):
-        t = type(v)
-        if v is None or t is str or t is int or t is bool:
-            return v
-        if t is float:
-            if v != v or v in (float("inf"), float("-inf")):
-                raise CacheError(f"cannot cache the number {v!r}")
-            return v
-        if t is list:
-            return [_LIST, *map(enc, v)]
-        if t is tuple:
-            return [_TUPLE, *map(enc, v)]
-        if t is frozenset:  # in a fixed order, so that equal knowledge bases give equal entries
-            return [_FROZENSET, *sorted(map(enc, v), key=lambda x: json.dumps(x, sort_keys=True))]
-        if t is dict:
-            out = [_DICT]
-            for k, x in v.items():
-                out.append(enc(k))
-                out.append(enc(x))
-            return out
-        spec = specs.get(t)
-        if spec is None:
-            raise CacheError(f"cannot cache a {t.__module__}.{t.__qualname__}")
-        row = [spec.tag, *(enc(getattr(v, name)) for name in spec.names)]
-        if not spec.frozen:
-            return row
-        # one row for equal immutable values; the key is the row's text, so 1, 1.0 and true stay apart
-        text = json.dumps(row, separators=(",", ":"))
-        i = index.get(text)
-        if i is None:
-            i = index[text] = len(shared)
-            shared.append(row)
-        return [_SHARED, i]
-
-    root = enc(compiled)
-    entry = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "classes": _schema(), "shared": shared, "kb": root}
+    try:
+        writer = _Writer(_specs())
+    except TypeError as err:  # pragma: no cover - tests build the tables
+        raise CacheError(str(err)) from None
+    kb = _Object(CompiledKB).write(compiled, writer)
+    entry = {"format": FORMAT, "version": FORMAT_VERSION, "key": key, "classes": _schema(),
+             "order": writer.order, "columns": writer.columns, "kb": kb}
     return json.dumps(entry, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 # ---- reading --------------------------------------------------------------------------------
+
+_ENTRY_FIELDS = {"format", "version", "key", "classes", "order", "columns", "kb"}
+
 
 def deserialise(data: bytes, key: str) -> CompiledKB:
     """The knowledge base in a cache entry written by :func:`serialise` under ``key``.
 
     Raises :class:`CacheError` for anything else: bytes that are not UTF-8 JSON, a JSON value
     that is not an entry of this format and version, another key, field names other than the
-    running code's, a class outside :data:`CLASSES`, a value of the wrong type for its field,
-    any other shape than :func:`serialise` writes.
+    running code's, an object of a class outside :data:`CLASSES`, a value of the wrong type
+    for its field, a reference to no object or to a later one, any other shape.
     """
-    objects = []
+    paused = gc.isenabled()
+    gc.disable()  # tens of thousands of new objects, none in a cycle: collecting meanwhile only costs
+    try:
+        return _deserialise(data, key)
+    finally:
+        if paused:
+            gc.enable()
 
-    def one_object(pairs):  # the entry is the only JSON object: data never holds one
-        if objects:
+
+def _deserialise(data: bytes, key: str) -> CompiledKB:
+    seen = []
+
+    def one_object(pairs):  # the entry is the only JSON object: the data never holds one
+        if seen:
             raise CacheError("a JSON object inside the data")
-        objects.append(pairs)
+        seen.append(len(pairs))
         return dict(pairs)
 
     try:
@@ -288,78 +537,63 @@ def deserialise(data: bytes, key: str) -> CompiledKB:
         raise CacheError(f"format version {entry.get('version')!r}, not {FORMAT_VERSION}")
     if type(entry.get("key")) is not str or entry["key"] != key:
         raise CacheError("an entry for other rule files or another engine")
-    if len(objects[0]) != 6 or set(entry) != {"format", "version", "key", "classes", "shared", "kb"}:
+    if seen[0] != len(_ENTRY_FIELDS) or set(entry) != _ENTRY_FIELDS:
         raise CacheError("not the fields of a cache entry")
+    try:
+        specs = _specs()
+    except TypeError as err:  # pragma: no cover - tests build the tables
+        raise CacheError(str(err)) from None
     if entry["classes"] != _schema():
         raise CacheError("written for other classes")
-    if type(entry["shared"]) is not list or type(entry["kb"]) is not list:
-        raise CacheError("the shared table or the knowledge base is not an array")
     try:
-        compiled = _decode(entry["shared"], entry["kb"], _specs())
+        compiled = _Reader(specs).read(entry["order"], entry["columns"], entry["kb"])
     except CacheError:
         raise
-    except (ValueError, TypeError, LookupError, RecursionError) as err:
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as err:
         raise CacheError(f"wrong shape: {type(err).__name__}: {err}") from None
-    if type(compiled) is not CompiledKB:
+    if type(compiled) is not CompiledKB:  # pragma: no cover - _Object(CompiledKB) makes nothing else
         raise CacheError("the entry does not hold a compiled knowledge base")
     return compiled
 
 
-def _decode(rows: list, root: list, specs: dict[str, _Spec]):
-    """The value ``root`` stands for, after the shared table ``rows``. Raises CacheError,
-    or ValueError, TypeError, LookupError or RecursionError for data of the wrong shape.
+class _Reader:
+    """Reads the table of objects, then the knowledge base. Raises CacheError, or ValueError,
+    TypeError, LookupError or AttributeError for data of the wrong shape."""
 
-    The shared rows are checked together, class by class, once all are read (an object is
-    only filled in before: no code of the project runs on it until then); every other object
-    is checked before it is made."""
-    shared: list = []
-    pending: dict[str, list] = {tag: [] for tag in specs}  # field values of the shared rows, per class
-    new = object.__new__
-    REF = _SHARED
+    def __init__(self, specs: dict[type, _Spec]):
+        self.specs = specs
+        self.objects: list = []
 
-    def dec(x: list, rows_of: dict | None):
-        tag = x[0]
-        if tag.__class__ is str:
-            spec = specs[tag]
-            args = [v if v.__class__ is not list else shared[v[1]] if v[0] == REF and len(v) == 2 and v[1] >= 0
-                    else dec(v, None) for v in x[1:]]
-            if rows_of is not None:
-                rows_of[tag].append(args)
-            elif not spec.valid([args]):
-                raise CacheError(f"{tag}: fields of the wrong number or type")
-            if spec.plain:
-                obj = new(spec.cls)
-                obj.__dict__.update(zip(spec.names, args))
-                return obj
-            return spec.cls(*args)
-        if tag.__class__ is not int:
-            raise CacheError("an array without a tag")
-        if tag == REF:
-            if len(x) != 2 or x[1].__class__ is not int or x[1] < 0:
-                raise CacheError("a reference to no shared entry")
-            return shared[x[1]]
-        items = [v if v.__class__ is not list else shared[v[1]] if v[0] == REF and len(v) == 2 and v[1] >= 0
-                 else dec(v, None) for v in x[1:]]
-        if tag == _TUPLE:
-            return tuple(items)
-        if tag == _LIST:
-            return items
-        if tag == _FROZENSET:
-            return frozenset(items)
-        if tag == _DICT:
-            if len(items) % 2:
-                raise CacheError("a dict with a key and no value")
-            return dict(zip(items[0::2], items[1::2]))
-        raise CacheError(f"unknown tag {tag!r}")
+    def read(self, order, columns, kb) -> CompiledKB:
+        specs = list(self.specs.values())
+        if type(order) is not list or type(columns) is not list or len(columns) != len(specs):
+            raise CacheError("no table of objects")
+        if not _INT.issuperset(map(type, order)) or (order and not 0 <= min(order) <= max(order) < len(specs)):
+            raise CacheError("an object of no class")
+        if not all(specs[number].shared for number in set(order)):
+            raise CacheError("a mutable object in the table of objects")
+        classes = [spec.cls for spec in specs]
+        objects = self.objects = list(map(object.__new__, map(classes.__getitem__, order)))
+        numbers = sorted(range(len(order)), key=order.__getitem__)  # by class, ascending: the columns' order
+        counts = Counter(order)
+        filled = []
+        start = 0
+        for spec, block in zip(specs, columns):
+            count = counts[spec.number]
+            mine = numbers[start:start + count]
+            start += count
+            if type(block) is not list or len(block) != len(spec.names) or \
+                    not all(type(column) is list and len(column) == count for column in block):
+                raise CacheError(f"{spec.tag}: not {len(spec.names)} columns of {count} values")
+            if count:
+                values = [codec.read(column, mine, self) for codec, column in zip(spec.codecs, block)]
+                filled.append((spec.names, list(map(objects.__getitem__, mine)), values))
+        for names, objs, values in filled:  # every value checked: fill the objects in (C loops)
+            deque(map(dict.update, map(_DICT_OF, objs), map(zip, repeat(names), zip(*values))), maxlen=0)
+        return _Object(CompiledKB).read([kb], [len(objects)], self)[0]
 
-    for row in rows:
-        if row.__class__ is not list or not row or row[0].__class__ is not str or not specs[row[0]].plain:
-            raise CacheError("a shared entry is not an immutable object")
-        shared.append(dec(row, pending))
-    for tag, found in pending.items():
-        if found and not specs[tag].valid(found):
-            raise CacheError(f"{tag}: fields of the wrong number or type")
-    return dec(root, None)
+
+_DICT_OF = attrgetter("__dict__")
 
 
 # ---- files ----------------------------------------------------------------------------------
@@ -424,7 +658,7 @@ def write_entry(path: Path, data: bytes) -> bool:
     file (random name, mode 0o600, never through a symlink) in the same folder, then renamed
     over ``path`` (replacing a symlink there, not its target). Returns whether it worked; on
     any OSError the temporary file is removed and nothing else changes. Never raises OSError."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
     try:
         fd = os.open(tmp, _WRITE_FLAGS, 0o600)
     except (OSError, ValueError):
