@@ -115,7 +115,11 @@ def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
     folder = c.cache_folder(root) if root is not None and files else None
     path = key = None
     if folder is not None:
-        key = cache_key(files, directory, display)
+        try:
+            key = cache_key(files, directory, display)
+        except OSError:
+            folder = None  # an unreadable file: no cache; building reports what it can
+    if folder is not None:
         path = folder / f"kb-{key}.json"
         data = c.read_entry(path)
         if data is not None:

@@ -71,7 +71,7 @@ from .plan import Group, Plan
 
 FORMAT = "oncologic-compiled-kb"
 FORMAT_VERSION = 1  # bump when the encoding changes (a change of the classes changes the key anyway)
-MAX_ENTRY_BYTES = 64 * 1024 * 1024  # the shipped knowledge base takes about 0.3 MB
+MAX_ENTRY_BYTES = 16 * 1024 * 1024  # the shipped knowledge base takes about 0.3 MB
 
 CLASSES: tuple[type, ...] = (
     # lang/nodes.py: the AST
@@ -365,6 +365,30 @@ class _Seq(_Codec):
     def read(self, column, bounds, reader):
         if not _LIST.issuperset(map(type, column)):
             raise CacheError("not an array")
+        item, container = self.item, self.container
+        # the common cases without flattening: plain values, and references to objects
+        if type(item) is _Plain:
+            if not item.types.issuperset(map(type, chain.from_iterable(column))):
+                raise CacheError("a value of the wrong type")
+            return list(map(container, column))
+        if type(item) is _Ref and not item.others:
+            if not _INT.issuperset(map(type, chain.from_iterable(column))) \
+                    or min(chain.from_iterable(column), default=0) < 0 \
+                    or not all(map(lt, map(max, filter(None, column)), compress(bounds, column))):
+                raise CacheError("a reference to no earlier object")
+            out = list(map(container, map(map, repeat(reader.objects.__getitem__), column)))
+            if not item.allowed.issuperset(map(type, chain.from_iterable(out))):
+                raise CacheError("an object of the wrong type")
+            return out
+        if type(item) is _Mixed:
+            objects = reader.objects
+            if not all(len(v) == 1 and v[0].__class__ is int and 0 <= v[0] < bound
+                       for values, bound in zip(column, bounds) for v in values if v.__class__ is list):
+                raise CacheError("a reference to no earlier object")
+            out = [container([objects[v[0]] if v.__class__ is list else v for v in values]) for values in column]
+            if not item.allowed.issuperset(map(type, chain.from_iterable(out))):
+                raise CacheError("a value or an object of the wrong type")
+            return out
         sizes = list(map(len, column))
         items = iter(self.item.read(list(chain.from_iterable(column)),
                                     list(chain.from_iterable(map(repeat, bounds, sizes))), reader))
@@ -529,8 +553,8 @@ def _deserialise(data: bytes, key: str) -> CompiledKB:
         entry = json.loads(data, object_pairs_hook=one_object)
     except CacheError:
         raise
-    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise CacheError(f"not JSON: {err}") from None
+    except (ValueError, RecursionError, MemoryError) as err:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
+        raise CacheError(f"not JSON: {type(err).__name__}: {err}") from None
     if type(entry) is not dict or entry.get("format") != FORMAT:
         raise CacheError("not a cache entry of oncologic")
     if type(entry.get("version")) is not int or entry["version"] != FORMAT_VERSION:
@@ -549,7 +573,7 @@ def _deserialise(data: bytes, key: str) -> CompiledKB:
         compiled = _Reader(specs).read(entry["order"], entry["columns"], entry["kb"])
     except CacheError:
         raise
-    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as err:
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError, MemoryError) as err:
         raise CacheError(f"wrong shape: {type(err).__name__}: {err}") from None
     if type(compiled) is not CompiledKB:  # pragma: no cover - _Object(CompiledKB) makes nothing else
         raise CacheError("the entry does not hold a compiled knowledge base")
