@@ -2,14 +2,14 @@
 
 This is the environment of the pipeline (compare jinja2's Environment): it finds the rule
 files, runs each stage, collects every diagnostic, and keeps the compiled result in a cache
-keyed by a digest of the rule files, the grammar and the compiler itself, so a cold
-command-line run skips parsing and compiling.
+of plain data (:mod:`.cache`: JSON, validated when read, never pickle) keyed by a digest of
+the rule files, the grammar and the front end itself, so a cold command-line run skips
+parsing and compiling. A cache entry that cannot be used is rebuilt and written again.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from pathlib import Path
 
 from .. import __version__
@@ -30,18 +30,29 @@ def _display_root(given: str | None) -> str:
     return "facts" if given is None else given.rstrip("/\\") or "."
 
 
-def _digest(files: list[Path], directory: Path, display: str) -> str:
+def cache_key(files: list[Path], directory: Path, display: str) -> str:
+    """The name of a compiled knowledge base in the cache (hex SHA-256): it changes with the
+    cache format, the package version, how paths are shown, the grammar, every module of the
+    front end (``lang``, ``model``, ``compile``: all ``*.py`` files in them, found afresh each
+    time) and the rule files (relative paths and contents). Raises OSError if one is unreadable."""
+    from .cache import FORMAT_VERSION
+
     h = hashlib.sha256()
-    h.update(__version__.encode())
-    h.update(display.encode())
-    h.update(grammar_path().read_bytes())
+
+    def part(label: str, data: bytes) -> None:  # length-prefixed: no two inputs give one stream
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    part("format", str(FORMAT_VERSION).encode())
+    part("version", __version__.encode())
+    part("display", display.encode())
+    part("grammar", grammar_path().read_bytes())
     package = Path(__file__).resolve().parent.parent
     for sub in _FRONT_END:
-        for module in sorted((package / sub).glob("*.py")):
-            h.update(f"{sub}/{module.name}".encode() + b"\0" + module.read_bytes())
+        for module in sorted((package / sub).rglob("*.py")):
+            part("module " + module.relative_to(package).as_posix(), module.read_bytes())
     for path in files:
-        h.update(str(path.relative_to(directory)).encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
+        part("rules " + path.relative_to(directory).as_posix(), path.read_bytes())
     return h.hexdigest()
 
 
@@ -90,32 +101,41 @@ def build(directory: Path, display: str) -> CompiledKB:
 
 def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
     """The compiled knowledge base in ``kb_dir`` (a folder of ``*.rules`` files; default: the
-    shipped one), from the cache when it is fresh (``ONCOLOGIC_NO_CACHE`` turns the cache off;
-    a cache that cannot be read or written is passed over). Raises :class:`OncologicError`
-    when the folder does not exist or holds no rule file, :class:`RuleError` as :func:`build`."""
+    shipped one), from the cache when it is fresh (``ONCOLOGIC_NO_CACHE`` turns it off).
+
+    An entry that is missing, unreadable or not exactly what :mod:`.cache` writes is ignored:
+    the knowledge base is built and the entry written afresh, when the cache folder allows.
+    Raises OncologicError for a missing folder or one without rule files, RuleError for
+    errors in the rules; never for a problem with the cache.
+    """
+    from . import cache as c
+
     given = None if kb_dir is None else str(kb_dir)
     directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
     display = _display_root(given)
     if not directory.is_dir():
         raise OncologicError(f"{display}: no such knowledge-base folder")
     files = rule_files(directory)
-    cache = _cache_dir()
-    path = None
-    if cache is not None and files:
-        path = cache / f"kb-{_digest(files, directory, display)}.pickle"
+    root = _cache_dir()
+    folder = c.cache_folder(root) if root is not None and files else None
+    path = key = None
+    if folder is not None:
         try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-            pass  # no cache yet, or an unreadable one: build afresh
+            key = cache_key(files, directory, display)
+        except OSError:
+            folder = None  # an unreadable file: no cache; building reports what it can
+    if folder is not None:
+        path = folder / f"kb-{key}.json"
+        data = c.read_entry(path)
+        if data is not None:
+            try:
+                return c.deserialise(data, key)
+            except c.CacheError:
+                pass  # a damaged, foreign or stale entry: build afresh and replace it
     compiled = build(directory, display)
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home is no reason to fail
+            c.write_entry(path, c.serialise(compiled, key))
+        except c.CacheError:
+            pass  # not representable as cache data (cannot happen for a checked KB): just not cached
     return compiled

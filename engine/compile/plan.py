@@ -108,11 +108,6 @@ class Plan:
             return order
         return self._remember(("order", node_id), make)
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_cache"] = {}
-        return state
-
 
 def _t(node: int) -> Atom:
     return Atom(f"t{node}", (P,))
