@@ -132,7 +132,7 @@ def explain(patient, goal, kb_dir, fmt, lang):
     if fmt == "json":
         _emit_json(ex)
     else:
-        _renderer(kb, lang).explanation(ex, person.id)
+        _renderer(kb, lang).explanation(ex, person.id, patient)
 
 
 @main.command("why-not")

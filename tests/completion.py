@@ -20,7 +20,7 @@ import math
 
 from oncologic.lang import nodes as n
 
-from oracle import Oracle, k_and, k_not
+from oracle import Oracle
 
 
 class _Values:
@@ -136,9 +136,5 @@ class CompletionOracle:
 
 
 def exact_node(oracle: Oracle, node):
-    """A conclusion's value (Kleene's, for a record with missing data): a regimen is
-    recommended when its rule holds and none of the contraindications that can remove it does."""
-    if node.kind == "regimen":
-        blockers = oracle.compiled.removals.get(node.id, [])
-        return k_and([oracle.rule(node.rule)] + [k_not(oracle.rule(c)) for c in blockers])
+    """A conclusion's value: the oracle's (Kleene's, for a record with missing data)."""
     return oracle.node(node)

@@ -112,12 +112,9 @@ class Oracle:
             return self.concept(node.name)
         if node.kind == "rule":
             return self.rule(node.rule)
-        if node.kind == "regimen":
-            value = self.rule(node.rule)
+        if node.kind == "regimen":  # recommended: its rule holds and no contraindication that can remove it does
             blockers = self.compiled.removals.get(node.id, [])
-            if value is True and any(self.rule(c) is True for c in blockers):
-                return None  # removed: neither recommended nor refuted
-            return value
+            return k_and([self.rule(node.rule)] + [k_not(self.rule(c)) for c in blockers])
         raise AssertionError(node)
 
 
@@ -152,8 +149,10 @@ def check_proof(oracle, node: r.ProofNode, compiled):
 
 def check_attempt(oracle, attempt: r.Attempt, compiled):
     value = oracle.rule(attempt.rule.id)
-    if attempt.removed_by:
+    if attempt.removed_by or attempt.pending:
         assert value is True
+        for pending in attempt.pending:  # an undecided contraindication: its rule is unknown
+            assert oracle.rule(pending.rule.id) is None
     else:
         assert value is not True, f"why-not lists rule {attempt.rule.id} as failing, but it holds"
     for cond in attempt.failed:

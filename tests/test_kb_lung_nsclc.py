@@ -457,7 +457,6 @@ def test_acquired_her2_after_egfr_tki_is_the_no_target_stratum_with_its_adc_refu
 @pytest.mark.parametrize("mutations, prior, her2_row", [
     (["her2_mutation"], ["carboplatin", "pemetrexed"], True),                 # primary HER2: Table 4 HER2 row
     (["her2_mutation"], ["carboplatin", "pemetrexed", "pembrolizumab"], True),
-    (["her2_mutation"], None, True),                                          # no EGFR driver: primary whatever was given
     (["egfr_l858r", "her2_mutation"], ["osimertinib"], False),                # acquired on an EGFR-TKI
     (["egfr_19del", "her2_mutation"], ["gefitinib"], False),
     (["egfr_exon20ins", "her2_mutation"], ["carboplatin", "pemetrexed"], True),   # exon 20ins is not sensitising
@@ -466,6 +465,23 @@ def test_her2_row_is_for_primary_her2(kb, mutations, prior, her2_row):
     res = kb.evaluate(rare_driver("her2_mutation", mutations=mutations, prior_therapies=prior))
     assert ("nsclc_her2_mutation_second_line" in res.derived) is her2_row
     assert (HER2 <= graded(ours(res))) is her2_row
+
+
+def test_her2_with_unknown_prior_therapies_leaves_the_adcs_pending(kb):
+    """No EGFR driver: the HER2 row applies whatever was given. But with prior therapies unknown
+    the patient may have progressed on an EGFR-TKI, where §四(二)2(5) does not recommend ADCs
+    (54%): the ADC rows are possible, pending that statement, never certain."""
+    res = kb.evaluate(rare_driver("her2_mutation", prior_therapies=None))
+    assert "nsclc_her2_mutation_second_line" in res.derived
+    assert ("pyrotinib", "moderate", "V", 86) in graded(ours(res))
+    adcs = {p.id: p for p in res.possible if p.id in ("trastuzumab_deruxtecan", "trastuzumab_emtansine")}
+    assert set(adcs) == {"trastuzumab_deruxtecan", "trastuzumab_emtansine"}
+    for entry in adcs.values():
+        assert [(x.kind, x.rule.id) for x in entry.pending] == [
+            ("not_recommended", "nsclc.driver_positive.extensive_progression.not_recommended.adc")]
+        assert "prior_therapies" in entry.missing
+    assert [x.id for x in res.possibly_not_recommended] == ["adc"]
+    assert not res.not_recommended
 
 
 def test_her2_after_egfr_tki_example(kb):

@@ -101,7 +101,7 @@ def test_sets_absent_empty_and_members(mini):
 
 
 def test_recommendations_regimens_notes_and_not_recommended(mini):
-    res = mini.evaluate({"id": "t", "cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2})
+    res = mini.evaluate({"id": "t", "cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2, "adverse_events": []})
     got = {(r.id, r.strength, r.evidence, r.consensus, r.setting) for r in res.recommendations}
     assert got == {("topotecan", "strong", "I", 92, "refractory"),
                    ("anlotinib+topotecan", "weak", "V", 68, "refractory"),
@@ -111,6 +111,20 @@ def test_recommendations_regimens_notes_and_not_recommended(mini):
     assert combo.rule.id == "r.combo" and combo.rule.line == 13
     assert [(n.id, n.consensus, n.reason) for n in res.not_recommended] == [("bronchoscopy", 46, "no agreement")]
     assert res.derived == ["refractory"]
+
+
+def test_an_undecided_contraindication_makes_the_regimen_possible_never_certain(mini):
+    """Kleene: `true and not unknown` is unknown. With adverse events unrecorded, c.squamous may
+    hold: the regimen is possible, names the data and the pending statement."""
+    res = mini.evaluate({"id": "t", "cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2})
+    assert "bevacizumab+carboplatin" not in {r.id for r in res.recommendations}
+    (entry,) = [p for p in res.possible if p.id == "bevacizumab+carboplatin"]
+    assert entry.missing == ["adverse_events"]
+    assert [(x.kind, x.rule.id, x.missing) for x in entry.pending] == [("contraindication", "c.squamous", ["adverse_events"])]
+    assert any(m.attribute == "adverse_events" and "bevacizumab+carboplatin" in m.needed_for for m in res.missing)
+    ex = mini.explain({"id": "t", "cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2}, "bevacizumab+carboplatin")
+    assert (ex.kind, ex.verdict, ex.holds, ex.missing) == ("recommendation", "undecided", None, ["adverse_events"])
+    assert [x.rule.id for x in ex.pending] == ["c.squamous"] and ex.proof is None
 
 
 def test_contraindication_removes_regimen_from_any_rule(mini):

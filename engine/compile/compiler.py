@@ -71,6 +71,20 @@ class CompiledKB:
     def rule(self, rule_id: str) -> n.Rule:
         return self._rules[rule_id]
 
+    def parts(self, node_id: int) -> list[tuple[int, bool]]:
+        """The canonical nodes a canonical node's verdict is made of, each with its polarity
+        (False: it counts negated): a ``not``'s child; the children of an ``and``, ``or``,
+        concept, rule or reference; a regimen's rule and, negated, the contraindications
+        that can remove it (a regimen is recommended when its rule holds and none of them
+        does)."""
+        node = self.nodes[node_id]
+        if node.kind == "not":
+            return [(self.nodes[node.children[0]].canonical, False)]
+        out = [(self.nodes[c].canonical, True) for c in node.children]
+        for cid in self.removals.get(node_id, ()):
+            out.append((self.nodes[self.rule_node[cid]].canonical, False))
+        return out
+
     def __post_init__(self):
         self._rules = {r.id: r for r in self.checked.rules}
 
@@ -222,11 +236,12 @@ class Compiler(Visitor):
                 kid = self.node("regimen", alias_of=None if blockers else rid, **attrs)
                 self.out.regimens.append(kid)
                 self.out.removals[kid] = [c.id for c in blockers]
-                if blockers:
-                    self.add(_t(kid), _t(self.canon(rid)), Negation(Atom(f"blocked{kid}", (P,))))
+                if blockers:  # recommended = the rule and not any contraindication, in Kleene's logic
+                    contra = [self.canon(self.out.rule_node[c.id]) for c in blockers]
+                    self.add(_t(kid), _t(self.canon(rid)), *[_f(c) for c in contra])
                     self.add(_f(kid), _f(self.canon(rid)))
-                    for c in blockers:
-                        self.add(Atom(f"blocked{kid}", (P,)), _t(self.canon(self.out.rule_node[c.id])))
+                    for c in contra:
+                        self.add(_f(kid), _t(c))
 
     # -- conditions: visit(cond, rule_id) compiles one and returns its node id --
     def visit_And(self, cond: n.And | n.Or, rule_id: str) -> int:

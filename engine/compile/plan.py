@@ -104,7 +104,8 @@ class Plan:
                 node = compiled.nodes[nid]
                 if node.kind in ("leaf", "any"):
                     order.setdefault(node.ast.attribute, len(order))
-                stack.extend(reversed(node.children))
+                blockers = [compiled.rule_node[c] for c in compiled.removals.get(nid, ())]
+                stack.extend(reversed([*node.children, *blockers]))
             return order
         return self._remember(("order", node_id), make)
 
@@ -146,10 +147,7 @@ def closure(compiled, roots) -> frozenset:
         if nid in seen:
             continue
         seen.add(nid)
-        node = nodes[nid]
-        stack.extend(nodes[c].canonical for c in node.children)
-        for cid in compiled.removals.get(nid, ()):
-            stack.append(nodes[compiled.rule_node[cid]].canonical)
+        stack.extend(part for part, _ in compiled.parts(nid))
     return frozenset(seen)
 
 
@@ -198,10 +196,12 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
             attr = node.ast.attribute
             out.append(Clause(Atom(f"{name}_n{nid}", (P, attr)), (Atom("patient", (P,)), Negation(Atom("known", (P, attr))))))
             continue
-        # an and is unknown unless false; an or (a concept, a regimen) unless true; a not always
-        guard = () if nid in unknown else {"and": (Negation(_f(nid)),), "not": ()}.get(node.kind, (Negation(_t(nid)),))
+        # an and (and a regimen: its rule and not its contraindications) is unknown unless
+        # false; an or (a concept) unless true; a not always
+        guard = () if nid in unknown else {"and": (Negation(_f(nid)),), "regimen": (Negation(_f(nid)),),
+                                           "not": ()}.get(node.kind, (Negation(_t(nid)),))
         via = kids(nid) if guard else miss(nid)
-        for child in dict.fromkeys(nodes[c].canonical for c in node.children):
+        for child in dict.fromkeys(part for part, _ in compiled.parts(nid)):
             if walked(child):
                 out.append(Clause(via, (miss(child),)))
         if guard:
@@ -219,9 +219,7 @@ def _attributes_below(compiled) -> dict[int, frozenset]:
         if nid not in memo:
             node = nodes[nid]
             own = {node.ast.attribute} if node.kind in ("leaf", "any") and not isinstance(node.ast, IsKnown) else set()
-            memo[nid] = frozenset(own).union(*(below(nodes[c].canonical) for c in node.children))
-            for cid in compiled.removals.get(nid, ()):
-                memo[nid] |= below(nodes[compiled.rule_node[cid]].canonical)
+            memo[nid] = frozenset(own).union(*(below(part) for part, _ in compiled.parts(nid)))
         return memo[nid]
     for node in nodes:
         if node.canonical == node.id and node.kind != "field":
@@ -268,9 +266,13 @@ def make_plan(compiled) -> Plan:
     program.views["answer"] = [c for nid in everything for c in rows(compiled, nid, "answer")]
 
     conclusions = sorted({n.canonical for n in nodes if n.kind in ("concept", "rule", "regimen")})
-    recommending = {compiled.rule_node[nodes[k].rule] for k in compiled.regimens
-                    if compiled.rule(nodes[k].rule).polarity == "recommend"}
-    missing_roots = sorted({nodes[nid].canonical for nid in list(compiled.concept_node.values()) + list(recommending)})
+    # what `recommend` names missing data for: concepts, regimens (their rules and the
+    # contraindications that can remove them), contraindications, `do not recommend` statements
+    statements = [compiled.rule_node[nodes[k].rule] for k in compiled.regimens
+                  if compiled.rule(nodes[k].rule).polarity == "do_not_recommend"]
+    statements += [compiled.rule_node[c] for cs in compiled.removals.values() for c in cs]
+    missing_roots = sorted({nodes[nid].canonical for nid in
+                            list(compiled.concept_node.values()) + list(compiled.regimens) + statements})
     plan = Plan(conclusions=tuple(conclusions), missing_roots=tuple(missing_roots))
     conj = _conjuncts(compiled)
     clauses: list[Clause] = []

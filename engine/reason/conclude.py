@@ -50,9 +50,13 @@ def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Re
 
 
 def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
+    """The contract's result: each conclusion by its exact verdict over the completions of the
+    missing data (:meth:`Evaluation.verdict`). A recommendation is certain only when its rule
+    holds and no contraindication or `do not recommend` statement covering it can hold; an
+    undecided one makes it possible and is named in ``pending``."""
     compiled = ev.compiled
-    derived = [name for name, nid in compiled.concept_node.items() if ev.value(nid) is True]
-    recs, not_recs, contra, possible = [], [], [], []
+    derived = [name for name, nid in compiled.concept_node.items() if ev.verdict(nid) is True]
+    recs, not_recs, maybe_not, contra, possible = [], [], [], [], []
     needed: dict[str, list[str]] = {}
 
     def need(goal: str, node_id: int) -> list[str]:
@@ -63,31 +67,50 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
         return attrs
 
     for name, nid in compiled.concept_node.items():
-        if ev.value(nid) is None:
+        if ev.verdict(nid) is None:
             need(name, nid)
     for kid in compiled.regimens:
         node = compiled.nodes[kid]
         rule = compiled.rule(node.rule)
-        rule_holds = ev.value(compiled.rule_node[rule.id])
-        if rule.polarity == "do_not_recommend":
-            if rule_holds:
-                not_recs.append(r.NotRecommended(
-                    id=node.name, items=sorted(node.items), setting=rule.setting, evidence=rule.evidence,
-                    consensus=rule.consensus.value if rule.consensus else None, source=source_ref(compiled, rule),
-                    rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes)))
+        if rule.polarity != "do_not_recommend":
             continue
-        if ev.value(kid) is True:
-            recs.append(recommendation(compiled, kid, lang))
-        elif rule_holds and ev.removed.get(kid):
-            for cid in ev.removed[kid]:
+        verdict = ev.verdict(compiled.rule_node[rule.id])
+        if verdict is False:
+            continue
+        shape = dict(id=node.name, items=sorted(node.items), setting=rule.setting, evidence=rule.evidence,
+                     consensus=rule.consensus.value if rule.consensus else None, source=source_ref(compiled, rule),
+                     rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes))
+        if verdict:
+            not_recs.append(r.NotRecommended(**shape))
+        else:
+            maybe_not.append(r.PossiblyNotRecommended(**shape, missing=need(node.name, compiled.rule_node[rule.id])))
+    for kid in compiled.regimens:
+        node = compiled.nodes[kid]
+        rule = compiled.rule(node.rule)
+        if rule.polarity == "do_not_recommend":
+            continue
+        rule_holds = ev.verdict(compiled.rule_node[rule.id])
+        removed_by = [cid for cid in compiled.removals.get(kid, ()) if ev.verdict(compiled.rule_node[cid]) is True]
+        verdict = ev.verdict(kid)
+        if rule_holds and removed_by:
+            for cid in removed_by:
                 crule = compiled.rule(cid)
                 contra.append(r.Contraindicated(
                     id=node.name, items=sorted(node.items), reason=crule.reason, rule=rule_ref(crule),
                     source=source_ref(compiled, crule), recommended_by=recommendation(compiled, kid, lang)))
-        elif ev.value(kid) is None:
-            attrs = need(node.name, compiled.rule_node[rule.id])
-            possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs,
-                                       recommendation=recommendation(compiled, kid, lang)))
+            continue
+        if verdict is False:
+            continue
+        statements_pending = pending_statements(ev, node.items)
+        if verdict is True and not statements_pending:
+            recs.append(recommendation(compiled, kid, lang))
+            continue
+        pending = pending_contraindications(ev, kid) + statements_pending
+        attrs = need(node.name, kid)
+        for item in statements_pending:
+            attrs += [a for a in need(node.name, compiled.rule_node[item.rule.id]) if a not in attrs]
+        possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs, pending=pending,
+                                   exact=ev.exact(kid), recommendation=recommendation(compiled, kid, lang)))
     certain = {x.id for x in recs}
     possible = [p for p in possible if p.id not in certain]  # already recommended by another rule
     order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
@@ -98,7 +121,47 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
                for a, goals in needed.items()]
     missing.sort(key=lambda m: (-m.decides, -len(m.needed_for), m.attribute))
     return r.Result(patient=ev.patient.id, derived=derived, recommendations=recs, not_recommended=not_recs,
-                    contraindicated=contra, missing=missing, possible=possible)
+                    contraindicated=contra, missing=missing, possible=possible, possibly_not_recommended=maybe_not)
+
+
+def pending_contraindications(ev: Evaluation, regimen_node: int) -> list[r.Pending]:
+    """The contraindications that could remove a regimen and are undecided for the patient."""
+    compiled = ev.compiled
+    out = []
+    for cid in compiled.removals.get(compiled.nodes[regimen_node].canonical, ()):
+        node = compiled.rule_node[cid]
+        if ev.verdict(node) is None:
+            crule = compiled.rule(cid)
+            out.append(r.Pending(kind="contraindication", rule=rule_ref(crule), reason=crule.reason,
+                                 missing=missing_attributes(ev, node)))
+    return out
+
+
+def pending_statements(ev: Evaluation, items) -> list[r.Pending]:
+    """The `do not recommend` statements covering an item of a regimen that are undecided."""
+    compiled = ev.compiled
+    out = []
+    for sid in covering(compiled, items):
+        node = compiled.rule_node[sid]
+        if ev.verdict(node) is None:
+            rule = compiled.rule(sid)
+            out.append(r.Pending(kind="not_recommended", rule=rule_ref(rule), reason=rule.reason,
+                                 missing=missing_attributes(ev, node)))
+    return out
+
+
+def covering(compiled: CompiledKB, items) -> list[str]:
+    """The `do not recommend` statements that cover an item of a regimen (the item, or a class
+    it belongs to), by rule id."""
+    out = []
+    for kid in compiled.regimens:
+        node = compiled.nodes[kid]
+        rule = compiled.rule(node.rule)
+        if rule.polarity == "do_not_recommend" and rule.id not in out:
+            covered = set().union(*(compiled.checked.members(i) for i in node.items))
+            if covered & set(items):
+                out.append(rule.id)
+    return out
 
 
 def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: list[r.NotRecommended]) -> None:

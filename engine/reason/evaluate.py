@@ -20,6 +20,7 @@ from ..backends.pydatalog.engine import PyDatalogEngine
 from ..compile.compiler import CompiledKB
 from ..compile.datalog import Var
 from ..records.patient import Patient
+from .exact import completion
 from .missing import MissingBounds
 
 _ROW = (Var("K"), Var("A"), Var("B"))
@@ -37,13 +38,35 @@ class Evaluation:
     engine: PyDatalogEngine | None = None  # to evaluate variants of the record (what-if)
     scope: frozenset | None = None  # the canonical nodes the engine was asked about; None: all
     missing: dict[int, set[str]] = field(default_factory=dict)  # unknown conclusion -> the attributes it misses (evaluate)
+    settled: dict[int, tuple] = field(default_factory=dict)  # unknown node -> (exact verdict, whether exact)
 
     def value(self, node_id: int) -> bool | None:
-        """True, False, or None (unknown)."""
+        """The engine's verdict: True, False, or None (unknown) — Kleene's three-valued logic,
+        sound but not complete (see :mod:`.exact`)."""
         canonical = self.compiled.nodes[node_id].canonical
         if self.scope is not None and canonical not in self.scope:
             raise LookupError(f"node {node_id} was not evaluated for this question")  # a caller's bug
         return self.truth.get(canonical)
+
+    def verdict(self, node_id: int) -> bool | None:
+        """The exact verdict of a conclusion over every completion of the missing data: True
+        (certain), False (impossible) or None (possible); see :mod:`.exact`."""
+        return self._settle(node_id)[0]
+
+    def exact(self, node_id: int) -> bool:
+        """Whether :meth:`verdict` is exact (False: the case analysis it needs is over the
+        bound, and the verdict is the engine's, sound but maybe undecided where it is not)."""
+        return self._settle(node_id)[1]
+
+    def _settle(self, node_id: int) -> tuple:
+        value = self.value(node_id)
+        if value is not None:
+            return value, True
+        canonical = self.compiled.nodes[node_id].canonical
+        found = self.settled.get(canonical)
+        if found is None:
+            found = self.settled[canonical] = completion(self.compiled).verdict(self.patient.values, canonical, None)
+        return found
 
 
 def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) -> Evaluation:

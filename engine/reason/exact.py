@@ -130,10 +130,14 @@ class _Groups:
         else:
             members = _record_types(completion, spec, [c.condition for c in conds.values() if isinstance(c, n.AnyRecord)])
         profiles: dict[frozenset, int] = {}
+        self.members: list[list] = []  # group index -> its members
         for member in members:
             profile = frozenset(leaf for leaf, cond in conds.items() if _accepts(completion.leaf, cond, member))
             if profile:
-                profiles.setdefault(profile, len(profiles))
+                group = profiles.setdefault(profile, len(profiles))
+                if group == len(self.members):
+                    self.members.append([])
+                self.members[group].append(member)
         self.profiles = list(profiles)  # group index -> the leaves a member of the group satisfies
         self.of_leaf = {leaf: frozenset(g for g, prof in enumerate(self.profiles) if leaf in prof
                                         or isinstance(conds[leaf], n.IsEmpty)) for leaf in conds}
@@ -186,17 +190,6 @@ class Completion:
     def _canon(self, nid: int) -> int:
         return self.nodes[nid].canonical
 
-    def parts(self, nid: int) -> list[tuple[int, bool]]:
-        """The canonical parts of a canonical node with their polarity (False: negated)."""
-        node = self.nodes[nid]
-        if node.kind == "not":
-            return [(self._canon(node.children[0]), False)]
-        out = [(self._canon(c), True) for c in node.children]
-        if node.kind == "regimen":
-            for cid in self.compiled.removals.get(nid, ()):
-                out.append((self._canon(self.compiled.rule_node[cid]), False))
-        return out
-
     def occurrences(self, nid: int) -> dict[str, frozenset]:
         """attribute -> {(leaf node, polarity)} for every condition that can leave the node
         unknown (``is known`` never does), polarity relative to the node."""
@@ -207,7 +200,7 @@ class Completion:
                 if not isinstance(node.ast, n.IsKnown):
                     out[node.ast.attribute] = {(nid, True)}
             else:
-                for part, positive in self.parts(nid):
+                for part, positive in self.compiled.parts(nid):
                     for attr, occ in self.occurrences(part).items():
                         out.setdefault(attr, set()).update(occ if positive else {(leaf, not pol) for leaf, pol in occ})
             self._occ[nid] = {a: frozenset(o) for a, o in out.items()}
@@ -246,14 +239,31 @@ class Completion:
         """The exact verdict of a node for a record with ``values`` (canonical units), given
         the engine's (Kleene) verdict ``kleene``: ``(value, exact)``.
 
-        A search over the entangled questions of the absent attributes: each is answered in
-        turn, and a branch ends as soon as Kleene's logic decides the node with the questions
-        answered so far (the others unknown). Certain when every branch ends true, false when
-        every branch ends false; possible as soon as one ends undecided with no question left
-        or two end differently. Beyond ``MAX_CASES`` evaluations: Kleene's answer, not exact.
+        A search over the entangled questions of the absent attributes (:meth:`branches`).
+        Certain when every branch ends true, false when every branch ends false; possible as
+        soon as one ends undecided or two end differently. Beyond ``MAX_CASES`` evaluations:
+        Kleene's answer, not exact.
         """
         if kleene is not None:
             return kleene, True  # Kleene's logic is sound: a decided verdict holds for every completion
+        seen: set = set()
+        for answers, value in self.branches(values, node_id):
+            if answers is None:
+                return None, False  # over the bound
+            seen.add(value)
+            if None in seen or len(seen) > 1:
+                return None, True
+        return (seen.pop(), True) if seen else (None, True)
+
+    def branches(self, values: dict, node_id: int):
+        """The cases of a node undecided by Kleene's logic, as ``(answers, value)``: a branch of
+        the search ends as soon as Kleene's logic decides the node with the questions answered
+        so far (the others unknown), or when no question is left. ``answers`` is a tuple of
+        ``(attribute, group, answer)``: ``group`` None for a single-valued attribute (the
+        answer is its value), else the index of a group of members (answer: whether one is
+        present; :meth:`group_members` names them). Yields ``(None, None)`` and stops when the
+        search goes over ``MAX_CASES``; yields nothing more than ``((), None)`` when no
+        question can help (Kleene's logic is already exact)."""
         nid = self._canon(node_id)
         reps, groups, entangled = self.variables(nid)
         questions = []
@@ -265,43 +275,38 @@ class Completion:
                 else:
                     questions.append((attr, None, reps[attr]))
         if not questions:
-            return None, True  # every absent attribute is one free question: Kleene is exact
+            yield (), None
+            return
         partial = {attr: {} for attr, group, _ in questions if group == -1}
         questions = [q for q in questions if q[1] != -1]
         risky = frozenset(attr for attr, _, _ in questions) | frozenset(partial)
         fixed: dict[int, bool | None] = {}  # the nodes no answer changes
-        seen: set = set()
-        budget = [MAX_CASES]
         case = dict(values)
-
-        def search(i: int) -> bool:  # False: stop, the verdict is known to be "possible"
-            budget[0] -= 1
-            if budget[0] < 0:
-                return False
+        budget = MAX_CASES
+        stack = [(0, ())]  # (next question, answers so far), depth first
+        while stack:
+            budget -= 1
+            if budget < 0:
+                yield None, None
+                return
+            i, answers = stack.pop()
+            case = dict(values)
+            for attr, group, answer in answers:
+                if group is None:
+                    case[attr] = answer
+            for attr in partial:
+                partial[attr] = {g: a for at, g, a in answers if at == attr and g is not None}
             value = self._eval(nid, case, values, partial, groups, fixed, {}, risky)
             if value is None and i < len(questions):
                 attr, group, domain = questions[i]
-                for answer in domain:
-                    if group is None:
-                        case[attr] = answer
-                    else:
-                        partial[attr][group] = answer
-                    if not search(i + 1):
-                        return False
-                if group is None:
-                    del case[attr]
-                else:
-                    del partial[attr][group]
-                return True
-            seen.add(value)
-            return value is not None and len(seen) == 1
+                stack.extend((i + 1, answers + ((attr, group, answer),)) for answer in reversed(domain))
+                continue
+            yield answers, value
 
-        search(0)
-        if budget[0] < 0:
-            return None, False
-        if None in seen or len(seen) != 1:
-            return None, True
-        return seen.pop(), True
+    def group_members(self, node_id: int, attribute: str, group: int) -> list[str]:
+        """The members (set values or items) of a group in :meth:`branches`' answers."""
+        g = self.variables(self._canon(node_id))[1][attribute]
+        return g.members[group]
 
     def _eval(self, nid, values, record, partial, groups, fixed, memo, risky) -> bool | None:
         independent = not (risky & self.occurrences(nid).keys())
@@ -326,7 +331,7 @@ class Completion:
                 value = None
         else:
             parts = []
-            for part, positive in self.parts(nid):
+            for part, positive in self.compiled.parts(nid):
                 v = self._eval(part, values, record, partial, groups, fixed, memo, risky)
                 parts.append(v if positive or v is None else not v)
             value = k_or(parts) if kind in ("or", "concept") else k_and(parts)  # and, not, ref, rule, regimen
@@ -395,3 +400,11 @@ def _dates(constants: list) -> tuple:
             out.append(a + day)
     out += [dates[-1], dates[-1] + day]
     return tuple(dict.fromkeys(d.isoformat() for d in out))
+
+
+def completion(compiled) -> Completion:
+    """The case analysis of a compiled knowledge base, made on first use and kept with it."""
+    found = compiled.__dict__.get("_completion")
+    if found is None:
+        found = compiled.__dict__["_completion"] = Completion(compiled)
+    return found

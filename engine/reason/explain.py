@@ -21,7 +21,7 @@ from ..lang.nodes import NEGATED_OP
 from ..lang.visitor import Visitor
 from . import results as r
 from ..errors import GoalError
-from .conclude import rule_ref, source_ref
+from .conclude import covering, pending_contraindications, pending_statements, rule_ref, source_ref
 from .evaluate import Evaluation
 from .missing import missing_attributes
 from .suggest import changes_to_hold, flip_date
@@ -228,7 +228,8 @@ def rule_proof(ev: Evaluation, rule_id: str, conclusion: str | None = None, root
     children: list = []
     _why(ev, compiled.nodes[rid].children[0], False, conditions, children, [])
     proof = r.ProofNode(
-        conclusion=(rule.name or rule.id) if conclusion is None else conclusion, kind=rule.kind, rule=rule_ref(rule), source=source_ref(compiled, rule),
+        conclusion=(rule.name or rule.id) if conclusion is None else conclusion, kind=rule_kind(rule),
+        rule=rule_ref(rule), source=source_ref(compiled, rule),
         conditions=conditions, children=children, strength=rule.strength if rule.kind == "recommendation" else None,
         evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None, avoids=avoids)
     if root:
@@ -245,8 +246,21 @@ def concept_proof(ev: Evaluation, name: str) -> list[r.ProofNode]:
 
 # ---- why not --------------------------------------------------------------------------------
 
+def rule_kind(rule: n.Rule) -> str:
+    """What a rule concludes, as the contract names it: concept (a concept or a setting),
+    recommendation, not_recommended (a `do not recommend` statement) or contraindication."""
+    if rule.kind in ("concept", "setting"):
+        return "concept"
+    if rule.kind == "recommendation" and rule.polarity == "do_not_recommend":
+        return "not_recommended"
+    return rule.kind
+
+
 def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: int | None = None,
                  top: bool = False) -> r.Attempt:
+    """Why a rule does not conclude its goal: the conditions that fail or miss data, and, for
+    a regimen whose rule holds, the contraindications that remove it (``removed_by``) or that
+    are undecided (``pending``: the attempt is then undecided too)."""
     compiled = ev.compiled
     rule = compiled.rule(rule_id)
     rid = compiled.rule_node[rule_id]
@@ -257,12 +271,15 @@ def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: in
     cond = compiled.nodes[rid].children[0]
     if value is not True:
         _why(ev, cond, False, failed, children, missing)
-    removed = []
+    removed, pending = [], []
     if regimen_node is not None and value is True:
         removed = removals(ev, regimen_node)
-        value = False if removed else True
+        pending = pending_contraindications(ev, regimen_node)
+        value = False if removed else None if pending else True
+        for item in pending:
+            missing.extend(a for a in item.missing if a not in missing)
     return r.Attempt(conclusion=conclusion, rule=rule_ref(rule), source=source_ref(compiled, rule), holds=value,
-                     failed=failed, missing=missing, children=children, removed_by=removed,
+                     failed=failed, missing=missing, children=children, removed_by=removed, pending=pending,
                      to_hold=changes_to_hold(ev, cond) if top and ev.value(rid) is not True else None)
 
 
@@ -291,14 +308,22 @@ def _nearest_first(attempts: list[r.Attempt]) -> list[r.Attempt]:
 # ---- goals ----------------------------------------------------------------------------------
 
 class Goal:
-    """What an explain/why-not goal names: a concept, a regimen id, or a rule id."""
+    """What an explain/why-not goal names: a concept, a regimen id, or a rule id; and its
+    ``kind`` as the contract names it (concept, recommendation, not_recommended,
+    contraindication). A regimen id that some rule recommends is a recommendation, even if
+    another says not to (that statement is shown as a conflict); one only `do not recommend`
+    statements name is not_recommended.
+
+    Raises :class:`GoalError` for a name the knowledge base does not know, with a hint."""
 
     def __init__(self, compiled, text: str):
         self.text = text
         self.concept = text if text in compiled.concept_node else None
-        self.regimens = [k for k in compiled.regimens if compiled.nodes[k].name == text]
-        self.rule = text if text in compiled.rule_node and not self.concept and not self.regimens else None
-        if not (self.concept or self.regimens or self.rule):
+        regimens = [k for k in compiled.regimens if compiled.nodes[k].name == text]
+        self.regimens = [k for k in regimens if compiled.rule(compiled.nodes[k].rule).polarity == "recommend"]
+        self.statements = [k for k in regimens if compiled.rule(compiled.nodes[k].rule).polarity == "do_not_recommend"]
+        self.rule = text if text in compiled.rule_node and not self.concept and not regimens else None
+        if not (self.concept or regimens or self.rule):
             known = list(compiled.concept_node) + sorted({compiled.nodes[k].name for k in compiled.regimens}) + list(compiled.rule_node)
             # a regimen written in another order is the same regimen
             if "+" in text and n.regimen_id(tuple(text.split("+"))) in known:
@@ -307,50 +332,161 @@ class Goal:
             close = difflib.get_close_matches(text, known, n=3, cutoff=0.6)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise GoalError(f"unknown goal '{text}': not a concept, recommendation id or rule id in this knowledge base{hint}")
+        if self.concept:
+            self.kind = "concept"
+        elif self.rule:
+            self.kind = rule_kind(compiled.rule(self.rule))
+        else:
+            self.kind = "recommendation" if self.regimens else "not_recommended"
 
     def roots(self, compiled) -> list[int]:
-        """The nodes whose closure an explanation of this goal reads (see plan.closure)."""
+        """The nodes whose closure an explanation of this goal reads (see plan.closure): the
+        goal, and for a recommendation the `do not recommend` statements covering it."""
         if self.concept:
             return [compiled.concept_node[self.concept]]
         if self.rule:
             return [compiled.rule_node[self.rule]]
-        return list(self.regimens)
+        items = {i for k in self.regimens for i in compiled.nodes[k].items}
+        return self.regimens + self.statements + [compiled.rule_node[s] for s in covering(compiled, items)]
+
+
+VERDICT = {True: "holds", False: "fails", None: "undecided"}
+
+
+def _goal_verdict(ev: Evaluation, goal: Goal) -> tuple[bool | None, bool, list[int]]:
+    """(exact verdict of the goal, whether exact, the nodes that carry it)."""
+    compiled = ev.compiled
+    if goal.concept:
+        nodes = [compiled.concept_node[goal.concept]]
+    elif goal.rule:
+        nodes = [compiled.rule_node[goal.rule]]
+    elif goal.regimens:
+        nodes = goal.regimens
+    else:
+        nodes = [compiled.rule_node[compiled.nodes[k].rule] for k in goal.statements]
+    values = [ev.verdict(k) for k in nodes]
+    if goal.regimens and any(v is True for v in values):
+        if pending_statements(ev, {i for k in goal.regimens for i in compiled.nodes[k].items}):
+            values.append(None)  # recommended, unless an undecided `do not recommend` statement holds
+            values = [v for v in values if v is not True] + [None]
+    value = True if True in values else None if None in values else False
+    return value, all(ev.exact(k) for k in nodes), nodes
+
+
+def _cases(ev: Evaluation, node_id: int, explain_in) -> list[r.Case]:
+    """For a conclusion certain by case analysis (Kleene's logic alone leaves it undecided):
+    each case of the missing data, with the proof in that case where the case names values
+    a record can hold (see :meth:`Completion.branches`)."""
+    from .evaluate import evaluate_goals
+    from .exact import completion
+    from .suggest import record_value
+    from ..errors import PatientError
+    from ..records.patient import validate
+
+    compiled = ev.compiled
+    done = completion(compiled)
+    out = []
+    for answers, value in done.branches(ev.patient.values, node_id):
+        if answers is None:
+            break
+        assume, groups = {}, False
+        for attr, group, answer in answers:
+            if group is None:
+                assume[attr] = answer
+            else:
+                groups = True
+                members = done.group_members(node_id, attr, group)
+                assume.setdefault(attr, {}).setdefault("has_any_of" if answer else "has_none_of", []).extend(
+                    m if isinstance(m, str) else dict(m) for m in members)
+        proof = None
+        if not groups and value is True:
+            raw = dict(ev.patient.given)
+            for attr, val in assume.items():
+                raw[attr] = record_value(val, compiled.checked.attributes[attr].type.kind)
+            try:
+                variant = validate(raw, compiled.checked, ev.patient.source)
+            except PatientError:
+                variant = None
+            if variant is not None:
+                proof = explain_in(evaluate_goals(compiled, ev.engine, variant, [node_id]))
+        out.append(r.Case(assume=assume, holds=value, proof=proof))
+    return out
 
 
 def explain(ev: Evaluation, goal_text: str) -> r.Explanation:
+    """The proof of a goal, with its kind and exact verdict (CONTRACT §4): ``holds`` is
+    True/False when decided and None when undecided. A goal certain only by case analysis
+    has ``cases`` (one proof per case) instead of one ``proof``. Raises GoalError."""
     goal = Goal(ev.compiled, goal_text)
     compiled = ev.compiled
+    value, exact, nodes = _goal_verdict(ev, goal)
+    out = r.Explanation(goal=goal_text, kind=goal.kind, verdict=VERDICT[value], holds=value, exact=exact)
+    if value is None:
+        for k in nodes:
+            out.missing.extend(a for a in missing_attributes(ev, k) if a not in out.missing)
     if goal.concept:
         proofs = concept_proof(ev, goal.concept)
-        return r.Explanation(goal=goal_text, holds=bool(proofs), proof=proofs[0] if proofs else None, alternatives=proofs[1:])
-    if goal.rule:
-        rid = compiled.rule_node[goal.rule]
-        holds = ev.value(rid) is True
-        return r.Explanation(goal=goal_text, holds=holds, proof=rule_proof(ev, goal.rule) if holds else None)
-    proofs, removed = [], []
-    for kid in goal.regimens:
-        node = compiled.nodes[kid]
-        if ev.value(kid) is True:
-            proofs.append(rule_proof(ev, node.rule, node.name))
-        elif ev.value(compiled.rule_node[node.rule]) is True:
-            removed.extend(removals(ev, kid))
-    return r.Explanation(goal=goal_text, holds=bool(proofs), proof=proofs[0] if proofs else None,
-                         alternatives=proofs[1:], removed_by=[] if proofs else removed)
+        if value is True and not proofs:
+            out.cases = _cases(ev, nodes[0], lambda e: (concept_proof(e, goal.concept) or [None])[0])
+    elif goal.rule:
+        proofs = [rule_proof(ev, goal.rule)] if ev.value(nodes[0]) is True else []
+        if value is True and not proofs:
+            out.cases = _cases(ev, nodes[0], lambda e: rule_proof(e, goal.rule) if e.value(nodes[0]) is True else None)
+    elif goal.regimens:
+        proofs = []
+        for kid in goal.regimens:
+            node = compiled.nodes[kid]
+            if ev.value(kid) is True:
+                proofs.append(rule_proof(ev, node.rule, node.name))
+            elif ev.verdict(compiled.rule_node[node.rule]) is True:
+                out.removed_by.extend(removals(ev, kid))
+                out.pending.extend(pending_contraindications(ev, kid))
+        out.pending.extend(pending_statements(ev, {i for k in goal.regimens for i in compiled.nodes[k].items}))
+        if proofs:
+            out.removed_by = []
+        out.conflicts = [rule_proof(ev, compiled.nodes[k].rule, compiled.nodes[k].name) for k in _holding_statements(ev, goal)]
+        if value is True and not proofs:
+            first = next(k for k in goal.regimens if ev.verdict(k) is True)
+            rule_id = compiled.nodes[first].rule
+            out.cases = _cases(ev, first, lambda e: rule_proof(e, rule_id, goal_text) if e.value(first) is True else None)
+    else:  # a `do not recommend` statement: its proof is the statement's
+        proofs = [rule_proof(ev, compiled.nodes[k].rule, compiled.nodes[k].name) for k in goal.statements
+                  if ev.value(compiled.rule_node[compiled.nodes[k].rule]) is True]
+    if value is True:
+        out.proof, out.alternatives = (proofs[0], proofs[1:]) if proofs else (None, [])
+    return out
+
+
+def _holding_statements(ev: Evaluation, goal: Goal) -> list[int]:
+    """The regimen nodes of `do not recommend` statements covering a recommendation goal
+    that hold for the patient: shown as conflicts, never as support."""
+    compiled = ev.compiled
+    items = {i for k in goal.regimens for i in compiled.nodes[k].items}
+    sids = set(covering(compiled, items))
+    return [k for k in compiled.regimens if compiled.nodes[k].rule in sids
+            and ev.verdict(compiled.rule_node[compiled.nodes[k].rule]) is True]
 
 
 def why_not(ev: Evaluation, goal_text: str) -> r.WhyNot:
+    """Why a goal does not hold (or is undecided): one attempt per rule that could conclude
+    it, nearest miss first. When it holds, says so with its proof. Raises GoalError."""
     goal = Goal(ev.compiled, goal_text)
     compiled = ev.compiled
     explanation = explain(ev, goal_text)
+    out = r.WhyNot(goal=goal_text, kind=goal.kind, verdict=explanation.verdict, holds=explanation.holds,
+                   exact=explanation.exact, missing=explanation.missing)
     if explanation.holds:
-        return r.WhyNot(goal=goal_text, holds=True, proof=explanation.proof)
+        out.proof, out.cases = explanation.proof, explanation.cases
+        return out
     if goal.concept:
         rules = compiled.nodes[compiled.concept_node[goal.concept]].children
-        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[rid].rule, goal.concept, top=True) for rid in rules])
+        out.attempts = _nearest_first([rule_attempt(ev, compiled.nodes[rid].rule, goal.concept, top=True) for rid in rules])
     elif goal.rule:
-        attempts = [rule_attempt(ev, goal.rule, goal.rule, top=True)]
+        out.attempts = [rule_attempt(ev, goal.rule, goal.rule, top=True)]
     else:
-        attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name, k, top=True)
-                                   for k in goal.regimens])
-        attempts.sort(key=lambda a: 0 if a.removed_by else 1)
-    return r.WhyNot(goal=goal_text, holds=False, attempts=attempts)
+        kids = goal.regimens or goal.statements
+        out.attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name,
+                                                    k if goal.regimens else None, top=True) for k in kids])
+        out.attempts.sort(key=lambda a: 0 if a.removed_by else 1)
+        out.pending = [p for p in explanation.pending if p.kind == "not_recommended"]
+    return out

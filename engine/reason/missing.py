@@ -29,6 +29,7 @@ class MissingBounds:
 
     def __init__(self, compiled: CompiledKB, truth: dict[int, bool], absent: set[str]):
         self.nodes = compiled.nodes
+        self.parts = compiled.parts
         self.conclusions = set(compiled.plan.conclusions)
         self.below = compiled.plan.attributes_below(compiled)
         self.truth = truth
@@ -44,9 +45,9 @@ class MissingBounds:
                 self._memo[nid] = (found, found)
             elif node.kind == "not":
                 self._memo[nid] = self.unknown(self._canon(node.children[0]))
-            elif node.kind == "and":
+            elif node.kind in ("and", "regimen"):  # a regimen: its rule and not its contraindications
                 self._memo[nid] = self._parts(nid, settles=True)
-            else:  # or, a concept with several rules, a regimen
+            else:  # or, a concept with several rules
                 self._memo[nid] = self._parts(nid, settles=False)
         return self._memo[nid]
 
@@ -59,10 +60,10 @@ class MissingBounds:
         false or unknown (the parts of an unknown ``or``)."""
         certain: set[str] = set()
         could: set[str] = set()
-        for child in dict.fromkeys(self._canon(c) for c in self.nodes[nid].children):
+        for child, positive in dict.fromkeys(self.parts(nid)):
             status = self._status(child)
             if status is None:  # unsettled: may be unknown or not
-                if self.nodes[child].kind == "and" and settles:  # not false either
+                if self.nodes[child].kind == "and" and settles == positive:  # not false either
                     c, p = self._parts(child, settles=True)
                     certain |= c  # a certain part makes it unknown (it is not false here)
                     could |= p
@@ -100,11 +101,12 @@ def missing_attributes(ev: Evaluation, node_id: int) -> list[str]:
 
 
 def _unknown_leaves(ev: Evaluation, node_id: int, seen: set[int], found: set[str]) -> None:
-    if node_id in seen or ev.value(node_id) is not None:
+    nid = ev.compiled.nodes[node_id].canonical
+    if nid in seen or ev.value(nid) is not None:
         return
-    seen.add(node_id)
-    node = ev.compiled.nodes[node_id]
+    seen.add(nid)
+    node = ev.compiled.nodes[nid]
     if node.kind in ("leaf", "any"):
         found.add(node.ast.attribute)
-    for child in node.children:
-        _unknown_leaves(ev, child, seen, found)
+    for part, _ in ev.compiled.parts(nid):
+        _unknown_leaves(ev, part, seen, found)

@@ -100,11 +100,33 @@ class Missing(Model):
 
 
 @dataclass(kw_only=True)
+class Pending(Model):
+    """A contraindication or `do not recommend` statement that is undecided for the patient
+    and would remove (or contradict) a recommendation if it held."""
+
+    kind: str  # contraindication | not_recommended
+    rule: RuleRef
+    reason: Optional[str] = None
+    missing: list[str] = field(default_factory=list)  # the absent attributes that would decide it
+
+
+@dataclass(kw_only=True)
 class Possible(Model):
+    """A recommendation that holds for some completion of the missing data, not for all."""
+
     id: str
     items: list[str]
     missing: list[str]
     recommendation: Recommendation
+    pending: list[Pending] = field(default_factory=list)  # undecided statements that keep it from being certain
+    exact: bool = True  # False: the case analysis was over its bound; it may in fact be certain or impossible
+
+
+@dataclass(kw_only=True)
+class PossiblyNotRecommended(NotRecommended):
+    """A `do not recommend` statement that holds for some completion of the missing data."""
+
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -116,6 +138,7 @@ class Result(Model):
     contraindicated: list[Contraindicated]
     missing: list[Missing]
     possible: list[Possible] = field(default_factory=list)
+    possibly_not_recommended: list[PossiblyNotRecommended] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -212,12 +235,35 @@ class ProofNode(Model):
 
 
 @dataclass(kw_only=True)
+class Case(Model):
+    """One case of the missing data in a verdict reached by case analysis: the values assumed
+    (an attribute's value, or for a set ``{"has_any_of": [...]}`` / ``{"has_none_of": [...]}``),
+    the verdict in that case, and its proof where the case names values a record can hold."""
+
+    assume: dict[str, Any]
+    holds: Optional[bool] = None
+    proof: Optional[ProofNode] = None
+
+
+@dataclass(kw_only=True)
 class Explanation(Model):
+    """CONTRACT §4: ``kind`` concept | recommendation | not_recommended | contraindication;
+    ``verdict`` holds | fails | undecided, exact over every completion of the missing data;
+    ``holds`` True/False when decided, None when undecided. A not-recommended goal that holds
+    is a statement that holds (not recommended), never an indication."""
+
     goal: str
-    holds: bool
+    kind: str = "concept"
+    verdict: str = "fails"
+    holds: Optional[bool] = None
     proof: Optional[ProofNode] = None
     alternatives: list[ProofNode] = field(default_factory=list)
     removed_by: list["Removal"] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # undecided: the absent attributes that would decide it
+    pending: list[Pending] = field(default_factory=list)  # undecided contraindications and `do not recommend` statements
+    conflicts: list[ProofNode] = field(default_factory=list)  # `do not recommend` statements that hold for a recommendation
+    cases: list[Case] = field(default_factory=list)  # certain by case analysis: the cases, each with its proof
+    exact: bool = True  # False: the case analysis was over its bound; the verdict is Kleene's
 
 
 @dataclass(kw_only=True)
@@ -239,12 +285,21 @@ class Attempt(Model):
     children: list[Union["Attempt", ProofNode]] = field(default_factory=list)
     removed_by: list[Removal] = field(default_factory=list)
     to_hold: Optional[list[Change]] = None  # the changes that would make this rule hold; None: no simple change
+    pending: list[Pending] = field(default_factory=list)  # the rule holds; these undecided contraindications could remove it
 
 
 @dataclass(kw_only=True)
 class WhyNot(Model):
+    """CONTRACT §4: why a goal does not hold, or is undecided (``holds`` None, ``verdict``
+    undecided, ``missing`` the data to record); when it holds, its proof (or cases)."""
+
     goal: str
-    holds: bool
+    kind: str = "concept"
+    verdict: str = "fails"
+    holds: Optional[bool] = None
     attempts: list[Attempt] = field(default_factory=list)
     proof: Optional[ProofNode] = None
-
+    missing: list[str] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    exact: bool = True

@@ -163,7 +163,7 @@ def _merge(changes: list[r.Change] | None) -> list[r.Change] | None:
     return out
 
 
-def _record_value(value, kind: str):
+def record_value(value, kind: str):
     """A value as a patient record writes it (``"89d"``, ``"40%"``, ``"50mm"``)."""
     unit = units.canonical_unit(kind)
     return f"{units.tidy(value)}{unit}" if unit else value
@@ -209,7 +209,7 @@ class _LeafChange(Visitor):
             high = attr.type.high.value if attr.type.high is not None else None
             if (low is not None and value < low) or (high is not None and value > high):
                 return None
-        change = self._change(cond.attribute, "set", _record_value(value, kind), op, unit=unit,
+        change = self._change(cond.attribute, "set", record_value(value, kind), op, unit=unit,
                               proposed=r.Quantity(value=value, unit=unit))
         if op in THRESHOLDS:
             change.threshold = r.Quantity(value=target, unit=unit)
@@ -223,7 +223,7 @@ class _LeafChange(Visitor):
         value = allowed[0] if self.want else _other(attr, *allowed)
         if value is None:
             return None
-        record = value if self.want else _record_value(value, attr.type.kind)
+        record = value if self.want else record_value(value, attr.type.kind)
         return self._change(cond.attribute, "set", record, self._op("in"), proposed=r.Quantity(value=value))
 
     def visit_Has(self, cond: n.Has) -> r.Change | None:
@@ -283,7 +283,7 @@ def _example(attr: n.Attribute):
     if kind == "string":
         return "x"
     low = attr.type.low.value if attr.type.low is not None else 0
-    return _record_value(low, kind)
+    return record_value(low, kind)
 
 
 def flip_date(ev: Evaluation, attribute: str, op: str, threshold) -> r.Flip | None:

@@ -7,15 +7,20 @@ with the labels the knowledge base declares (ids shown next to them in headings)
 """
 from __future__ import annotations
 
+import json
+import shlex
+
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
 from ..reason import results as r
 from ..compile.compiler import CompiledKB
+from ..lang import units
 from .words import Words
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
+NEGATIVE_MARK = {True: "[red]⊘[/]", False: "[dim]–[/]", None: "[yellow]?[/]"}  # a statement against: holds, fails, undecided
 
 # The words of the layout, with rich markup; values are escaped before they are put in.
 LAYOUT = {
@@ -47,11 +52,34 @@ LAYOUT = {
         "weakest_consensus": "consensus {consensus}% ({rule})",
         "weakest_sep": "; ",
         "derived_from": " [dim](= {formula}: {values})[/]",
+        "headline": {
+            "holds": "{mark} [bold]{goal}[/] holds for patient {patient}",
+            "fails": "{mark} [bold]{goal}[/] does not hold for patient {patient}",
+            "undecided": "{mark} [bold]{goal}[/] is undecided (possible) for patient {patient}",
+            "not_recommended holds": "{mark} [bold]{goal}[/] is not recommended for patient {patient} (the statement holds)",
+            "not_recommended fails": "{mark} the statement not to recommend [bold]{goal}[/] does not hold for patient {patient}",
+            "not_recommended undecided": "{mark} [bold]{goal}[/] may be not recommended for patient {patient}: "
+                                         "the statement is undecided",
+            "contraindication holds": "{mark} contraindication [bold]{goal}[/] holds for patient {patient}",
+            "contraindication fails": "{mark} contraindication [bold]{goal}[/] does not hold for patient {patient}",
+            "contraindication undecided": "{mark} contraindication [bold]{goal}[/] is undecided for patient {patient}",
+        },
+        "record": " — record: {attributes}",
+        "approximate": "[dim](answer of three-valued logic: the case analysis that would settle it is too large)[/]",
+        "by_cases": "[dim]holds in every case of the missing data:[/]",
+        "case": "[bold]case[/] {assume}:",
+        "case_no_proof": "[dim]holds (no record with these values alone to show the proof)[/]",
+        "has_any_of": "has any of {items}",
+        "has_none_of": "has none of {items}",
+        "pending": "[yellow]? pending[/] {kind} {rule}: {reason} [dim]— undecided, needs {attributes}[/]",
+        "pending_kind": {"contraindication": "contraindication", "not_recommended": "not-recommended statement"},
+        "conflict_proof": "[yellow]⚠ also not recommended[/] by rule {rule}: {reason}",
+        "attempts": "{count} rule(s) could conclude it, nearest first:",
         "explained": "{mark} [bold]{goal}[/] {verdict} for patient {patient}",
         "verdict": {True: "holds", False: "does not hold"},
         "also_derived": "[dim]also derived by:[/]",
         "removed_by": "[red]⊘ removed by contraindication[/] {rule}: {reason}",
-        "run_why_not": "[dim]run: oncologic why-not PATIENT {goal}[/]",
+        "run_why_not": "[dim]run: oncologic why-not {patient} {goal}[/]",
         "failed": " [dim](failed)[/]",
         "missing_label": " [dim](missing)[/]",
         "missing_data": "[yellow]missing data:[/] {attributes}",
@@ -88,11 +116,33 @@ LAYOUT = {
         "weakest_consensus": "共识度 {consensus}%（{rule}）",
         "weakest_sep": "；",
         "derived_from": " [dim]（= {formula}：{values}）[/]",
+        "headline": {
+            "holds": "{mark} [bold]{goal}[/] 对患者 {patient} 成立",
+            "fails": "{mark} [bold]{goal}[/] 对患者 {patient} 不成立",
+            "undecided": "{mark} [bold]{goal}[/] 对患者 {patient} 未定（可能成立）",
+            "not_recommended holds": "{mark} [bold]{goal}[/] 对患者 {patient} 不推荐（该不推荐条款成立）",
+            "not_recommended fails": "{mark} 不推荐 [bold]{goal}[/] 的条款对患者 {patient} 不成立",
+            "not_recommended undecided": "{mark} [bold]{goal}[/] 对患者 {patient} 可能不推荐：该条款未定",
+            "contraindication holds": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 成立",
+            "contraindication fails": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 不成立",
+            "contraindication undecided": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 未定",
+        },
+        "record": "——需补充：{attributes}",
+        "approximate": "[dim]（三值逻辑的结论：能确定它的分情况分析过大）[/]",
+        "by_cases": "[dim]缺失数据的每种情况下均成立：[/]",
+        "case": "[bold]情况[/] {assume}：",
+        "case_no_proof": "[dim]成立（仅凭这些取值无法构成一份记录来展示证明）[/]",
+        "has_any_of": "含有 {items} 之一",
+        "has_none_of": "不含 {items}",
+        "pending": "[yellow]? 待定[/] {kind} {rule}：{reason} [dim]——未定，需补充：{attributes}[/]",
+        "pending_kind": {"contraindication": "禁忌证", "not_recommended": "不推荐条款"},
+        "conflict_proof": "[yellow]⚠ 同时不推荐[/]，依据规则 {rule}：{reason}",
+        "attempts": "共 {count} 条规则可推出该结论，最接近者在前：",
         "explained": "{mark} [bold]{goal}[/] 对患者 {patient} {verdict}",
         "verdict": {True: "成立", False: "不成立"},
         "also_derived": "[dim]亦可由以下规则推出：[/]",
         "removed_by": "[red]⊘ 因禁忌证移除[/] {rule}：{reason}",
-        "run_why_not": "[dim]查看原因：oncologic why-not PATIENT {goal}[/]",
+        "run_why_not": "[dim]查看原因：oncologic why-not {patient} {goal}[/]",
         "failed": "[dim]（不满足）[/]",
         "missing_label": "[dim]（缺少数据）[/]",
         "missing_data": "[yellow]缺少数据：[/]{attributes}",
@@ -233,21 +283,68 @@ class TextRenderer:
         shown = self.words.phrase["sep"].join(f"{self.words.name(k)} {d[k]}" for k in dates)
         return self.t("derived_from", formula=escape(formula), values=escape(shown))
 
-    def explanation(self, ex: r.Explanation, patient: str) -> None:
+    def headline(self, res, patient: str) -> str:
+        """The first line of an explanation or why-not: the goal's kind and exact verdict."""
+        negative = res.kind in ("not_recommended", "contraindication")
+        key = f"{res.kind} {res.verdict}" if negative else res.verdict
+        mark = NEGATIVE_MARK[res.holds] if negative else MARK[res.holds]
+        line = self.layout["headline"][key].format(mark=mark, goal=self.name(res.goal), patient=escape(patient))
+        if res.holds is None and res.missing:
+            line += self.t("record", attributes=self.names(res.missing))
+        if not res.exact:
+            line += " " + self.t("approximate")
+        return line
+
+    def cases(self, cases: list) -> None:
         c = self.console
-        c.print(self.t("explained", mark=MARK[ex.holds], goal=self.name(ex.goal), verdict=self.layout["verdict"][ex.holds],
-                       patient=escape(patient)))
+        c.print(self.t("by_cases"))
+        for case in cases:
+            branch = Tree(self.t("case", assume=escape(self.assumption(case.assume))))
+            if case.proof:
+                self.proof_tree(case.proof, branch)
+            else:
+                branch.add(self.t("case_no_proof"))
+            c.print(branch)
+
+    def assumption(self, assume: dict) -> str:
+        bits = []
+        for attr, value in assume.items():
+            if isinstance(value, dict):
+                for key, items in value.items():
+                    shown = ", ".join(str(i) if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items)
+                    bits.append(f"{self.words.names([attr])} " + self.t(key, items=f"({shown})"))
+            else:
+                kind = self.compiled.checked.attributes[attr].type.kind
+                shown = units.show(value, kind) if kind in units.UNITS else self.words.value(value, kind)
+                bits.append(f"{self.words.names([attr])} = {shown}")
+        return "; ".join(bits)
+
+    def pending(self, items) -> None:
+        for item in items:
+            self.console.print(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
+                                      reason=escape(item.reason or ""), attributes=self.names(item.missing)))
+
+    def explanation(self, ex: r.Explanation, patient: str, path: str | None = None) -> None:
+        c = self.console
+        c.print(self.headline(ex, patient))
         if ex.proof:
             c.print(self.proof_tree(ex.proof))
         for alt in ex.alternatives:
             c.print(self.t("also_derived"))
             c.print(self.proof_tree(alt))
+        if ex.cases:
+            self.cases(ex.cases)
         for removal in ex.removed_by:
             c.print(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
             if removal.proof:
                 c.print(self.proof_tree(removal.proof))
+        self.pending(ex.pending)
+        for conflict in ex.conflicts:
+            c.print(self.t("conflict_proof", rule=self.rule(conflict.rule), reason=escape(
+                self.compiled.rule(conflict.rule.id).reason or "")))
+            c.print(self.proof_tree(conflict))
         if not ex.holds and not ex.removed_by:
-            c.print(self.t("run_why_not", goal=escape(ex.goal)))
+            c.print(self.t("run_why_not", patient=escape(shlex.quote(path or patient)), goal=escape(shlex.quote(ex.goal))))
 
     # -- why not --
     def attempt_tree(self, attempt: r.Attempt, tree: Tree | None = None) -> Tree:
@@ -272,16 +369,28 @@ class TextRenderer:
             sub = branch.add(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
             if removal.proof:
                 self.proof_tree(removal.proof, sub)
+        for item in attempt.pending:
+            branch.add(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
+                              reason=escape(item.reason or ""), attributes=self.names(item.missing)))
         return branch
 
     def why_not(self, wn: r.WhyNot, patient: str) -> None:
         c = self.console
         if wn.holds:
-            c.print(self.t("holds_proof", mark=MARK[True], goal=self.name(wn.goal), patient=escape(patient)))
+            if wn.kind in ("not_recommended", "contraindication"):
+                c.print(self.headline(wn, patient))
+            else:
+                c.print(self.t("holds_proof", mark=MARK[True], goal=self.name(wn.goal), patient=escape(patient)))
             if wn.proof:
                 c.print(self.proof_tree(wn.proof))
+            if wn.cases:
+                self.cases(wn.cases)
             return
-        c.print(self.t("nearest_miss", mark=MARK[False], goal=self.name(wn.goal), patient=escape(patient),
-                       count=len(wn.attempts)))
+        if wn.holds is False and wn.kind in ("concept", "recommendation"):
+            c.print(self.t("nearest_miss", mark=MARK[False], goal=self.name(wn.goal), patient=escape(patient),
+                           count=len(wn.attempts)))
+        else:
+            c.print(self.headline(wn, patient) + "; " + self.t("attempts", count=len(wn.attempts)))
         for attempt in wn.attempts:
             c.print(self.attempt_tree(attempt))
+        self.pending(wn.pending)

@@ -285,9 +285,12 @@ def fill_text(result, words: Words = ENGLISH):
             stack.extend([obj.proof] if obj.proof else [])
             stack.extend(obj.alternatives)
             stack.extend(obj.removed_by)
+            stack.extend(obj.conflicts)
+            stack.extend(case.proof for case in obj.cases if case.proof)
         elif isinstance(obj, r.WhyNot):
             stack.extend([obj.proof] if obj.proof else [])
             stack.extend(obj.attempts)
+            stack.extend(case.proof for case in obj.cases if case.proof)
         elif isinstance(obj, r.Removal):
             stack.extend([obj.proof] if obj.proof else [])
     return result
