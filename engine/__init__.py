@@ -9,8 +9,7 @@ pyDatalog; every conclusion comes with its source, grade and an explanation.
     >>> [r.id for r in result.recommendations][:2]
     ['amrubicin', 'topotecan']
 """
-__version__ = "0.1.0"
-
+from .resources import __version__  # noqa: E402
 from .api import KnowledgeBase, load  # noqa: E402
 from .errors import GoalError, OncologicError, PatientError, RuleError  # noqa: E402
 

@@ -13,8 +13,9 @@ import os
 from itertools import islice
 from typing import Iterable, Iterator, Union
 
+from . import backends
+from .backends.base import Backend
 from .reason import results as r
-from .backends.pydatalog.engine import PyDatalogEngine
 from .compile.compiler import CompiledKB
 from .reason.conclude import conclusions
 from .reason.evaluate import Evaluation, evaluate, evaluate_all, evaluate_goals
@@ -25,15 +26,21 @@ PatientLike = Union[Patient, dict, str, os.PathLike]
 
 
 class KnowledgeBase:
-    """A compiled knowledge base and its engine. Safe to share between threads."""
+    """A compiled knowledge base and the backend that runs it. Safe to share between threads.
 
-    def __init__(self, compiled: CompiledKB):
+    ``backend`` names a registered backend (:func:`oncologic.backends.available`; the default
+    is ``"pydatalog"``); an unknown name raises :class:`~oncologic.errors.OncologicError`
+    listing the available ones.
+    """
+
+    def __init__(self, compiled: CompiledKB, backend: str = backends.DEFAULT):
         self.compiled = compiled
-        self.engine = PyDatalogEngine(compiled.program)
+        self.backend: Backend = backends.create(backend, compiled.program)
 
     @classmethod
-    def load(cls, kb_dir: str | os.PathLike | None = None) -> "KnowledgeBase":
-        return cls(load_compiled(kb_dir))
+    def load(cls, kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT) -> "KnowledgeBase":
+        """:func:`oncologic.load`."""
+        return cls(load_compiled(kb_dir), backend)
 
     # -- vocabulary --
     @property
@@ -69,31 +76,76 @@ class KnowledgeBase:
 
     def run(self, record: PatientLike) -> Evaluation:
         """The engine's raw verdict on every node of the knowledge base for a patient."""
-        return evaluate_all(self.compiled, self.engine, [self.patient(record)])[0]
+        return evaluate_all(self.compiled, self.backend, [self.patient(record)])[0]
 
     def evaluate(self, record: PatientLike, lang: str = "en") -> r.Result:
-        """Everything the knowledge base concludes for the patient (CONTRACT §4)."""
-        return conclusions(evaluate(self.compiled, self.engine, self.patient(record)), lang)
+        """Everything the knowledge base concludes for the patient (CONTRACT §4).
+
+        ``record``: a :class:`Patient`, a dict of attribute values (quantities as numbers in
+        canonical units or as text with a unit, ``"45d"``, ``"4.5cm"``, ``"25%"``; dates as
+        ``YYYY-MM-DD``), or the path of a .json/.yaml file holding one record. ``lang``:
+        ``"en"`` or ``"zh"``, the language of item labels.
+
+        Returns a :class:`~oncologic.reason.results.Result`: the patient id, the derived
+        concepts, recommendations (each with strength, evidence, consensus, source and rule),
+        not-recommended, contraindicated (removed) regimens, the missing attributes (each with
+        the conclusions it would decide) and the possible recommendations that lack data.
+        ``to_dict()``/``to_json()`` give the JSON of the contract.
+
+        Raises :class:`~oncologic.errors.PatientError` for an invalid record or an unreadable
+        file, or a file that holds more than one record (use :meth:`evaluate_many`).
+        """
+        return conclusions(evaluate(self.compiled, self.backend, self.patient(record)), lang)
 
     BATCH = 100
 
     def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en") -> Iterator[r.Result]:
-        """Results for many patients (a .jsonl cohort file, or any iterable of records), in
-        order, evaluated in batches of ``BATCH`` patients per engine query."""
+        """Results for many patients (a .jsonl cohort file, or any iterable of records as
+        :meth:`evaluate` takes them), in order, evaluated in batches of ``BATCH`` patients per
+        engine query.
+
+        Yields one :class:`~oncologic.reason.results.Result` per record, the same as
+        :meth:`evaluate` gives it. Lazy: records are read and validated batch by batch, so a
+        :class:`~oncologic.errors.PatientError` (naming the file and line of the record) is
+        raised when the iteration reaches the bad record, after the results before its batch.
+        """
         if isinstance(records, (str, os.PathLike)):
             records = self.patients(records)
         patients = map(self.patient, records)
         while batch := list(islice(patients, self.BATCH)):
-            yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.engine, batch))
+            yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.backend, batch))
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
-        """The proof of a goal: a recommendation id, a concept or a rule id."""
+        """The proof of a goal for the patient.
+
+        ``goal``: a recommendation id (its items joined by ``+`` in alphabetical order, e.g.
+        ``"anlotinib+irinotecan"``), a concept name or a rule id; ``record`` as for
+        :meth:`evaluate`.
+
+        Returns an :class:`~oncologic.reason.results.Explanation`: whether the goal holds, its
+        proof (a tree of :class:`~oncologic.reason.results.ProofNode`: the rule, its source and
+        each condition with the expected and actual values, quantities in canonical units:
+        days, mm, %), the other proofs, and the contraindications that removed it.
+
+        Raises :class:`~oncologic.errors.GoalError` for a goal the knowledge base does not know
+        (before any evaluation), :class:`~oncologic.errors.PatientError` for an invalid record.
+        """
         from .reason.explain import explain
         from .report.words import fill_text
         return fill_text(explain(self._for_goal(record, goal), goal))  # the contract's English `text` fields
 
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
-        """Why a goal does not hold: per rule, the failed and the missing conditions."""
+        """Why a goal does not hold for the patient; ``goal`` and ``record`` as for :meth:`explain`.
+
+        Returns a :class:`~oncologic.reason.results.WhyNot`: when the goal holds, its proof;
+        otherwise one :class:`~oncologic.reason.results.Attempt` per rule that could conclude
+        it, with the conditions that failed, the attributes that are missing, the attempts
+        below it (concepts it needs) and ``to_hold``: a small change of the record, verified by
+        the engine, that makes the rule hold (None when no simple change is found).
+
+        Raises :class:`~oncologic.errors.GoalError` for an unknown goal,
+        :class:`~oncologic.errors.PatientError` for an invalid record.
+        """
         from .reason.explain import why_not
         from .report.words import fill_text
         return fill_text(why_not(self._for_goal(record, goal), goal))
@@ -103,9 +155,22 @@ class KnowledgeBase:
         from .reason.explain import Goal
         patient = self.patient(record)
         roots = Goal(self.compiled, goal).roots(self.compiled)  # an unknown goal fails before any evaluation
-        return evaluate_goals(self.compiled, self.engine, patient, roots)
+        return evaluate_goals(self.compiled, self.backend, patient, roots)
 
 
-def load(kb_dir: str | os.PathLike | None = None) -> KnowledgeBase:
-    """Load (and cache) a knowledge base; the shipped one when ``kb_dir`` is None."""
-    return KnowledgeBase.load(kb_dir)
+def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT) -> KnowledgeBase:
+    """Load a knowledge base and make its backend.
+
+    ``kb_dir``: a folder of ``*.rules`` files (searched recursively); None for the shipped
+    knowledge base. The compiled program is cached on disk (``$ONCOLOGIC_CACHE_DIR``, else
+    ``~/.cache/oncologic``; ``ONCOLOGIC_NO_CACHE=1`` turns it off), keyed by a digest of the
+    rule files, so a second load skips parsing and compiling. ``backend``: the name of a
+    registered backend (:func:`oncologic.backends.available`), ``"pydatalog"`` by default.
+
+    Returns a :class:`KnowledgeBase`, safe to share between threads.
+
+    Raises :class:`~oncologic.errors.RuleError` listing every problem in the rule files
+    (``FILE:LINE:COL: error: ...``), :class:`~oncologic.errors.OncologicError` when the folder
+    does not exist or holds no rule files, or when ``backend`` is not a registered backend.
+    """
+    return KnowledgeBase.load(kb_dir, backend)

@@ -1,4 +1,4 @@
-"""Where the grammar and the shipped knowledge base are.
+"""Where the grammar and the shipped knowledge base are, and which release they belong to.
 
 In an installed wheel they sit inside the package (``oncologic/grammar``, ``oncologic/facts``);
 in a source checkout they are the top-level ``grammar/`` and ``facts/`` beside ``engine/``.
@@ -6,6 +6,9 @@ in a source checkout they are the top-level ``grammar/`` and ``facts/`` beside `
 from __future__ import annotations
 
 from pathlib import Path
+
+__version__ = "0.1.0"  # the release (as in pyproject.toml); here, low in the package, so the
+# compiler's cache key can read it without importing the package's top (which imports api)
 
 _PACKAGE = Path(__file__).resolve().parent
 

@@ -5,14 +5,20 @@ import functools
 from pathlib import Path
 
 import oncologic
+import oncologic.backends
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "patients"
 
 
+def shipped_kb(backend: str | None = None) -> oncologic.KnowledgeBase:
+    """The shipped knowledge base on ``backend`` (None: the default), loaded once per backend."""
+    return _shipped(backend or oncologic.backends.DEFAULT)
+
+
 @functools.lru_cache(maxsize=None)
-def shipped_kb() -> oncologic.KnowledgeBase:
-    return oncologic.load()
+def _shipped(backend: str) -> oncologic.KnowledgeBase:
+    return oncologic.load(backend=backend)
 
 
 def lung(**attrs) -> dict:

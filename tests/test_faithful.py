@@ -1,7 +1,8 @@
 """Faithfulness: the engine's verdict on every node, and every condition an explanation shows,
 agree with the independent oracle — for every bundled patient and every goal; and the
 focused queries `recommend`, `explain` and `why-not` make (oncologic.compile.plan) answer exactly what
-a complete evaluation of the whole knowledge base answers."""
+a complete evaluation of the whole knowledge base answers. Every test runs on every
+registered backend (the ``backend_kb`` fixture)."""
 import pytest
 
 from oncologic.reason.conclude import conclusions
@@ -17,8 +18,8 @@ def _patients():
 
 
 @pytest.mark.parametrize("patient", _patients(), ids=lambda p: p.id)
-def test_every_node_agrees_with_the_oracle(patient):
-    kb = shipped_kb()
+def test_every_node_agrees_with_the_oracle(backend_kb, patient):
+    kb = backend_kb
     ev = kb.run(patient)
     oracle = Oracle(kb.compiled, patient)
     wrong = []
@@ -33,8 +34,8 @@ def test_every_node_agrees_with_the_oracle(patient):
 
 
 @pytest.mark.parametrize("patient", _patients(), ids=lambda p: p.id)
-def test_every_explanation_rechecks_against_the_record(patient):
-    kb = shipped_kb()
+def test_every_explanation_rechecks_against_the_record(backend_kb, patient):
+    kb = backend_kb
     ev = kb.run(patient)
     oracle = Oracle(kb.compiled, patient)
     from oncologic.reason import explain as ex
@@ -55,26 +56,26 @@ def test_every_explanation_rechecks_against_the_record(patient):
 
 
 @pytest.mark.parametrize("patient", _patients(), ids=lambda p: p.id)
-def test_recommend_through_the_plan_equals_the_complete_evaluation(patient):
-    kb = shipped_kb()
+def test_recommend_through_the_plan_equals_the_complete_evaluation(backend_kb, patient):
+    kb = backend_kb
     assert kb.evaluate(patient).to_dict() == conclusions(kb.run(patient)).to_dict()
 
 
 @pytest.mark.parametrize("pid", ["pt-sclc-2l", "pt-hcc-iiia-pvtt", "pt-nsclc-t790m"])
-def test_the_one_verdict_question_of_what_if_agrees_with_the_complete_evaluation(pid):
-    kb = shipped_kb()
+def test_the_one_verdict_question_of_what_if_agrees_with_the_complete_evaluation(backend_kb, pid):
+    kb = backend_kb
     patient = next(p for p in _patients() if p.id == pid)
     ev = kb.run(patient)
     nodes = [n.id for n in kb.compiled.nodes if n.kind in ("rule", "concept")]
-    assert [holds(kb.compiled, kb.engine, patient, nid) for nid in nodes] == [ev.value(nid) is True for nid in nodes]
+    assert [holds(kb.compiled, kb.backend, patient, nid) for nid in nodes] == [ev.value(nid) is True for nid in nodes]
     assert any(ev.value(nid) is True for nid in nodes)
 
 
-def test_a_focused_evaluation_refuses_nodes_it_was_not_asked_about():
-    kb = shipped_kb()
+def test_a_focused_evaluation_refuses_nodes_it_was_not_asked_about(backend_kb):
+    kb = backend_kb
     patient = _patients()[0]
     goal = kb.compiled.concept_node["refractory_sclc"]
-    ev = evaluate_goals(kb.compiled, kb.engine, patient, [goal])
+    ev = evaluate_goals(kb.compiled, kb.backend, patient, [goal])
     assert ev.value(goal) is kb.run(patient).value(goal)
     outside = kb.compiled.concept_node["hcc"]
     with pytest.raises(LookupError, match="not evaluated"):

@@ -1,14 +1,16 @@
 """The query plan of `recommend` (oncologic.compile.plan): a false gate settles its whole group, so the
 engine is not asked about conclusions that cannot apply. That the answers are right is tested
 against the complete evaluation in test_faithful.py; here, that the plan saves the work."""
-from oncologic.reason.evaluate import _ROW, evaluate
+from oncologic.compile.facts import patient_facts
+from oncologic.reason.evaluate import evaluate
 from support import example_files, hcc, lung, shipped_kb
 
 
 def _top_rows(kb, record):
     """The engine's answer to the plan's first query (a record or a validated patient)."""
     patient = kb.patient(record)
-    return kb.engine.run(patient.facts("q", kb.compiled.checked), {"top": ("top", "q", *_ROW)})["top"]
+    rows, _ = kb.backend.ask(patient_facts(patient.values, kb.compiled.checked), ("top", kb.compiled.program.views["top"]))
+    return rows
 
 
 def _group(kb, concept):
@@ -32,7 +34,7 @@ def test_a_lung_patient_is_not_asked_about_hcc_conclusions():
     rows = _top_rows(kb, lung(id="l", histology="sclc", tfi="45d", line=2))
     assert ("closed", hcc_group.id, hcc_group.gate) in rows
     assert not {a for kind, a, _ in rows if kind == "truth"} & hcc_group.members
-    ev = evaluate(kb.compiled, kb.engine, kb.patient(lung(id="l", histology="sclc", tfi="45d", line=2)))
+    ev = evaluate(kb.compiled, kb.backend, kb.patient(lung(id="l", histology="sclc", tfi="45d", line=2)))
     assert all(ev.value(m) is False for m in hcc_group.members)
 
 

@@ -5,6 +5,9 @@ declared vocabulary (any subset of attributes, any valid values), and for each o
 - every proof node and every why-not condition re-checks against the record,
 - every missing attribute is really absent,
 - applying the suggested changes of a why-not attempt makes that rule hold.
+
+Each test runs on every registered backend (the ``backend_kb`` fixture); the generators read
+the vocabulary, which does not depend on the backend.
 """
 import datetime as dt
 
@@ -18,7 +21,7 @@ from oncologic.report.words import fill_text
 from oracle import Oracle, check_attempt, check_proof
 from support import shipped_kb
 
-KB = shipped_kb()
+KB = shipped_kb()  # the vocabulary only; the tests evaluate on backend_kb
 ATTRS = KB.compiled.checked.attributes
 ITEMS = sorted(KB.compiled.checked.items)
 GOALS = sorted(set(KB.compiled.concept_node) | {KB.compiled.nodes[k].name for k in KB.compiled.regimens})
@@ -78,11 +81,12 @@ COMMON = settings(max_examples=int(__import__("os").environ.get("ONCOLOGIC_PROPE
 
 @COMMON
 @given(patients())
-def test_every_node_agrees_with_the_oracle(record):
-    patient = KB.patient(record)
-    ev = KB.run(patient)
-    oracle = Oracle(KB.compiled, patient)
-    for node in KB.compiled.nodes:
+def test_every_node_agrees_with_the_oracle(backend_kb, record):
+    kb = backend_kb
+    patient = kb.patient(record)
+    ev = kb.run(patient)
+    oracle = Oracle(kb.compiled, patient)
+    for node in kb.compiled.nodes:
         if node.kind == "field":
             continue
         assert ev.value(node.id) == oracle.node(node), (node.kind, node.rule or node.name, record)
@@ -90,11 +94,12 @@ def test_every_node_agrees_with_the_oracle(record):
 
 @COMMON
 @given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=4, unique=True))
-def test_explanations_recheck_and_missing_is_absent(record, goals):
-    patient = KB.patient(record)
-    ev = KB.run(patient)
-    oracle = Oracle(KB.compiled, patient)
-    result = KB.evaluate(patient)
+def test_explanations_recheck_and_missing_is_absent(backend_kb, record, goals):
+    kb = backend_kb
+    patient = kb.patient(record)
+    ev = kb.run(patient)
+    oracle = Oracle(kb.compiled, patient)
+    result = kb.evaluate(patient)
     assert result.to_dict() == conclusions(ev).to_dict()  # the plan's focused queries lose nothing
     for m in result.missing:
         assert m.attribute not in patient.values
@@ -103,12 +108,12 @@ def test_explanations_recheck_and_missing_is_absent(record, goals):
     for goal in goals:
         explanation = fill_text(ex.explain(ev, goal))  # the API writes the sentences too
         if explanation.proof:
-            check_proof(oracle, explanation.proof, KB.compiled)
+            check_proof(oracle, explanation.proof, kb.compiled)
         wn = fill_text(ex.why_not(ev, goal))
         for attempt in wn.attempts:
-            check_attempt(oracle, attempt, KB.compiled)
-        assert KB.explain(patient, goal).to_dict() == explanation.to_dict()
-        assert KB.why_not(patient, goal).to_dict() == wn.to_dict()
+            check_attempt(oracle, attempt, kb.compiled)
+        assert kb.explain(patient, goal).to_dict() == explanation.to_dict()
+        assert kb.why_not(patient, goal).to_dict() == wn.to_dict()
 
 
 def apply_changes(record: dict, changes) -> dict:
@@ -127,14 +132,15 @@ def apply_changes(record: dict, changes) -> dict:
 
 @COMMON
 @given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=3, unique=True))
-def test_suggested_changes_make_the_rule_hold(record, goals):
-    patient = KB.patient(record)
-    ev = KB.run(patient)
+def test_suggested_changes_make_the_rule_hold(backend_kb, record, goals):
+    kb = backend_kb
+    patient = kb.patient(record)
+    ev = kb.run(patient)
     for goal in goals:
         for attempt in ex.why_not(ev, goal).attempts:
             if attempt.to_hold is None or attempt.removed_by:
                 continue
-            changed = KB.patient(apply_changes(record, attempt.to_hold))
-            assert Oracle(KB.compiled, changed).rule(attempt.rule.id) is True, (attempt.rule.id, attempt.to_hold, record)
-            after = KB.run(changed)
-            assert after.value(KB.compiled.rule_node[attempt.rule.id]) is True
+            changed = kb.patient(apply_changes(record, attempt.to_hold))
+            assert Oracle(kb.compiled, changed).rule(attempt.rule.id) is True, (attempt.rule.id, attempt.to_hold, record)
+            after = kb.run(changed)
+            assert after.value(kb.compiled.rule_node[attempt.rule.id]) is True

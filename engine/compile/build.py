@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .. import __version__
+from ..resources import __version__
 from .compiler import CompiledKB
 from ..errors import Diagnostic, OncologicError, RuleError
 from ..resources import default_kb_dir, grammar_path

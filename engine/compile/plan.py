@@ -110,21 +110,27 @@ class Plan:
         return self._remember(("order", node_id), make)
 
 
+def rail(node: int, value: bool = True) -> str:
+    """The predicate of a canonical node's true rail ``t<n>(P)`` (``value`` True) or false
+    rail ``f<n>(P)``: the compiler's naming, which views and backends read."""
+    return f"{'t' if value else 'f'}{node}"
+
+
 def _t(node: int) -> Atom:
-    return Atom(f"t{node}", (P,))
+    return Atom(rail(node, True), (P,))
 
 
 def _f(node: int) -> Atom:
-    return Atom(f"f{node}", (P,))
+    return Atom(rail(node, False), (P,))
 
 
 def rows(compiled, node_id: int, view: str) -> list[Clause]:
     """The clauses that give ``view`` its rows about one canonical node (a leaf's rail
     written out, as the compiler does in the rules)."""
-    def rail(atom: Atom) -> tuple:
+    def body(atom: Atom) -> tuple:
         return compiled.leaf_rails.get(atom.pred, (atom,))
-    out = [Clause(Atom(view, (P, "truth", node_id, True)), rail(_t(node_id))),
-           Clause(Atom(view, (P, "truth", node_id, False)), rail(_f(node_id)))]
+    out = [Clause(Atom(view, (P, "truth", node_id, True)), body(_t(node_id))),
+           Clause(Atom(view, (P, "truth", node_id, False)), body(_f(node_id)))]
     inner = compiled.record_conditions.get(node_id)
     if inner is not None:
         out.append(Clause(Atom(view, (P, "match", node_id, I)), (Atom(f"rt{inner}", (P, I)),)))

@@ -1,8 +1,10 @@
 """Evaluate the compiled program for a patient: the engine's verdict on each node.
 
-The engine answers three questions per patient: the verdict of nodes (true, false, or absent
-= unknown), the contraindications that removed a regimen, and the records an ``any ... where``
-matched. Which nodes it is asked about depends on the question (:mod:`oncologic.compile.plan`):
+The backend (:class:`oncologic.backends.base.Backend`, through that protocol only) answers
+three questions per patient: the verdict of nodes (true, false, or absent = unknown), the
+contraindications that removed a regimen, and the records an ``any ... where`` matched. The
+record goes to it as the facts of :func:`oncologic.compile.facts.patient_facts`. Which nodes
+it is asked about depends on the question (:mod:`oncologic.compile.plan`):
 
 - :func:`evaluate` — what ``recommend`` reports: every conclusion, through the plan's groups,
   and everything under the conclusions that stay unknown (to name the missing data);
@@ -16,14 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backends.pydatalog.engine import PyDatalogEngine
+from ..backends.base import Backend, Row
 from ..compile.compiler import CompiledKB
-from ..compile.datalog import Var
+from ..compile.facts import patient_facts
 from ..records.patient import Patient
 from .exact import completion
 from .missing import MissingBounds
-
-_ROW = (Var("K"), Var("A"), Var("B"))
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Evaluation:
     truth: dict[int, bool]
     removed: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication ids
     matches: dict[int, list[int]] = field(default_factory=dict)  # any-node -> record indexes
-    engine: PyDatalogEngine | None = None  # to evaluate variants of the record (what-if)
+    backend: Backend | None = None  # to evaluate variants of the record (what-if)
     scope: frozenset | None = None  # the canonical nodes the engine was asked about; None: all
     missing: dict[int, set[str]] = field(default_factory=dict)  # unknown conclusion -> the attributes it misses (evaluate)
     settled: dict[int, tuple] = field(default_factory=dict)  # unknown node -> (exact verdict, whether exact)
@@ -69,70 +69,68 @@ class Evaluation:
         return found
 
 
-def evaluate(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient) -> Evaluation:
-    """Everything ``recommend`` needs for one patient (see :mod:`oncologic.plan`)."""
+def evaluate(compiled: CompiledKB, backend: Backend, patient: Patient) -> Evaluation:
+    """Everything ``recommend`` needs for one patient (see :mod:`oncologic.compile.plan`): the
+    ``top`` view, then, over the same facts, a missing view if the bounds leave it open."""
     plan = compiled.plan
-    key = engine.new_patient_key()
-    with engine.session(patient.facts(key, compiled.checked)) as ask:
-        rows = ask(("top", key, *_ROW))
+    walk: list[int] = []
+    ev = None
+
+    def then(rows: list[Row]):
+        nonlocal ev
         closed = [a for kind, a, _ in rows if kind == "closed"]
-        ev = _evaluation(compiled, engine, patient, [row for row in rows if row[0] != "closed"])
+        ev = _evaluation(compiled, backend, patient, [row for row in rows if row[0] != "closed"])
         for gid in closed:  # a false gate: every conclusion under it is false
             for member in plan.groups[gid].members:
                 ev.truth[member] = False
         unknown = [nid for nid in plan.missing_roots if nid not in ev.truth]
         absent = set(compiled.checked.attributes) - set(patient.values)
         bounds = MissingBounds(compiled, ev.truth, absent)
-        walk = []
         for nid in unknown:
             certain, could = bounds.unknown(nid)
             if certain == could or len(could) == 1:  # one attribute: it is the one (unknown needs one)
                 ev.missing[nid] = set(could)
             else:
                 walk.append(nid)
-        if walk:
-            undecided = [nid for nid in plan.conclusions if nid not in ev.truth]
-            name, clauses = plan.missing_view(compiled, walk, absent, undecided)
-            ev.missing.update((nid, set()) for nid in walk)
-            for _, nid, attribute in ask((name, key, *_ROW), views={name: clauses}):
-                ev.missing[nid].add(attribute)
+        if not walk:
+            return None
+        undecided = [nid for nid in plan.conclusions if nid not in ev.truth]
+        return plan.missing_view(compiled, walk, absent, undecided)
+
+    _, missing_rows = backend.ask(_facts(compiled, patient), ("top", compiled.program.views["top"]), then)
+    ev.missing.update((nid, set()) for nid in walk)
+    for _, nid, attribute in missing_rows:
+        ev.missing[nid].add(attribute)
     ev.scope = frozenset(plan.conclusions)
     return ev
 
 
-def evaluate_goals(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, roots) -> Evaluation:
+def evaluate_goals(compiled: CompiledKB, backend: Backend, patient: Patient, roots) -> Evaluation:
     """The verdict of every node that explaining ``roots`` can show."""
     name, clauses, nodes = compiled.plan.detail_view(compiled, roots)
-    key = engine.new_patient_key()
-    rows = engine.run(patient.facts(key, compiled.checked), {"rows": (name, key, *_ROW)}, views={name: clauses})["rows"]
-    ev = _evaluation(compiled, engine, patient, rows)
+    rows, _ = backend.ask(_facts(compiled, patient), (name, clauses))
+    ev = _evaluation(compiled, backend, patient, rows)
     ev.scope = nodes
     return ev
 
 
-def holds(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, node_id: int) -> bool:
+def holds(compiled: CompiledKB, backend: Backend, patient: Patient, node_id: int) -> bool:
     """Whether the engine finds one node certainly true: its true rail alone, the cheapest question."""
-    key = engine.new_patient_key()
-    with engine.session(patient.facts(key, compiled.checked)) as ask:
-        return bool(ask((f"t{compiled.nodes[node_id].canonical}", key)))
+    return backend.holds(_facts(compiled, patient), compiled.nodes[node_id].canonical)
 
 
-def evaluate_all(compiled: CompiledKB, engine: PyDatalogEngine, patients: list[Patient]) -> list[Evaluation]:
+def evaluate_all(compiled: CompiledKB, backend: Backend, patients: list[Patient]) -> list[Evaluation]:
     """Every node's verdict for several patients, with one query: the engine resolves each
     clause once for the whole batch, which costs far less per patient than one query each."""
-    keys = [engine.new_patient_key() for _ in patients]
-    facts = [fact for key, patient in zip(keys, patients) for fact in patient.facts(key, compiled.checked)]
-    pvar = Var("P") if len(patients) > 1 else keys[0]
-    rows = engine.run(facts, {"answer": ("answer", pvar, *_ROW)})["answer"]
-    if len(patients) == 1:
-        rows = [(keys[0], *row) for row in rows]
-    per_key: dict[str, list] = {key: [] for key in keys}
-    for key, *row in rows:
-        per_key[key].append(row)
-    return [_evaluation(compiled, engine, patient, per_key[key]) for key, patient in zip(keys, patients)]
+    answers = backend.answer([_facts(compiled, patient) for patient in patients])
+    return [_evaluation(compiled, backend, patient, rows) for patient, rows in zip(patients, answers)]
 
 
-def _evaluation(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient, rows: list) -> Evaluation:
+def _facts(compiled: CompiledKB, patient: Patient) -> list[tuple]:
+    return patient_facts(patient.values, compiled.checked)
+
+
+def _evaluation(compiled: CompiledKB, backend: Backend, patient: Patient, rows: list) -> Evaluation:
     truth: dict[int, bool] = {}
     removed: dict[int, list[str]] = {}
     matches: dict[int, list[int]] = {}
@@ -147,4 +145,4 @@ def _evaluation(compiled: CompiledKB, engine: PyDatalogEngine, patient: Patient,
             matches.setdefault(a, []).append(b)
     for lst in list(removed.values()) + list(matches.values()):
         lst.sort()
-    return Evaluation(compiled, patient, truth, removed, matches, engine)
+    return Evaluation(compiled, patient, truth, removed, matches, backend)

@@ -408,7 +408,7 @@ def _cases(ev: Evaluation, node_id: int, explain_in) -> list[r.Case]:
             except PatientError:
                 variant = None
             if variant is not None:
-                proof = explain_in(evaluate_goals(compiled, ev.engine, variant, [node_id]))
+                proof = explain_in(evaluate_goals(compiled, ev.backend, variant, [node_id]))
         out.append(r.Case(assume=assume, holds=value, proof=proof))
     return out
 

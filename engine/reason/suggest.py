@@ -42,9 +42,9 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
             patient = validate(record, ev.compiled.checked, ev.patient.source)
         except PatientError:
             return None
-        if holds(ev.compiled, ev.engine, patient, node_id):  # asks the engine for this one verdict only
+        if holds(ev.compiled, ev.backend, patient, node_id):  # asks the engine for this one verdict only
             return _diff(original, record, planned, ev)
-        current = evaluate_goals(ev.compiled, ev.engine, patient, [node_id])  # everything, to plan again
+        current = evaluate_goals(ev.compiled, ev.backend, patient, [node_id])  # everything, to plan again
     return None
 
 

@@ -1,5 +1,6 @@
 """Patient records: load (JSON, YAML, JSON Lines), validate against the declared attributes,
-normalise units and dates, derive attributes, and turn the record into Datalog facts.
+normalise units and dates, derive attributes. What a Patient becomes for the engine is
+:func:`oncologic.compile.facts.patient_facts`.
 
 An absent attribute is unknown, never false; ``null`` counts as absent. Every problem is a
 :class:`~oncologic.errors.PatientError` that names the file and the attribute.
@@ -30,24 +31,6 @@ class Patient:
     values: dict[str, Any]
     given: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, tuple[str, str]] = field(default_factory=dict)  # attr -> (later, earlier)
-
-    def facts(self, key: str, kb: CheckedKB) -> list[tuple]:
-        """Datalog facts for this patient under the engine key ``key``."""
-        out: list[tuple] = [("patient", key)]
-        for name, value in self.values.items():
-            kind = kb.attributes[name].type.kind
-            out.append(("known", key, name))
-            if kind in ("set", "item_set"):
-                out.extend(("member", key, name, x) for x in sorted(value))
-                # each item and every class it belongs to (compiler.py: has/3)
-                out.extend(("has", key, name, c) for c in sorted({c for x in value for c in [x, *kb.ancestors(x)]}))
-            elif kind == "record_list":
-                for index, record in enumerate(value):
-                    out.append(("member", key, name, index))
-                    out.extend(("field", key, name, index, f, v) for f, v in record.items())
-            else:
-                out.append(("val", key, name, value))
-        return out
 
 
 def _suggest(word: str, choices) -> str:

@@ -1,4 +1,4 @@
-"""Stage 5: run a Datalog program with pyDatalog, for one patient or a batch.
+"""Stage 5, the pyDatalog backend: run a Datalog program for one patient or a batch.
 
 pyDatalog keeps its database in a thread-local (``Logic.tl.logic``). Each
 :class:`PyDatalogEngine` builds its own database once per thread and switches to it without
@@ -19,10 +19,13 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from itertools import count
+from typing import Sequence
 
 from pyDatalog import Logic, pyEngine, pyParser
 
 from ...compile.datalog import Atom, Comparison, Negation, Program, Var
+from ...compile.plan import rail
+from ..base import Facts, FollowUp, Row, View
 
 pyEngine.Float_Precision = None  # process-wide: the default (8) rounds 6.7 to 6.699999988...
 
@@ -38,15 +41,20 @@ def _activate(logic) -> None:
 
 
 class PyDatalogEngine:
-    """Evaluates a compiled program for patients' facts.
+    """The pyDatalog backend (:class:`oncologic.backends.base.Backend`, registered as
+    ``"pydatalog"``): evaluates a compiled program for patients' facts.
 
-    ``run(facts, queries)`` takes patient facts as tuples ``(predicate, arg, ...)`` for any
-    number of patients and returns the rows of the requested output predicates. The rails are
-    loaded into a thread's database once; a view (the program's own, or one a caller passes
-    in, such as a detail view for one explanation) when it is first asked for. Caller views
-    are kept for reuse, the least recently used dropped beyond ``MAX_VIEWS``.
+    Each call asserts the patients' facts under fresh keys (``p0``, ``p1``, ... — never reused
+    in the process), asks its query with the engine's own API, and retracts the facts. The
+    rails are loaded into a thread's database once; a view (the program's own, or one a
+    caller passes in, such as a detail view for one explanation) when it is first asked for.
+    Caller views are kept for reuse, the least recently used dropped beyond ``MAX_VIEWS``.
+
+    Raises :class:`ValueError` for a predicate name outside ``[a-z][a-z0-9_]*`` (in the
+    program, at construction; in a caller's view, when it is first asked for).
     """
 
+    name = "pydatalog"
     MAX_VIEWS = 256
 
     def __init__(self, program: Program):
@@ -109,40 +117,70 @@ class PyDatalogEngine:
             for pred in {id(c.head.pred): c.head.pred for c in old}.values():
                 pyEngine.remove(pred)  # unregister the emptied predicates too
 
-    # -- running --
-    def new_patient_key(self) -> str:
+    # -- the protocol (oncologic.backends.base.Backend) --
+    def ask(self, facts: Facts, view: View, then: FollowUp | None = None) -> tuple[list[Row], list[Row]]:
+        """The rows of ``view`` for one patient, then of the view ``then`` picks (see
+        :class:`~oncologic.backends.base.Backend`), in one session: the facts are asserted once."""
+        key = self._new_key()
+        with self._session(_keyed(key, facts)) as query:
+            rows = query(view, key)
+            second = then(rows) if then is not None else None
+            return rows, (query(second, key) if second is not None else [])
+
+    def answer(self, batch: Sequence[Facts]) -> list[list[Row]]:
+        """The ``answer`` view for every patient of ``batch``, with one query: the engine
+        resolves each clause once for the whole batch, far cheaper per patient than one each."""
+        keys = [self._new_key() for _ in batch]
+        keyed = [fact for key, facts in zip(keys, batch) for fact in _keyed(key, facts)]
+        view = ("answer", self.program.views["answer"])
+        per_key: dict[str, list[Row]] = {key: [] for key in keys}
+        with self._session(keyed) as query:
+            if len(keys) == 1:  # the patient bound: a narrower query
+                per_key[keys[0]] = query(view, keys[0])
+            else:
+                for key, *row in query(view, None):
+                    per_key[key].append(tuple(row))
+        return [per_key[key] for key in keys]
+
+    def holds(self, facts: Facts, node: int) -> bool:
+        """Whether the true rail of the canonical ``node`` has a row for the patient."""
+        key = self._new_key()
+        with self._session(_keyed(key, facts)) as query:
+            return bool(query((rail(node, True), None), key, columns=0))
+
+    # -- pyDatalog sessions --
+    def _new_key(self) -> str:
         """A key for a patient's facts that no other evaluation in this process uses."""
         return f"p{next(self._ids)}"
 
-    def run(self, facts: list[tuple], queries: dict[str, tuple], views: dict[str, list] | None = None) -> dict[str, list[tuple]]:
-        """Assert ``facts``, answer each query ``name -> (predicate, arg, ...)``, retract."""
-        with self.session(facts) as ask:
-            return {name: ask(query, views) for name, query in queries.items()}
-
     @contextmanager
-    def session(self, facts: list[tuple]):
-        """Assert ``facts`` for the duration of a ``with`` block; yields ``ask``.
+    def _session(self, facts: list[tuple]):
+        """Assert ``facts`` (with their patient keys) for the duration of a ``with`` block;
+        yields ``query``.
 
-        ``ask((predicate, arg, ...), views=None)`` answers one query: an argument that is a
-        :class:`Var` is an output column, and each answer row holds the values of the variable
-        arguments, in order. The predicate may be a view of the program, or one given in
-        ``views`` (name -> clauses, from :mod:`oncologic.plan`).
+        ``query((name, clauses), key, columns=3)`` answers ``name(key, ...)`` — ``name(P, ...)``
+        for every patient when ``key`` is None, the key then leading each row — with
+        ``columns`` output variables after the patient: a view of the program (``clauses`` is
+        ignored), a caller's view (loaded the first time), or, with ``clauses`` None, a
+        predicate of the core program such as a rail.
         """
         self._database()
         asserted = []
 
-        def ask(query: tuple, views: dict[str, list] | None = None) -> list[tuple]:
+        def query(view: tuple, key: str | None, columns: int = 3) -> list[tuple]:
             self._database()  # in case the caller used another knowledge base meanwhile
-            pred, *args = query
-            if views and pred in views:
-                self._view(pred, views[pred])
-            elif pred in self.program.views:
-                self._view(pred, None)
+            name, clauses = view
+            if name in self.program.views:
+                self._view(name, None)
+            elif clauses is not None:
+                self._view(name, clauses)
             # the engine's own query API: no temporary clause, no parser round trip
-            terms = [pyEngine.Var(a.name) if isinstance(a, Var) else pyEngine.Term_of(a) for a in args]
-            rows = pyEngine.Literal(pred, terms).ask()
-            columns = [i for i, a in enumerate(args) if isinstance(a, Var)]
-            return [tuple(row[i] for i in columns) for row in rows] if isinstance(rows, list) else []
+            head = pyEngine.Var("P") if key is None else pyEngine.Term_of(key)
+            terms = [head] + [pyEngine.Var(v) for v in _COLUMNS[:columns]]
+            rows = pyEngine.Literal(name, terms).ask()
+            if not isinstance(rows, list):
+                return []
+            return [tuple(row) for row in rows] if key is None else [tuple(row[1:]) for row in rows]
 
         # A query makes tens of thousands of short-lived objects; letting the cyclic garbage
         # collector run meanwhile makes it promote them and then scan the whole knowledge base
@@ -156,13 +194,21 @@ class PyDatalogEngine:
                 clause = pyEngine.Clause(pyEngine.Literal(pred, [pyEngine.Term_of(a) for a in args]), [])
                 pyEngine.assert_(clause)
                 asserted.append(clause)
-            yield ask
+            yield query
         finally:
             self._database()  # the caller may have switched databases in between (another KB)
             for clause in asserted:
                 pyEngine.retract(clause)
             if paused:
                 gc.enable()
+
+
+_COLUMNS = ("K", "A", "B")
+
+
+def _keyed(key: str, facts: Facts) -> list[tuple]:
+    """Backend-neutral facts (no patient column) as this backend's: the key put first."""
+    return [(pred, key, *args) for pred, *args in facts]
 
 
 def _term(t):
