@@ -152,16 +152,17 @@ def pending_statements(ev: Evaluation, items) -> list[r.Pending]:
 
 def covering(compiled: CompiledKB, items) -> list[str]:
     """The `do not recommend` statements that cover an item of a regimen (the item, or a class
-    it belongs to), by rule id."""
-    out = []
-    for kid in compiled.regimens:
-        node = compiled.nodes[kid]
-        rule = compiled.rule(node.rule)
-        if rule.polarity == "do_not_recommend" and rule.id not in out:
-            covered = set().union(*(compiled.checked.members(i) for i in node.items))
-            if covered & set(items):
-                out.append(rule.id)
-    return out
+    it belongs to), by rule id, in rule order."""
+    table = compiled.__dict__.get("_covering")
+    if table is None:  # item -> the statements covering it, made on first use and kept with the KB
+        table = {}
+        for kid in compiled.regimens:
+            rule = compiled.rule(compiled.nodes[kid].rule)
+            if rule.polarity == "do_not_recommend":
+                for member in set().union(*(compiled.checked.members(i) for i in compiled.nodes[kid].items)):
+                    table.setdefault(member, []).append(rule.id)
+        compiled.__dict__["_covering"] = table
+    return list(dict.fromkeys(sid for item in items for sid in table.get(item, ())))
 
 
 def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: list[r.NotRecommended]) -> None:

@@ -75,10 +75,17 @@ class _Leaf(Visitor):
 
     def __init__(self, kb):
         self.kb = kb
+        self._ancestors: dict[str, frozenset] = {}
+
+    def ancestors(self, item: str) -> frozenset:
+        found = self._ancestors.get(item)
+        if found is None:
+            found = self._ancestors[item] = frozenset(self.kb.ancestors(item))
+        return found
 
     def has(self, attribute: str, value, item: str) -> bool:
         if self.kb.attributes[attribute].type.kind == "item_set":
-            return any(x == item or item in self.kb.ancestors(x) for x in value)
+            return any(x == item or item in self.ancestors(x) for x in value)
         return item in value
 
     def visit_Compare(self, cond: n.Compare, value) -> bool:
@@ -98,13 +105,26 @@ class _Leaf(Visitor):
 
     def field(self, cond, rec: dict) -> bool:
         """A condition on the fields of one record of a list."""
-        if isinstance(cond, n.And):
-            return all(self.field(c, rec) for c in cond.items)
-        if isinstance(cond, n.Or):
-            return any(self.field(c, rec) for c in cond.items)
-        if isinstance(cond, n.Not):
-            return not self.field(cond.item, rec)
-        return self.visit(cond, rec[cond.attribute])
+        return _Fields(self).visit(cond, rec)
+
+
+class _Fields(Visitor):
+    """The truth of a condition on the fields of one record (``any ... where (...)``)."""
+
+    def __init__(self, leaf: _Leaf):
+        self.leaf = leaf
+
+    def visit_And(self, cond: n.And, rec: dict) -> bool:
+        return all(self.visit(c, rec) for c in cond.items)
+
+    def visit_Or(self, cond: n.Or, rec: dict) -> bool:
+        return any(self.visit(c, rec) for c in cond.items)
+
+    def visit_Not(self, cond: n.Not, rec: dict) -> bool:
+        return not self.visit(cond.item, rec)
+
+    def generic_visit(self, cond, rec: dict) -> bool:
+        return self.leaf.visit(cond, rec[cond.attribute])
 
 
 _COLLECTIONS = ("set", "item_set", "record_list")
@@ -129,10 +149,11 @@ class _Groups:
             members = sorted(name for name in kb.items if name not in parents)
         else:
             members = _record_types(completion, spec, [c.condition for c in conds.values() if isinstance(c, n.AnyRecord)])
+        accepted = {leaf: _Accepted(completion, spec.kind, members).visit(cond) for leaf, cond in conds.items()}
         profiles: dict[frozenset, int] = {}
         self.members: list[list] = []  # group index -> its members
-        for member in members:
-            profile = frozenset(leaf for leaf, cond in conds.items() if _accepts(completion.leaf, cond, member))
+        for index, member in enumerate(members):
+            profile = frozenset(leaf for leaf in conds if index in accepted[leaf])
             if profile:
                 group = profiles.setdefault(profile, len(profiles))
                 if group == len(self.members):
@@ -143,14 +164,25 @@ class _Groups:
                                         or isinstance(conds[leaf], n.IsEmpty)) for leaf in conds}
 
 
-def _accepts(leaf: "_Leaf", cond, member) -> bool:
-    """Whether a collection holding ``member`` satisfies ``has``/``any where`` (or makes
-    ``is empty`` false)."""
-    if isinstance(cond, n.IsEmpty):
-        return True
-    if isinstance(cond, n.AnyRecord):
-        return leaf.field(cond.condition, member)
-    return leaf.visit(cond, (member,))
+class _Accepted(Visitor):
+    """The members (by index) whose presence makes a ``has`` or ``any ... where`` true, or an
+    ``is empty`` false."""
+
+    def __init__(self, completion: "Completion", kind: str, members: list):
+        self.completion, self.kind, self.members = completion, kind, members
+
+    def visit_Has(self, cond: n.Has) -> frozenset:
+        wanted = {n.constant(v) for v in cond.values}
+        if self.kind == "item_set":
+            ancestors = self.completion.leaf.ancestors
+            return frozenset(i for i, m in enumerate(self.members) if m in wanted or wanted & ancestors(m))
+        return frozenset(i for i, m in enumerate(self.members) if m in wanted)
+
+    def visit_IsEmpty(self, cond: n.IsEmpty) -> frozenset:
+        return frozenset(range(len(self.members)))
+
+    def visit_AnyRecord(self, cond: n.AnyRecord) -> frozenset:
+        return frozenset(i for i, m in enumerate(self.members) if self.completion.leaf.field(cond.condition, m))
 
 
 def _record_types(completion: "Completion", spec: n.TypeSpec, conds: list) -> list[dict]:
