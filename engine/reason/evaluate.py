@@ -39,6 +39,7 @@ class Evaluation:
     scope: frozenset | None = None  # the canonical nodes the engine was asked about; None: all
     missing: dict[int, set[str]] = field(default_factory=dict)  # unknown conclusion -> the attributes it misses (evaluate)
     settled: dict[int, tuple] = field(default_factory=dict)  # unknown node -> (exact verdict, whether exact)
+    _kleene: dict = field(default_factory=dict, repr=False)  # the case analysis's memo of Kleene verdicts on the record
 
     def value(self, node_id: int) -> bool | None:
         """The engine's verdict: True, False, or None (unknown) — Kleene's three-valued logic,
@@ -65,7 +66,8 @@ class Evaluation:
         canonical = self.compiled.nodes[node_id].canonical
         found = self.settled.get(canonical)
         if found is None:
-            found = self.settled[canonical] = completion(self.compiled).verdict(self.patient.values, canonical, None)
+            found = self.settled[canonical] = completion(self.compiled).verdict(self.patient.values, canonical, None,
+                                                                                 self._kleene)
         return found
 
 

@@ -24,7 +24,10 @@ the constants the conditions compare it with; each combination of the set member
 items grouped by the classes they are tested through), and the conclusion is evaluated under
 each case with Kleene's logic on the remaining absent attributes — which are not entangled,
 so each case is decided exactly. Certain when every case is true, false when every case is
-false, otherwise possible.
+false, otherwise possible. A few seeded random cases first look for two that disagree (or one
+left unknown), which shows most undecided conclusions so at once; the search, which prunes a
+branch as soon as Kleene's logic decides it and asks the most used question first, proves the
+certain ones.
 
 ``X is known`` is a test of the record as given (data present or not), so it is read on the
 record, never on a completion.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
+import random
 from itertools import product
 
 from ..lang import nodes as n
@@ -216,6 +220,9 @@ class Completion:
         self.leaf = _Leaf(self.kb)
         self._occ: dict[int, dict[str, frozenset]] = {}
         self._vars: dict[int, tuple] = {}
+        self._attrs: dict[int, frozenset] = {}  # node -> the attributes that can leave it unknown
+        self._parts: dict[int, tuple] = {}
+        self._orders: dict[tuple, list] = {}
 
     # ---- the node graph, read once -----------------------------------------------------
 
@@ -267,9 +274,11 @@ class Completion:
 
     # ---- a patient ----------------------------------------------------------------------
 
-    def verdict(self, values: dict, node_id: int, kleene: bool | None) -> tuple[bool | None, bool]:
+    def verdict(self, values: dict, node_id: int, kleene: bool | None, base: dict | None = None) -> tuple[bool | None, bool]:
         """The exact verdict of a node for a record with ``values`` (canonical units), given
-        the engine's (Kleene) verdict ``kleene``: ``(value, exact)``.
+        the engine's (Kleene) verdict ``kleene``: ``(value, exact)``. ``base``: a memo of
+        Kleene's verdicts for this record with nothing assumed, to share between the
+        conclusions of one patient (made if not given).
 
         A search over the entangled questions of the absent attributes (:meth:`branches`).
         Certain when every branch ends true, false when every branch ends false; possible as
@@ -278,8 +287,10 @@ class Completion:
         """
         if kleene is not None:
             return kleene, True  # Kleene's logic is sound: a decided verdict holds for every completion
+        if self._witnesses(values, node_id, base):
+            return None, True
         seen: set = set()
-        for answers, value in self.branches(values, node_id):
+        for answers, value in self.branches(values, node_id, base):
             if answers is None:
                 return None, False  # over the bound
             seen.add(value)
@@ -287,35 +298,79 @@ class Completion:
                 return None, True
         return (seen.pop(), True) if seen else (None, True)
 
-    def branches(self, values: dict, node_id: int):
+    SAMPLES = 12
+
+    def _witnesses(self, values: dict, node_id: int, base: dict | None) -> bool:
+        """Whether a few cases, each answering every question at random (seeded by the node,
+        so the answer is deterministic), already show the node undecided: one case leaves it
+        unknown (the rest are free questions, so both verdicts occur), or two disagree. Most
+        undecided conclusions are shown so in a few evaluations; a certain one needs
+        :meth:`branches` to prove it."""
+        nid = self._canon(node_id)
+        questions, partial, groups, risky = self._questions(values, nid)
+        if not questions and not partial:
+            return True  # every absent attribute is one free question: Kleene is exact
+        base = {} if base is None else base
+        rng = random.Random(nid)
+        seen: set = set()
+        for _ in range(self.SAMPLES):
+            case = dict(values)
+            for attr in partial:
+                partial[attr] = {}
+            for attr, group, domain in questions:
+                answer = domain[rng.randrange(len(domain))]
+                if group is None:
+                    case[attr] = answer
+                else:
+                    partial[attr][group] = answer
+            seen.add(self._evaluate(nid, case, values, partial, groups, base, risky))
+            if None in seen or len(seen) > 1:
+                return True
+        return False
+
+    def _questions(self, values: dict, nid: int) -> tuple[list, dict, dict, frozenset]:
+        """The questions a case analysis of ``nid`` asks for this record, the most used first:
+        ``(attribute, group or None, answers)``; the collections answered as groups; the
+        groups of each; the attributes asked about."""
+        reps, groups, entangled = self.variables(nid)
+        occurrences = self.occurrences(nid)
+        questions = []
+        for attr in occurrences:
+            if attr in entangled and attr not in values:
+                if attr in groups:
+                    g = groups[attr]
+                    questions += [(attr, i, (True, False)) for i in entangled[attr]]
+                else:
+                    questions.append((attr, None, reps[attr]))
+
+        def uses(q) -> int:
+            attr, group, _ = q
+            occ = occurrences[attr]
+            return len(occ) if group is None else sum(1 for leaf, _ in occ if group in groups[attr].of_leaf[leaf])
+        questions.sort(key=lambda q: -uses(q))
+        partial = {attr: {} for attr in entangled if attr in groups and attr not in values}
+        risky = frozenset(q[0] for q in questions) | frozenset(partial)
+        return questions, partial, groups, risky
+
+    def branches(self, values: dict, node_id: int, base: dict | None = None):
         """The cases of a node undecided by Kleene's logic, as ``(answers, value)``: a branch of
         the search ends as soon as Kleene's logic decides the node with the questions answered
         so far (the others unknown), or when no question is left. ``answers`` is a tuple of
         ``(attribute, group, answer)``: ``group`` None for a single-valued attribute (the
         answer is its value), else the index of a group of members (answer: whether one is
         present; :meth:`group_members` names them). Yields ``(None, None)`` and stops when the
-        search goes over ``MAX_CASES``; yields nothing more than ``((), None)`` when no
-        question can help (Kleene's logic is already exact)."""
+        search goes over ``MAX_CASES``; yields only ``((), value)`` when there is nothing to
+        ask (``value`` None: Kleene's logic is already exact)."""
         nid = self._canon(node_id)
-        reps, groups, entangled = self.variables(nid)
-        questions = []
-        for attr in self.occurrences(nid):
-            if attr in entangled and attr not in values:
-                if attr in groups:
-                    questions += [(attr, g, (True, False)) for g in entangled[attr]]
-                    questions.append((attr, -1, None))  # answer the collection as groups
-                else:
-                    questions.append((attr, None, reps[attr]))
-        if not questions:
-            yield (), None
+        questions, partial, groups, risky = self._questions(values, nid)
+        if not questions:  # nothing to ask; a condition no completion satisfies may still decide it
+            yield (), (self._evaluate(nid, dict(values), values, partial, groups, {} if base is None else base, risky)
+                       if partial else None)
             return
-        partial = {attr: {} for attr, group, _ in questions if group == -1}
-        questions = [q for q in questions if q[1] != -1]
-        risky = frozenset(attr for attr, _, _ in questions) | frozenset(partial)
-        fixed: dict[int, bool | None] = {}  # the nodes no answer changes
-        case = dict(values)
+        base = {} if base is None else base  # the nodes no answer changes: Kleene's verdict on the record
         budget = MAX_CASES
-        stack = [(0, ())]  # (next question, answers so far), depth first
+        attr, group, domain = questions[0]  # with nothing answered, the node is undecided (Kleene)
+        stack = [(1, ((attr, group, answer),)) for answer in reversed(domain)]  # (next question, answers), depth first
         while stack:
             budget -= 1
             if budget < 0:
@@ -328,7 +383,7 @@ class Completion:
                     case[attr] = answer
             for attr in partial:
                 partial[attr] = {g: a for at, g, a in answers if at == attr and g is not None}
-            value = self._eval(nid, case, values, partial, groups, fixed, {}, risky)
+            value = self._evaluate(nid, case, values, partial, groups, base, risky)
             if value is None and i < len(questions):
                 attr, group, domain = questions[i]
                 stack.extend((i + 1, answers + ((attr, group, answer),)) for answer in reversed(domain))
@@ -340,33 +395,82 @@ class Completion:
         g = self.variables(self._canon(node_id))[1][attribute]
         return g.members[group]
 
-    def _eval(self, nid, values, record, partial, groups, fixed, memo, risky) -> bool | None:
-        independent = not (risky & self.occurrences(nid).keys())
-        table = fixed if independent else memo
+    def _order(self, nid: int, risky: frozenset) -> list[int]:
+        """The nodes under ``nid`` that read an attribute in ``risky``, parts before wholes."""
+        key = (nid, risky)
+        found = self._orders.get(key)
+        if found is None:
+            order: list[int] = []
+            seen: set[int] = set()
+
+            def visit(x: int) -> None:
+                if x in seen or risky.isdisjoint(self._attributes(x)):
+                    return
+                seen.add(x)
+                for part, _ in self._parts_of(x):
+                    visit(part)
+                order.append(x)
+            visit(nid)
+            found = self._orders[key] = order
+        return found
+
+    def _attributes(self, nid: int) -> frozenset:
+        attrs = self._attrs.get(nid)
+        if attrs is None:
+            attrs = self._attrs[nid] = frozenset(self.occurrences(nid))
+        return attrs
+
+    def _parts_of(self, nid: int) -> tuple:
+        found = self._parts.get(nid)
+        if found is None:
+            found = self._parts[nid] = tuple(self.compiled.parts(nid))
+        return found
+
+    def _evaluate(self, nid, values, record, partial, groups, base, risky) -> bool | None:
+        """Kleene's verdict of ``nid`` with the answers of one case (``values``: the record and
+        the single-valued answers; ``partial``: the groups answered), node by node in
+        :meth:`_order`; what no answer changes comes from ``base``."""
+        vals: dict[int, bool | None] = {}
+        for x in self._order(nid, risky):
+            node = self.nodes[x]
+            if node.kind in ("leaf", "any"):
+                vals[x] = self._leaf_value(x, node.ast, values, record, partial, groups)
+                continue
+            parts = []
+            for part, positive in self._parts_of(x):
+                v = vals[part] if part in vals else self._eval(part, record, record, {}, groups, base, base, frozenset())
+                parts.append(v if positive or v is None else not v)
+            vals[x] = k_or(parts) if node.kind in ("or", "concept") else k_and(parts)
+        return vals[nid] if nid in vals else self._eval(nid, record, record, {}, groups, base, base, frozenset())
+
+    def _leaf_value(self, nid, cond, values, record, partial, groups) -> bool | None:
+        attr = cond.attribute
+        if isinstance(cond, n.IsKnown):
+            return attr in record  # a test of the record as given, not of a completion
+        if attr in values:
+            return self.leaf.visit(cond, values[attr])
+        if attr in partial:
+            value = k_or(partial[attr].get(g) for g in groups[attr].of_leaf[nid])
+            if isinstance(cond, n.IsEmpty):
+                value = None if value is None else not value
+            return value
+        return None
+
+    def _eval(self, nid, values, record, partial, groups, base, memo, risky) -> bool | None:
+        """Kleene's verdict of ``nid``, recursively (memo ``base`` for the nodes no answer in
+        ``risky`` changes, ``memo`` for the others)."""
+        table = base if risky.isdisjoint(self._attributes(nid)) else memo
         if nid in table:
             return table[nid]
         node = self.nodes[nid]
-        kind = node.kind
-        if kind in ("leaf", "any"):
-            cond = node.ast
-            attr = cond.attribute
-            if isinstance(cond, n.IsKnown):
-                value = attr in record  # a test of the record as given, not of a completion
-            elif attr in values:
-                value = self.leaf.visit(cond, values[attr])
-            elif attr in partial:
-                answers = partial[attr]
-                value = k_or(answers.get(g) for g in groups[attr].of_leaf[nid])
-                if isinstance(cond, n.IsEmpty):
-                    value = None if value is None else not value
-            else:
-                value = None
+        if node.kind in ("leaf", "any"):
+            value = self._leaf_value(nid, node.ast, values, record, partial, groups)
         else:
             parts = []
-            for part, positive in self.compiled.parts(nid):
-                v = self._eval(part, values, record, partial, groups, fixed, memo, risky)
+            for part, positive in self._parts_of(nid):
+                v = self._eval(part, values, record, partial, groups, base, memo, risky)
                 parts.append(v if positive or v is None else not v)
-            value = k_or(parts) if kind in ("or", "concept") else k_and(parts)  # and, not, ref, rule, regimen
+            value = k_or(parts) if node.kind in ("or", "concept") else k_and(parts)  # and, not, ref, rule, regimen
         table[nid] = value
         return value
 
