@@ -51,10 +51,14 @@ class Oracle:
         self.known = set(self.values) if known is None else known  # what `is known` reads: the record as given
         self._concepts: dict[str, bool | None] = {}
 
-    def has(self, attr: str, item: str) -> bool:
+    def has(self, attr: str, item: str) -> bool | None:
         members = self.values[attr]
         if self.kb.attributes[attr].type.kind == "item_set":
-            return any(x == item or item in self.kb.ancestors(x) for x in members)
+            if any(x == item or item in self.kb.ancestors(x) for x in members):
+                return True
+            # a class recorded in place of a drug: each of its members may be the one given
+            vague = any(item != x and x in self.kb.ancestors(item) for x in members)
+            return None if vague else False
         return item in members
 
     def record(self, cond, rec: dict) -> bool:
@@ -89,7 +93,7 @@ class Oracle:
         if isinstance(c, n.OneOf):
             return value in [_const(v) for v in c.values]
         if isinstance(c, n.Has):
-            return any(self.has(c.attribute, _const(v)) for v in c.values)
+            return k_or(self.has(c.attribute, _const(v)) for v in c.values)
         if isinstance(c, n.IsEmpty):
             return len(value) == 0
         if isinstance(c, n.AnyRecord):
@@ -126,8 +130,10 @@ def check_condition(oracle, cond: r.Condition, negated_ok=True):
         assert cond.holds == ((cond.attribute in oracle.values) == (cond.op == "is known")), cond.text
     elif cond.attribute is not None:
         values = oracle.values
-        if cond.holds is None:
-            assert cond.attribute not in values, cond.text
+        if cond.holds is None and cond.attribute in values:  # only a class recorded in place of the item tested
+            assert oracle.kb.attributes[cond.attribute].type.kind == "item_set", cond.text
+            assert any(oracle.kb.members(x) - {x} for x in values[cond.attribute]), cond.text
+        elif cond.holds is None:
             assert cond.actual is None
         else:
             assert cond.attribute in values, cond.text
@@ -158,8 +164,9 @@ def check_attempt(oracle, attempt: r.Attempt, compiled):
     for cond in attempt.failed:
         assert cond.holds is not True, cond.text
         check_condition(oracle, cond)
-    for attr in attempt.missing:
-        assert attr not in oracle.values, f"{attr} reported missing but present"
+    for attr in attempt.missing:  # absent, or a set of items naming a class
+        assert attr not in oracle.values or any(oracle.kb.members(x) - {x} for x in oracle.values[attr]), \
+            f"{attr} reported missing but present"
     for child in attempt.children:
         if isinstance(child, r.Attempt):
             check_attempt(oracle, child, compiled)

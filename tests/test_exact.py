@@ -18,6 +18,7 @@ COMPILED = KB.compiled
 ATTRS = COMPILED.checked.attributes
 COMPLETION = Completion(COMPILED)
 CONCLUSIONS = [node for node in COMPILED.nodes if node.kind in ("concept", "rule", "regimen")]
+CONCRETE = sorted(i for i in COMPILED.checked.items if COMPILED.checked.members(i) == {i})
 OPTIONAL = sorted(a for a, spec in ATTRS.items() if not spec.required and spec.type.kind != "date")
 ENTANGLED = sorted({a for node in CONCLUSIONS for a in COMPLETION.variables(node.canonical)[2]} & set(OPTIONAL))
 
@@ -26,7 +27,10 @@ ENTANGLED = sorted({a for node in CONCLUSIONS for a in COMPLETION.variables(node
 def incomplete(draw):
     record = {"id": "gen", "cancer": draw(st.sampled_from(["lung", "hcc"]))}
     for name in OPTIONAL:  # durations are given directly; no dates, which would derive them
-        record[name] = draw(value_strategy(ATTRS[name].type))
+        if ATTRS[name].type.kind == "item_set":  # drugs, not classes (a class is partial knowledge)
+            record[name] = draw(st.lists(st.sampled_from(CONCRETE), max_size=4, unique=True))
+        else:
+            record[name] = draw(value_strategy(ATTRS[name].type))
     # mostly attributes that some conclusion reads more than once, where Kleene's logic falls short
     pool = draw(st.sampled_from([ENTANGLED, ENTANGLED, OPTIONAL]))
     missing = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))

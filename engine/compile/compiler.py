@@ -16,6 +16,9 @@ Patient facts (extensional predicates)::
     has(P, Attribute, C)        C is an item in a set attribute or a class of one (the record's
                                 items read through the vocabulary's class hierarchy, so the
                                 engine need not join every item with every class it is asked about)
+    maybe(P, Attribute, X)      X may be in the set: the record names a class X belongs to (a
+                                class is less specific than its members: ``prior_therapies:
+                                [egfr_tki]`` leaves ``has gefitinib`` unknown, not false)
     field(P, Attribute, I, Field, Value)   a field of record I of a list attribute
 
 Every condition, rule and concept becomes a node with a number. Identical conditions are
@@ -38,7 +41,7 @@ from ..errors import Diagnostic
 
 P, V, I, X = Var("P"), Var("V"), Var("I"), Var("X")
 DATALOG_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "has": 3, "field": 5}
+EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "has": 3, "maybe": 3, "field": 5}
 
 
 @dataclass(frozen=True)
@@ -310,8 +313,12 @@ class _Rails(Visitor):
 
     def visit_Has(self, cond: n.Has) -> tuple[list, list]:
         a = cond.attribute
+        # false: known, and no wanted item is in the set certainly (has) or perhaps (maybe: a
+        # class was recorded, and the wanted item is one of its members)
         return ([(Atom("has", (P, a, n.constant(v))),) for v in cond.values],
-                [(Atom("known", (P, a)), *[Negation(Atom("has", (P, a, n.constant(v)))) for v in cond.values])])
+                [(Atom("known", (P, a)), *[lit for v in cond.values for lit in
+                                           (Negation(Atom("has", (P, a, n.constant(v)))),
+                                            Negation(Atom("maybe", (P, a, n.constant(v)))))])])
 
     def visit_IsEmpty(self, cond: n.IsEmpty) -> tuple[list, list]:
         a = cond.attribute

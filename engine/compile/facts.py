@@ -1,10 +1,10 @@
 """The fact schema: what a patient record becomes for a backend.
 
-The compiled program reads six extensional relations (:data:`EDB`, documented in
+The compiled program reads seven extensional relations (:data:`EDB`, documented in
 :mod:`oncologic.compile.compiler`)::
 
-    patient(P)  val(P, Attribute, Value)  known(P, Attribute)
-    member(P, Attribute, X)  has(P, Attribute, C)  field(P, Attribute, I, Field, Value)
+    patient(P)  val(P, Attribute, Value)  known(P, Attribute)  member(P, Attribute, X)
+    has(P, Attribute, C)  maybe(P, Attribute, X)  field(P, Attribute, I, Field, Value)
 
 :func:`patient_facts` turns one validated record into those relations as plain tuples,
 ``(relation, arg, ...)``, **without the patient column** ``P``: which patient a fact is about
@@ -38,7 +38,10 @@ def patient_facts(values: Mapping[str, Any], kb: CheckedKB) -> list[Fact]:
         if kind in ("set", "item_set"):
             out.extend(("member", name, x) for x in sorted(value))
             # each item and every class it belongs to (compiler.py: has/3)
-            out.extend(("has", name, c) for c in sorted({c for x in value for c in [x, *kb.ancestors(x)]}))
+            certain = {c for x in value for c in [x, *kb.ancestors(x)]}
+            out.extend(("has", name, c) for c in sorted(certain))
+            if kind == "item_set":  # a class recorded: each of its members may be the one given
+                out.extend(("maybe", name, m) for m in sorted(recorded_class_members(value, kb) - certain))
         elif kind == "record_list":
             for index, record in enumerate(value):
                 out.append(("member", name, index))
@@ -48,4 +51,14 @@ def patient_facts(values: Mapping[str, Any], kb: CheckedKB) -> list[Fact]:
     return out
 
 
-__all__ = ["EDB", "Fact", "patient_facts"]
+def recorded_class_members(value, kb: CheckedKB) -> set[str]:
+    """The items a set of items may hold because it names a class of them: the members of each
+    recorded item that has members of its own (``egfr_tki`` → gefitinib, osimertinib, the
+    generations, ...), the recorded items themselves excluded."""
+    out: set[str] = set()
+    for x in value:
+        out |= kb.members(x) - {x}
+    return out
+
+
+__all__ = ["EDB", "Fact", "patient_facts", "recorded_class_members"]

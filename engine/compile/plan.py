@@ -170,7 +170,8 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
     ``missing``), for a patient whose record lacks ``absent`` and for whom the conclusions in
     ``unknown`` (the roots among them) are unknown and every other conclusion is decided.
 
-    A leaf is unknown exactly when its attribute is absent (``is known`` never is). An
+    A leaf is unknown when neither of its rails holds: its attribute is absent, or (``has``) a
+    class recorded in place of the item it tests (``is known`` never is). An
     ``and`` with an unknown child is unknown unless it is false, an ``or`` unless it is
     true, a ``not`` always: so a node misses what its children miss. The view holds clauses
     only for nodes with an absent attribute below them, and none for decided conclusions,
@@ -200,7 +201,8 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
         node = nodes[nid]
         if node.kind in ("leaf", "any"):
             attr = node.ast.attribute
-            out.append(Clause(Atom(f"{name}_n{nid}", (P, attr)), (Atom("patient", (P,)), Negation(Atom("known", (P, attr))))))
+            # unknown: neither rail (its attribute is absent, or a class stands for the item tested)
+            out.append(Clause(Atom(f"{name}_n{nid}", (P, attr)), (Atom("patient", (P,)), Negation(_t(nid)), Negation(_f(nid)))))
             continue
         # an and (and a regimen: its rule and not its contraindications) is unknown unless
         # false; an or (a concept) unless true; a not always

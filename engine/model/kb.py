@@ -36,8 +36,15 @@ class CheckedKB:
         return seen
 
     def members(self, cls: str) -> set[str]:
-        """The item itself and every item that belongs to it, transitively."""
-        return {name for name in self.items if name == cls or cls in self.ancestors(name)}
+        """The item itself and every item that belongs to it, transitively (a new set)."""
+        table = self.__dict__.get("_members")
+        if table is None or table[0] != len(self.items):  # made once the vocabulary is complete
+            below: dict[str, set[str]] = {}
+            for name in self.items:
+                for c in [name, *self.ancestors(name)]:
+                    below.setdefault(c, set()).add(name)
+            table = self.__dict__["_members"] = (len(self.items), below)
+        return set(table[1].get(cls, ()))  # the item itself is among them (when it is one)
 
     def rules_for(self, name: str) -> list[n.Rule]:
         return [r for r in self.rules if r.kind in ("concept", "setting") and r.name == name]

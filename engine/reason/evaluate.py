@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import Backend, Row
 from ..compile.compiler import CompiledKB
-from ..compile.facts import patient_facts
+from ..compile.facts import patient_facts, recorded_class_members
 from ..records.patient import Patient
 from .exact import completion
 from .missing import MissingBounds
@@ -86,8 +86,11 @@ def evaluate(compiled: CompiledKB, backend: Backend, patient: Patient) -> Evalua
             for member in plan.groups[gid].members:
                 ev.truth[member] = False
         unknown = [nid for nid in plan.missing_roots if nid not in ev.truth]
-        absent = set(compiled.checked.attributes) - set(patient.values)
-        bounds = MissingBounds(compiled, ev.truth, absent)
+        # absent attributes, and sets of items that name a class (less specific than its members)
+        vague = {a for a, v in patient.values.items() if compiled.checked.attributes[a].type.kind == "item_set"
+                 and recorded_class_members(v, compiled.checked)}
+        absent = set(compiled.checked.attributes) - set(patient.values) | vague
+        bounds = MissingBounds(compiled, ev.truth, absent, vague)
         for nid in unknown:
             certain, could = bounds.unknown(nid)
             if certain == could or len(could) == 1:  # one attribute: it is the one (unknown needs one)

@@ -87,9 +87,13 @@ class _Leaf(Visitor):
             found = self._ancestors[item] = frozenset(self.kb.ancestors(item))
         return found
 
-    def has(self, attribute: str, value, item: str) -> bool:
+    def has(self, attribute: str, value, item: str) -> bool | None:
+        """Whether a set holds ``item``: for a set of items, a member of a class counts, and a
+        class recorded in place of its members leaves each of them unknown (None)."""
         if self.kb.attributes[attribute].type.kind == "item_set":
-            return any(x == item or item in self.ancestors(x) for x in value)
+            if any(x == item or item in self.ancestors(x) for x in value):
+                return True
+            return None if any(item in self.kb.members(x) for x in value) else False
         return item in value
 
     def visit_Compare(self, cond: n.Compare, value) -> bool:
@@ -98,8 +102,8 @@ class _Leaf(Visitor):
     def visit_OneOf(self, cond: n.OneOf, value) -> bool:
         return value in [n.constant(v) for v in cond.values]
 
-    def visit_Has(self, cond: n.Has, value) -> bool:
-        return any(self.has(cond.attribute, value, n.constant(v)) for v in cond.values)
+    def visit_Has(self, cond: n.Has, value) -> bool | None:
+        return k_or(self.has(cond.attribute, value, n.constant(v)) for v in cond.values)
 
     def visit_IsEmpty(self, cond: n.IsEmpty, value) -> bool:
         return len(value) == 0
@@ -287,20 +291,31 @@ class Completion:
         """
         if kleene is not None:
             return kleene, True  # Kleene's logic is sound: a decided verdict holds for every completion
-        if self._witnesses(values, node_id, base):
+        # a set of items naming a class is not answered by the case analysis: an unknown left by
+        # it proves nothing; only cases that disagree show the node undecided
+        vague = self._vague(values, node_id)
+        if self._witnesses(values, node_id, base, vague):
             return None, True
         seen: set = set()
         for answers, value in self.branches(values, node_id, base):
             if answers is None:
                 return None, False  # over the bound
             seen.add(value)
-            if None in seen or len(seen) > 1:
+            if len(seen - {None}) > 1:
                 return None, True
-        return (seen.pop(), True) if seen else (None, True)
+            if None in seen and not vague:
+                return None, True
+        return (seen.pop(), True) if len(seen) == 1 and None not in seen else (None, not vague)
+
+    def _vague(self, values: dict, node_id: int) -> bool:
+        """Whether a set of items under the node names a class in place of its members."""
+        kb = self.kb
+        return any(a in values and kb.attributes[a].type.kind == "item_set"
+                   and any(len(kb.members(x)) > 1 for x in values[a]) for a in self.occurrences(self._canon(node_id)))
 
     SAMPLES = 12
 
-    def _witnesses(self, values: dict, node_id: int, base: dict | None) -> bool:
+    def _witnesses(self, values: dict, node_id: int, base: dict | None, vague: bool = False) -> bool:
         """Whether a few cases, each answering every question at random (seeded by the node,
         so the answer is deterministic), already show the node undecided: one case leaves it
         unknown (the rest are free questions, so both verdicts occur), or two disagree. Most
@@ -308,7 +323,7 @@ class Completion:
         :meth:`branches` to prove it."""
         nid = self._canon(node_id)
         questions, partial, groups, risky = self._questions(values, nid)
-        if not questions and not partial:
+        if not questions and not partial and not vague:
             return True  # every absent attribute is one free question: Kleene is exact
         base = {} if base is None else base
         rng = random.Random(nid)
@@ -324,7 +339,7 @@ class Completion:
                 else:
                     partial[attr][group] = answer
             seen.add(self._evaluate(nid, case, values, partial, groups, base, risky))
-            if None in seen or len(seen) > 1:
+            if len(seen - {None}) > 1 or (None in seen and not vague):
                 return True
         return False
 

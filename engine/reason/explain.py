@@ -107,6 +107,9 @@ class _Detail(Visitor):
         wanted = {v.name for v in cond.values if isinstance(v, n.Symbol)}
         shown.via = [r.Membership(item=x, is_a=c) for x, c in sorted(
             (x, c) for x in values[cond.attribute] for c in checked.ancestors(x) if c in wanted and x not in wanted)]
+        # a class recorded in place of the item tested: which member was given is unknown
+        shown.class_recorded = sorted(x for x in values[cond.attribute]
+                                      if any(w != x and w in checked.members(x) for w in wanted))
 
     def visit_AnyRecord(self, cond: n.AnyRecord, shown: r.Condition) -> None:
         """The records that match, and how many there are."""

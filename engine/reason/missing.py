@@ -27,13 +27,14 @@ class MissingBounds:
     settle contributes only to the possible bound.
     """
 
-    def __init__(self, compiled: CompiledKB, truth: dict[int, bool], absent: set[str]):
+    def __init__(self, compiled: CompiledKB, truth: dict[int, bool], absent: set[str], vague: set[str] = frozenset()):
         self.nodes = compiled.nodes
         self.parts = compiled.parts
         self.conclusions = set(compiled.plan.conclusions)
         self.below = compiled.plan.attributes_below(compiled)
         self.truth = truth
-        self.absent = absent
+        self.absent = absent  # attributes that can leave a leaf unknown: absent ones, and the vague
+        self.vague = vague  # sets of items that name a class: a `has` on them may be unknown
         self._memo: dict[int, tuple[frozenset, frozenset]] = {}
 
     def unknown(self, nid: int) -> tuple[frozenset, frozenset]:
@@ -81,6 +82,8 @@ class MissingBounds:
         if nid in self.conclusions:
             return nid not in self.truth
         if node.kind in ("leaf", "any"):
+            if node.ast.attribute in self.vague:
+                return None  # a `has` on a set naming a class: unknown only for the class's members
             return not isinstance(node.ast, IsKnown) and node.ast.attribute in self.absent
         if node.kind == "not":
             return self._status(self._canon(node.children[0]))

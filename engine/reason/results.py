@@ -185,6 +185,7 @@ class Condition(Model):
     negated: bool = False  # under a `not`: `op` is the negation of the rule's test, `holds` of its verdict
     attribute_kind: Optional[str] = None  # the attribute's type (duration, enum, item_set, ...): how its values read
     via: list[Membership] = field(default_factory=list)  # a `has` test on items: the record's items matched by class
+    class_recorded: list[str] = field(default_factory=list)  # classes the record names in place of the item tested
     records_matched: Optional[int] = None  # `any ... where`: how many of the patient's records match
     records_total: Optional[int] = None  # ... of how many
     needs: Optional[list[str]] = None  # an unknown concept: the missing attributes that would decide it

@@ -30,6 +30,7 @@ PHRASES = {
         "records_match": "{matched} of {total} record(s) match",
         "with_via": "{actual}; {via}",
         "is_a": "{item} is {cls}",
+        "class_recorded": "{actual}; the record names the class {classes}, not which member",
         "sep": ", ",
         "group": "({items})",
         "before": "holds when {attribute} is before {date}",
@@ -63,6 +64,7 @@ PHRASES = {
         "records_match": "{total} 条记录中 {matched} 条符合",
         "with_via": "{actual}；{via}",
         "is_a": "{item}属于{cls}",
+        "class_recorded": "{actual}；记录仅写明类别{classes}，未写明具体药物",
         "sep": "、",
         "group": "（{items}）",
         "before": "若{attribute}早于 {date} 则成立",
@@ -215,6 +217,8 @@ class Words:
             via = self.phrase["sep"].join(self.phrase["is_a"].format(item=self.name(m.item), cls=self.name(m.is_a))
                                           for m in c.via)
             shown = self.phrase["with_via"].format(actual=shown, via=via)
+        if c.class_recorded and c.holds is None:
+            shown = self.phrase["class_recorded"].format(actual=shown, classes=self.names(c.class_recorded))
         return shown
 
     # ---- changes --------------------------------------------------------------------------
