@@ -467,20 +467,23 @@ def test_her2_row_is_for_primary_her2(kb, mutations, prior, her2_row):
     assert (HER2 <= graded(ours(res))) is her2_row
 
 
-def test_her2_with_unknown_prior_therapies_leaves_the_adcs_pending(kb):
+def test_her2_with_unknown_prior_therapies_leaves_the_adc_refusal_pending(kb):
     """No EGFR driver: the HER2 row applies whatever was given. But with prior therapies unknown
     the patient may have progressed on an EGFR-TKI, where §四(二)2(5) does not recommend ADCs
-    (54%): the ADC rows are possible, pending that statement, never certain."""
+    (54%): the ADC rows stay recommended (their own rule holds), each naming that statement as
+    pending, and the statement itself is possibly not recommended, naming the data."""
     res = kb.evaluate(rare_driver("her2_mutation", prior_therapies=None))
     assert "nsclc_her2_mutation_second_line" in res.derived
-    assert ("pyrotinib", "moderate", "V", 86) in graded(ours(res))
-    adcs = {p.id: p for p in res.possible if p.id in ("trastuzumab_deruxtecan", "trastuzumab_emtansine")}
-    assert set(adcs) == {"trastuzumab_deruxtecan", "trastuzumab_emtansine"}
-    for entry in adcs.values():
-        assert [(x.kind, x.rule.id) for x in entry.pending] == [
-            ("not_recommended", "nsclc.driver_positive.extensive_progression.not_recommended.adc")]
-        assert "prior_therapies" in entry.missing
-    assert [x.id for x in res.possibly_not_recommended] == ["adc"]
+    assert HER2 <= graded(ours(res))
+    for rec in res.recommendations:
+        if rec.id in ("trastuzumab_deruxtecan", "trastuzumab_emtansine"):
+            assert [(x.kind, x.rule.id) for x in rec.pending] == [
+                ("not_recommended", "nsclc.driver_positive.extensive_progression.not_recommended.adc")]
+            assert "prior_therapies" in rec.pending[0].missing
+        else:
+            assert rec.pending == []
+    (adc,) = res.possibly_not_recommended
+    assert adc.id == "adc" and "prior_therapies" in adc.missing
     assert not res.not_recommended
 
 

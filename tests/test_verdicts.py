@@ -151,10 +151,7 @@ def expected_sections(kb, brute):
         if rule(node.rule) is True and any(rule(c) is True for c in blockers):
             contra.add(node.name)
             continue
-        covered = {members for sid, (snode, _) in statements.items()
-                   for members in [set().union(*(compiled.checked.members(i) for i in snode.items))]
-                   if members & set(node.items) and statements[sid][1] is None}
-        if verdict[kid] is True and not covered:
+        if verdict[kid] is True:  # a `do not recommend` statement covering it is shown with it, not instead
             recs.add(node.name)
         elif verdict[kid] is not False:
             possible.add(node.name)

@@ -52,8 +52,12 @@ def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Re
 def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
     """The contract's result: each conclusion by its exact verdict over the completions of the
     missing data (:meth:`Evaluation.verdict`). A recommendation is certain only when its rule
-    holds and no contraindication or `do not recommend` statement covering it can hold; an
-    undecided one makes it possible and is named in ``pending``."""
+    holds and no contraindication that can remove it can hold; an undecided contraindication
+    makes it possible and is named in ``pending``. A `do not recommend` statement covering it
+    is a disagreement between sources, shown and never hidden, whatever the data: one that
+    holds is listed in ``conflicts``, an undecided one in ``pending`` (so recording more data
+    can add a conflict, never turn a possible recommendation into a certain one); the
+    statement itself is in ``not_recommended`` or ``possibly_not_recommended``."""
     compiled = ev.compiled
     derived = [name for name, nid in compiled.concept_node.items() if ev.verdict(nid) is True]
     recs, not_recs, maybe_not, contra, possible = [], [], [], [], []
@@ -102,13 +106,15 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
         if verdict is False:
             continue
         statements_pending = pending_statements(ev, node.items)
-        if verdict is True and not statements_pending:
-            recs.append(recommendation(compiled, kid, lang))
+        if verdict is True:  # an undecided `do not recommend` statement covering it: shown, as a conflict would be
+            rec = recommendation(compiled, kid, lang)
+            rec.pending = statements_pending
+            for item in statements_pending:
+                need(node.name, compiled.rule_node[item.rule.id])
+            recs.append(rec)
             continue
         pending = pending_contraindications(ev, kid) + statements_pending
         attrs = need(node.name, kid)
-        for item in statements_pending:
-            attrs += [a for a in need(node.name, compiled.rule_node[item.rule.id]) if a not in attrs]
         possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs, pending=pending,
                                    exact=ev.exact(kid), recommendation=recommendation(compiled, kid, lang)))
     certain = {x.id for x in recs}

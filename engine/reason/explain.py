@@ -368,10 +368,6 @@ def _goal_verdict(ev: Evaluation, goal: Goal) -> tuple[bool | None, bool, list[i
     else:
         nodes = [compiled.rule_node[compiled.nodes[k].rule] for k in goal.statements]
     values = [ev.verdict(k) for k in nodes]
-    if goal.regimens and any(v is True for v in values):
-        if pending_statements(ev, {i for k in goal.regimens for i in compiled.nodes[k].items}):
-            values.append(None)  # recommended, unless an undecided `do not recommend` statement holds
-            values = [v for v in values if v is not True] + [None]
     value = True if True in values else None if None in values else False
     return value, all(ev.exact(k) for k in nodes), nodes
 

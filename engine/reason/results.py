@@ -55,6 +55,7 @@ class Recommendation(Model):
     notes: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     conflicts: list["Conflict"] = field(default_factory=list)  # not-recommended statements that also hold
+    pending: list["Pending"] = field(default_factory=list)  # not-recommended statements covering it, undecided
 
 
 @dataclass(kw_only=True)

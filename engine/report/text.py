@@ -221,6 +221,9 @@ class TextRenderer:
                 for conflict in rec.conflicts:
                     leaf.add(self.t("conflict", id=escape(conflict.id), rule=escape(conflict.rule.id),
                                     reason=escape(conflict.reason or "")))
+                for item in rec.pending:
+                    leaf.add(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
+                                    reason=escape(item.reason or ""), attributes=self.names(item.missing)))
             c.print(tree)
         else:
             c.print(self.t("recommended_none"))
