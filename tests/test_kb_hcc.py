@@ -223,10 +223,11 @@ def test_decision_point(kb, name):
 
 def test_haic_grade_1_2_says_no_dose_adjustment(kb):
     result = kb.evaluate(hcc(current_therapy=["haic"], adverse_events=[{"type": "other", "grade": 1, "cause": "local"}]))
-    rules = {r.rule.id for r in result.recommendations}
+    rules = {s.rule.id for r in result.recommendations for s in r.support}  # one entry, both rules in support
     assert rules == {"hcc.ae.local_symptomatic", "hcc.ae.haic.grade_1_2"}
-    haic = next(r for r in result.recommendations if r.rule.id == "hcc.ae.haic.grade_1_2")
-    assert any("no dose adjustment" in note for note in haic.notes)
+    assert [r.id for r in result.recommendations] == ["symptomatic_treatment"]
+    (entry,) = result.recommendations  # the notes of every supporting rule are kept
+    assert any("no dose adjustment" in note for note in entry.notes)
 
 
 # ---- Child-Pugh class -----------------------------------------------------------------------

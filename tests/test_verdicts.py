@@ -177,3 +177,27 @@ def test_recommend_sections_equal_the_completions(case):
     assert {x.id for x in res.not_recommended} == not_recs
     assert {x.id for x in res.possibly_not_recommended} == maybe_not
     assert {x.id for x in res.contraindicated} == contra
+
+
+def test_each_section_lists_an_id_once_with_every_supporting_rule():
+    """CONTRACT §4: one entry per id; ``support`` lists every rule that concludes it, the
+    strongest first, and the entry's own rule is the strongest's; ``missing[].recommendations``
+    are exactly the recommendation ids an attribute decides, ``decides`` their number."""
+    from support import example_files
+    order = {"strong": 0, "moderate": 1, "weak": 2, None: 3}
+    regimens = {KB.compiled.nodes[k].name for k in KB.compiled.regimens}
+    several = 0
+    for path in example_files():
+        res = KB.evaluate(path)
+        for section in (res.recommendations, res.possible, res.not_recommended, res.contraindicated,
+                        res.possibly_not_recommended):
+            ids = [x.id for x in section]
+            assert len(ids) == len(set(ids)), (path.name, ids)
+        for rec in res.recommendations:
+            assert rec.support and rec.support[0].rule == rec.rule and rec.support[0].strength == rec.strength
+            strengths = [order[s.strength] for s in rec.support]
+            assert strengths == sorted(strengths)
+            several += len(rec.support) > 1
+        for m in res.missing:
+            assert m.decides == len(m.recommendations) and set(m.recommendations) <= set(m.needed_for) & regimens
+    assert several  # the bundled patients include regimens concluded by more than one rule

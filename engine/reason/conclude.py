@@ -117,17 +117,97 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
         attrs = need(node.name, kid)
         possible.append(r.Possible(id=node.name, items=sorted(node.items), missing=attrs, pending=pending,
                                    exact=ev.exact(kid), recommendation=recommendation(compiled, kid, lang)))
-    certain = {x.id for x in recs}
-    possible = [p for p in possible if p.id not in certain]  # already recommended by another rule
     order = {rule.id: i for i, rule in enumerate(compiled.checked.rules)}
+    recs = _once(recs, order)
+    certain = {x.id for x in recs}
+    possible = _once_possible([p for p in possible if p.id not in certain], order)  # not if another rule recommends it
+    not_recs, maybe_not = _once(not_recs, order), _once(maybe_not, order)
+    contra = _once_contraindicated(contra, order)
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
     _conflicts(compiled, recs, not_recs)
     regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
-    missing = [r.Missing(attribute=a, needed_for=goals, decides=sum(1 for g in goals if g in regimen_ids))
-               for a, goals in needed.items()]
+    missing = []
+    for a, goals in needed.items():
+        decided = [g for g in goals if g in regimen_ids]
+        missing.append(r.Missing(attribute=a, needed_for=goals, decides=len(decided), recommendations=decided))
     missing.sort(key=lambda m: (-m.decides, -len(m.needed_for), m.attribute))
     return r.Result(patient=ev.patient.id, derived=derived, recommendations=recs, not_recommended=not_recs,
                     contraindicated=contra, missing=missing, possible=possible, possibly_not_recommended=maybe_not)
+
+
+EVIDENCE_RANK = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+
+
+def evidence_rank(level: str | None) -> int | None:
+    """I (best) .. V, or a number; None when not given."""
+    if level is None:
+        return None
+    if level in EVIDENCE_RANK:
+        return EVIDENCE_RANK[level]
+    return int(level) if level.isdigit() else None
+
+
+def _strongest(entry, order: dict) -> tuple:
+    """Sort key: strong > moderate > weak > ungraded; then the evidence level; then rule order."""
+    rank = evidence_rank(getattr(entry, "evidence", None))
+    return (STRENGTH_ORDER.get(getattr(entry, "strength", None), 3), 9 if rank is None else rank, order[entry.rule.id])
+
+
+def _support(entry) -> r.Support:
+    return r.Support(rule=entry.rule, source=entry.source, strength=getattr(entry, "strength", None),
+                     evidence=entry.evidence, consensus=entry.consensus, setting=entry.setting)
+
+
+def _once(entries: list, order: dict) -> list:
+    """One entry per id (CONTRACT §4): the strongest rule's, with every rule in ``support``, and
+    the notes, conflicts and pending statements of all of them."""
+    by_id: dict[str, list] = {}
+    for entry in entries:
+        by_id.setdefault(entry.id, []).append(entry)
+    out = []
+    for group in by_id.values():
+        group.sort(key=lambda e: _strongest(e, order))
+        first = group[0]
+        first.support = [_support(e) for e in group]
+        for other in group[1:]:
+            first.notes += [x for x in other.notes if x not in first.notes]
+            for name in ("conflicts", "pending"):
+                mine = getattr(first, name, None)
+                if mine is not None:
+                    mine += [x for x in getattr(other, name) if x.rule.id not in {y.rule.id for y in mine}]
+        out.append(first)
+    return out
+
+
+def _once_possible(entries: list[r.Possible], order: dict) -> list[r.Possible]:
+    by_id: dict[str, list] = {}
+    for entry in entries:
+        by_id.setdefault(entry.id, []).append(entry)
+    out = []
+    for group in by_id.values():
+        group.sort(key=lambda e: _strongest(e.recommendation, order))
+        first = group[0]
+        first.recommendation = _once([e.recommendation for e in group], order)[0]
+        for other in group[1:]:
+            first.missing += [a for a in other.missing if a not in first.missing]
+            first.pending += [x for x in other.pending if x.rule.id not in {y.rule.id for y in first.pending}]
+            first.exact = first.exact and other.exact
+        out.append(first)
+    return out
+
+
+def _once_contraindicated(entries: list[r.Contraindicated], order: dict) -> list[r.Contraindicated]:
+    by_id: dict[str, list] = {}
+    for entry in entries:
+        by_id.setdefault(entry.id, []).append(entry)
+    out = []
+    for group in by_id.values():
+        group.sort(key=lambda e: (order[e.rule.id], _strongest(e.recommended_by, order)))
+        first = group[0]
+        first.recommended_by = _once([e.recommended_by for e in group], order)[0]
+        first.support = list({e.rule.id: r.Support(rule=e.rule, source=e.source) for e in group}.values())
+        out.append(first)
+    return out
 
 
 def pending_contraindications(ev: Evaluation, regimen_node: int) -> list[r.Pending]:

@@ -21,7 +21,7 @@ from ..lang.nodes import NEGATED_OP
 from ..lang.visitor import Visitor
 from . import results as r
 from ..errors import GoalError
-from .conclude import covering, pending_contraindications, pending_statements, rule_ref, source_ref
+from .conclude import covering, evidence_rank, pending_contraindications, pending_statements, rule_ref, source_ref
 from .evaluate import Evaluation
 from .missing import missing_attributes
 from .suggest import changes_to_hold, flip_date
@@ -194,25 +194,14 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
 
 # ---- proofs ---------------------------------------------------------------------------------
 
-_EVIDENCE_RANK = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
-
-
-def _evidence_rank(level: str | None) -> int | None:
-    if level is None:
-        return None
-    if level in _EVIDENCE_RANK:
-        return _EVIDENCE_RANK[level]
-    return int(level) if level.isdigit() else None
-
-
 def weakest_link(proof: r.ProofNode) -> r.WeakestLink:
     """The lowest evidence level and the lowest agreement anywhere in a proof."""
     link = r.WeakestLink()
     stack = [proof]
     while stack:
         node = stack.pop()
-        rank = _evidence_rank(node.evidence)
-        if rank is not None and (link.evidence is None or rank > _evidence_rank(link.evidence)):
+        rank = evidence_rank(node.evidence)
+        if rank is not None and (link.evidence is None or rank > evidence_rank(link.evidence)):
             link.evidence, link.evidence_rule = node.evidence, node.rule.id
         if node.consensus is not None and (link.consensus is None or node.consensus < link.consensus):
             link.consensus, link.consensus_rule = node.consensus, node.rule.id

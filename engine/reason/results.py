@@ -41,6 +41,19 @@ class RuleRef(Model):
 
 
 @dataclass(kw_only=True)
+class Support(Model):
+    """One rule that concludes an entry (CONTRACT §4: each section lists an id once; when
+    several rules conclude it, ``support`` lists every one, strongest first)."""
+
+    rule: RuleRef
+    source: SourceRef
+    strength: Optional[str] = None
+    evidence: Optional[str] = None
+    consensus: Optional[Union[int, float]] = None
+    setting: Optional[str] = None
+
+
+@dataclass(kw_only=True)
 class Recommendation(Model):
     id: str
     items: list[str]
@@ -56,6 +69,7 @@ class Recommendation(Model):
     labels: dict[str, str] = field(default_factory=dict)
     conflicts: list["Conflict"] = field(default_factory=list)  # not-recommended statements that also hold
     pending: list["Pending"] = field(default_factory=list)  # not-recommended statements covering it, undecided
+    support: list[Support] = field(default_factory=list)  # every rule that concludes it, strongest first
 
 
 @dataclass(kw_only=True)
@@ -81,6 +95,7 @@ class NotRecommended(Model):
     rule: RuleRef
     reason: Optional[str] = None
     notes: list[str] = field(default_factory=list)
+    support: list[Support] = field(default_factory=list)  # every statement that says so, strongest first
 
 
 @dataclass(kw_only=True)
@@ -91,13 +106,15 @@ class Contraindicated(Model):
     rule: RuleRef  # the contraindication that removed it
     source: SourceRef
     recommended_by: Recommendation  # the recommendation it removed
+    support: list[Support] = field(default_factory=list)  # every contraindication that removes it
 
 
 @dataclass(kw_only=True)
 class Missing(Model):
     attribute: str
-    needed_for: list[str]
-    decides: int = 0  # how many recommendations (certain or possible) hang on it
+    needed_for: list[str]  # every conclusion it decides, concepts included
+    decides: int = 0  # how many recommendations (certain or possible) hang on it: len(recommendations)
+    recommendations: list[str] = field(default_factory=list)  # exactly the recommendation ids it decides
 
 
 @dataclass(kw_only=True)
