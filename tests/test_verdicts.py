@@ -201,3 +201,13 @@ def test_each_section_lists_an_id_once_with_every_supporting_rule():
         for m in res.missing:
             assert m.decides == len(m.recommendations) and set(m.recommendations) <= set(m.needed_for) & regimens
     assert several  # the bundled patients include regimens concluded by more than one rule
+
+
+def test_a_regimen_with_a_drug_already_given_is_flagged():
+    res = KB.evaluate(EXAMPLES / "antiangio_after_immunotherapy.json")
+    flags = {r.id: [(f.kind, f.detail) for f in r.flags] for r in res.recommendations}
+    assert flags["bevacizumab+carboplatin+pemetrexed"] == [
+        ("already_received", {"attribute": "prior_therapies", "items": ["carboplatin", "pemetrexed"]})]
+    text = subprocess.run([sys.executable, "-m", "oncologic", "recommend", str(EXAMPLES / "antiangio_after_immunotherapy.json")],
+                          capture_output=True, text=True).stdout
+    assert "already received (prior_therapies: carboplatin, pemetrexed)" in " ".join(text.split())

@@ -125,6 +125,7 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
     contra = _once_contraindicated(contra, order)
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
     _conflicts(compiled, recs, not_recs)
+    _flags(compiled, ev.patient.values, recs)
     regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
     missing = []
     for a, goals in needed.items():
@@ -260,3 +261,18 @@ def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: lis
             if covered & set(rec.items):
                 rec.conflicts.append(r.Conflict(id=nr.id, rule=nr.rule, reason=nr.reason, consensus=nr.consensus,
                                                 source=nr.source))
+
+
+def _flags(compiled: CompiledKB, values: dict, recs: list[r.Recommendation]) -> None:
+    """Flag what a clinician should see next to a recommendation: a conflict with a `do not
+    recommend` statement that holds, and items the record says were already given (an item, or
+    a drug of a class the regimen names)."""
+    given = {a: values[a] for a in ("prior_therapies", "current_therapy")
+             if a in values and compiled.checked.attributes[a].type.kind == "item_set"}
+    for rec in recs:
+        for conflict in rec.conflicts:
+            rec.flags.append(r.Flag(kind="conflict", detail={"id": conflict.id, "rule": conflict.rule.id}))
+        for attribute, items in given.items():
+            received = sorted(x for item in rec.items for x in items if x in compiled.checked.members(item))
+            if received:
+                rec.flags.append(r.Flag(kind="already_received", detail={"attribute": attribute, "items": received}))

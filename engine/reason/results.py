@@ -70,6 +70,17 @@ class Recommendation(Model):
     conflicts: list["Conflict"] = field(default_factory=list)  # not-recommended statements that also hold
     pending: list["Pending"] = field(default_factory=list)  # not-recommended statements covering it, undecided
     support: list[Support] = field(default_factory=list)  # every rule that concludes it, strongest first
+    flags: list["Flag"] = field(default_factory=list)  # what a clinician should see next to it (CONTRACT §4)
+
+
+@dataclass(kw_only=True)
+class Flag(Model):
+    """CONTRACT §4 ``flags``: ``kind`` already_received (``detail``: the items of the regimen
+    the record lists in prior or current therapy, and where) or conflict (``detail``: the id
+    and rule of the `do not recommend` statement that also holds)."""
+
+    kind: str
+    detail: Any = None
 
 
 @dataclass(kw_only=True)

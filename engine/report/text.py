@@ -73,6 +73,7 @@ LAYOUT = {
         "has_none_of": "has none of {items}",
         "pending": "[yellow]? pending[/] {kind} {rule}: {reason} [dim]— undecided, needs {attributes}[/]",
         "pending_kind": {"contraindication": "contraindication", "not_recommended": "not-recommended statement"},
+        "already_received": "[yellow]⚑ already received[/] ({attribute}: {items})",
         "conflict_proof": "[yellow]⚠ also not recommended[/] by rule {rule}: {reason}",
         "attempts": "{count} rule(s) could conclude it, nearest first:",
         "explained": "{mark} [bold]{goal}[/] {verdict} for patient {patient}",
@@ -136,6 +137,7 @@ LAYOUT = {
         "has_none_of": "不含 {items}",
         "pending": "[yellow]? 待定[/] {kind} {rule}：{reason} [dim]——未定，需补充：{attributes}[/]",
         "pending_kind": {"contraindication": "禁忌证", "not_recommended": "不推荐条款"},
+        "already_received": "[yellow]⚑ 已接受过[/]（{attribute}：{items}）",
         "conflict_proof": "[yellow]⚠ 同时不推荐[/]，依据规则 {rule}：{reason}",
         "attempts": "共 {count} 条规则可推出该结论，最接近者在前：",
         "explained": "{mark} [bold]{goal}[/] 对患者 {patient} {verdict}",
@@ -221,6 +223,10 @@ class TextRenderer:
                 for conflict in rec.conflicts:
                     leaf.add(self.t("conflict", id=escape(conflict.id), rule=escape(conflict.rule.id),
                                     reason=escape(conflict.reason or "")))
+                for flag in rec.flags:
+                    if flag.kind == "already_received":
+                        leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
+                                        items=self.names(flag.detail["items"])))
                 for item in rec.pending:
                     leaf.add(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
                                     reason=escape(item.reason or ""), attributes=self.names(item.missing)))
