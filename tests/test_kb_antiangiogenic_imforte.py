@@ -38,8 +38,11 @@ def rules_of(result):
 
 # ---- seed 001: first line ---------------------------------------------------------------------
 
+# A first-line patient records that nothing was received before (prior_therapies: []): no targeted therapy
+# under which the tumour could have transformed to squamous histology (the bevacizumab contraindication).
+# Read differently before: unrecorded therapies counted as "no targeted therapy".
 def first_line(**kw):
-    return lung(**{"histology": "adenocarcinoma", "line": 1, "ecog": 1, "mutations": [], **kw})
+    return lung(**{"histology": "adenocarcinoma", "line": 1, "ecog": 1, "mutations": [], "prior_therapies": [], **kw})
 
 
 @pytest.mark.parametrize("histology", ["adenocarcinoma", "large_cell", "nsclc_nos"])
@@ -131,7 +134,9 @@ def test_second_line_is_not_first_line(kb):
 # ---- seed 001: maintenance ----------------------------------------------------------------------
 
 def maintenance(**kw):
-    return first_line(**{"induction_regimen": ["pemetrexed", "carboplatin", "bevacizumab"],
+    # the induction's drugs are the prior therapies (none targeted: no transformation after one)
+    regimen = kw.get("induction_regimen", ["pemetrexed", "carboplatin", "bevacizumab"])
+    return first_line(**{"induction_regimen": regimen, "prior_therapies": regimen,
                          "induction_cycles": 4, "induction_response": "pr", **kw})
 
 
@@ -243,6 +248,30 @@ def test_after_first_line_immunotherapy(kb):
         "antiangiogenic.after_immunotherapy.bevacizumab_platinum_doublet"}
 
 
+# A tester's finding: examples/patients/antiangio_after_immunotherapy.json gets both doublets as certain, and
+# the record completed with transformation: squamous contraindicates them. The verdict is right for the record
+# as it is: its prior therapies are recorded and hold no targeted drug, and a histological transformation is
+# one after targeted therapy (CONTRACT §1 transformation; seed 004 §三: 肺腺癌在靶向药压力下，可能部分转变为小细胞
+# 肺癌或鳞癌; seed 000 §二 (2): 驱动基因阳性NSCLC靶向治疗后组织学转化), so no completion consistent with the record
+# holds one. A transformation recorded anyway counts (the record states squamous histology now, §4.1: 并不适用于
+# 易发生空洞、坏死和出血的肺鳞癌). With the therapies unrecorded, or after targeted therapy, it stays undecided.
+def test_tester_after_immunotherapy_example(kb):
+    from support import EXAMPLES
+    import json
+    rec = json.loads((EXAMPLES / "antiangio_after_immunotherapy.json").read_text())
+    res = kb.evaluate(rec)
+    assert {BCP, BCPem} <= ids(res) and res.possible == [] and res.missing == []
+    assert kb.explain(rec, "squamous_transformation").verdict == "fails"
+    recorded = kb.evaluate({**rec, "transformation": "squamous"})
+    assert {BCP, BCPem} <= {c.id for c in recorded.contraindicated}
+    # the therapies unrecorded: the setting and the transformation are both undecided
+    unrecorded = {k: v for k, v in rec.items() if k != "prior_therapies"}
+    res = kb.evaluate(unrecorded)
+    assert not {BCP, BCPem} & ids(res)
+    assert "prior_therapies" in {p.id: p.missing for p in res.possible}[BCP]
+    assert kb.explain(unrecorded, "squamous_transformation").verdict == "undecided"
+
+
 def test_after_immunotherapy_monotherapy_only(kb):
     res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=[], prior_therapies=["pembrolizumab"]))
     assert graded(res) == g(BCP, BCPem)
@@ -296,9 +325,12 @@ def test_anlotinib_notes_alter0303(kb):
 
 # ---- seed 002: IMforte --------------------------------------------------------------------------
 
+# The induction's drugs are recorded as prior therapies (no targeted drug): 初治 ES-SCLC, not a small-cell
+# transformation after targeted therapy (read differently before: unrecorded therapies counted as none).
 def es_sclc(**kw):
     return lung(**{"histology": "sclc", "sclc_stage": "extensive", "line": 1, "ecog": 1,
                    "induction_regimen": ["atezolizumab", "carboplatin", "etoposide"],
+                   "prior_therapies": ["atezolizumab", "carboplatin", "etoposide"],
                    "induction_cycles": 4, "induction_response": "pr", **kw})
 
 
@@ -318,6 +350,17 @@ def test_imforte_without_line(kb):
     rec = es_sclc()
     del rec["line"]
     assert graded(kb.evaluate(rec)) == g(LURBI_ATEZO)
+
+
+def test_imforte_without_prior_therapies_is_possible(kb):
+    # therapies unrecorded: the SCLC may have transformed after targeted therapy (not 初治); recorded without
+    # a targeted drug, or transformation: none, it is the trial's population
+    rec = es_sclc()
+    del rec["prior_therapies"]
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert set({p.id: p.missing for p in res.possible}[LURBI_ATEZO]) == {"prior_therapies", "transformation"}
+    assert LURBI_ATEZO in ids(kb.evaluate({**rec, "transformation": "none"}))
 
 
 @pytest.mark.parametrize("change", [
