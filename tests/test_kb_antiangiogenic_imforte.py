@@ -38,9 +38,10 @@ def rules_of(result):
 
 # ---- seed 001: first line ---------------------------------------------------------------------
 
-# A first-line patient records that nothing was received before (prior_therapies: []): no targeted therapy
-# under which the tumour could have transformed to squamous histology (the bevacizumab contraindication).
-# Read differently before: unrecorded therapies counted as "no targeted therapy".
+# A first-line patient records that nothing was received before (prior_therapies: []): it says no
+# induction was given yet (nsclc_first_line_initial) and no targeted therapy under which the tumour could
+# have transformed to squamous histology (the bevacizumab contraindication). Read differently before: an
+# unrecorded induction_regimen counted as "none yet" and unrecorded therapies as "no targeted therapy".
 def first_line(**kw):
     return lung(**{"histology": "adenocarcinoma", "line": 1, "ecog": 1, "mutations": [], "prior_therapies": [], **kw})
 
@@ -131,6 +132,44 @@ def test_second_line_is_not_first_line(kb):
     assert graded(kb.evaluate(first_line(line=2))) == set()
 
 
+# nsclc_first_line_initial: line 1 and no induction given yet — induction_regimen: [] recorded, or, with no
+# induction recorded, prior_therapies: [] (an induction's drugs are prior therapies). Unrecorded, it is unknown.
+@pytest.mark.parametrize("record, verdict, missing", [
+    (dict(prior_therapies=[]), "holds", None),
+    (dict(prior_therapies=[], induction_regimen=[]), "holds", None),
+    # first line, but the therapies unrecorded: a squamous transformation after targeted therapy stays possible
+    (dict(prior_therapies=None, induction_regimen=[]), "holds", {"prior_therapies", "transformation"}),
+    (dict(prior_therapies=None), "undecided", {"induction_regimen", "prior_therapies"}),   # read differently before: holds
+    (dict(prior_therapies=["cisplatin", "pemetrexed"]), "undecided", {"induction_regimen"}),  # e.g. adjuvant chemo
+    (dict(prior_therapies=None, induction_regimen=["pemetrexed", "carboplatin"]), "fails", None),  # after induction
+    (dict(prior_therapies=[], induction_regimen=["pemetrexed", "carboplatin"]), "fails", None),    # the regimen decides
+    (dict(prior_therapies=[], line=None), "undecided", {"line"}),
+])
+def test_first_line_initial_boundary(kb, record, verdict, missing):
+    rec = {k: v for k, v in first_line(**record).items() if v is not None}
+    assert kb.explain(rec, "nsclc_first_line_initial").verdict == verdict
+    res = kb.evaluate(rec)
+    if verdict == "holds" and missing is None:
+        assert graded(res) == g(BCP, BCPem, ABCP)
+    elif missing:
+        assert not {BCP, BCPem, ABCP} & ids(res)
+        assert missing <= set({p.id: p.missing for p in res.possible}[BCP])
+    else:
+        assert not {BCP, BCPem, ABCP} & (ids(res) | {p.id for p in res.possible})
+
+
+def test_first_line_after_adjuvant_targeted_therapy_needs_transformation(kb):
+    # induction_regimen: [] says first line; an adjuvant EGFR-TKI given before is a targeted therapy, under
+    # which the tumour may have transformed to squamous histology: the bevacizumab regimens are possible
+    # until the transformation is recorded
+    rec = first_line(mutations=["egfr_19del"], prior_therapies=["osimertinib"], induction_regimen=[])
+    res = kb.evaluate(rec)
+    assert not {ERLO_BEV, GEF_BEV} & ids(res)
+    assert {p.id: p.missing for p in res.possible}[ERLO_BEV] == ["transformation"]
+    assert {ERLO_BEV, GEF_BEV} <= ids(kb.evaluate({**rec, "transformation": "none"}))
+    assert {ERLO_BEV, GEF_BEV} <= {c.id for c in kb.evaluate({**rec, "transformation": "squamous"}).contraindicated}
+
+
 # ---- seed 001: maintenance ----------------------------------------------------------------------
 
 def maintenance(**kw):
@@ -149,10 +188,15 @@ def test_maintenance_after_bevacizumab_platinum_induction(kb, response):
     assert any("POINTBREAK" in n for n in notes) and any("AVAPERL" in n for n in notes)
 
 
-def test_maintenance_without_line_is_first_line_maintenance(kb):
+def test_maintenance_without_line_is_possible(kb):
+    # 维持治疗 is still first line; the induction data stay in the record after progression, so they do not
+    # imply the line (read differently before: an unrecorded line counted as first line, certain)
     rec = maintenance()
     del rec["line"]
-    assert graded(kb.evaluate(rec)) == g(PEM_BEV_MAINT)
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert {p.id: p.missing for p in res.possible}[PEM_BEV_MAINT] == ["line"]
+    assert kb.explain(rec, "nsclc_maintenance_after_bevacizumab_platinum").verdict == "undecided"
 
 
 def test_maintenance_cisplatin_paclitaxel_induction(kb):
@@ -346,10 +390,13 @@ def test_imforte_maintenance(kb, response):
     assert any("83.5%" in n and "25.6%" in n for n in rec.notes)
 
 
-def test_imforte_without_line(kb):
+def test_imforte_without_line_is_possible(kb):
+    # 一线维持治疗: line 1 must be recorded (read differently before: an unrecorded line counted as first line)
     rec = es_sclc()
     del rec["line"]
-    assert graded(kb.evaluate(rec)) == g(LURBI_ATEZO)
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert {p.id: p.missing for p in res.possible}[LURBI_ATEZO] == ["line"]
 
 
 def test_imforte_without_prior_therapies_is_possible(kb):
