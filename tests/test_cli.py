@@ -121,7 +121,9 @@ def test_check_reports_rule_errors_as_file_line_col(tmp_path):
 
 def test_cohort_jsonl(tmp_path):
     cohort = tmp_path / "c.jsonl"
-    rows = [{"id": f"p{i}", "cancer": "lung", "histology": "sclc", "tfi": f"{80 + i * 5}d", "line": 2} for i in range(4)]
+    # prior therapies recorded (chemotherapy, no targeted drug): a de-novo SCLC, not a possible transformation
+    rows = [{"id": f"p{i}", "cancer": "lung", "histology": "sclc", "tfi": f"{80 + i * 5}d", "line": 2,
+             "prior_therapies": ["etoposide", "carboplatin"]} for i in range(4)]
     cohort.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = run("recommend", str(cohort), "--format", "json")
     results = [json.loads(line) for line in out.stdout.splitlines()]

@@ -38,8 +38,12 @@ def rules_of(result):
 
 # ---- seed 001: first line ---------------------------------------------------------------------
 
+# A first-line patient records that nothing was received before (prior_therapies: []): it says no
+# induction was given yet (nsclc_first_line_initial) and no targeted therapy under which the tumour could
+# have transformed to squamous histology (the bevacizumab contraindication). Read differently before: an
+# unrecorded induction_regimen counted as "none yet" and unrecorded therapies as "no targeted therapy".
 def first_line(**kw):
-    return lung(**{"histology": "adenocarcinoma", "line": 1, "ecog": 1, "mutations": [], **kw})
+    return lung(**{"histology": "adenocarcinoma", "line": 1, "ecog": 1, "mutations": [], "prior_therapies": [], **kw})
 
 
 @pytest.mark.parametrize("histology", ["adenocarcinoma", "large_cell", "nsclc_nos"])
@@ -128,10 +132,50 @@ def test_second_line_is_not_first_line(kb):
     assert graded(kb.evaluate(first_line(line=2))) == set()
 
 
+# nsclc_first_line_initial: line 1 and no induction given yet — induction_regimen: [] recorded, or, with no
+# induction recorded, prior_therapies: [] (an induction's drugs are prior therapies). Unrecorded, it is unknown.
+@pytest.mark.parametrize("record, verdict, missing", [
+    (dict(prior_therapies=[]), "holds", None),
+    (dict(prior_therapies=[], induction_regimen=[]), "holds", None),
+    # first line, but the therapies unrecorded: a squamous transformation after targeted therapy stays possible
+    (dict(prior_therapies=None, induction_regimen=[]), "holds", {"prior_therapies", "transformation"}),
+    (dict(prior_therapies=None), "undecided", {"induction_regimen", "prior_therapies"}),   # read differently before: holds
+    (dict(prior_therapies=["cisplatin", "pemetrexed"]), "undecided", {"induction_regimen"}),  # e.g. adjuvant chemo
+    (dict(prior_therapies=None, induction_regimen=["pemetrexed", "carboplatin"]), "fails", None),  # after induction
+    (dict(prior_therapies=[], induction_regimen=["pemetrexed", "carboplatin"]), "fails", None),    # the regimen decides
+    (dict(prior_therapies=[], line=None), "undecided", {"line"}),
+])
+def test_first_line_initial_boundary(kb, record, verdict, missing):
+    rec = {k: v for k, v in first_line(**record).items() if v is not None}
+    assert kb.explain(rec, "nsclc_first_line_initial").verdict == verdict
+    res = kb.evaluate(rec)
+    if verdict == "holds" and missing is None:
+        assert graded(res) == g(BCP, BCPem, ABCP)
+    elif missing:
+        assert not {BCP, BCPem, ABCP} & ids(res)
+        assert missing <= set({p.id: p.missing for p in res.possible}[BCP])
+    else:
+        assert not {BCP, BCPem, ABCP} & (ids(res) | {p.id for p in res.possible})
+
+
+def test_first_line_after_adjuvant_targeted_therapy_needs_transformation(kb):
+    # induction_regimen: [] says first line; an adjuvant EGFR-TKI given before is a targeted therapy, under
+    # which the tumour may have transformed to squamous histology: the bevacizumab regimens are possible
+    # until the transformation is recorded
+    rec = first_line(mutations=["egfr_19del"], prior_therapies=["osimertinib"], induction_regimen=[])
+    res = kb.evaluate(rec)
+    assert not {ERLO_BEV, GEF_BEV} & ids(res)
+    assert {p.id: p.missing for p in res.possible}[ERLO_BEV] == ["transformation"]
+    assert {ERLO_BEV, GEF_BEV} <= ids(kb.evaluate({**rec, "transformation": "none"}))
+    assert {ERLO_BEV, GEF_BEV} <= {c.id for c in kb.evaluate({**rec, "transformation": "squamous"}).contraindicated}
+
+
 # ---- seed 001: maintenance ----------------------------------------------------------------------
 
 def maintenance(**kw):
-    return first_line(**{"induction_regimen": ["pemetrexed", "carboplatin", "bevacizumab"],
+    # the induction's drugs are the prior therapies (none targeted: no transformation after one)
+    regimen = kw.get("induction_regimen", ["pemetrexed", "carboplatin", "bevacizumab"])
+    return first_line(**{"induction_regimen": regimen, "prior_therapies": regimen,
                          "induction_cycles": 4, "induction_response": "pr", **kw})
 
 
@@ -144,10 +188,15 @@ def test_maintenance_after_bevacizumab_platinum_induction(kb, response):
     assert any("POINTBREAK" in n for n in notes) and any("AVAPERL" in n for n in notes)
 
 
-def test_maintenance_without_line_is_first_line_maintenance(kb):
+def test_maintenance_without_line_is_possible(kb):
+    # 维持治疗 is still first line; the induction data stay in the record after progression, so they do not
+    # imply the line (read differently before: an unrecorded line counted as first line, certain)
     rec = maintenance()
     del rec["line"]
-    assert graded(kb.evaluate(rec)) == g(PEM_BEV_MAINT)
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert {p.id: p.missing for p in res.possible}[PEM_BEV_MAINT] == ["line"]
+    assert kb.explain(rec, "nsclc_maintenance_after_bevacizumab_platinum").verdict == "undecided"
 
 
 def test_maintenance_cisplatin_paclitaxel_induction(kb):
@@ -243,6 +292,30 @@ def test_after_first_line_immunotherapy(kb):
         "antiangiogenic.after_immunotherapy.bevacizumab_platinum_doublet"}
 
 
+# A tester's finding: examples/patients/antiangio_after_immunotherapy.json gets both doublets as certain, and
+# the record completed with transformation: squamous contraindicates them. The verdict is right for the record
+# as it is: its prior therapies are recorded and hold no targeted drug, and a histological transformation is
+# one after targeted therapy (CONTRACT §1 transformation; seed 004 §三: 肺腺癌在靶向药压力下，可能部分转变为小细胞
+# 肺癌或鳞癌; seed 000 §二 (2): 驱动基因阳性NSCLC靶向治疗后组织学转化), so no completion consistent with the record
+# holds one. A transformation recorded anyway counts (the record states squamous histology now, §4.1: 并不适用于
+# 易发生空洞、坏死和出血的肺鳞癌). With the therapies unrecorded, or after targeted therapy, it stays undecided.
+def test_tester_after_immunotherapy_example(kb):
+    from support import EXAMPLES
+    import json
+    rec = json.loads((EXAMPLES / "antiangio_after_immunotherapy.json").read_text())
+    res = kb.evaluate(rec)
+    assert {BCP, BCPem} <= ids(res) and res.possible == [] and res.missing == []
+    assert kb.explain(rec, "squamous_transformation").verdict == "fails"
+    recorded = kb.evaluate({**rec, "transformation": "squamous"})
+    assert {BCP, BCPem} <= {c.id for c in recorded.contraindicated}
+    # the therapies unrecorded: the setting and the transformation are both undecided
+    unrecorded = {k: v for k, v in rec.items() if k != "prior_therapies"}
+    res = kb.evaluate(unrecorded)
+    assert not {BCP, BCPem} & ids(res)
+    assert "prior_therapies" in {p.id: p.missing for p in res.possible}[BCP]
+    assert kb.explain(unrecorded, "squamous_transformation").verdict == "undecided"
+
+
 def test_after_immunotherapy_monotherapy_only(kb):
     res = kb.evaluate(lung(histology="adenocarcinoma", line=2, mutations=[], prior_therapies=["pembrolizumab"]))
     assert graded(res) == g(BCP, BCPem)
@@ -296,9 +369,12 @@ def test_anlotinib_notes_alter0303(kb):
 
 # ---- seed 002: IMforte --------------------------------------------------------------------------
 
+# The induction's drugs are recorded as prior therapies (no targeted drug): 初治 ES-SCLC, not a small-cell
+# transformation after targeted therapy (read differently before: unrecorded therapies counted as none).
 def es_sclc(**kw):
     return lung(**{"histology": "sclc", "sclc_stage": "extensive", "line": 1, "ecog": 1,
                    "induction_regimen": ["atezolizumab", "carboplatin", "etoposide"],
+                   "prior_therapies": ["atezolizumab", "carboplatin", "etoposide"],
                    "induction_cycles": 4, "induction_response": "pr", **kw})
 
 
@@ -314,10 +390,24 @@ def test_imforte_maintenance(kb, response):
     assert any("83.5%" in n and "25.6%" in n for n in rec.notes)
 
 
-def test_imforte_without_line(kb):
+def test_imforte_without_line_is_possible(kb):
+    # 一线维持治疗: line 1 must be recorded (read differently before: an unrecorded line counted as first line)
     rec = es_sclc()
     del rec["line"]
-    assert graded(kb.evaluate(rec)) == g(LURBI_ATEZO)
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert {p.id: p.missing for p in res.possible}[LURBI_ATEZO] == ["line"]
+
+
+def test_imforte_without_prior_therapies_is_possible(kb):
+    # therapies unrecorded: the SCLC may have transformed after targeted therapy (not 初治); recorded without
+    # a targeted drug, or transformation: none, it is the trial's population
+    rec = es_sclc()
+    del rec["prior_therapies"]
+    res = kb.evaluate(rec)
+    assert graded(res) == set()
+    assert set({p.id: p.missing for p in res.possible}[LURBI_ATEZO]) == {"prior_therapies", "transformation"}
+    assert LURBI_ATEZO in ids(kb.evaluate({**rec, "transformation": "none"}))
 
 
 @pytest.mark.parametrize("change", [

@@ -542,3 +542,24 @@ def test_tace_refractory_gets_tace_with_targeted_immune_not_tace_alone(kb):
     res = kb.evaluate(hcc(cnlc_stage="IIa", radical_therapy_suitable=False, tace_sessions=1, response="pd", **FIT,
                           **AFTER_TACE))
     assert "tace" in ids(res) and "tace+targeted_immune" not in ids(res)
+
+
+# ---- the `is known` tests of the stage of care read no fact from an absence (base.rules) -----------------
+# A recorded progression_timing / treatment_phase implies the therapy and excludes the stages before progression;
+# without them the recorded therapies decide "not yet treated", and the latest response "not progressing".
+@pytest.mark.parametrize("record, initial, on_without_progression", [
+    (dict(prior_therapies=[], current_therapy=[]), "holds", "fails"),
+    (dict(prior_therapies=[]), "undecided", "undecided"),                   # current therapy unrecorded
+    (dict(), "undecided", "undecided"),                                      # no therapy recorded: stage unknown
+    (dict(prior_therapies=[], current_therapy=[], progression_timing="on_treatment"), "fails", "fails"),
+    (dict(current_therapy=["lenvatinib", "sintilimab"]), "fails", "undecided"),           # response unrecorded
+    (dict(current_therapy=["lenvatinib", "sintilimab"], response="sd"), "fails", "holds"),
+    (dict(current_therapy=["lenvatinib", "sintilimab"], response="pd"), "fails", "fails"),
+    (dict(current_therapy=["lenvatinib", "sintilimab"], response="sd", progression_timing="after_response"),
+     "fails", "fails"),
+    (dict(treatment_phase="stopped"), "fails", "undecided"),                # the phase implies the therapy
+])
+def test_stage_of_care_boundary(kb, record, initial, on_without_progression):
+    rec = hcc(cnlc_stage="IIIa", **record)
+    assert kb.explain(rec, "hcc_initial_treatment").verdict == initial
+    assert kb.explain(rec, "hcc_on_targeted_immune_without_progression").verdict == on_without_progression

@@ -139,7 +139,9 @@ def test_issue10_transformed_sclc_is_not_refractory_sclc(kb):
     (dict(transformation="none", prior_therapies=["etoposide", "carboplatin"], mutations=[]), True),
     (dict(transformation=None, prior_therapies=["etoposide", "carboplatin", "atezolizumab"]), True),
     (dict(transformation=None, prior_therapies=None, mutations=None, progression=None,
-          rebiopsy_after_progression=None), True),                                     # a de-novo SCLC record
+          rebiopsy_after_progression=None), None),     # therapies unrecorded: a transformation is possible
+    (dict(transformation="none", prior_therapies=None, mutations=None, progression=None,
+          rebiopsy_after_progression=None), True),     # recorded: no transformation, whatever the therapies
     (dict(transformation=None), None),                                               # after osimertinib, unrecorded
 ])
 def test_transformation_boundary_for_table3(kb, change, table3):
@@ -153,7 +155,12 @@ def test_transformation_boundary_for_table3(kb, change, table3):
         assert not second_line & (got | possible)
     else:
         assert second_line <= possible and not second_line & got
-        assert "transformation" in next(p for p in res.possible if p.id == "topotecan").missing
+        missing = next(p for p in res.possible if p.id == "topotecan").missing
+        assert "transformation" in missing
+        # therapies unrecorded: they are data to record (read differently before: the record counted as
+        # de novo, Table 3 certain); osimertinib recorded: only the transformation is missing
+        unrecorded = "prior_therapies" in change and change["prior_therapies"] is None
+        assert ("prior_therapies" in missing) is unrecorded
 
 
 def test_transformed_sclc_third_line_gets_table4_not_table3(kb):
@@ -208,3 +215,68 @@ def test_primary_refractory_after_transformation_is_not_refractory_sclc(kb):
     res = kb.evaluate(lung(line=2, induction_response="pd", histology="sclc", transformation="sclc",
                            prior_therapies=["osimertinib", "carboplatin", "etoposide"], mutations=["egfr_19del"]))
     assert "refractory_sclc" not in res.derived
+
+
+# ---- absence is not a fact: an SCLC record without its prior therapies may be a transformation -------
+# A tester's record: second line, progression during induction, nothing else. Completed with osimertinib,
+# EGFR 19del, extensive progression and transformation sclc it is a small-cell transformation (Table 4,
+# seed 000 §二 (2); 004 §三 在靶向药压力下…转变为小细胞肺癌), where Table 3 does not apply. Read differently
+# before: `prior_therapies is known and …` made the unrecorded therapies "no targeted therapy", so
+# refractory_sclc, topotecan and all of Table 3 were certain.
+TESTER_SCLC = {"id": "s", "cancer": "lung", "histology": "sclc", "line": 2, "induction_response": "pd"}
+
+
+def test_tester_sclc_without_prior_therapies_is_possible(kb):
+    res = kb.evaluate(TESTER_SCLC)
+    assert graded(res) == set()
+    assert "refractory_sclc" not in res.derived
+    possible = {p.id: p.missing for p in res.possible}
+    assert {x[0] for x in SECOND_LINE | TABLE6} <= set(possible)
+    for rid in (x[0] for x in SECOND_LINE):
+        assert {"prior_therapies", "transformation"} <= set(possible[rid])
+    assert {"prior_therapies", "transformation"} <= {m.attribute for m in res.missing}
+    exp = kb.explain(TESTER_SCLC, "refractory_sclc")
+    assert exp.verdict == "undecided" and exp.holds is None
+    assert kb.explain(TESTER_SCLC, "small_cell_transformation").verdict == "undecided"
+
+
+def test_tester_sclc_completed_as_a_transformation_is_table4(kb):
+    res = kb.evaluate({**TESTER_SCLC, "prior_therapies": ["osimertinib"], "mutations": ["egfr_19del"],
+                       "progression": "extensive", "transformation": "sclc"})
+    assert "small_cell_transformation" in res.derived and "refractory_sclc" not in res.derived
+    assert TRANSFORMATION_ROW in graded(res)
+    assert not {x[0] for x in SECOND_LINE} & ({r.id for r in res.recommendations} | {p.id for p in res.possible})
+
+
+@pytest.mark.parametrize("record", [
+    dict(prior_therapies=["carboplatin", "etoposide", "atezolizumab"]),   # therapies recorded, none targeted
+    dict(prior_therapies=[]),                                              # recorded: nothing before
+    dict(transformation="none"),                                           # no transformation recorded
+])
+def test_tester_sclc_with_the_data_recorded_is_table3(kb, record):
+    res = kb.evaluate({**TESTER_SCLC, **record})
+    assert "refractory_sclc" in res.derived
+    assert {x[0] for x in SECOND_LINE} <= {r.id for r in res.recommendations}
+
+
+# small_cell_transformation / squamous_transformation (resistance.rules): a recorded transformation counts;
+# unrecorded, it is possible only after targeted therapy, and undecided while the therapies are unrecorded.
+@pytest.mark.parametrize("concept, value", [("small_cell_transformation", "sclc"), ("squamous_transformation", "squamous")])
+@pytest.mark.parametrize("transformation, prior, verdict", [
+    ("VALUE", ["osimertinib"], "holds"),
+    ("VALUE", ["carboplatin", "etoposide"], "holds"),   # recorded: counts (the record states the transformation)
+    ("VALUE", None, "holds"),
+    ("none", ["osimertinib"], "fails"),
+    ("none", None, "fails"),
+    (None, ["osimertinib"], "undecided"),               # after targeted therapy, not re-biopsied: may have transformed
+    (None, ["gefitinib", "carboplatin"], "undecided"),
+    (None, ["carboplatin", "etoposide"], "fails"),      # no targeted therapy: no transformation after one
+    (None, [], "fails"),
+    (None, None, "undecided"),                          # therapies unrecorded (read differently before: fails)
+])
+def test_transformation_concepts_boundary(kb, concept, value, transformation, prior, verdict):
+    histology = "sclc" if value == "sclc" else "adenocarcinoma"
+    record = lung(histology=histology, line=2, transformation=value if transformation == "VALUE" else transformation,
+                  prior_therapies=prior)
+    record = {k: v for k, v in record.items() if v is not None}
+    assert kb.explain(record, concept).verdict == verdict

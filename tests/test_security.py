@@ -79,7 +79,8 @@ def test_predicates_are_generated_not_taken_from_text():
 def test_record_values_are_data(tmp_path):
     kb = oncologic.load()
     path = tmp_path / "p.json"
+    # prior therapies recorded (no targeted drug): a de-novo refractory SCLC, so topotecan is certain
     path.write_text(json.dumps({"id": "x'); import os; os.system('true'); ('", "cancer": "lung", "histology": "sclc",
-                                "tfi": "45d", "line": 2}))
+                                "tfi": "45d", "line": 2, "prior_therapies": ["etoposide", "carboplatin"]}))
     res = kb.evaluate(path)
     assert res.patient.startswith("x');") and "topotecan" in {r.id for r in res.recommendations}
