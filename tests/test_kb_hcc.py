@@ -26,6 +26,9 @@ def possible_ids(result):
 NOT_RADICAL = dict(radical_therapy_suitable=False)
 FIT = dict(child_pugh_score=6, ecog=1)
 ON_TI = dict(current_therapy=["lenvatinib", "camrelizumab"])
+# Conversion (§1.3) is after a response: CR/PR/SD on targeted-immune therapy, no progression recorded (issue 10
+# item 6 — before, the ablation route asked for no response and a patient progressing on treatment got it).
+RESPONDING_ON_TI = dict(response="pr", **ON_TI)
 # Stage of care (issue 10): the initial-treatment decision points (§1.2 在初始治疗时, 初诊时; §1.1) need to
 # know that no targeted-immune therapy was given — the record lists its therapies.
 INITIAL = dict(prior_therapies=[], current_therapy=[])
@@ -126,24 +129,24 @@ DECISIONS = {
     # §1.3 conversion to ablation.
     "conversion_ablation_thrombus_regressed": (
         hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=True, max_tumor_diameter="3cm",
-            tumor_count=3, child_pugh_score=8, **ON_TI),
+            tumor_count=3, child_pugh_score=8, **RESPONDING_ON_TI),
         {"ablation"}),
     "conversion_ablation_no_thrombus": (
-        hcc(vascular_invasion="none", max_tumor_diameter="4cm", tumor_count=1, child_pugh_score=5, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="4cm", tumor_count=1, child_pugh_score=5, **RESPONDING_ON_TI),
         {"ablation"}),
     "conversion_ablation_thrombus_persists": (
         hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=False, max_tumor_diameter="3cm",
-            tumor_count=1, child_pugh_score=5, **ON_TI),
+            tumor_count=1, child_pugh_score=5, **RESPONDING_ON_TI),
         set()),
     "conversion_ablation_four_tumours": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=4, child_pugh_score=5, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=4, child_pugh_score=5, **RESPONDING_ON_TI),
         set()),
     "conversion_ablation_child_pugh_c": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=10, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=10, **RESPONDING_ON_TI),
         set()),
     # Without targeted-immune therapy the conversion rules do not apply ("靶免联合治疗后").
     "ablation_criteria_without_targeted_immune": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=5,
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=5, response="pr",
             prior_therapies=["tace"], current_therapy=[]),
         set()),
     # §1.4 progression after response.
@@ -245,7 +248,7 @@ def test_child_pugh_class_unknown_without_score(kb):
 
 
 # ---- boundaries ---------------------------------------------------------------------------------
-ABLATION = dict(vascular_invasion="none", tumor_count=1, child_pugh_score=6, **ON_TI)
+ABLATION = dict(vascular_invasion="none", tumor_count=1, child_pugh_score=6, **RESPONDING_ON_TI)
 
 
 @pytest.mark.parametrize("diameter, ok", [("5cm", True), ("50mm", True), ("4.9cm", True), ("51mm", False), ("5.1cm", False)])
@@ -542,3 +545,40 @@ def test_tace_refractory_gets_tace_with_targeted_immune_not_tace_alone(kb):
     res = kb.evaluate(hcc(cnlc_stage="IIa", radical_therapy_suitable=False, tace_sessions=1, response="pd", **FIT,
                           **AFTER_TACE))
     assert "tace" in ids(res) and "tace+targeted_immune" not in ids(res)
+
+
+# ---- issue 10 item 6: conversion (§1.3) is for a response, never after progression (§1.4) ------------------
+TESTER_H1 = dict(id="h1", cnlc_stage="IIIa", vascular_invasion="portal_vein", child_pugh_score=6, ecog=1,
+                 response="pd", progression_timing="on_treatment", treatment_phase="full",
+                 tumor_thrombus_regressed=True, max_tumor_diameter="3cm", tumor_count=2,
+                 current_therapy=["lenvatinib", "sintilimab"], prior_therapies=["lenvatinib", "sintilimab"])
+
+
+def test_issue10_item6_progressing_on_treatment_gets_no_ablation(kb):
+    res = kb.evaluate(hcc(**TESTER_H1))
+    assert graded(res) == ungraded("second_line_systemic")
+    assert not {"ablation", "resection"} & possible_ids(res)
+
+
+@pytest.mark.parametrize("response, ok", [("cr", True), ("pr", True), ("sd", True), ("pd", False)])
+def test_conversion_ablation_response_sd_vs_pd(kb, response, ok):
+    rec = {k: v for k, v in TESTER_H1.items() if k not in ("progression_timing", "treatment_phase")}
+    res = kb.evaluate(hcc(**{**rec, "response": response}))
+    assert ("ablation" in ids(res)) is ok
+    assert "ablation" not in possible_ids(res)  # decided either way
+
+
+@pytest.mark.parametrize("timing", ["after_response", "on_treatment"])
+@pytest.mark.parametrize("route", ["ablation", "resection", "resection_after_haic"])
+def test_conversion_never_with_progression_recorded(kb, timing, route):
+    """Even a record whose latest response is still CR/PR: a recorded progression sends it to §1.4."""
+    base = dict(response="pr", progression_timing=timing, treatment_phase="full", child_pugh_score=6, ecog=1)
+    route_data = {
+        "ablation": dict(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, **ON_TI),
+        "resection": dict(residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False, **ON_TI),
+        "resection_after_haic": dict(residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False,
+                                     current_therapy=["haic", "lenvatinib", "camrelizumab"]),
+    }[route]
+    res = kb.evaluate(hcc(**base, **route_data))
+    assert not {"ablation", "resection"} & (ids(res) | possible_ids(res))
+    assert "second_line_systemic" in ids(res)
