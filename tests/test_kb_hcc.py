@@ -582,3 +582,52 @@ def test_conversion_never_with_progression_recorded(kb, timing, route):
     res = kb.evaluate(hcc(**base, **route_data))
     assert not {"ablation", "resection"} & (ids(res) | possible_ids(res))
     assert "second_line_systemic" in ids(res)
+
+
+# ---- issue 10 item 6: every targeted-immune + local rule within Child-Pugh A/B and ECOG PS 0~2 -------------
+# (hcc_systemic_fit: §1.1 能够耐受联合治疗的前提下; the numbers of §1.2 TACE ¶, 肝功能Child-Pugh A/B级、ECOG PS 0~2)
+TI_LOCAL = {"local_therapy+targeted_immune", "tace+targeted_immune", "haic+targeted_immune",
+            "radiotherapy+targeted_immune"}
+TI_LOCAL_RECORDS = {   # each reaches every TI + local rule it can when fit
+    "IIa": dict(cnlc_stage="IIa", radical_therapy_suitable=False, **INITIAL),
+    "IIb": dict(cnlc_stage="IIb", radical_therapy_suitable=False, high_tumor_burden=True, **INITIAL),
+    "IIIa": dict(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein", **INITIAL),
+    "IIIb": dict(cnlc_stage="IIIb", intrahepatic_predominant=True, oligometastasis=True,
+                 lymph_node_metastasis="hilar", **INITIAL),
+    "IIb_tace_refractory": dict(cnlc_stage="IIb", radical_therapy_suitable=False, high_tumor_burden=False,
+                                tace_sessions=3, response="pd", **AFTER_TACE),
+    "IIIa_on_ti": dict(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                       tumor_thrombus_regressed=False, response="sd", prior_therapies=[],
+                       current_therapy=["lenvatinib", "sintilimab"]),
+}
+
+
+def test_issue10_iia_iib_child_pugh_11_ecog_3_gets_no_targeted_immune_local(kb):
+    for stage in ("IIa", "IIb"):
+        res = kb.evaluate(hcc(**TI_LOCAL_RECORDS[stage], child_pugh_score=11, ecog=3))
+        assert not TI_LOCAL & (ids(res) | possible_ids(res)), stage
+        # the text names best supportive care only after progression on treatment (§1.4)
+        assert "best_supportive_care" not in ids(res) | possible_ids(res)
+
+
+@pytest.mark.parametrize("score, ok", [(9, True), (10, False)])
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_child_pugh_9_vs_10(kb, name, score, ok):
+    got = ids(kb.evaluate(hcc(**TI_LOCAL_RECORDS[name], child_pugh_score=score, ecog=1))) & TI_LOCAL
+    assert bool(got) is ok
+    if ok:
+        assert "local_therapy+targeted_immune" in got
+
+
+@pytest.mark.parametrize("ecog, ok", [(2, True), (3, False)])
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_ecog_2_vs_3(kb, name, ecog, ok):
+    got = ids(kb.evaluate(hcc(**TI_LOCAL_RECORDS[name], child_pugh_score=6, ecog=ecog))) & TI_LOCAL
+    assert bool(got) is ok
+
+
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_needs_the_scores(kb, name):
+    res = kb.evaluate(hcc(**TI_LOCAL_RECORDS[name]))
+    assert not TI_LOCAL & ids(res)
+    assert "local_therapy+targeted_immune" in possible_ids(res)
