@@ -4,6 +4,8 @@ The source is an interpretation of the consensus: it names the consensus's gradi
 (evidence 1-5, A strong / B moderate / C weak) but grades no single recommendation, so every
 HCC recommendation has strength, evidence and consensus null.
 """
+import itertools
+
 import pytest
 
 from support import graded, hcc, ids, lung, shipped_kb
@@ -440,9 +442,15 @@ def test_issue10_progressing_example(kb):
     # initial treatment: no targeted-immune therapy yet — every §1.1/§1.2 decision point of IIIa + PVTT
     (dict(prior_therapies=[], current_therapy=[]), INITIAL_COMBINATIONS, set()),
     # on targeted-immune therapy with stable disease: local therapy on its basis (§1.1), TACE and
-    # radiotherapy; not the initial-treatment TACE + TI (在初始治疗时) nor HAIC (初诊时)
-    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd"),
+    # radiotherapy; not the initial-treatment TACE + TI (在初始治疗时) nor HAIC (初诊时). The thrombus persists,
+    # so no conversion to ablation (§1.3: 瘤栓（如果有）退缩消失), and SD is not resection's CR/PR.
+    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd",
+          tumor_thrombus_regressed=False),
      {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}, set()),
+    # the same without the thrombus recorded: it might have regressed, making the patient a conversion
+    # candidate (§1.3 建议尽早手术; issue 10 item 6: conversion and §1.1/§1.2 never both certain) — undecided
+    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd"),
+     set(), {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune", "ablation"}),
     # therapies not recorded: the stage is unknown, so all of them are only possible
     (dict(), set(), INITIAL_COMBINATIONS),
 ])
@@ -631,3 +639,101 @@ def test_targeted_immune_local_needs_the_scores(kb, name):
     res = kb.evaluate(hcc(**TI_LOCAL_RECORDS[name]))
     assert not TI_LOCAL & ids(res)
     assert "local_therapy+targeted_immune" in possible_ids(res)
+
+
+# ---- issue 10 item 6: the strategy families of the stages of care, never two certain at once ---------------
+# Which recommendation ids belong to each family, from the rules:
+STRATEGY_FAMILIES = {
+    # §1.1/§1.2, before progression on targeted-immune therapy (hcc_ti_local_candidate, and TACE alone through
+    # hcc_before_progression_on_targeted_immune): hcc.population.local_plus_targeted_immune, hcc.tace.*,
+    # hcc.haic.*, hcc.radiotherapy.*
+    "initial_targeted_immune_local": {"local_therapy+targeted_immune", "tace+targeted_immune",
+                                      "haic+targeted_immune", "radiotherapy+targeted_immune", "tace"},
+    # §1.2 HAIC ¶ / §1.3: hcc.conversion.resection, .resection_after_haic, .ablation
+    "conversion": {"resection", "ablation"},
+    # §1.4: hcc.progression.after_response.*, hcc.progression.on_treatment.fit
+    "post_progression": {"second_line_systemic", "resume_original_regimen", "local_therapy", "biopsy_new_lesion"},
+    # §1.4: hcc.progression.on_treatment.unfit
+    "best_supportive_care": {"best_supportive_care"},
+}
+# Adverse-event management (§1.1 ¶2-3, §1.2 HAIC ¶) goes along with any stage: in no family.
+AE_MANAGEMENT = {"corticosteroids", "symptomatic_treatment", "defer_local_therapy", "pause_suspected_drug",
+                 "liver_biopsy", "adjust_haic_dose+stop_haic_infusion"}
+
+
+def test_strategy_families_cover_every_hcc_recommendation(kb):
+    _, _, regimens, _ = _hcc_names(kb)
+    families = set().union(*STRATEGY_FAMILIES.values())
+    assert families | AE_MANAGEMENT == regimens
+    assert sum(len(f) for f in STRATEGY_FAMILIES.values()) == len(families)  # disjoint
+
+
+GRID_THERAPIES = {
+    "none": dict(prior_therapies=[], current_therapy=[]),
+    "targeted_immune": dict(prior_therapies=["lenvatinib", "sintilimab"], current_therapy=["lenvatinib", "sintilimab"]),
+    "haic_alone": dict(prior_therapies=["haic"], current_therapy=["haic"]),
+    "tace_x3": dict(prior_therapies=["tace"], current_therapy=[], tace_sessions=3),
+}
+# Every conversion criterion met (tumour thrombus regressed, 3 cm, 2 tumours, remnant 50%, R0, SD 4 months)
+# and every HAIC/radiotherapy population feature present: the records most likely to reach several families.
+GRID_FIXED = dict(vascular_invasion="portal_vein", tumor_thrombus_regressed=True, max_tumor_diameter="3cm",
+                  tumor_count=2, residual_liver_volume="50%", r0_achievable=True, surgical_contraindication=False,
+                  stable_disease_duration="4mo", radical_therapy_suitable=False, high_tumor_burden=True,
+                  intrahepatic_predominant=True, oligometastasis=True, lymph_node_metastasis="hilar")
+
+
+@pytest.mark.parametrize("therapies", sorted(GRID_THERAPIES))
+@pytest.mark.parametrize("stage", ["Ia", "Ib", "IIa", "IIb", "IIIa", "IIIb", "IV"])
+def test_grid_strategy_families_mutually_exclusive(kb, stage, therapies):
+    """7 stages x 4 therapy histories x 4 responses x 3 progression timings x 4 treatment phases x
+    Child-Pugh (6, 8, 11) x ECOG (1, 3) = 8064 records; in none are two families certain."""
+    for response, timing, phase, score, ecog in itertools.product(
+            ["cr", "pr", "sd", "pd"], [None, "after_response", "on_treatment"], [None, "full", "reduced", "stopped"],
+            [6, 8, 11], [1, 3]):
+        record = hcc(cnlc_stage=stage, response=response, child_pugh_score=score, ecog=ecog,
+                     **GRID_FIXED, **GRID_THERAPIES[therapies])
+        if timing:
+            record["progression_timing"] = timing
+        if phase:
+            record["treatment_phase"] = phase
+        got = ids(kb.evaluate(record))
+        certain = sorted(name for name, family in STRATEGY_FAMILIES.items() if family & got)
+        assert len(certain) <= 1, (record, {n: STRATEGY_FAMILIES[n] & got for n in certain})
+
+
+@pytest.mark.parametrize("family, point", [
+    ("initial_targeted_immune_local", dict(response="sd", therapies="none")),
+    ("conversion", dict(response="pr", therapies="targeted_immune")),
+    ("conversion", dict(response="sd", therapies="haic_alone")),
+    ("post_progression", dict(response="pd", progression_timing="on_treatment", treatment_phase="full",
+                              therapies="targeted_immune")),
+    ("best_supportive_care", dict(response="pd", progression_timing="on_treatment", treatment_phase="full",
+                                  therapies="targeted_immune", child_pugh_score=8)),
+])
+def test_grid_reaches_every_family(kb, family, point):
+    """Not vacuous: each family is certain for some point of the grid."""
+    point = dict(point)
+    record = hcc(**{**dict(cnlc_stage="IIIa", child_pugh_score=6, ecog=1), **GRID_FIXED,
+                    **GRID_THERAPIES[point.pop("therapies")], **point})
+    got = ids(kb.evaluate(record))
+    assert [name for name, fam in STRATEGY_FAMILIES.items() if fam & got] == [family]
+
+
+@pytest.mark.parametrize("regressed, expected", [
+    (True, {"ablation"}),                                                        # conversion (§1.3)
+    (False, {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),  # thrombus persists
+])
+def test_conversion_candidate_leaves_the_initial_combinations(kb, regressed, expected):
+    """A IIIa responder on targeted-immune therapy: conversion, once its criteria hold (§1.3 建议尽早手术), in place
+    of another round of §1.1/§1.2; the grid found both certain before."""
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                          tumor_thrombus_regressed=regressed, max_tumor_diameter="3cm", tumor_count=2, response="pr",
+                          r0_achievable=False,  # not a resection candidate either way
+                          child_pugh_score=6, ecog=1, prior_therapies=[], current_therapy=["lenvatinib", "sintilimab"]))
+    assert ids(res) == expected
+    # PR, but R0 not recorded: resection (§1.3) undecided, so whether it is conversion or §1.1/§1.2 is undecided
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                          tumor_thrombus_regressed=False, response="pr", child_pugh_score=6, ecog=1,
+                          prior_therapies=[], current_therapy=["lenvatinib", "sintilimab"]))
+    assert not {"resection", "local_therapy+targeted_immune", "tace"} & ids(res)
+    assert {"resection", "local_therapy+targeted_immune", "tace"} <= possible_ids(res)
