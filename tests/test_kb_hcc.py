@@ -4,6 +4,8 @@ The source is an interpretation of the consensus: it names the consensus's gradi
 (evidence 1-5, A strong / B moderate / C weak) but grades no single recommendation, so every
 HCC recommendation has strength, evidence and consensus null.
 """
+import itertools
+
 import pytest
 
 from support import graded, hcc, ids, lung, shipped_kb
@@ -26,6 +28,9 @@ def possible_ids(result):
 NOT_RADICAL = dict(radical_therapy_suitable=False)
 FIT = dict(child_pugh_score=6, ecog=1)
 ON_TI = dict(current_therapy=["lenvatinib", "camrelizumab"])
+# Conversion (§1.3) is after a response: CR/PR/SD on targeted-immune therapy, no progression recorded (issue 10
+# item 6 — before, the ablation route asked for no response and a patient progressing on treatment got it).
+RESPONDING_ON_TI = dict(response="pr", **ON_TI)
 # Stage of care (issue 10): the initial-treatment decision points (§1.2 在初始治疗时, 初诊时; §1.1) need to
 # know that no targeted-immune therapy was given — the record lists its therapies.
 INITIAL = dict(prior_therapies=[], current_therapy=[])
@@ -126,24 +131,24 @@ DECISIONS = {
     # §1.3 conversion to ablation.
     "conversion_ablation_thrombus_regressed": (
         hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=True, max_tumor_diameter="3cm",
-            tumor_count=3, child_pugh_score=8, **ON_TI),
+            tumor_count=3, child_pugh_score=8, **RESPONDING_ON_TI),
         {"ablation"}),
     "conversion_ablation_no_thrombus": (
-        hcc(vascular_invasion="none", max_tumor_diameter="4cm", tumor_count=1, child_pugh_score=5, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="4cm", tumor_count=1, child_pugh_score=5, **RESPONDING_ON_TI),
         {"ablation"}),
     "conversion_ablation_thrombus_persists": (
         hcc(vascular_invasion="portal_vein", tumor_thrombus_regressed=False, max_tumor_diameter="3cm",
-            tumor_count=1, child_pugh_score=5, **ON_TI),
+            tumor_count=1, child_pugh_score=5, **RESPONDING_ON_TI),
         set()),
     "conversion_ablation_four_tumours": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=4, child_pugh_score=5, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=4, child_pugh_score=5, **RESPONDING_ON_TI),
         set()),
     "conversion_ablation_child_pugh_c": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=10, **ON_TI),
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=10, **RESPONDING_ON_TI),
         set()),
     # Without targeted-immune therapy the conversion rules do not apply ("靶免联合治疗后").
     "ablation_criteria_without_targeted_immune": (
-        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=5,
+        hcc(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, child_pugh_score=5, response="pr",
             prior_therapies=["tace"], current_therapy=[]),
         set()),
     # §1.4 progression after response.
@@ -245,7 +250,7 @@ def test_child_pugh_class_unknown_without_score(kb):
 
 
 # ---- boundaries ---------------------------------------------------------------------------------
-ABLATION = dict(vascular_invasion="none", tumor_count=1, child_pugh_score=6, **ON_TI)
+ABLATION = dict(vascular_invasion="none", tumor_count=1, child_pugh_score=6, **RESPONDING_ON_TI)
 
 
 @pytest.mark.parametrize("diameter, ok", [("5cm", True), ("50mm", True), ("4.9cm", True), ("51mm", False), ("5.1cm", False)])
@@ -437,9 +442,15 @@ def test_issue10_progressing_example(kb):
     # initial treatment: no targeted-immune therapy yet — every §1.1/§1.2 decision point of IIIa + PVTT
     (dict(prior_therapies=[], current_therapy=[]), INITIAL_COMBINATIONS, set()),
     # on targeted-immune therapy with stable disease: local therapy on its basis (§1.1), TACE and
-    # radiotherapy; not the initial-treatment TACE + TI (在初始治疗时) nor HAIC (初诊时)
-    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd"),
+    # radiotherapy; not the initial-treatment TACE + TI (在初始治疗时) nor HAIC (初诊时). The thrombus persists,
+    # so no conversion to ablation (§1.3: 瘤栓（如果有）退缩消失), and SD is not resection's CR/PR.
+    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd",
+          tumor_thrombus_regressed=False),
      {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}, set()),
+    # the same without the thrombus recorded: it might have regressed, making the patient a conversion
+    # candidate (§1.3 建议尽早手术; issue 10 item 6: conversion and §1.1/§1.2 never both certain) — undecided
+    (dict(prior_therapies=[], current_therapy=["atezolizumab", "bevacizumab"], response="sd"),
+     set(), {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune", "ablation"}),
     # therapies not recorded: the stage is unknown, so all of them are only possible
     (dict(), set(), INITIAL_COMBINATIONS),
 ])
@@ -563,3 +574,187 @@ def test_stage_of_care_boundary(kb, record, initial, on_without_progression):
     rec = hcc(cnlc_stage="IIIa", **record)
     assert kb.explain(rec, "hcc_initial_treatment").verdict == initial
     assert kb.explain(rec, "hcc_on_targeted_immune_without_progression").verdict == on_without_progression
+
+
+# ---- issue 10 item 6: conversion (§1.3) is for a response, never after progression (§1.4) ------------------
+TESTER_H1 = dict(id="h1", cnlc_stage="IIIa", vascular_invasion="portal_vein", child_pugh_score=6, ecog=1,
+                 response="pd", progression_timing="on_treatment", treatment_phase="full",
+                 tumor_thrombus_regressed=True, max_tumor_diameter="3cm", tumor_count=2,
+                 current_therapy=["lenvatinib", "sintilimab"], prior_therapies=["lenvatinib", "sintilimab"])
+
+
+def test_issue10_item6_progressing_on_treatment_gets_no_ablation(kb):
+    res = kb.evaluate(hcc(**TESTER_H1))
+    assert graded(res) == ungraded("second_line_systemic")
+    assert not {"ablation", "resection"} & possible_ids(res)
+
+
+@pytest.mark.parametrize("response, ok", [("cr", True), ("pr", True), ("sd", True), ("pd", False)])
+def test_conversion_ablation_response_sd_vs_pd(kb, response, ok):
+    rec = {k: v for k, v in TESTER_H1.items() if k not in ("progression_timing", "treatment_phase")}
+    res = kb.evaluate(hcc(**{**rec, "response": response}))
+    assert ("ablation" in ids(res)) is ok
+    assert "ablation" not in possible_ids(res)  # decided either way
+
+
+@pytest.mark.parametrize("timing", ["after_response", "on_treatment"])
+@pytest.mark.parametrize("route", ["ablation", "resection", "resection_after_haic"])
+def test_conversion_never_with_progression_recorded(kb, timing, route):
+    """Even a record whose latest response is still CR/PR: a recorded progression sends it to §1.4."""
+    base = dict(response="pr", progression_timing=timing, treatment_phase="full", child_pugh_score=6, ecog=1)
+    route_data = {
+        "ablation": dict(vascular_invasion="none", max_tumor_diameter="3cm", tumor_count=1, **ON_TI),
+        "resection": dict(residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False, **ON_TI),
+        "resection_after_haic": dict(residual_liver_volume="45%", r0_achievable=True, surgical_contraindication=False,
+                                     current_therapy=["haic", "lenvatinib", "camrelizumab"]),
+    }[route]
+    res = kb.evaluate(hcc(**base, **route_data))
+    assert not {"ablation", "resection"} & (ids(res) | possible_ids(res))
+    assert "second_line_systemic" in ids(res)
+
+
+# ---- issue 10 item 6: every targeted-immune + local rule within Child-Pugh A/B and ECOG PS 0~2 -------------
+# (hcc_systemic_fit: §1.1 能够耐受联合治疗的前提下; the numbers of §1.2 TACE ¶, 肝功能Child-Pugh A/B级、ECOG PS 0~2)
+TI_LOCAL = {"local_therapy+targeted_immune", "tace+targeted_immune", "haic+targeted_immune",
+            "radiotherapy+targeted_immune"}
+TI_LOCAL_RECORDS = {   # each reaches every TI + local rule it can when fit
+    "IIa": dict(cnlc_stage="IIa", radical_therapy_suitable=False, **INITIAL),
+    "IIb": dict(cnlc_stage="IIb", radical_therapy_suitable=False, high_tumor_burden=True, **INITIAL),
+    "IIIa": dict(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein", **INITIAL),
+    "IIIb": dict(cnlc_stage="IIIb", intrahepatic_predominant=True, oligometastasis=True,
+                 lymph_node_metastasis="hilar", **INITIAL),
+    "IIb_tace_refractory": dict(cnlc_stage="IIb", radical_therapy_suitable=False, high_tumor_burden=False,
+                                tace_sessions=3, response="pd", **AFTER_TACE),
+    "IIIa_on_ti": dict(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                       tumor_thrombus_regressed=False, response="sd", prior_therapies=[],
+                       current_therapy=["lenvatinib", "sintilimab"]),
+}
+
+
+def test_issue10_iia_iib_child_pugh_11_ecog_3_gets_no_targeted_immune_local(kb):
+    for stage in ("IIa", "IIb"):
+        res = kb.evaluate(hcc(**TI_LOCAL_RECORDS[stage], child_pugh_score=11, ecog=3))
+        assert not TI_LOCAL & (ids(res) | possible_ids(res)), stage
+        # the text names best supportive care only after progression on treatment (§1.4)
+        assert "best_supportive_care" not in ids(res) | possible_ids(res)
+
+
+@pytest.mark.parametrize("score, ok", [(9, True), (10, False)])
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_child_pugh_9_vs_10(kb, name, score, ok):
+    got = ids(kb.evaluate(hcc(**TI_LOCAL_RECORDS[name], child_pugh_score=score, ecog=1))) & TI_LOCAL
+    assert bool(got) is ok
+    if ok:
+        assert "local_therapy+targeted_immune" in got
+
+
+@pytest.mark.parametrize("ecog, ok", [(2, True), (3, False)])
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_ecog_2_vs_3(kb, name, ecog, ok):
+    got = ids(kb.evaluate(hcc(**TI_LOCAL_RECORDS[name], child_pugh_score=6, ecog=ecog))) & TI_LOCAL
+    assert bool(got) is ok
+
+
+@pytest.mark.parametrize("name", sorted(TI_LOCAL_RECORDS))
+def test_targeted_immune_local_needs_the_scores(kb, name):
+    res = kb.evaluate(hcc(**TI_LOCAL_RECORDS[name]))
+    assert not TI_LOCAL & ids(res)
+    assert "local_therapy+targeted_immune" in possible_ids(res)
+
+
+# ---- issue 10 item 6: the strategy families of the stages of care, never two certain at once ---------------
+# Which recommendation ids belong to each family, from the rules:
+STRATEGY_FAMILIES = {
+    # §1.1/§1.2, before progression on targeted-immune therapy (hcc_ti_local_candidate, and TACE alone through
+    # hcc_before_progression_on_targeted_immune): hcc.population.local_plus_targeted_immune, hcc.tace.*,
+    # hcc.haic.*, hcc.radiotherapy.*
+    "initial_targeted_immune_local": {"local_therapy+targeted_immune", "tace+targeted_immune",
+                                      "haic+targeted_immune", "radiotherapy+targeted_immune", "tace"},
+    # §1.2 HAIC ¶ / §1.3: hcc.conversion.resection, .resection_after_haic, .ablation
+    "conversion": {"resection", "ablation"},
+    # §1.4: hcc.progression.after_response.*, hcc.progression.on_treatment.fit
+    "post_progression": {"second_line_systemic", "resume_original_regimen", "local_therapy", "biopsy_new_lesion"},
+    # §1.4: hcc.progression.on_treatment.unfit
+    "best_supportive_care": {"best_supportive_care"},
+}
+# Adverse-event management (§1.1 ¶2-3, §1.2 HAIC ¶) goes along with any stage: in no family.
+AE_MANAGEMENT = {"corticosteroids", "symptomatic_treatment", "defer_local_therapy", "pause_suspected_drug",
+                 "liver_biopsy", "adjust_haic_dose+stop_haic_infusion"}
+
+
+def test_strategy_families_cover_every_hcc_recommendation(kb):
+    _, _, regimens, _ = _hcc_names(kb)
+    families = set().union(*STRATEGY_FAMILIES.values())
+    assert families | AE_MANAGEMENT == regimens
+    assert sum(len(f) for f in STRATEGY_FAMILIES.values()) == len(families)  # disjoint
+
+
+GRID_THERAPIES = {
+    "none": dict(prior_therapies=[], current_therapy=[]),
+    "targeted_immune": dict(prior_therapies=["lenvatinib", "sintilimab"], current_therapy=["lenvatinib", "sintilimab"]),
+    "haic_alone": dict(prior_therapies=["haic"], current_therapy=["haic"]),
+    "tace_x3": dict(prior_therapies=["tace"], current_therapy=[], tace_sessions=3),
+}
+# Every conversion criterion met (tumour thrombus regressed, 3 cm, 2 tumours, remnant 50%, R0, SD 4 months)
+# and every HAIC/radiotherapy population feature present: the records most likely to reach several families.
+GRID_FIXED = dict(vascular_invasion="portal_vein", tumor_thrombus_regressed=True, max_tumor_diameter="3cm",
+                  tumor_count=2, residual_liver_volume="50%", r0_achievable=True, surgical_contraindication=False,
+                  stable_disease_duration="4mo", radical_therapy_suitable=False, high_tumor_burden=True,
+                  intrahepatic_predominant=True, oligometastasis=True, lymph_node_metastasis="hilar")
+
+
+@pytest.mark.parametrize("therapies", sorted(GRID_THERAPIES))
+@pytest.mark.parametrize("stage", ["Ia", "Ib", "IIa", "IIb", "IIIa", "IIIb", "IV"])
+def test_grid_strategy_families_mutually_exclusive(kb, stage, therapies):
+    """7 stages x 4 therapy histories x 4 responses x 3 progression timings x 4 treatment phases x
+    Child-Pugh (6, 8, 11) x ECOG (1, 3) = 8064 records; in none are two families certain."""
+    for response, timing, phase, score, ecog in itertools.product(
+            ["cr", "pr", "sd", "pd"], [None, "after_response", "on_treatment"], [None, "full", "reduced", "stopped"],
+            [6, 8, 11], [1, 3]):
+        record = hcc(cnlc_stage=stage, response=response, child_pugh_score=score, ecog=ecog,
+                     **GRID_FIXED, **GRID_THERAPIES[therapies])
+        if timing:
+            record["progression_timing"] = timing
+        if phase:
+            record["treatment_phase"] = phase
+        got = ids(kb.evaluate(record))
+        certain = sorted(name for name, family in STRATEGY_FAMILIES.items() if family & got)
+        assert len(certain) <= 1, (record, {n: STRATEGY_FAMILIES[n] & got for n in certain})
+
+
+@pytest.mark.parametrize("family, point", [
+    ("initial_targeted_immune_local", dict(response="sd", therapies="none")),
+    ("conversion", dict(response="pr", therapies="targeted_immune")),
+    ("conversion", dict(response="sd", therapies="haic_alone")),
+    ("post_progression", dict(response="pd", progression_timing="on_treatment", treatment_phase="full",
+                              therapies="targeted_immune")),
+    ("best_supportive_care", dict(response="pd", progression_timing="on_treatment", treatment_phase="full",
+                                  therapies="targeted_immune", child_pugh_score=8)),
+])
+def test_grid_reaches_every_family(kb, family, point):
+    """Not vacuous: each family is certain for some point of the grid."""
+    point = dict(point)
+    record = hcc(**{**dict(cnlc_stage="IIIa", child_pugh_score=6, ecog=1), **GRID_FIXED,
+                    **GRID_THERAPIES[point.pop("therapies")], **point})
+    got = ids(kb.evaluate(record))
+    assert [name for name, fam in STRATEGY_FAMILIES.items() if fam & got] == [family]
+
+
+@pytest.mark.parametrize("regressed, expected", [
+    (True, {"ablation"}),                                                        # conversion (§1.3)
+    (False, {"local_therapy+targeted_immune", "tace", "radiotherapy+targeted_immune"}),  # thrombus persists
+])
+def test_conversion_candidate_leaves_the_initial_combinations(kb, regressed, expected):
+    """A IIIa responder on targeted-immune therapy: conversion, once its criteria hold (§1.3 建议尽早手术), in place
+    of another round of §1.1/§1.2; the grid found both certain before."""
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                          tumor_thrombus_regressed=regressed, max_tumor_diameter="3cm", tumor_count=2, response="pr",
+                          r0_achievable=False,  # not a resection candidate either way
+                          child_pugh_score=6, ecog=1, prior_therapies=[], current_therapy=["lenvatinib", "sintilimab"]))
+    assert ids(res) == expected
+    # PR, but R0 not recorded: resection (§1.3) undecided, so whether it is conversion or §1.1/§1.2 is undecided
+    res = kb.evaluate(hcc(cnlc_stage="IIIa", radical_therapy_suitable=False, vascular_invasion="portal_vein",
+                          tumor_thrombus_regressed=False, response="pr", child_pugh_score=6, ecog=1,
+                          prior_therapies=[], current_therapy=["lenvatinib", "sintilimab"]))
+    assert not {"resection", "local_therapy+targeted_immune", "tace"} & ids(res)
+    assert {"resection", "local_therapy+targeted_immune", "tace"} <= possible_ids(res)
