@@ -58,7 +58,8 @@ class PyDatalogEngine:
     MAX_VIEWS = 256
 
     def __init__(self, program: Program):
-        for pred in program.predicates():
+        self._arities = program.predicates()
+        for pred in self._arities:
             if not _SAFE_PREDICATE.match(pred):
                 raise ValueError(f"unsafe predicate name {pred!r}")  # the compiler only makes safe ones
         self.program = program
@@ -85,7 +86,7 @@ class PyDatalogEngine:
         for clause in self.program.clauses:
             pyEngine.assert_(_clause(clause))
         # pyDatalog raises on a negated predicate that has no clause and no fact: declare them.
-        arities = self.program.predicates()
+        arities = self._arities
         for pred in self.program.negated_predicates() | set(self.program.edb) | set(self.program.outputs):
             _declare(pred, arities[pred])
 
@@ -211,8 +212,17 @@ def _keyed(key: str, facts: Facts) -> list[tuple]:
     return [(pred, key, *args) for pred, *args in facts]
 
 
+_CONSTANTS: dict = {}  # (type, value) -> pyEngine's constant term: Term_of interns them anyway, through a weak dict
+
+
 def _term(t):
-    return pyEngine.Var(t.name) if isinstance(t, Var) else pyEngine.Term_of(t)
+    if isinstance(t, Var):
+        return pyEngine.Var(t.name)
+    key = (type(t), t)  # 1 and True are equal: the type keeps them apart
+    found = _CONSTANTS.get(key)
+    if found is None:
+        found = _CONSTANTS[key] = pyEngine.Term_of(t)
+    return found
 
 
 def _literal(b):
