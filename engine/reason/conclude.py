@@ -159,14 +159,23 @@ def _support(entry) -> r.Support:
                      evidence=entry.evidence, consensus=entry.consensus, setting=entry.setting)
 
 
-def _once(entries: list, order: dict) -> list:
-    """One entry per id (CONTRACT §4): the strongest rule's, with every rule in ``support``, and
-    the notes, conflicts and pending statements of all of them."""
+def _by_id(entries: list) -> list[list]:
+    """The entries grouped by id, groups in the order of their first entry."""
     by_id: dict[str, list] = {}
     for entry in entries:
         by_id.setdefault(entry.id, []).append(entry)
+    return list(by_id.values())
+
+
+def _merge_pending(mine: list, other: list) -> None:
+    mine += [x for x in other if x.rule.id not in {y.rule.id for y in mine}]
+
+
+def _once(entries: list, order: dict) -> list:
+    """One entry per id (CONTRACT §4): the strongest rule's, with every rule in ``support``, and
+    the notes, conflicts and pending statements of all of them."""
     out = []
-    for group in by_id.values():
+    for group in _by_id(entries):
         group.sort(key=lambda e: _strongest(e, order))
         first = group[0]
         first.support = [_support(e) for e in group]
@@ -175,34 +184,28 @@ def _once(entries: list, order: dict) -> list:
             for name in ("conflicts", "pending"):
                 mine = getattr(first, name, None)
                 if mine is not None:
-                    mine += [x for x in getattr(other, name) if x.rule.id not in {y.rule.id for y in mine}]
+                    _merge_pending(mine, getattr(other, name))
         out.append(first)
     return out
 
 
 def _once_possible(entries: list[r.Possible], order: dict) -> list[r.Possible]:
-    by_id: dict[str, list] = {}
-    for entry in entries:
-        by_id.setdefault(entry.id, []).append(entry)
     out = []
-    for group in by_id.values():
+    for group in _by_id(entries):
         group.sort(key=lambda e: _strongest(e.recommendation, order))
         first = group[0]
         first.recommendation = _once([e.recommendation for e in group], order)[0]
         for other in group[1:]:
             first.missing += [a for a in other.missing if a not in first.missing]
-            first.pending += [x for x in other.pending if x.rule.id not in {y.rule.id for y in first.pending}]
+            _merge_pending(first.pending, other.pending)
             first.exact = first.exact and other.exact
         out.append(first)
     return out
 
 
 def _once_contraindicated(entries: list[r.Contraindicated], order: dict) -> list[r.Contraindicated]:
-    by_id: dict[str, list] = {}
-    for entry in entries:
-        by_id.setdefault(entry.id, []).append(entry)
     out = []
-    for group in by_id.values():
+    for group in _by_id(entries):
         group.sort(key=lambda e: (order[e.rule.id], _strongest(e.recommended_by, order)))
         first = group[0]
         first.recommended_by = _once([e.recommended_by for e in group], order)[0]

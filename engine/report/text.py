@@ -228,8 +228,7 @@ class TextRenderer:
                         leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
                                         items=self.names(flag.detail["items"])))
                 for item in rec.pending:
-                    leaf.add(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
-                                    reason=escape(item.reason or ""), attributes=self.names(item.missing)))
+                    leaf.add(self.pending_line(item))
             c.print(tree)
         else:
             c.print(self.t("recommended_none"))
@@ -328,10 +327,14 @@ class TextRenderer:
                 bits.append(f"{self.words.names([attr])} = {shown}")
         return "; ".join(bits)
 
+    def pending_line(self, item: r.Pending) -> str:
+        """An undecided contraindication or `do not recommend` statement, with the data it needs."""
+        return self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
+                      reason=escape(item.reason or ""), attributes=self.names(item.missing))
+
     def pending(self, items) -> None:
         for item in items:
-            self.console.print(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
-                                      reason=escape(item.reason or ""), attributes=self.names(item.missing)))
+            self.console.print(self.pending_line(item))
 
     def explanation(self, ex: r.Explanation, patient: str, path: str | None = None) -> None:
         c = self.console
@@ -379,8 +382,7 @@ class TextRenderer:
             if removal.proof:
                 self.proof_tree(removal.proof, sub)
         for item in attempt.pending:
-            branch.add(self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
-                              reason=escape(item.reason or ""), attributes=self.names(item.missing)))
+            branch.add(self.pending_line(item))
         return branch
 
     def why_not(self, wn: r.WhyNot, patient: str) -> None:
