@@ -6,7 +6,7 @@ subpackages form layers, each importing only its own layer and lower ones:
 
     lang < model < records < compile < backends < reason < report < api < cli
 
-plus the top-level leaves ``errors`` and ``resources``, which anyone may import and which
+plus the top-level leaves ``errors``, ``resources`` and ``values``, which anyone may import and which
 import nothing else. ``records`` sits just above ``model``: validating a record needs the
 vocabulary (model) and the units (lang), nothing compiled; what a record becomes for the
 engine is compile's (:mod:`oncologic.compile.facts`). The package's own ``__init__`` re-exports
@@ -25,7 +25,7 @@ PACKAGE = "oncologic"
 SOURCE = ROOT / "engine"
 LAYERS = ["lang", "model", "records", "compile", "backends", "reason", "report", "api", "cli"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
-LEAVES = {"errors", "resources"}  # top-level modules every layer may import
+LEAVES = {"errors", "resources", "values"}  # top-level modules every layer may import
 TOP = {"api": "api", "cli": "cli", "__main__": "cli", "": "api"}  # top-level modules -> layer
 
 

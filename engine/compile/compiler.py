@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
+from ..values import Record, Value as _Value
 from ..lang import nodes as n
 from ..lang.visitor import Visitor
 from ..model.kb import CheckedKB
@@ -44,8 +45,8 @@ DATALOG_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 EDB = {"patient": 1, "val": 3, "known": 2, "member": 3, "has": 3, "maybe": 3, "field": 5}
 
 
-@dataclass(frozen=True)
-class Node:
+@dataclass(frozen=True, eq=False, repr=False)
+class Node(_Value):
     """A numbered condition, rule, concept or regimen; the explanation walks these."""
 
     id: int
@@ -58,8 +59,8 @@ class Node:
     canonical: int = -1  # the node whose t/f predicates decide this one (itself, or the node it aliases)
 
 
-@dataclass
-class CompiledKB:
+@dataclass(eq=False, repr=False)
+class CompiledKB(Record):
     checked: CheckedKB
     program: Program
     nodes: list[Node] = field(default_factory=list)

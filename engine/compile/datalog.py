@@ -13,9 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Union
 
+from ..values import Record, Value as _Value
 
-@dataclass(frozen=True)
-class Var:
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Var(_Value):
     name: str  # starts with an upper-case letter
 
     def __str__(self) -> str:
@@ -25,8 +27,8 @@ class Var:
 Term = Union[Var, str, int, float, bool]
 
 
-@dataclass(frozen=True)
-class Atom:
+@dataclass(frozen=True, eq=False, repr=False)
+class Atom(_Value):
     pred: str
     args: tuple
 
@@ -34,16 +36,16 @@ class Atom:
         return f"{self.pred}({', '.join(_term(a) for a in self.args)})"
 
 
-@dataclass(frozen=True)
-class Negation:
+@dataclass(frozen=True, eq=False, repr=False)
+class Negation(_Value):
     atom: Atom
 
     def __str__(self) -> str:
         return f"not {self.atom}"
 
 
-@dataclass(frozen=True)
-class Comparison:
+@dataclass(frozen=True, eq=False, repr=False)
+class Comparison(_Value):
     left: Var
     op: str  # == != < <= > >=
     right: Term
@@ -55,8 +57,8 @@ class Comparison:
 Literal = Union[Atom, Negation, Comparison]
 
 
-@dataclass(frozen=True)
-class Origin:
+@dataclass(frozen=True, eq=False, repr=False)
+class Origin(_Value):
     """Where a clause comes from: the rule, its file and line."""
 
     rule: str
@@ -64,8 +66,8 @@ class Origin:
     line: int
 
 
-@dataclass(frozen=True)
-class Clause:
+@dataclass(frozen=True, eq=False, repr=False)
+class Clause(_Value):
     head: Atom
     body: tuple
     origin: Origin | None = None
@@ -87,8 +89,8 @@ def _term(t: Term) -> str:
     return json.dumps(t, ensure_ascii=False)
 
 
-@dataclass
-class Program:
+@dataclass(eq=False, repr=False)
+class Program(Record):
     """Clauses plus the extensional (patient-fact) predicates they read."""
 
     clauses: list[Clause] = field(default_factory=list)

@@ -37,6 +37,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..values import Record, Value as _Value
 from .datalog import Atom, Clause, Negation, Var
 from ..lang.nodes import IsKnown, to_source
 
@@ -48,16 +49,16 @@ P, K, A, B, I = Var("P"), Var("K"), Var("A"), Var("B"), Var("I")
 MIN_GROUP = 4
 
 
-@dataclass(frozen=True)
-class Group:
+@dataclass(frozen=True, eq=False, repr=False)
+class Group(_Value):
     id: int
     gate: int  # a canonical node: when it is false, so is every member
     members: frozenset  # canonical conclusion nodes under the group, its subgroups' included
     parent: int | None
 
 
-@dataclass
-class Plan:
+@dataclass(eq=False, repr=False)
+class Plan(Record):
     conclusions: tuple  # canonical nodes whose verdicts `recommend` needs, sorted
     missing_roots: tuple  # conclusions whose missing data `recommend` names when they are unknown
     groups: dict = field(default_factory=dict)  # group id -> Group

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from ..values import Record, Value as _Value
 from .visitor import Visitor
 
 
-@dataclass(frozen=True)
-class Pos:
+@dataclass(frozen=True, eq=False, repr=False)
+class Pos(_Value):
     file: str
     line: int
     column: int
@@ -39,8 +40,8 @@ def label_of(labels: Labels, lang: str) -> str | None:
 
 # ---- values -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Quantity:
+@dataclass(frozen=True, eq=False, repr=False)
+class Quantity(_Value):
     """A number with an optional unit as written; ``unit`` is None for a bare number."""
 
     value: int | float
@@ -48,25 +49,25 @@ class Quantity:
     written: str | None = None  # as the author wrote it ("3mo"), kept for explanations
 
 
-@dataclass(frozen=True)
-class Symbol:
+@dataclass(frozen=True, eq=False, repr=False)
+class Symbol(_Value):
     """A bare name used as a value: an enum value or an item (drug, class, ...)."""
 
     name: str
 
 
-@dataclass(frozen=True)
-class Text:
+@dataclass(frozen=True, eq=False, repr=False)
+class Text(_Value):
     value: str
 
 
-@dataclass(frozen=True)
-class DateValue:
+@dataclass(frozen=True, eq=False, repr=False)
+class DateValue(_Value):
     iso: str
 
 
-@dataclass(frozen=True)
-class BoolValue:
+@dataclass(frozen=True, eq=False, repr=False)
+class BoolValue(_Value):
     value: bool
 
 
@@ -75,8 +76,8 @@ Value = Union[Quantity, Symbol, Text, DateValue, BoolValue]
 
 # ---- vocabulary ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TypeSpec:
+@dataclass(frozen=True, eq=False, repr=False)
+class TypeSpec(_Value):
     """The type of an attribute.
 
     kind: enum, int, number, duration, percent, length, bool, date, string, set, item_set,
@@ -91,15 +92,15 @@ class TypeSpec:
     fields: tuple["Field", ...] = ()
 
 
-@dataclass(frozen=True)
-class Field:
+@dataclass(frozen=True, eq=False, repr=False)
+class Field(_Value):
     name: str
     type: TypeSpec
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Document:
+@dataclass(frozen=True, eq=False, repr=False)
+class Document(_Value):
     name: str
     filename: str
     title: str | None
@@ -107,8 +108,8 @@ class Document:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Grading:
+@dataclass(frozen=True, eq=False, repr=False)
+class Grading(_Value):
     """A grading scheme for the recommendations citing ``document``: (strength, condition)
     lines, first match wins; conditions test ``evidence`` and ``consensus``."""
 
@@ -119,8 +120,8 @@ class Grading:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Attribute:
+@dataclass(frozen=True, eq=False, repr=False)
+class Attribute(_Value):
     name: str
     type: TypeSpec
     labels: Labels
@@ -129,8 +130,8 @@ class Attribute:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Item:
+@dataclass(frozen=True, eq=False, repr=False)
+class Item(_Value):
     """A drug, class, procedure, action or group; ``isa`` names its classes."""
 
     kind: str
@@ -142,8 +143,8 @@ class Item:
 
 # ---- conditions ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Compare:
+@dataclass(frozen=True, eq=False, repr=False)
+class Compare(_Value):
     """``attribute OP value``; OP is one of = != < <= > >=."""
 
     attribute: str
@@ -152,8 +153,8 @@ class Compare:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class OneOf:
+@dataclass(frozen=True, eq=False, repr=False)
+class OneOf(_Value):
     """``attribute in (v1, v2, ...)``."""
 
     attribute: str
@@ -161,8 +162,8 @@ class OneOf:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Has:
+@dataclass(frozen=True, eq=False, repr=False)
+class Has(_Value):
     """``attribute has any of (v1, ...)``; ``attribute has v`` is the one-value case."""
 
     attribute: str
@@ -170,20 +171,20 @@ class Has:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class IsEmpty:
+@dataclass(frozen=True, eq=False, repr=False)
+class IsEmpty(_Value):
     attribute: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class IsKnown:
+@dataclass(frozen=True, eq=False, repr=False)
+class IsKnown(_Value):
     attribute: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class AnyRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class AnyRecord(_Value):
     """``any adverse_events where (grade >= 3 and cause = immune)``."""
 
     attribute: str
@@ -191,34 +192,34 @@ class AnyRecord:
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Ref:
+@dataclass(frozen=True, eq=False, repr=False)
+class Ref(_Value):
     """A bare name in a condition: a concept, or a bool attribute (resolved by the checker)."""
 
     name: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class ConceptRef:
+@dataclass(frozen=True, eq=False, repr=False)
+class ConceptRef(_Value):
     name: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class And:
+@dataclass(frozen=True, eq=False, repr=False)
+class And(_Value):
     items: tuple["Condition", ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Or:
+@dataclass(frozen=True, eq=False, repr=False)
+class Or(_Value):
     items: tuple["Condition", ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Not:
+@dataclass(frozen=True, eq=False, repr=False)
+class Not(_Value):
     item: "Condition"
     pos: Pos
 
@@ -229,15 +230,15 @@ Condition = Union[Leaf, Ref, ConceptRef, And, Or, Not]
 
 # ---- rules --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Citation:
+@dataclass(frozen=True, eq=False, repr=False)
+class Citation(_Value):
     document: str
     locator: str
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Rule:
+@dataclass(frozen=True, eq=False, repr=False)
+class Rule(_Value):
     """A concept or setting definition, a recommendation, or a contraindication.
 
     kind: concept, setting, recommendation, contraindication. For a recommendation,
@@ -264,8 +265,8 @@ class Rule:
     pos: Pos = field(default=Pos("?", 0, 0))
 
 
-@dataclass
-class Module:
+@dataclass(eq=False, repr=False)
+class Module(Record):
     """One rule file: its statements in order."""
 
     file: str

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..values import Record
 from ..lang import nodes as n
 
 
-@dataclass
-class CheckedKB:
+@dataclass(eq=False, repr=False)
+class CheckedKB(Record):
     """The resolved knowledge base: vocabulary plus rules with resolved conditions."""
 
     documents: dict[str, n.Document] = field(default_factory=dict)

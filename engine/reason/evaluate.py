@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..values import Record
 from ..backends.base import Backend, Row
 from ..compile.compiler import CompiledKB
 from ..compile.facts import patient_facts, recorded_class_members
@@ -26,8 +27,8 @@ from .exact import completion
 from .missing import MissingBounds
 
 
-@dataclass
-class Evaluation:
+@dataclass(eq=False, repr=False)
+class Evaluation(Record):
     """The engine's verdicts for one patient."""
 
     compiled: CompiledKB

@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from ..values import Record
 
-class Model:
+
+class Model(Record):
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -26,21 +28,21 @@ class Model:
         return TypeAdapter(cls).json_schema()
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class SourceRef(Model):
     document: Optional[str] = None
     locator: Optional[str] = None
     title: Optional[str] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class RuleRef(Model):
     id: str
     file: str
     line: int
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Support(Model):
     """One rule that concludes an entry (CONTRACT §4: each section lists an id once; when
     several rules conclude it, ``support`` lists every one, strongest first)."""
@@ -53,7 +55,7 @@ class Support(Model):
     setting: Optional[str] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Recommendation(Model):
     id: str
     items: list[str]
@@ -73,7 +75,7 @@ class Recommendation(Model):
     flags: list["Flag"] = field(default_factory=list)  # what a clinician should see next to it (CONTRACT §4)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Flag(Model):
     """CONTRACT §4 ``flags``: ``kind`` already_received (``detail``: the items of the regimen
     the record lists in prior or current therapy, and where) or conflict (``detail``: the id
@@ -83,7 +85,7 @@ class Flag(Model):
     detail: Any = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Conflict(Model):
     """A `do not recommend` statement that holds for the patient and covers an item of a
     recommendation that also holds: both are shown, neither silently wins."""
@@ -95,7 +97,7 @@ class Conflict(Model):
     source: SourceRef
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class NotRecommended(Model):
     id: str
     items: list[str]
@@ -109,7 +111,7 @@ class NotRecommended(Model):
     support: list[Support] = field(default_factory=list)  # every statement that says so, strongest first
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Contraindicated(Model):
     id: str
     items: list[str]
@@ -120,7 +122,7 @@ class Contraindicated(Model):
     support: list[Support] = field(default_factory=list)  # every contraindication that removes it
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Missing(Model):
     attribute: str
     needed_for: list[str]  # every conclusion it decides, concepts included
@@ -128,7 +130,7 @@ class Missing(Model):
     recommendations: list[str] = field(default_factory=list)  # exactly the recommendation ids it decides
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Pending(Model):
     """A contraindication or `do not recommend` statement that is undecided for the patient
     and would remove (or contradict) a recommendation if it held."""
@@ -139,7 +141,7 @@ class Pending(Model):
     missing: list[str] = field(default_factory=list)  # the absent attributes that would decide it
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Possible(Model):
     """A recommendation that holds for some completion of the missing data, not for all."""
 
@@ -151,14 +153,14 @@ class Possible(Model):
     exact: bool = True  # False: the case analysis was over its bound; it may in fact be certain or impossible
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class PossiblyNotRecommended(NotRecommended):
     """A `do not recommend` statement that holds for some completion of the missing data."""
 
     missing: list[str] = field(default_factory=list)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Result(Model):
     patient: str
     derived: list[str]
@@ -170,7 +172,7 @@ class Result(Model):
     possibly_not_recommended: list[PossiblyNotRecommended] = field(default_factory=list)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Quantity(Model):
     value: Any = None
     unit: Optional[str] = None
@@ -178,7 +180,7 @@ class Quantity(Model):
     derived_from: Optional[dict[str, Any]] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Flip(Model):
     """For a duration derived from two dates (``tfi = progression_date - first_line_end_date``):
     the condition as shown holds when ``attribute`` (the later date) is ``before`` the date, or
@@ -189,7 +191,7 @@ class Flip(Model):
     holds: str  # before | on_or_after
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Membership(Model):
     """A record's item that a ``has`` test matched through its class: ``gefitinib is egfr_tki``."""
 
@@ -197,7 +199,7 @@ class Membership(Model):
     is_a: str
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Condition(Model):
     """A condition of a rule, with the patient's value. ``op`` is as shown: negated under a ``not``
     (CONTRACT §4). The sentence ``text`` is written from the other fields by
@@ -221,7 +223,7 @@ class Condition(Model):
     flip: Optional[Flip] = None  # a duration derived from dates: when the condition as shown holds
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class WeakestLink(Model):
     """The lowest evidence level and the lowest expert agreement along a proof."""
 
@@ -231,7 +233,7 @@ class WeakestLink(Model):
     consensus_rule: Optional[str] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Change(Model):
     """A change of the record that would make a failed or unknown condition hold."""
 
@@ -249,7 +251,7 @@ class Change(Model):
     flip: Optional[Flip] = None  # a threshold on a duration derived from dates: the date it corresponds to
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class ProofNode(Model):
     conclusion: str
     kind: str
@@ -264,7 +266,7 @@ class ProofNode(Model):
     avoids: Optional[list[str]] = None  # the proof of a contraindication: the items it avoids
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Case(Model):
     """One case of the missing data in a verdict reached by case analysis: the values assumed
     (an attribute's value, or for a set ``{"has_any_of": [...]}`` / ``{"has_none_of": [...]}``),
@@ -275,7 +277,7 @@ class Case(Model):
     proof: Optional[ProofNode] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Explanation(Model):
     """CONTRACT §4: ``kind`` concept | recommendation | not_recommended | contraindication;
     ``verdict`` holds | fails | undecided, exact over every completion of the missing data;
@@ -296,7 +298,7 @@ class Explanation(Model):
     exact: bool = True  # False: the case analysis was over its bound; the verdict is Kleene's
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Removal(Model):
     rule: RuleRef
     reason: Optional[str] = None
@@ -304,7 +306,7 @@ class Removal(Model):
     proof: Optional[ProofNode] = None
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Attempt(Model):
     conclusion: str
     rule: RuleRef
@@ -318,7 +320,7 @@ class Attempt(Model):
     pending: list[Pending] = field(default_factory=list)  # the rule holds; these undecided contraindications could remove it
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class WhyNot(Model):
     """CONTRACT §4: why a goal does not hold, or is undecided (``holds`` None, ``verdict``
     undecided, ``missing`` the data to record); when it holds, its proof (or cases)."""

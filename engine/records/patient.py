@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..values import Record
 from ..lang import nodes as n
 from ..lang import units
 from ..model.kb import CheckedKB
 from ..errors import PatientError
 
 
-@dataclass
-class Patient:
+@dataclass(eq=False, repr=False)
+class Patient(Record):
     """A validated record. ``values`` are normalised (durations in days, lengths in mm,
     dates as ISO text, sets as frozensets); ``given`` keeps what the record said."""
 
