@@ -36,10 +36,25 @@ LAYOUT = {
         "agreement": " ({consensus}% agreement)",
         "contraindicated": "\n[bold]Contraindicated[/] (removed from the recommendations)",
         "recommended_by": "rule {rule}; recommended by {by}",
-        "possible": "\n[bold]Possible[/] (would depend on data the record lacks)",
+        "summary": "{settings} — {counts}",
+        "settings_sep": "; ",
+        "no_setting_holds": "no guideline setting holds",
+        "options": "{count} option(s)",
+        "strong": ", {count} strong",
+        "questions_open": "; {count} question(s) open",
+        "no_setting": "[bold](no setting)[/]",
+        "also_supported": "[dim]also: rule {rule} — {grade}; {source}[/]",
+        "ungraded": "ungraded",
+        "possibly_not_recommended": "\n[bold]Possibly not recommended[/] (a statement against it is undecided)",
+        "needs_dim": "[dim]— needs {attributes}[/]",
         "needs": "needs {attributes}",
-        "missing": "\n[bold]Missing data[/]",
-        "decides": "{attribute} decides {count} recommendation(s)",
+        "questions": "\n[bold]Open questions[/] (record these to decide the possible options)",
+        "question": "  {number}. Record [bold]{attribute}[/] → decides {count}:",
+        "shown_above": "      [dim]and, shown above: {items}[/]",
+        "also_needs": "[dim](also needs {attributes})[/]",
+        "approximate_short": "[dim](approximate)[/]",
+        "could_be_removed": "[dim](recommended; an undecided statement against it needs this)[/]",
+        "other_questions": "  [dim]Also unknown, deciding no recommendation: {attributes}[/]",
         "evidence": "evidence {level}",
         "consensus": "consensus {consensus}%",
         "strength": {},
@@ -101,10 +116,25 @@ LAYOUT = {
         "agreement": "（共识度 {consensus}%）",
         "contraindicated": "\n[bold]禁忌[/]（已从推荐中移除）",
         "recommended_by": "规则 {rule}；原推荐规则 {by}",
-        "possible": "\n[bold]可能推荐[/]（取决于记录中缺少的数据）",
+        "summary": "{settings}——{counts}",
+        "settings_sep": "；",
+        "no_setting_holds": "无符合的指南情形",
+        "options": "{count} 个方案",
+        "strong": "，其中强推荐 {count} 个",
+        "questions_open": "；{count} 个问题待定",
+        "no_setting": "[bold]（未归入具体情形）[/]",
+        "also_supported": "[dim]另见：规则 {rule}——{grade}；{source}[/]",
+        "ungraded": "未分级",
+        "possibly_not_recommended": "\n[bold]可能不推荐[/]（反对条款未定）",
+        "needs_dim": "[dim]——需补充：{attributes}[/]",
         "needs": "需补充：{attributes}",
-        "missing": "\n[bold]缺少数据[/]",
-        "decides": "{attribute} 决定 {count} 条推荐",
+        "questions": "\n[bold]待定问题[/]（补充以下数据以确定可能的方案）",
+        "question": "  {number}. 补充 [bold]{attribute}[/] → 决定 {count} 个：",
+        "shown_above": "      [dim]以及上文已列出的：{items}[/]",
+        "also_needs": "[dim]（另需：{attributes}）[/]",
+        "approximate_short": "[dim]（近似）[/]",
+        "could_be_removed": "[dim]（已推荐；反对它的未定条款需要此数据）[/]",
+        "other_questions": "  [dim]亦未知、但不决定任何推荐：{attributes}[/]",
         "evidence": "证据级别 {level}",
         "consensus": "共识度 {consensus}%",
         "strength": {"strong": "强推荐", "moderate": "中等推荐", "weak": "弱推荐"},
@@ -203,21 +233,49 @@ class TextRenderer:
         return escape(self.words.names(idents))
 
     # -- recommend --
+    def summary(self, res: r.Result) -> str:
+        """The first line after the patient: the settings that hold, how many options (how many
+        strong), how many questions are open (those deciding at least one recommendation)."""
+        settings = [s for s in dict.fromkeys(rec.setting for rec in res.recommendations) if s]
+        if not settings:  # no recommendation under a setting: the settings that hold, if any
+            concepts = self.compiled.checked.concepts
+            settings = [s for s in res.derived if concepts.get(s) == "setting"]
+        names = self.layout["settings_sep"].join(self.setting_name(s) for s in settings) if settings \
+            else self.t("no_setting_holds")
+        strong = sum(1 for rec in res.recommendations if rec.strength == "strong")
+        questions = sum(1 for m in res.missing if m.recommendations)
+        counts = self.t("options", count=len(res.recommendations))
+        if strong:
+            counts += self.t("strong", count=strong)
+        if questions:
+            counts += self.t("questions_open", count=questions)
+        return self.t("summary", settings=names, counts=counts)
+
+    def setting_name(self, ident: str) -> str:
+        """A setting as a heading: its label in the output's language, else its id."""
+        return escape(self.compiled.checked.label(ident, self.lang) or ident)
+
     def result(self, res: r.Result) -> None:
         c = self.console
         c.print(self.t("patient", patient=escape(res.patient)))
+        c.print(self.summary(res))
         c.print(self.t("derived", items=", ".join(self.name(d) for d in res.derived) if res.derived else self.t("nothing")))
         c.print()
         if res.recommendations:
             tree = Tree(self.t("recommended", count=len(res.recommendations)))
-            settings: dict[str, Tree] = {}
+            settings: dict[str | None, Tree] = {}
             for rec in res.recommendations:
-                setting = rec.setting or "-"
-                if setting not in settings:
-                    settings[setting] = tree.add(f"[bold]{self.name(setting)}[/]")
+                if rec.setting not in settings:
+                    head = f"[bold]{self.name(rec.setting)}[/]" if rec.setting else self.t("no_setting")
+                    settings[rec.setting] = tree.add(head)
                 grade = self.grade(rec.strength, rec.evidence, rec.consensus)
-                leaf = settings[setting].add(f"{MARK[True]} [bold]{self.name(rec.id)}[/]  [cyan]{grade}[/]\n"
-                                             f"[dim]{self.source(rec.source)}[/]")
+                leaf = settings[rec.setting].add(f"{MARK[True]} [bold]{self.name(rec.id)}[/]  [cyan]{grade}[/]\n"
+                                                 f"[dim]{self.source(rec.source)}[/]")
+                for support in rec.support[1:]:  # the first is the entry's own grading
+                    leaf.add(self.t("also_supported", rule=escape(support.rule.id),
+                                    grade=self.grade(support.strength, support.evidence, support.consensus)
+                                    or self.t("ungraded"),
+                                    source=self.source(support.source)))
                 for note in rec.notes:
                     leaf.add(self.t("note", note=escape(note)))
                 for conflict in rec.conflicts:
@@ -235,23 +293,64 @@ class TextRenderer:
         if res.not_recommended:
             c.print(self.t("not_recommended"))
             for item in res.not_recommended:
-                consensus = self.t("agreement", consensus=item.consensus) if item.consensus is not None else ""
-                c.print(f"  [red]✘[/] {self.name(item.id)}{consensus} — {escape(item.reason or '')} [dim]{self.source(item.source)}[/]")
+                c.print(self.not_recommended_line(item))
+        if res.possibly_not_recommended:
+            c.print(self.t("possibly_not_recommended"))
+            for item in res.possibly_not_recommended:
+                c.print(self.not_recommended_line(item, mark="[yellow]?[/]")
+                        + " " + self.t("needs_dim", attributes=self.names(item.missing)))
         if res.contraindicated:
             c.print(self.t("contraindicated"))
             for item in res.contraindicated:
                 by = self.t("recommended_by", rule=self.rule(item.rule), by=escape(item.recommended_by.rule.id))
                 c.print(f"  [red]⊘[/] {self.name(item.id)} — {escape(item.reason or '')} [dim]{by}[/]")
-        if res.possible:
-            c.print(self.t("possible"))
-            for item in res.possible:
-                c.print(f"  [yellow]?[/] {self.name(item.id)} — {self.t('needs', attributes=self.names(item.missing))}")
-        if res.missing:
-            c.print(self.t("missing"))
-            for m in res.missing:
-                goals = ", ".join(m.needed_for[:6]) + (", ..." if len(m.needed_for) > 6 else "")
-                c.print(f"  {self.t('decides', attribute=escape(self.words.name(m.attribute)), count=m.decides)} "
-                        f"[dim]({escape(goals)})[/]")
+        self.questions(res)
+
+    def not_recommended_line(self, item: r.NotRecommended, mark: str = "[red]✘[/]") -> str:
+        consensus = self.t("agreement", consensus=item.consensus) if item.consensus is not None else ""
+        return f"  {mark} {self.name(item.id)}{consensus} — {escape(item.reason or '')} [dim]{self.source(item.source)}[/]"
+
+    def questions(self, res: r.Result) -> None:
+        """The open questions, most deciding first, each with the recommendations it decides
+        (exactly ``missing[].recommendations``, so the count is the list's length); each possible
+        entry is shown once, under the first question that decides it, with the others it also
+        needs. Questions that decide no recommendation (only concepts) end the section in one line."""
+        deciding = [m for m in res.missing if m.recommendations]
+        rest = [m.attribute for m in res.missing if not m.recommendations]
+        if not deciding and not res.possible and not rest:
+            return
+        c = self.console
+        c.print(self.t("questions"))
+        possible = {p.id: p for p in res.possible}
+        certain = {rec.id for rec in res.recommendations}
+        shown: set[str] = set()
+        for number, m in enumerate(deciding, 1):
+            c.print(self.t("question", number=number, attribute=escape(self.words.name(m.attribute)),
+                           count=len(m.recommendations)))
+            earlier = [i for i in m.recommendations if i in shown]
+            for ident in m.recommendations:
+                if ident in shown:
+                    continue
+                shown.add(ident)
+                if ident in possible:
+                    item = possible[ident]
+                    others = [a for a in item.missing if a != m.attribute]
+                    line = f"      [yellow]?[/] {self.name(ident)}"
+                    if others:
+                        line += " " + self.t("also_needs", attributes=self.names(others))
+                    if not item.exact:
+                        line += " " + self.t("approximate_short")
+                    c.print(line)
+                else:  # certain, with an undecided statement against it that needs this
+                    mark = MARK[True] if ident in certain else "[yellow]?[/]"
+                    c.print(f"      {mark} {self.name(ident)} " + self.t("could_be_removed"))
+            if earlier:
+                c.print(self.t("shown_above", items=", ".join(self.name(i) for i in earlier)))
+        unplaced = [p for p in res.possible if p.id not in shown]  # possible without a named question (vague data)
+        for item in unplaced:
+            c.print(f"  [yellow]?[/] {self.name(item.id)} — {self.t('needs', attributes=self.names(item.missing))}")
+        if rest:
+            c.print(self.t("other_questions", attributes=self.names(rest)))
 
     # -- explain --
     def condition(self, cond: r.Condition) -> str:
