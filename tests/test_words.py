@@ -166,7 +166,7 @@ def test_every_form_in_chinese(rare):
     assert said(b, "c_is_known") == ["ecog 已知（患者：未知）", "记录ecog"]
     assert said(a, "c_not_tfi") == ["tfi ≥ 90 天（患者：45 天）；若progression_date在 2026-04-01 当日或之后则成立",
                                     "tfi ≥ 90 天（例如 90 天；即progression_date在 2026-04-01 当日或之后）"]
-    assert said(a, "c_len") == ["diameter ≤ 50 mm（5cm）（患者：60 mm，记录为 6cm）", "diameter ≤ 50 mm（例如 50 mm）"]
+    assert said(a, "c_len") == ["diameter ≤ 50 毫米（5 厘米）（患者：60 毫米，记录为 6 厘米）", "diameter ≤ 50 毫米（例如 50 毫米）"]
     assert said(b, "c_ne") == ["histology ≠ sclc（患者：sclc）", "将histology改为 squamous"]
     assert said(c, "c_eq") == ["histology = sclc（患者：未知）", "记录histology为 sclc"]
     assert said(a, "c_any") == [
