@@ -98,7 +98,7 @@ class TextRenderer:
         if strength:
             bits.append(self.layout["strength"].get(strength, strength))
         if evidence:
-            bits.append(self.t("evidence", level=evidence))
+            bits.append(self.t("evidence", level=self.layout["levels"].get(evidence, evidence)))
         if consensus is not None:
             bits.append(self.t("consensus", consensus=consensus))
         return escape(self.layout["grade_sep"].join(bits))
@@ -180,7 +180,8 @@ class TextRenderer:
         if link and (link.evidence or link.consensus is not None) and node.children:
             bits = []
             if link.evidence:
-                bits.append(self.t("weakest_evidence", level=link.evidence, rule=link.evidence_rule))
+                bits.append(self.t("weakest_evidence", level=self.layout["levels"].get(link.evidence, link.evidence),
+                                  rule=link.evidence_rule))
             if link.consensus is not None:
                 bits.append(self.t("weakest_consensus", consensus=link.consensus, rule=link.consensus_rule))
             branch.add(f"[dim]{self.t('weakest', bits=escape(self.layout['weakest_sep'].join(bits)))}[/]")
