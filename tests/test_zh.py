@@ -29,7 +29,7 @@ ALLOWED = {
     "SCLC", "ES", "NSCLC", "HCC", "TACE", "HAIC", "MDT", "CT", "MRI", "ctDNA", "MiniPDX", "ADC", "ICI", "ICIs",
     "TKI", "TKIs", "AEs", "irAEs", "VEGF",
     # genes and markers
-    "EGFR", "ALK", "ROS", "HER", "MET", "BRAF", "KRAS", "RET", "NTRK",
+    "EGFR", "ALK", "ROS", "HER", "MET", "BRAF", "MEK", "KRAS", "RET", "NTRK",
     # end points and statistics
     "ORR", "PFS", "OS", "DCR", "HR", "CI", "mg",
     # agencies, meetings, trials and regimens the notes cite by name
@@ -130,3 +130,85 @@ def test_catalogue_is_read_lazily_one_language():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "['en']" or out[0] == "[]"  # English is the JSON's (the contract's `text` fields)
     assert "zh" in out[1]
+
+
+# ---- the rule language: texts in languages, labels of values -----------------------------------
+
+import oncologic  # noqa: E402
+from minikb import VOCABULARY, write_kb  # noqa: E402
+from oncologic.errors import RuleError  # noqa: E402
+
+LABELLED = VOCABULARY.replace('attribute histology: enum sclc, squamous, adenocarcinoma',
+                              'attribute histology: enum sclc, squamous, adenocarcinoma\n'
+                              '  value squamous label en "squamous carcinoma" zh "鳞癌"') \
+    .replace('document doc "doc.txt" title "Test document"',
+             'document doc "doc.txt" title en "Test document" zh "测试文件"')
+RULES = '''
+concept x if histology = squamous source doc "Table 2"
+recommendation r recommend topotecan for x
+  source doc "Table 2 (弱推荐)"
+  note en "some experts: if tolerated" zh "部分专家认为：可耐受时"
+  note "as written"
+recommendation r2 recommend bevacizumab for x source doc "§4"
+contraindication c avoid bevacizumab if histology = squamous
+  because en "bleeding" zh "出血"
+  source doc "§4"
+'''
+
+
+def test_texts_in_languages_and_value_labels(tmp_path):
+    kb = oncologic.load(write_kb(tmp_path, RULES, LABELLED))
+    checked = kb.compiled.checked
+    rule = kb.compiled.rule("r")
+    assert rule.notes == ("some experts: if tolerated", "as written")  # the JSON's: English, or as written
+    assert rule.note_labels[0] == (("en", "some experts: if tolerated"), ("zh", "部分专家认为：可耐受时"))
+    assert rule.note_labels[1] == ()
+    assert kb.compiled.rule("c").reason == "bleeding"
+    assert checked.documents["doc"].title == "Test document"
+    assert checked.documents["doc"].title_in("zh") == "测试文件"
+    assert checked.value_label("histology", "squamous", "zh") == "鳞癌"
+    assert checked.value_label("histology", "sclc", "zh") is None
+    res = kb.evaluate({"id": "p", "cancer": "lung", "histology": "squamous"})
+    assert res.recommendations[0].notes == ["some experts: if tolerated", "as written"]
+    assert res.recommendations[0].source.title == "Test document"
+
+
+def test_zh_report_uses_them(tmp_path):
+    folder = write_kb(tmp_path, RULES, LABELLED)
+    record = tmp_path / "p.json"
+    record.write_text(json.dumps({"id": "p", "cancer": "lung", "histology": "squamous"}))
+    zh = CliRunner().invoke(main, ["recommend", str(record), "--kb", str(folder), "--lang", "zh"], env={"COLUMNS": "200"})
+    assert zh.exit_code == 0, zh.output
+    assert "注：部分专家认为：可耐受时" in zh.output and "注：as written" in zh.output
+    assert "测试文件，表2 (弱推荐)" in zh.output and "doc.txt" not in zh.output
+    assert "出血" in zh.output
+    why = CliRunner().invoke(main, ["explain", str(record), "x", "--kb", str(folder), "--lang", "zh"], env={"COLUMNS": "200"})
+    assert "鳞癌（患者：鳞癌）" in why.output, why.output
+    en = CliRunner().invoke(main, ["recommend", str(record), "--kb", str(folder)], env={"COLUMNS": "200"})
+    assert "note: some experts: if tolerated" in en.output and "Test document, Table 2 (弱推荐)" in en.output
+    assert "bleeding" in en.output
+
+
+@pytest.mark.parametrize("rules, vocabulary, message", [
+    ('concept x if stenosis source doc "s" note zh "只有中文"', VOCABULARY, 'needs its English one (en "...")'),
+    ('concept x if stenosis source doc "s" note en "a" en "b"', VOCABULARY, "the text is given twice in 'en'"),
+    ('concept x if stenosis source doc "s"', VOCABULARY.replace('title "Test document"', 'title zh "测试"'), "needs its English one"),
+    ('concept x if stenosis source doc "s"', VOCABULARY.replace("attribute stenosis: bool", 'attribute stenosis: bool\n  value yes label zh "是"'),
+     "attribute 'stenosis' is a bool: only the values of an enum or a set"),
+    ('concept x if stenosis source doc "s"', VOCABULARY.replace("attribute mutations: set of egfr, her2, kras",
+                                                                'attribute mutations: set of egfr, her2, kras\n  value alk label zh "ALK"'),
+     "attribute 'mutations' has no value 'alk' to label (its values: egfr, her2, kras)"),
+    ('concept x if stenosis source doc "s"', VOCABULARY.replace("attribute mutations: set of egfr, her2, kras",
+                                                                'attribute mutations: set of egfr, her2, kras\n  value egfr label zh "E"\n  value egfr label zh "F"'),
+     "value 'egfr' is labelled twice"),
+    ('concept x if stenosis source doc "s" note "a" zh "b"', VOCABULARY, "unexpected"),
+])
+def test_bad_texts_and_labels_are_check_errors_with_position(tmp_path, rules, vocabulary, message):
+    folder = write_kb(tmp_path, rules, vocabulary)
+    with pytest.raises(RuleError) as err:
+        oncologic.load(folder)
+    errors = [str(d) for d in err.value.diagnostics]
+    assert any(message in e for e in errors), errors
+    assert all(re.match(r".*\.rules:\d+:\d+: ", e) for e in errors), errors
+    out = CliRunner().invoke(main, ["check", "--kb", str(folder)])
+    assert out.exit_code == 2
