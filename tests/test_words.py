@@ -127,7 +127,7 @@ def test_explain_in_chinese():
     assert "一线标准治疗结束到疾病进展的时间间隔 < 90 天（患者：45 天）；若疾病进展日期早于 2026-04-15 则成立" in out
     assert "疾病进展日期 2026-03-01、一线治疗结束日期 2026-01-15" in out
     assert "弱推荐 · 证据级别 Ⅴ · 共识度 68%" in out  # levels as the seed prints them (Ⅴ级)
-    assert "最薄弱环节：证据级别 V（sclc.second_line.anti_angiogenic_chemo）" in out
+    assert "最薄弱环节：证据级别 Ⅴ（sclc.second_line.anti_angiogenic_chemo）" in out
     assert "holds" not in out and "patient:" not in out
 
 
