@@ -126,8 +126,8 @@ def test_explain_in_chinese():
     assert "对患者 pt-sclc-dates 成立" in out
     assert "一线标准治疗结束到疾病进展的时间间隔 < 90 天（患者：45 天）；若疾病进展日期早于 2026-04-15 则成立" in out
     assert "疾病进展日期 2026-03-01、一线治疗结束日期 2026-01-15" in out
-    assert "弱推荐 · 证据级别 V · 共识度 68%" in out
-    assert "最薄弱环节：证据级别 V（sclc.second_line.anti_angiogenic_chemo）" in out
+    assert "弱推荐 · 证据级别 Ⅴ · 共识度 68%" in out  # levels as the seed prints them (Ⅴ级)
+    assert "最薄弱环节：证据级别 Ⅴ（sclc.second_line.anti_angiogenic_chemo）" in out
     assert "holds" not in out and "patient:" not in out
 
 
@@ -166,7 +166,7 @@ def test_every_form_in_chinese(rare):
     assert said(b, "c_is_known") == ["ecog 已知（患者：未知）", "记录ecog"]
     assert said(a, "c_not_tfi") == ["tfi ≥ 90 天（患者：45 天）；若progression_date在 2026-04-01 当日或之后则成立",
                                     "tfi ≥ 90 天（例如 90 天；即progression_date在 2026-04-01 当日或之后）"]
-    assert said(a, "c_len") == ["diameter ≤ 50 mm（5cm）（患者：60 mm，记录为 6cm）", "diameter ≤ 50 mm（例如 50 mm）"]
+    assert said(a, "c_len") == ["diameter ≤ 50 毫米（5 厘米）（患者：60 毫米，记录为 6 厘米）", "diameter ≤ 50 毫米（例如 50 毫米）"]
     assert said(b, "c_ne") == ["histology ≠ sclc（患者：sclc）", "将histology改为 squamous"]
     assert said(c, "c_eq") == ["histology = sclc（患者：未知）", "记录histology为 sclc"]
     assert said(a, "c_any") == [

@@ -54,17 +54,31 @@ class AstBuilder(Transformer):
     # -- documents --
     def document(self, meta, children):
         name, filename, *clauses = children
-        title = None
+        title, titles = None, ()
         labels = []
         for kind, value, *_ in clauses:
             if kind == "title":
-                title = value
+                title, titles = value
             else:
                 labels.extend(value)
-        return n.Document(str(name), _text(filename), title, tuple(labels), self._pos(meta))
+        return n.Document(str(name), _text(filename), title, tuple(labels), self._pos(meta), titles)
 
     def title(self, meta, children):
-        return ("title", _text(children[0]))
+        return ("title", children[0], self._pos(meta))
+
+    def texts(self, meta, children):
+        """A text as written, or in languages: (the English or plain text, the texts by
+        language; empty for a plain text)."""
+        if len(children) == 1 and isinstance(children[0], Token):
+            return (_text(children[0]), ())
+        by_lang = tuple(children)
+        langs = [lang for lang, _ in by_lang]
+        pos = self._pos(meta)
+        for lang in sorted({lang for lang in langs if langs.count(lang) > 1}):
+            self._error(pos, f"the text is given twice in '{lang}'; give each language once")
+        if "en" not in langs:
+            self._error(pos, 'a text in languages needs its English one (en "..."): the JSON output carries it')
+        return (dict(by_lang).get("en", by_lang[0][1]), by_lang)
 
     def grading(self, meta, children):
         name, document, *clauses = children
@@ -84,15 +98,28 @@ class AstBuilder(Transformer):
     # -- attributes --
     def attribute(self, meta, children):
         name, type_, *clauses = children
-        labels, derive, required = [], None, False
-        for kind, value, *_ in clauses:
+        labels, derive, required, values = [], None, False, []
+        for kind, value, *rest in clauses:
             if kind == "labels":
                 labels.extend(value)
             elif kind == "derive":
                 derive = value
             elif kind == "required":
                 required = True
-        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta))
+            elif kind == "value_label":
+                if type_.kind not in ("enum", "set"):
+                    self._error(rest[0], f"attribute '{name}' is a {type_.kind}: only the values of an enum or a set "
+                                         f"(of listed values) take labels")
+                elif value[0] not in type_.values:
+                    self._error(rest[0], f"attribute '{name}' has no value '{value[0]}' to label "
+                                         f"(its values: {', '.join(type_.values)})")
+                elif any(v == value[0] for v, _ in values):
+                    self._error(rest[0], f"attribute '{name}': value '{value[0]}' is labelled twice")
+                values.append(value)
+        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta), tuple(values))
+
+    def value_label(self, meta, children):
+        return ("value_label", (str(children[0]), children[1][1]), self._pos(meta))
 
     def derive_difference(self, meta, children):
         return ("derive", (str(children[0]), str(children[1])))
@@ -217,8 +244,10 @@ class AstBuilder(Transformer):
             grade=fields.get("grade"),
             consensus=fields.get("consensus"),
             sources=tuple(fields["sources"]),
-            notes=tuple(fields["notes"]),
-            reason=fields.get("reason"),
+            notes=tuple(text for text, _ in fields["notes"]),
+            note_labels=tuple(by_lang for _, by_lang in fields["notes"]),
+            reason=fields["reason"][0] if "reason" in fields else None,
+            reason_labels=fields["reason"][1] if "reason" in fields else (),
             labels=tuple(fields["labels"]),
             pos=pos,
         )
@@ -261,10 +290,10 @@ class AstBuilder(Transformer):
         return ("sources", n.Citation(str(children[0]), _text(children[1]), pos), pos)
 
     def note(self, meta, children):
-        return ("notes", _text(children[0]), self._pos(meta))
+        return ("notes", children[0], self._pos(meta))
 
     def because(self, meta, children):
-        return ("reason", _text(children[0]), self._pos(meta))
+        return ("reason", children[0], self._pos(meta))
 
     def regimens(self, meta, children):
         return tuple(children)

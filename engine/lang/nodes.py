@@ -38,6 +38,11 @@ def label_of(labels: Labels, lang: str) -> str | None:
     return dict(labels).get(lang)
 
 
+def text_in(text: str | None, labels: Labels, lang: str) -> str | None:
+    """A note, reason or title in ``lang``: the language's own text, else the text as written."""
+    return label_of(labels, lang) or text
+
+
 # ---- values -------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -103,9 +108,13 @@ class Field(_Value):
 class Document(_Value):
     name: str
     filename: str
-    title: str | None
+    title: str | None  # the English title (or the one title as written)
     labels: Labels
     pos: Pos
+    titles: Labels = ()  # the title by language, when written in languages (`title en "..." zh "..."`)
+
+    def title_in(self, lang: str) -> str | None:
+        return label_of(self.titles, lang) or self.title
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -128,6 +137,7 @@ class Attribute(_Value):
     derive: tuple[str, str] | None  # (later_date, earlier_date): the difference in days
     required: bool
     pos: Pos
+    values: tuple[tuple[str, Labels], ...] = ()  # labels of enum/set values: `value sd label zh "..."`
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -259,8 +269,10 @@ class Rule(_Value):
     grade: str | None = None
     consensus: Quantity | None = None
     sources: tuple[Citation, ...] = ()
-    notes: tuple[str, ...] = ()
-    reason: str | None = None
+    notes: tuple[str, ...] = ()  # in English (or as written)
+    note_labels: tuple[Labels, ...] = ()  # each note by language (empty: a note as written)
+    reason: str | None = None  # in English (or as written)
+    reason_labels: Labels = ()
     labels: Labels = ()
     pos: Pos = field(default=Pos("?", 0, 0))
 

@@ -50,6 +50,14 @@ class CheckedKB(Record):
     def rules_for(self, name: str) -> list[n.Rule]:
         return [r for r in self.rules if r.kind in ("concept", "setting") and r.name == name]
 
+    def value_label(self, attribute: str, value: str, lang: str = "en") -> str | None:
+        """The label of an enum or set value of ``attribute`` (``value sd label zh "..."``)."""
+        attr = self.attributes.get(attribute)
+        for name, labels in attr.values if attr else ():
+            if name == value:
+                return n.label_of(labels, lang)
+        return None
+
     def label(self, name: str, lang: str = "en") -> str | None:
         for table in (self.items, self.attributes):
             if name in table:

@@ -2,12 +2,13 @@
 
 Text uses rich: trees for recommendations, proofs and why-not. Every word is written here from
 the structured results: the sentences of conditions and changes by :mod:`.words`, the
-headings and labels of the layout from :data:`LAYOUT`. ``lang="zh"`` writes them in Chinese,
+headings and labels of the layout from the message catalogue (:mod:`.catalogue`, ``layout``). ``lang="zh"`` writes them in Chinese,
 with the labels the knowledge base declares (ids shown next to them in headings).
 """
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 from rich.console import Console
@@ -17,181 +18,20 @@ from rich.tree import Tree
 from ..reason import results as r
 from ..compile.compiler import CompiledKB
 from ..lang import units
+from ..lang.nodes import label_of
+from .catalogue import catalogue, verdict_key
 from .words import Words
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
 NEGATIVE_MARK = {True: "[red]⊘[/]", False: "[dim]–[/]", None: "[yellow]?[/]"}  # a statement against: holds, fails, undecided
-
-# The words of the layout, with rich markup; values are escaped before they are put in.
-LAYOUT = {
-    "en": {
-        "patient": "[bold]Patient {patient}[/]",
-        "derived": "Derived: {items}",
-        "nothing": "[dim]nothing[/]",
-        "recommended": "[bold]Recommended ({count})[/]",
-        "recommended_none": "[bold]Recommended:[/] none",
-        "note": "[dim]note: {note}[/]",
-        "conflict": "[yellow]⚠ also not recommended[/] ({id}) by rule {rule}: {reason}",
-        "not_recommended": "\n[bold]Not recommended[/]",
-        "agreement": " ({consensus}% agreement)",
-        "contraindicated": "\n[bold]Contraindicated[/] (removed from the recommendations)",
-        "recommended_by": "rule {rule}; recommended by {by}",
-        "summary": "{settings} — {counts}",
-        "settings_sep": "; ",
-        "no_setting_holds": "no guideline setting holds",
-        "options": "{count} option(s)",
-        "strong": ", {count} strong",
-        "questions_open": "; {count} question(s) open",
-        "no_setting": "[bold](no setting)[/]",
-        "also_supported": "[dim]also: rule {rule} — {grade}; {source}[/]",
-        "ungraded": "ungraded",
-        "possibly_not_recommended": "\n[bold]Possibly not recommended[/] (a statement against it is undecided)",
-        "needs_dim": "[dim]— needs {attributes}[/]",
-        "needs": "needs {attributes}",
-        "questions": "\n[bold]Open questions[/] (record these to decide the possible options)",
-        "question": "  {number}. Record [bold]{attribute}[/] → decides {count}:",
-        "shown_above": "      [dim]and, shown above: {items}[/]",
-        "also_needs": "[dim](also needs {attributes})[/]",
-        "approximate_short": "[dim](approximate)[/]",
-        "could_be_removed": "[dim](recommended; an undecided statement against it needs this)[/]",
-        "other_questions": "  [dim]Also unknown, deciding no recommendation: {attributes}[/]",
-        "evidence": "evidence {level}",
-        "consensus": "consensus {consensus}%",
-        "strength": {},
-        "grade_sep": " · ",
-        "rule": "rule {rule}",
-        "source": "; source {source}",
-        "by_rule": "by rule {rule}",
-        "weakest": "weakest link: {bits}",
-        "weakest_evidence": "evidence {level} ({rule})",
-        "weakest_consensus": "consensus {consensus}% ({rule})",
-        "weakest_sep": "; ",
-        "derived_from": " [dim](= {formula}: {values})[/]",
-        "headline": {
-            "holds": "{mark} [bold]{goal}[/] holds for patient {patient}",
-            "fails": "{mark} [bold]{goal}[/] does not hold for patient {patient}",
-            "undecided": "{mark} [bold]{goal}[/] is undecided (possible) for patient {patient}",
-            "not_recommended holds": "{mark} [bold]{goal}[/] is not recommended for patient {patient} (the statement holds)",
-            "not_recommended fails": "{mark} the statement not to recommend [bold]{goal}[/] does not hold for patient {patient}",
-            "not_recommended undecided": "{mark} [bold]{goal}[/] may be not recommended for patient {patient}: "
-                                         "the statement is undecided",
-            "contraindication holds": "{mark} contraindication [bold]{goal}[/] holds for patient {patient}",
-            "contraindication fails": "{mark} contraindication [bold]{goal}[/] does not hold for patient {patient}",
-            "contraindication undecided": "{mark} contraindication [bold]{goal}[/] is undecided for patient {patient}",
-        },
-        "record": " — record: {attributes}",
-        "approximate": "[dim](answer of three-valued logic: not every completion of the missing data was checked — too many, or a class recorded in place of a drug)[/]",
-        "by_cases": "[dim]holds in every case of the missing data:[/]",
-        "case": "[bold]case[/] {assume}:",
-        "case_no_proof": "[dim]holds (no record with these values alone to show the proof)[/]",
-        "has_any_of": "has any of {items}",
-        "has_none_of": "has none of {items}",
-        "pending": "[yellow]? pending[/] {kind} {rule}: {reason} [dim]— undecided, needs {attributes}[/]",
-        "pending_kind": {"contraindication": "contraindication", "not_recommended": "not-recommended statement"},
-        "already_received": "[yellow]⚑ already received[/] ({attribute}: {items})",
-        "conflict_proof": "[yellow]⚠ also not recommended[/] by rule {rule}: {reason}",
-        "attempts": "{count} rule(s) could conclude it, nearest first:",
-        "explained": "{mark} [bold]{goal}[/] {verdict} for patient {patient}",
-        "verdict": {True: "holds", False: "does not hold"},
-        "also_derived": "[dim]also derived by:[/]",
-        "removed_by": "[red]⊘ removed by contraindication[/] {rule}: {reason}",
-        "run_why_not": "[dim]run: oncologic why-not {patient} {goal}[/]",
-        "failed": " [dim](failed)[/]",
-        "missing_label": " [dim](missing)[/]",
-        "missing_data": "[yellow]missing data:[/] {attributes}",
-        "would_hold": "[cyan]would hold with:[/] {changes}",
-        "holds_proof": "{mark} [bold]{goal}[/] holds for patient {patient}; its proof:",
-        "nearest_miss": "{mark} [bold]{goal}[/] does not hold for patient {patient} — {count} rule(s) could conclude it, "
-                        "nearest miss first:",
-    },
-    "zh": {
-        "patient": "[bold]患者 {patient}[/]",
-        "derived": "推导出：{items}",
-        "nothing": "[dim]无[/]",
-        "recommended": "[bold]推荐（{count}）[/]",
-        "recommended_none": "[bold]推荐：[/]无",
-        "note": "[dim]注：{note}[/]",
-        "conflict": "[yellow]⚠ 同时不推荐[/]（{id}），依据规则 {rule}：{reason}",
-        "not_recommended": "\n[bold]不推荐[/]",
-        "agreement": "（共识度 {consensus}%）",
-        "contraindicated": "\n[bold]禁忌[/]（已从推荐中移除）",
-        "recommended_by": "规则 {rule}；原推荐规则 {by}",
-        "summary": "{settings}——{counts}",
-        "settings_sep": "；",
-        "no_setting_holds": "无符合的指南情形",
-        "options": "{count} 个方案",
-        "strong": "，其中强推荐 {count} 个",
-        "questions_open": "；{count} 个问题待定",
-        "no_setting": "[bold]（未归入具体情形）[/]",
-        "also_supported": "[dim]另见：规则 {rule}——{grade}；{source}[/]",
-        "ungraded": "未分级",
-        "possibly_not_recommended": "\n[bold]可能不推荐[/]（反对条款未定）",
-        "needs_dim": "[dim]——需补充：{attributes}[/]",
-        "needs": "需补充：{attributes}",
-        "questions": "\n[bold]待定问题[/]（补充以下数据以确定可能的方案）",
-        "question": "  {number}. 补充 [bold]{attribute}[/] → 决定 {count} 个：",
-        "shown_above": "      [dim]以及上文已列出的：{items}[/]",
-        "also_needs": "[dim]（另需：{attributes}）[/]",
-        "approximate_short": "[dim]（近似）[/]",
-        "could_be_removed": "[dim]（已推荐；反对它的未定条款需要此数据）[/]",
-        "other_questions": "  [dim]亦未知、但不决定任何推荐：{attributes}[/]",
-        "evidence": "证据级别 {level}",
-        "consensus": "共识度 {consensus}%",
-        "strength": {"strong": "强推荐", "moderate": "中等推荐", "weak": "弱推荐"},
-        "grade_sep": " · ",
-        "rule": "规则 {rule}",
-        "source": "；来源 {source}",
-        "by_rule": "依据规则 {rule}",
-        "weakest": "最薄弱环节：{bits}",
-        "weakest_evidence": "证据级别 {level}（{rule}）",
-        "weakest_consensus": "共识度 {consensus}%（{rule}）",
-        "weakest_sep": "；",
-        "derived_from": " [dim]（= {formula}：{values}）[/]",
-        "headline": {
-            "holds": "{mark} [bold]{goal}[/] 对患者 {patient} 成立",
-            "fails": "{mark} [bold]{goal}[/] 对患者 {patient} 不成立",
-            "undecided": "{mark} [bold]{goal}[/] 对患者 {patient} 未定（可能成立）",
-            "not_recommended holds": "{mark} [bold]{goal}[/] 对患者 {patient} 不推荐（该不推荐条款成立）",
-            "not_recommended fails": "{mark} 不推荐 [bold]{goal}[/] 的条款对患者 {patient} 不成立",
-            "not_recommended undecided": "{mark} [bold]{goal}[/] 对患者 {patient} 可能不推荐：该条款未定",
-            "contraindication holds": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 成立",
-            "contraindication fails": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 不成立",
-            "contraindication undecided": "{mark} 禁忌证 [bold]{goal}[/] 对患者 {patient} 未定",
-        },
-        "record": "——需补充：{attributes}",
-        "approximate": "[dim]（三值逻辑的结论：未逐一检查缺失数据的每种可能——情况过多，或记录写的是药物类别而非具体药物）[/]",
-        "by_cases": "[dim]缺失数据的每种情况下均成立：[/]",
-        "case": "[bold]情况[/] {assume}：",
-        "case_no_proof": "[dim]成立（仅凭这些取值无法构成一份记录来展示证明）[/]",
-        "has_any_of": "含有 {items} 之一",
-        "has_none_of": "不含 {items}",
-        "pending": "[yellow]? 待定[/] {kind} {rule}：{reason} [dim]——未定，需补充：{attributes}[/]",
-        "pending_kind": {"contraindication": "禁忌证", "not_recommended": "不推荐条款"},
-        "already_received": "[yellow]⚑ 已接受过[/]（{attribute}：{items}）",
-        "conflict_proof": "[yellow]⚠ 同时不推荐[/]，依据规则 {rule}：{reason}",
-        "attempts": "共 {count} 条规则可推出该结论，最接近者在前：",
-        "explained": "{mark} [bold]{goal}[/] 对患者 {patient} {verdict}",
-        "verdict": {True: "成立", False: "不成立"},
-        "also_derived": "[dim]亦可由以下规则推出：[/]",
-        "removed_by": "[red]⊘ 因禁忌证移除[/] {rule}：{reason}",
-        "run_why_not": "[dim]查看原因：oncologic why-not {patient} {goal}[/]",
-        "failed": "[dim]（不满足）[/]",
-        "missing_label": "[dim]（缺少数据）[/]",
-        "missing_data": "[yellow]缺少数据：[/]{attributes}",
-        "would_hold": "[cyan]若[/]{changes}[cyan]，则成立[/]",
-        "holds_proof": "{mark} [bold]{goal}[/] 对患者 {patient} 成立；其证明：",
-        "nearest_miss": "{mark} [bold]{goal}[/] 对患者 {patient} 不成立——共 {count} 条规则可推出该结论，最接近者在前：",
-    },
-}
-
 
 class TextRenderer:
     def __init__(self, compiled: CompiledKB, lang: str = "en", console: Console | None = None):
         self.compiled = compiled
         self.lang = lang
         self.console = console or Console(highlight=False, soft_wrap=False)
-        self.words = Words(lang, compiled.checked.label)
-        self.layout = LAYOUT[lang]
+        self.words = Words(lang, compiled.checked.label, compiled.checked.value_label)
+        self.layout = catalogue(lang)["layout"]
 
     def t(self, key: str, **values) -> str:
         """A phrase of the layout with its values put in (values are rich markup already)."""
@@ -208,11 +48,46 @@ class TextRenderer:
             parts.append(f"{escape(part)} [dim]{escape(label)}[/]" if label and label != part else escape(part))
         return " + ".join(parts)
 
-    @staticmethod
-    def source(src: r.SourceRef) -> str:
+    def source(self, src: r.SourceRef) -> str:
+        """The document's title in the report's language (its file name when the knowledge
+        base declares none) and the locator, its words in that language (``Table 3`` → ``表3``)."""
         if not src.document:
             return ""
-        return escape(f"{src.document}, {src.locator}" if src.locator else src.document)
+        doc = self._documents().get(src.document)
+        title = (doc.title_in(self.lang) if doc else None) or src.document
+        if not src.locator:
+            return escape(title)
+        return escape(self.layout["source_locator"].format(title=title, locator=self.locator(src.locator)))
+
+    def locator(self, text: str) -> str:
+        words = catalogue(self.lang)["locator"]
+        if all(k == v for k, v in words.items()):
+            return text
+        return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b\s*", lambda m: words[m.group(1)], text)
+
+    def _documents(self) -> dict:
+        """The knowledge base's documents by file name."""
+        found = self.__dict__.get("_by_file")
+        if found is None:
+            found = self.__dict__["_by_file"] = {d.filename: d for d in self.compiled.checked.documents.values()}
+        return found
+
+    def text(self, text: str | None) -> str:
+        """A note or reason of the knowledge base (in English in the results) in the report's
+        language, where a rule gives it in that language (``note en "..." zh "..."``); escaped."""
+        if not text:
+            return ""
+        if self.lang != "en":
+            table = self.__dict__.get("_texts")
+            if table is None:
+                table = self.__dict__["_texts"] = {}
+                for rule in self.compiled.checked.rules:
+                    for note, labels in zip(rule.notes, rule.note_labels):
+                        table.setdefault(note, labels)
+                    if rule.reason is not None:
+                        table.setdefault(rule.reason, rule.reason_labels)
+            text = label_of(table.get(text, ()), self.lang) or text
+        return escape(text)
 
     @staticmethod
     def rule(rule: r.RuleRef) -> str:
@@ -223,7 +98,7 @@ class TextRenderer:
         if strength:
             bits.append(self.layout["strength"].get(strength, strength))
         if evidence:
-            bits.append(self.t("evidence", level=evidence))
+            bits.append(self.t("evidence", level=self.layout["levels"].get(evidence, evidence)))
         if consensus is not None:
             bits.append(self.t("consensus", consensus=consensus))
         return escape(self.layout["grade_sep"].join(bits))
@@ -277,10 +152,10 @@ class TextRenderer:
                                     or self.t("ungraded"),
                                     source=self.source(support.source)))
                 for note in rec.notes:
-                    leaf.add(self.t("note", note=escape(note)))
+                    leaf.add(self.t("note", note=self.text(note)))
                 for conflict in rec.conflicts:
                     leaf.add(self.t("conflict", id=escape(conflict.id), rule=escape(conflict.rule.id),
-                                    reason=escape(conflict.reason or "")))
+                                    reason=self.text(conflict.reason)))
                 for flag in rec.flags:
                     if flag.kind == "already_received":
                         leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
@@ -303,12 +178,12 @@ class TextRenderer:
             c.print(self.t("contraindicated"))
             for item in res.contraindicated:
                 by = self.t("recommended_by", rule=self.rule(item.rule), by=escape(item.recommended_by.rule.id))
-                c.print(f"  [red]⊘[/] {self.name(item.id)} — {escape(item.reason or '')} [dim]{by}[/]")
+                c.print(f"  [red]⊘[/] {self.name(item.id)} — {self.text(item.reason)} [dim]{by}[/]")
         self.questions(res)
 
     def not_recommended_line(self, item: r.NotRecommended, mark: str = "[red]✘[/]") -> str:
         consensus = self.t("agreement", consensus=item.consensus) if item.consensus is not None else ""
-        return f"  {mark} {self.name(item.id)}{consensus} — {escape(item.reason or '')} [dim]{self.source(item.source)}[/]"
+        return f"  {mark} {self.name(item.id)}{consensus} — {self.text(item.reason)} [dim]{self.source(item.source)}[/]"
 
     def questions(self, res: r.Result) -> None:
         """The open questions, most deciding first, each with the recommendations it decides
@@ -374,7 +249,8 @@ class TextRenderer:
         if link and (link.evidence or link.consensus is not None) and node.children:
             bits = []
             if link.evidence:
-                bits.append(self.t("weakest_evidence", level=link.evidence, rule=link.evidence_rule))
+                bits.append(self.t("weakest_evidence", level=self.layout["levels"].get(link.evidence, link.evidence),
+                                  rule=link.evidence_rule))
             if link.consensus is not None:
                 bits.append(self.t("weakest_consensus", consensus=link.consensus, rule=link.consensus_rule))
             branch.add(f"[dim]{self.t('weakest', bits=escape(self.layout['weakest_sep'].join(bits)))}[/]")
@@ -429,7 +305,7 @@ class TextRenderer:
     def pending_line(self, item: r.Pending) -> str:
         """An undecided contraindication or `do not recommend` statement, with the data it needs."""
         return self.t("pending", kind=self.layout["pending_kind"][item.kind], rule=self.rule(item.rule),
-                      reason=escape(item.reason or ""), attributes=self.names(item.missing))
+                      reason=self.text(item.reason), attributes=self.names(item.missing))
 
     def pending(self, items) -> None:
         for item in items:
@@ -446,13 +322,13 @@ class TextRenderer:
         if ex.cases:
             self.cases(ex.cases)
         for removal in ex.removed_by:
-            c.print(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
+            c.print(self.t("removed_by", rule=self.rule(removal.rule), reason=self.text(removal.reason)))
             if removal.proof:
                 c.print(self.proof_tree(removal.proof))
         self.pending(ex.pending)
         for conflict in ex.conflicts:
-            c.print(self.t("conflict_proof", rule=self.rule(conflict.rule), reason=escape(
-                self.compiled.rule(conflict.rule.id).reason or "")))
+            c.print(self.t("conflict_proof", rule=self.rule(conflict.rule), reason=self.text(
+                self.compiled.rule(conflict.rule.id).reason)))
             c.print(self.proof_tree(conflict))
         if not ex.holds and not ex.removed_by:
             c.print(self.t("run_why_not", patient=escape(shlex.quote(path or patient)), goal=escape(shlex.quote(ex.goal))))
@@ -477,7 +353,7 @@ class TextRenderer:
         if attempt.to_hold:
             branch.add(self.t("would_hold", changes=escape(self.words.changes(attempt.to_hold))))
         for removal in attempt.removed_by:
-            sub = branch.add(self.t("removed_by", rule=self.rule(removal.rule), reason=escape(removal.reason or "")))
+            sub = branch.add(self.t("removed_by", rule=self.rule(removal.rule), reason=self.text(removal.reason)))
             if removal.proof:
                 self.proof_tree(removal.proof, sub)
         for item in attempt.pending:

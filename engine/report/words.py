@@ -9,110 +9,36 @@ change's action, test, threshold and proposed value. Out: sentences for a person
 
 Reasoning writes no words: the English sentences of the JSON contract's ``text`` fields are
 written here (:func:`fill_text`, called by the API), and the text report writes either
-language with :class:`Words`. In Chinese, attributes and items read as the labels the
-knowledge base declares (``label zh "..."``), falling back to their ids.
+language with :class:`Words`. In Chinese, attributes, items and enum values read as the labels
+the knowledge base declares (``label zh "..."``, ``value sd label zh "..."``), falling back to
+their ids. The words themselves (phrases, operators, units) are the message catalogue's
+(:mod:`.catalogue`, ``messages/<lang>.json``), not this module's.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional
 
 from ..lang import units
 from ..reason import results as r
+from .catalogue import catalogue, verdict_key
 
 THRESHOLDS = ("<", "<=", ">", ">=")
-
-PHRASES = {
-    "en": {
-        "condition": "{attribute} {op}{expected} (patient: {actual})",
-        "with_flip": "{condition}; {flip}",
-        "unknown": "unknown",
-        "given_as": "{value}, given as {written}",
-        "records_match": "{matched} of {total} record(s) match",
-        "with_via": "{actual}; {via}",
-        "is_a": "{item} is {cls}",
-        "class_recorded": "{actual}; the record names the class {classes}, not which member",
-        "sep": ", ",
-        "group": "({items})",
-        "before": "holds when {attribute} is before {date}",
-        "on_or_after": "holds when {attribute} is on or after {date}",
-        "concept": "{concept} ({verdict})",
-        "not_concept": "not {concept} ({verdict})",
-        "verdict": {True: "holds", False: "does not hold", None: "is unknown"},
-        "needs": "{condition} — needs {attributes}",
-        "threshold": "{attribute} {op} {threshold}, e.g. {proposed}",
-        "threshold_flip": "{attribute} {op} {threshold}, e.g. {proposed} ({flip})",
-        "change_before": "holds when {attribute} is before {date}",
-        "change_on_or_after": "holds when {attribute} is on or after {date}",
-        "set": "set {attribute} = {value}",
-        "record_value": "record {attribute} = {value}",
-        "add": "{attribute}: add {item}",
-        "remove": "{attribute}: without {items}",
-        "none_of": "record {attribute} = [] (tested, none of {items})",
-        "empty": "record {attribute} = [] (tested, none)",
-        "record": "record {attribute}",
-        "unset": "leave {attribute} unknown",
-        "changes_sep": "; ",
-        "avoid": "avoid {items}",
-        "true": "true", "false": "false", "none": "{} (none)",
-        "set_open": "{", "set_close": "}",
-    },
-    "zh": {
-        "condition": "{attribute} {op}{expected}（患者：{actual}）",
-        "with_flip": "{condition}；{flip}",
-        "unknown": "未知",
-        "given_as": "{value}，记录为 {written}",
-        "records_match": "{total} 条记录中 {matched} 条符合",
-        "with_via": "{actual}；{via}",
-        "is_a": "{item}属于{cls}",
-        "class_recorded": "{actual}；记录仅写明类别{classes}，未写明具体药物",
-        "sep": "、",
-        "group": "（{items}）",
-        "before": "若{attribute}早于 {date} 则成立",
-        "on_or_after": "若{attribute}在 {date} 当日或之后则成立",
-        "concept": "「{concept}」（{verdict}）",
-        "not_concept": "非「{concept}」（「{concept}」{verdict}）",
-        "verdict": {True: "成立", False: "不成立", None: "未定"},
-        "needs": "{condition}——需补充：{attributes}",
-        "threshold": "{attribute} {op} {threshold}（例如 {proposed}）",
-        "threshold_flip": "{attribute} {op} {threshold}（例如 {proposed}；{flip}）",
-        "change_before": "即{attribute}早于 {date}",
-        "change_on_or_after": "即{attribute}在 {date} 当日或之后",
-        "set": "将{attribute}改为 {value}",
-        "record_value": "记录{attribute}为 {value}",
-        "add": "{attribute}：加入 {item}",
-        "remove": "{attribute}：去除 {items}",
-        "none_of": "记录{attribute}为空（已检测，无 {items}）",
-        "empty": "记录{attribute}为空（已检测，均无）",
-        "record": "记录{attribute}",
-        "unset": "{attribute}保持未知",
-        "changes_sep": "；",
-        "avoid": "避免 {items}",
-        "true": "是", "false": "否", "none": "无",
-        "set_open": "{", "set_close": "}",
-    },
-}
-
-# How an operator reads; an operator not listed reads as written (=, <, in, has, ...).
-OPERATORS = {
-    "en": {},
-    "zh": {"!=": "≠", "<=": "≤", ">=": "≥", "in": "属于", "not in": "不属于", "has": "包含", "does not have": "不包含",
-           "has any of": "包含任一", "has none of": "不包含任何", "is empty": "为空", "is not empty": "不为空",
-           "is known": "已知", "is unknown": "未知", "any where": "存在记录满足", "no record where": "无记录满足"},
-}
-
-UNIT_WORDS = {"en": {}, "zh": {"d": "天"}}
+_WRITTEN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]+)\s*$")
 
 
 class Words:
     """Sentences in one language. ``label(name, lang)`` gives a name's label (the knowledge
     base's :meth:`~oncologic.model.kb.CheckedKB.label`); English uses the ids as written."""
 
-    def __init__(self, lang: str = "en", label: Optional[Callable[[str, str], Optional[str]]] = None):
-        if lang not in PHRASES:
-            raise ValueError(f"no words for language '{lang}'")
+    def __init__(self, lang: str = "en", label: Optional[Callable[[str, str], Optional[str]]] = None,
+                 value_label: Optional[Callable[[str, str, str], Optional[str]]] = None):
         self.lang = lang
-        self.phrase = PHRASES[lang]
+        self.phrase = catalogue(lang)["phrases"]  # raises ValueError for a language without a catalogue
+        self._operators = catalogue(lang)["operators"]
+        self._units = catalogue(lang)["units"]
         self._label = label
+        self._value_label = value_label
 
     # ---- names and values -----------------------------------------------------------------
 
@@ -123,15 +49,37 @@ class Words:
         return self._label(ident, self.lang) or ident
 
     def op(self, op: str) -> str:
-        return OPERATORS[self.lang].get(op, op)
+        return self._operators.get(op, op)
 
-    def quantity(self, value, kind: Optional[str]) -> str:
+    def unit(self, unit: str) -> str:
+        return self._units.get(unit, unit)
+
+    def written(self, text: str) -> str:
+        """A quantity as its author wrote it (``3mo``), its unit in words in another language
+        (``3 个月``); as written in English."""
+        match = _WRITTEN.match(text) if self.lang != "en" else None
+        if not match or match.group(2) not in self._units:
+            return text
+        return f"{match.group(1)} {self.unit(match.group(2))}" if match.group(2) != "%" else text
+
+    def enum(self, value: str, attribute: Optional[str]) -> str:
+        """An enum value or item: its id in English; in another language the value's label
+        declared on ``attribute`` (``value sd label zh "疾病稳定"``), else the item's label."""
+        if self.lang == "en":
+            return value
+        if attribute and self._value_label is not None:
+            found = self._value_label(attribute, value, self.lang)
+            if found:
+                return found
+        return self.name(value)
+
+    def quantity(self, value, kind: Optional[str], attribute: Optional[str] = None) -> str:
         """A value of an attribute of ``kind``, as the patient's values read: ``45 d``, ``{a, b}``."""
         if kind in units.UNITS:
             shown = units.show(value, kind)
             unit = units.canonical_unit(kind)
-            word = UNIT_WORDS[self.lang].get(unit)
-            return shown[: -len(unit)] + word if word and shown.endswith(" " + unit) else shown
+            word = self.unit(unit)
+            return shown[: -len(unit)] + word if word != unit and shown.endswith(" " + unit) else shown
         if isinstance(value, bool):
             return self.phrase["true" if value else "false"]
         if isinstance(value, (list, tuple, set, frozenset)):
@@ -139,13 +87,13 @@ class Words:
                 return self.phrase["none"]
             if self.lang == "en":
                 return units.show(value, kind or "set")
-            return self.phrase["set_open"] + self.phrase["sep"].join(sorted(self.value(x, kind) for x in value)) + \
+            return self.phrase["set_open"] + self.phrase["sep"].join(sorted(self.value(x, kind, attribute) for x in value)) + \
                 self.phrase["set_close"]
         if isinstance(value, str):
-            return value if kind in ("string", "date") else self.name(value)  # the patient's text as written
+            return value if kind in ("string", "date") else self.enum(value, attribute)  # the patient's text as written
         return str(value)
 
-    def value(self, value, kind: Optional[str] = None) -> str:
+    def value(self, value, kind: Optional[str] = None, attribute: Optional[str] = None) -> str:
         """One value as a rule writes it: an enum value or item (labelled in Chinese), a
         number, a date, ``true``, or a quoted string for a string attribute."""
         if isinstance(value, bool):
@@ -153,8 +101,11 @@ class Words:
         if kind == "string" and isinstance(value, str):
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(value, str):
-            return value if kind == "date" else self.name(value)
+            return value if kind == "date" else self.enum(value, attribute)
         return str(value)
+
+    def values(self, values, kind: Optional[str], attribute: Optional[str]) -> str:
+        return self.phrase["sep"].join(self.value(x, kind, attribute) for x in values)
 
     def names(self, idents) -> str:
         return self.phrase["sep"].join(self.name(x) for x in idents)
@@ -162,7 +113,7 @@ class Words:
     # ---- conditions -----------------------------------------------------------------------
 
     def verdict(self, holds: Optional[bool]) -> str:
-        return self.phrase["verdict"][holds]
+        return self.phrase["verdict"][verdict_key(holds)]
 
     def flip(self, flip: r.Flip, change: bool = False) -> str:
         """When a date-derived condition holds: ``holds when progression_date is before 2026-04-15``."""
@@ -193,16 +144,16 @@ class Words:
         if op in ("any where", "no record where"):
             return self.phrase["group"].format(items=e.value)  # the records' test, as the rule writes it
         if isinstance(e.value, list):
-            return self.phrase["group"].format(items=self.phrase["sep"].join(self.value(v, kind) for v in e.value))
+            return self.phrase["group"].format(items=self.phrase["sep"].join(self.value(v, kind, c.attribute) for v in e.value))
         if e.unit:
-            shown = self.quantity(e.value, kind)
+            shown = self.quantity(e.value, kind, c.attribute)
             plain = units.show(e.value, kind)
             if e.as_written and e.as_written.replace(" ", "") != plain.replace(" ", ""):
-                shown += f" ({e.as_written})" if self.lang == "en" else f"（{e.as_written}）"
+                shown += self.phrase["as_written"].format(written=self.written(e.as_written))
             return shown
         if e.as_written:
-            return e.as_written
-        return self.value(e.value, kind)
+            return self.written(e.as_written)
+        return self.value(e.value, kind, c.attribute)
 
     def actual(self, c: r.Condition) -> str:
         """The patient's value: ``45 d, given as 6wk``, ``1 of 2 record(s) match``, ``unknown``."""
@@ -210,9 +161,9 @@ class Words:
             return self.phrase["unknown"]
         if c.records_total is not None:
             return self.phrase["records_match"].format(matched=c.records_matched, total=c.records_total)
-        shown = self.quantity(c.actual.value, c.attribute_kind)
+        shown = self.quantity(c.actual.value, c.attribute_kind, c.attribute)
         if c.actual.as_written:
-            shown = self.phrase["given_as"].format(value=shown, written=c.actual.as_written)
+            shown = self.phrase["given_as"].format(value=shown, written=self.written(c.actual.as_written))
         if c.via:
             via = self.phrase["sep"].join(self.phrase["is_a"].format(item=self.name(m.item), cls=self.name(m.is_a))
                                           for m in c.via)
@@ -229,22 +180,22 @@ class Words:
         if c.action == "unset":
             return p["unset"].format(attribute=name)
         if c.action == "add":
-            return p["add"].format(attribute=name, item=self.value(c.value, kind))
+            return p["add"].format(attribute=name, item=self.value(c.value, kind, c.attribute))
         if c.action == "remove":
-            return p["remove"].format(attribute=name, items=self.names(c.value))
+            return p["remove"].format(attribute=name, items=self.values(c.value, kind, c.attribute))
         op = c.op
         if op in THRESHOLDS:
             return p["threshold_flip" if c.flip else "threshold"].format(
-                attribute=name, op=self.op(op), threshold=self.quantity(c.threshold.value, kind),
-                proposed=self.quantity(c.proposed.value, kind), flip=self.flip(c.flip, change=True) if c.flip else None)
+                attribute=name, op=self.op(op), threshold=self.quantity(c.threshold.value, kind, c.attribute),
+                proposed=self.quantity(c.proposed.value, kind, c.attribute), flip=self.flip(c.flip, change=True) if c.flip else None)
         if op in ("=", "!="):
-            return p["set" if c.known else "record_value"].format(attribute=name, value=self.quantity(c.proposed.value, kind))
+            return p["set" if c.known else "record_value"].format(attribute=name, value=self.quantity(c.proposed.value, kind, c.attribute))
         if op in ("in", "not in"):
-            return p["set"].format(attribute=name, value=self.value(c.value, kind))
+            return p["set"].format(attribute=name, value=self.value(c.value, kind, c.attribute))
         if op in ("has", "has any of", "is not empty"):  # an item added to a set the record lacked
-            return p["add"].format(attribute=name, item=self.value(c.proposed.value, kind))
+            return p["add"].format(attribute=name, item=self.value(c.proposed.value, kind, c.attribute))
         if op in ("does not have", "has none of"):
-            return p["none_of"].format(attribute=name, items=self.names(c.none_of))
+            return p["none_of"].format(attribute=name, items=self.values(c.none_of, kind, c.attribute))
         if op == "is empty":
             return p["empty"].format(attribute=name)
         if op == "is known":
