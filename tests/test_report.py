@@ -90,3 +90,18 @@ def test_no_setting_heading_is_words_not_a_dash(kb):
     assert not any(line.strip().endswith("── -") for line in lines)
     if any(rec.setting is None for rec in res.recommendations):
         assert any("(no setting)" in line for line in lines)
+
+
+def test_json_carries_notes_and_reasons_in_the_language_asked_for(kb):
+    """The JSON's `notes`/`reason` stay English (the contract's text); `localized_notes` and
+    `localized_reason` give them in the language asked for, from the rule's `note en ... zh ...`."""
+    path = "examples/patients/sclc_second_line.json"
+    en, zh = kb.evaluate(path, "en"), kb.evaluate(path, "zh")
+    organoid = next(r for r in zh.recommendations if r.id == "organoid_drug_screening")
+    assert organoid.notes == ["with the patient's informed consent, as a reference for later drug choice"]
+    assert organoid.localized_notes == ["在患者知情同意下进行，为后续用药提供参考"]
+    for rec in en.recommendations:
+        assert rec.localized_notes == rec.notes
+    for item in zh.not_recommended + zh.possibly_not_recommended:
+        assert item.reason is None or (item.localized_reason and len(item.localized_notes) == len(item.notes))
+        assert item.localized_reason is None or not any("a" <= ch.lower() <= "z" for ch in item.localized_reason[:4])

@@ -45,8 +45,19 @@ def recommendation(compiled: CompiledKB, node_id: int, lang: str = "en") -> r.Re
         id=node.name, items=sorted(node.items), setting=rule.setting, strength=None if rule.strength == "none" else rule.strength,
         evidence=rule.evidence, consensus=rule.consensus.value if rule.consensus else None, grade=rule.grade,
         source=source_ref(compiled, rule), sources=source_refs(compiled, rule), rule=rule_ref(rule),
-        notes=list(rule.notes), labels=labels,
+        notes=list(rule.notes), labels=labels, localized_notes=localized_notes(rule, lang),
     )
+
+
+def localized_notes(rule: n.Rule, lang: str) -> list[str]:
+    """The rule's notes in ``lang`` where it gives them (``note en "..." zh "..."``), else as written."""
+    labels = rule.note_labels or ((),) * len(rule.notes)
+    return [n.text_in(note, by_lang, lang) for note, by_lang in zip(rule.notes, labels)]
+
+
+def localized_reason(rule: n.Rule, lang: str) -> str | None:
+    """The rule's reason (``because``) in ``lang`` where it gives one, else as written."""
+    return n.text_in(rule.reason, rule.reason_labels, lang)
 
 
 def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
@@ -83,7 +94,8 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
             continue
         shape = dict(id=node.name, items=sorted(node.items), setting=rule.setting, evidence=rule.evidence,
                      consensus=rule.consensus.value if rule.consensus else None, source=source_ref(compiled, rule),
-                     rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes))
+                     rule=rule_ref(rule), reason=rule.reason, notes=list(rule.notes),
+                     localized_reason=localized_reason(rule, lang), localized_notes=localized_notes(rule, lang))
         if verdict:
             not_recs.append(r.NotRecommended(**shape))
         else:
@@ -101,6 +113,7 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
                 crule = compiled.rule(cid)
                 contra.append(r.Contraindicated(
                     id=node.name, items=sorted(node.items), reason=crule.reason, rule=rule_ref(crule),
+                    localized_reason=localized_reason(crule, lang),
                     source=source_ref(compiled, crule), recommended_by=recommendation(compiled, kid, lang)))
             continue
         if verdict is False:

@@ -69,6 +69,7 @@ class Recommendation(Model):
     rule: RuleRef
     notes: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    localized_notes: list[str] = field(default_factory=list)  # `notes` in the language asked for, same order
     conflicts: list["Conflict"] = field(default_factory=list)  # not-recommended statements that also hold
     pending: list["Pending"] = field(default_factory=list)  # not-recommended statements covering it, undecided
     support: list[Support] = field(default_factory=list)  # every rule that concludes it, strongest first
@@ -109,6 +110,8 @@ class NotRecommended(Model):
     reason: Optional[str] = None
     notes: list[str] = field(default_factory=list)
     support: list[Support] = field(default_factory=list)  # every statement that says so, strongest first
+    localized_reason: Optional[str] = None  # `reason` in the language asked for
+    localized_notes: list[str] = field(default_factory=list)  # `notes` in the language asked for, same order
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -120,6 +123,7 @@ class Contraindicated(Model):
     source: SourceRef
     recommended_by: Recommendation  # the recommendation it removed
     support: list[Support] = field(default_factory=list)  # every contraindication that removes it
+    localized_reason: Optional[str] = None  # `reason` in the language asked for
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
