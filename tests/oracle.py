@@ -125,7 +125,15 @@ class Oracle:
 # ---- re-checking explanations against the record ----------------------------------------
 
 def check_condition(oracle, cond: r.Condition, negated_ok=True):
-    """A shown condition re-checked on the record: its attribute's actual value is the record's."""
+    """A shown condition re-checked on the record: its attribute's actual value is the record's.
+    A test of an attribute shown as not applicable (``applies when`` fails): the attribute is
+    absent and its ``applies when`` is false on the record."""
+    if cond.does_not_apply is not None:
+        assert cond.attribute not in oracle.values, cond.text
+        gate = oracle.kb.attributes[cond.attribute].applies
+        assert gate is not None and oracle.cond(gate) is False, cond.text
+        assert cond.holds is (cond.negated is True), cond.text  # every test fails; its negation holds
+        return
     if cond.attribute is not None and cond.op in ("is known", "is unknown"):
         assert cond.holds == ((cond.attribute in oracle.values) == (cond.op == "is known")), cond.text
     elif cond.attribute is not None:

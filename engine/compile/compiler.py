@@ -252,7 +252,7 @@ class Compiler(Visitor):
         kind = type(cond).__name__.lower()  # and, or
         kids = tuple(self.visit(c, rule_id) for c in cond.items)
         canon = tuple(self.canon(k) for k in kids)
-        nid, new = self.shared((kind, canon), kind, rule=rule_id, ast=cond, children=kids)
+        nid, new = self.shared((kind, getattr(cond, "gated", False), canon), kind, rule=rule_id, ast=cond, children=kids)
         if new:
             if kind == "and":
                 self.add(_t(nid), *[_t(k) for k in canon])
@@ -387,7 +387,8 @@ class _Key(Visitor):
     """A condition without source positions: two conditions with one key mean the same."""
 
     def visit_And(self, cond: n.And | n.Or) -> tuple:
-        return (type(cond).__name__, tuple(map(self.visit, cond.items)))
+        # a relevance gate means what the plain `and` means, but its questions differ
+        return (type(cond).__name__, getattr(cond, "gated", False), tuple(map(self.visit, cond.items)))
 
     visit_Or = visit_And
 

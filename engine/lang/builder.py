@@ -84,15 +84,22 @@ class AstBuilder(Transformer):
     # -- attributes --
     def attribute(self, meta, children):
         name, type_, *clauses = children
-        labels, derive, required = [], None, False
-        for kind, value, *_ in clauses:
+        labels, derive, required, applies = [], None, False, None
+        for kind, value, *rest in clauses:
             if kind == "labels":
                 labels.extend(value)
             elif kind == "derive":
                 derive = value
             elif kind == "required":
                 required = True
-        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta))
+            elif kind == "gate":
+                if applies is not None:
+                    self._error(rest[0], f"attribute '{name}' has more than one 'applies when' clause")
+                applies = value
+        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta), applies)
+
+    def applies(self, meta, children):
+        return ("gate", children[0], self._pos(meta))
 
     def derive_difference(self, meta, children):
         return ("derive", (str(children[0]), str(children[1])))
@@ -174,7 +181,7 @@ class AstBuilder(Transformer):
     def _rule(self, kind, name, clauses, meta, concludes=None):
         pos = self._pos(meta)
         fields: dict = {"sources": [], "notes": [], "labels": [], "conditions": []}
-        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id"}
+        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id", "gate"}
         flat = [entry for clause in clauses for entry in (clause if isinstance(clause, _Multi) else (clause,))]
         for key, value, cpos in flat:
             if key in ("sources", "notes", "labels", "conditions"):
@@ -204,6 +211,13 @@ class AstBuilder(Transformer):
             ref = n.Ref(setting[0], setting[1])
             condition = ref if condition is None else n.And((ref, condition), pos)
             setting = setting[0]
+        gate = fields.get("gate")
+        if gate is not None:
+            if condition is None:
+                self._error(pos, f"{kind} '{name}': 'applies when' says when the rule is relevant; "
+                                 f"it still needs its condition ('if ...'" + (" or 'for SETTING')" if kind == "recommendation" else ")"))
+            else:
+                condition = n.And((gate, condition), pos, gated=True)
         return n.Rule(
             kind=kind,
             id=rule_id,
@@ -221,6 +235,7 @@ class AstBuilder(Transformer):
             reason=fields.get("reason"),
             labels=tuple(fields["labels"]),
             pos=pos,
+            gate=gate,
         )
 
     def condition(self, meta, children):
@@ -345,7 +360,7 @@ class _Multi(tuple):
 
 _CLAUSE_WORD = {
     "setting": "for", "polarity": "recommend", "strength": "strength", "evidence": "evidence",
-    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id",
+    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id", "gate": "applies when",
 }
 
 

@@ -39,6 +39,8 @@ PHRASES = {
         "not_concept": "not {concept} ({verdict})",
         "verdict": {True: "holds", False: "does not hold", None: "is unknown"},
         "needs": "{condition} — needs {attributes}",
+        "does_not_apply": "{condition} — does not apply: only when {gate}",
+        "rule_does_not_apply": "does not apply: only when {gate}",
         "threshold": "{attribute} {op} {threshold}, e.g. {proposed}",
         "threshold_flip": "{attribute} {op} {threshold}, e.g. {proposed} ({flip})",
         "change_before": "holds when {attribute} is before {date}",
@@ -73,6 +75,8 @@ PHRASES = {
         "not_concept": "非「{concept}」（「{concept}」{verdict}）",
         "verdict": {True: "成立", False: "不成立", None: "未定"},
         "needs": "{condition}——需补充：{attributes}",
+        "does_not_apply": "{condition}——不适用：仅当 {gate}",
+        "rule_does_not_apply": "不适用：仅当 {gate}",
         "threshold": "{attribute} {op} {threshold}（例如 {proposed}）",
         "threshold_flip": "{attribute} {op} {threshold}（例如 {proposed}；{flip}）",
         "change_before": "即{attribute}早于 {date}",
@@ -183,7 +187,15 @@ class Words:
                                                expected=" " + expected if expected else "", actual=self.actual(c))
         if c.flip is not None:
             text = self.phrase["with_flip"].format(condition=text, flip=self.flip(c.flip))
+        if c.does_not_apply is not None:
+            text = self.phrase["does_not_apply"].format(condition=text, gate=c.does_not_apply)
+        elif c.needs is not None:
+            text = self.phrase["needs"].format(condition=text, attributes=self.names(c.needs))
         return text
+
+    def does_not_apply(self, gate: str) -> str:
+        """A rule whose ``applies when`` fails: ``does not apply: only when ...``."""
+        return self.phrase["rule_does_not_apply"].format(gate=gate)
 
     def expected(self, c: r.Condition) -> str:
         """What the rule's test expects, as the rule writes it (units made canonical)."""
