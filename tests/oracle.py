@@ -116,6 +116,8 @@ class Oracle:
             return self.concept(node.name)
         if node.kind == "rule":
             return self.rule(node.rule)
+        if node.kind == "population":  # a recommendation's soft `population`: read for a flag only
+            return self.cond(self.compiled.rule(node.rule).population)
         if node.kind == "regimen":  # recommended: its rule holds and no contraindication that can remove it does
             blockers = self.compiled.removals.get(node.id, [])
             return k_and([self.rule(node.rule)] + [k_not(self.rule(c)) for c in blockers])

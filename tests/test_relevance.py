@@ -328,3 +328,43 @@ def test_nsclc_driver_unknown_keeps_every_option_and_names_mutations(bundled):
     data = bundled["nsclc_driver_unknown.json"]
     assert {"sunvozertinib", "amivantamab", "pyrotinib", "trastuzumab_deruxtecan", "docetaxel"} <= _ids(data)
     assert data["missing"][0]["attribute"] == "mutations"
+
+
+# ---- `population`: soft, a flag (issue 11 item 5) -----------------------------------------------
+
+POPULATION_RULES = """
+recommendation r.pop
+  recommend topotecan
+  if histology = sclc
+  population line >= 2 "the trial enrolled second-line patients"
+  source doc "§1"
+"""
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    return oncologic.load(write_kb(tmp_path_factory.mktemp("population"), POPULATION_RULES))
+
+
+@pytest.mark.parametrize("line, flagged", [(2, False), (1, True), (None, False)])
+def test_population_flags_a_row_used_outside_it(populated, line, flagged):
+    record = {"id": "t", "cancer": "lung", "histology": "sclc", **({"line": line} if line else {})}
+    (rec,) = populated.evaluate(record).recommendations  # the rule fires on its conditions either way
+    flags = [f for f in rec.flags if f.kind == "outside_population"]
+    assert bool(flags) is flagged
+    if flagged:
+        assert flags[0].detail == {"rule": "r.pop", "population": "line >= 2",
+                                   "description": "the trial enrolled second-line patients"}
+        assert json.loads(populated.evaluate(record).to_json())["recommendations"][0]["flags"][0]["kind"] == "outside_population"
+
+
+def test_population_belongs_to_recommendations(tmp_path):
+    with pytest.raises(RuleError) as info:
+        oncologic.load(write_kb(tmp_path, 'concept c if stenosis\n  population line >= 2 "x"\n  source doc "§1"\n'))
+    assert "'population' belongs to recommendations" in str(info.value)
+
+
+def test_shipped_alk_transformation_row_is_flagged(bundled):
+    (rec,) = [r for r in bundled["nsclc_alk_transformation_sclc.json"]["recommendations"] if r["id"] == "etoposide+platinum"]
+    assert [f["detail"]["rule"] for f in rec["flags"] if f["kind"] == "outside_population"] == [
+        "nsclc.driver_positive.transformation.etoposide_platinum.alk_ros1"]

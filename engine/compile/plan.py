@@ -284,7 +284,7 @@ def make_plan(compiled) -> Plan:
     everything = sorted(n.id for n in nodes if n.canonical == n.id and n.kind != "field")
     program.views["answer"] = [c for nid in everything for c in rows(compiled, nid, "answer")]
 
-    conclusions = sorted({n.canonical for n in nodes if n.kind in ("concept", "rule", "regimen")})
+    conclusions = sorted({n.canonical for n in nodes if n.kind in ("concept", "rule", "regimen", "population")})
     # what `recommend` names missing data for: concepts, regimens (their rules and the
     # contraindications that can remove them), contraindications, `do not recommend` statements
     statements = [compiled.rule_node[nodes[k].rule] for k in compiled.regimens

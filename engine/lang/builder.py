@@ -101,6 +101,9 @@ class AstBuilder(Transformer):
     def applies(self, meta, children):
         return ("gate", children[0], self._pos(meta))
 
+    def population(self, meta, children):
+        return ("population", (children[0], _text(children[1])), self._pos(meta))
+
     def derive_difference(self, meta, children):
         return ("derive", (str(children[0]), str(children[1])))
 
@@ -181,7 +184,7 @@ class AstBuilder(Transformer):
     def _rule(self, kind, name, clauses, meta, concludes=None):
         pos = self._pos(meta)
         fields: dict = {"sources": [], "notes": [], "labels": [], "conditions": []}
-        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id", "gate"}
+        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id", "gate", "population"}
         flat = [entry for clause in clauses for entry in (clause if isinstance(clause, _Multi) else (clause,))]
         for key, value, cpos in flat:
             if key in ("sources", "notes", "labels", "conditions"):
@@ -212,12 +215,8 @@ class AstBuilder(Transformer):
             condition = ref if condition is None else n.And((ref, condition), pos)
             setting = setting[0]
         gate = fields.get("gate")
-        if gate is not None:
-            if condition is None:
-                self._error(pos, f"{kind} '{name}': 'applies when' says when the rule is relevant; "
-                                 f"it still needs its condition ('if ...'" + (" or 'for SETTING')" if kind == "recommendation" else ")"))
-            else:
-                condition = n.And((gate, condition), pos, gated=True)
+        if gate is not None and condition is not None:  # without a condition: the checker says so
+            condition = n.And((gate, condition), pos, gated=True)
         return n.Rule(
             kind=kind,
             id=rule_id,
@@ -236,6 +235,8 @@ class AstBuilder(Transformer):
             labels=tuple(fields["labels"]),
             pos=pos,
             gate=gate,
+            population=fields["population"][0] if "population" in fields else None,
+            population_text=fields["population"][1] if "population" in fields else None,
         )
 
     def condition(self, meta, children):
@@ -360,7 +361,7 @@ class _Multi(tuple):
 
 _CLAUSE_WORD = {
     "setting": "for", "polarity": "recommend", "strength": "strength", "evidence": "evidence",
-    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id", "gate": "applies when",
+    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id", "gate": "applies when", "population": "population",
 }
 
 

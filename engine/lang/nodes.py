@@ -275,6 +275,8 @@ class Rule(_Value):
     labels: Labels = ()
     pos: Pos = field(default=Pos("?", 0, 0))
     gate: Condition | None = None  # `applies when`: also the first item of ``condition``
+    population: Condition | None = None  # `population EXPR "..."`: soft, a flag where EXPR is false
+    population_text: str | None = None  # its description
 
 
 def gate_parts(cond) -> tuple | None:

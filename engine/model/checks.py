@@ -231,7 +231,10 @@ class Checker:
         if not rule.sources:
             self.error(rule.pos, f"{where} cites no source; add: source DOCUMENT \"table or section\"")
         if rule.condition is None:
-            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else ""))
+            hint = "; 'applies when' says when it is relevant, it still needs its condition" if rule.gate is not None else ""
+            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else "") + hint)
+            if rule.gate is not None:
+                _Resolve(self).visit(rule.gate)  # its names are checked all the same
         if rule.kind == "recommendation":
             if rule.polarity is None:
                 self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'")
@@ -265,7 +268,12 @@ class Checker:
                 consensus = n.Quantity(consensus.value, "%")
         condition = _Resolve(self).visit(rule.condition) if rule.condition is not None else None
         gate = n.gate_parts(condition)[0] if rule.gate is not None and n.gate_parts(condition) else None
-        return replace(rule, condition=condition, consensus=consensus, gate=gate)
+        population = rule.population
+        if population is not None:
+            if rule.kind != "recommendation" or rule.polarity != "recommend":
+                self.error(rule.pos, f"{where}: 'population' belongs to recommendations (it flags a recommended regimen)")
+            population = _Resolve(self).visit(population)
+        return replace(rule, condition=condition, consensus=consensus, gate=gate, population=population)
 
 
 def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:

@@ -79,7 +79,9 @@ class Recommendation(Model):
 class Flag(Model):
     """CONTRACT §4 ``flags``: ``kind`` already_received (``detail``: the items of the regimen
     the record lists in prior or current therapy, and where) or conflict (``detail``: the id
-    and rule of the `do not recommend` statement that also holds)."""
+    and rule of the `do not recommend` statement that also holds) or outside_population
+    (``detail``: ``rule``, its ``population`` expression and ``description``: the rule's source
+    wrote it for a population the patient is not in)."""
 
     kind: str
     detail: Any = None

@@ -74,6 +74,7 @@ LAYOUT = {
         "pending": "[yellow]? pending[/] {kind} {rule}: {reason} [dim]— undecided, needs {attributes}[/]",
         "pending_kind": {"contraindication": "contraindication", "not_recommended": "not-recommended statement"},
         "already_received": "[yellow]⚑ already received[/] ({attribute}: {items})",
+        "outside_population": "[yellow]⚑ outside the population the source wrote it for[/]: {description} ({rule})",
         "conflict_proof": "[yellow]⚠ also not recommended[/] by rule {rule}: {reason}",
         "attempts": "{count} rule(s) could conclude it, nearest first:",
         "explained": "{mark} [bold]{goal}[/] {verdict} for patient {patient}",
@@ -138,6 +139,7 @@ LAYOUT = {
         "pending": "[yellow]? 待定[/] {kind} {rule}：{reason} [dim]——未定，需补充：{attributes}[/]",
         "pending_kind": {"contraindication": "禁忌证", "not_recommended": "不推荐条款"},
         "already_received": "[yellow]⚑ 已接受过[/]（{attribute}：{items}）",
+        "outside_population": "[yellow]⚑ 超出来源所述人群[/]：{description}（{rule}）",
         "conflict_proof": "[yellow]⚠ 同时不推荐[/]，依据规则 {rule}：{reason}",
         "attempts": "共 {count} 条规则可推出该结论，最接近者在前：",
         "explained": "{mark} [bold]{goal}[/] 对患者 {patient} {verdict}",
@@ -227,6 +229,9 @@ class TextRenderer:
                     if flag.kind == "already_received":
                         leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
                                         items=self.names(flag.detail["items"])))
+                    elif flag.kind == "outside_population":
+                        leaf.add(self.t("outside_population", description=escape(flag.detail["description"] or flag.detail["population"]),
+                                        rule=escape(flag.detail["rule"])))
                 for item in rec.pending:
                     leaf.add(self.pending_line(item))
             c.print(tree)
