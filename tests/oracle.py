@@ -116,6 +116,8 @@ class Oracle:
             return self.concept(node.name)
         if node.kind == "rule":
             return self.rule(node.rule)
+        if node.kind == "population":  # a recommendation's soft `population`: read for a flag only
+            return self.cond(self.compiled.rule(node.rule).population)
         if node.kind == "regimen":  # recommended: its rule holds and no contraindication that can remove it does
             blockers = self.compiled.removals.get(node.id, [])
             return k_and([self.rule(node.rule)] + [k_not(self.rule(c)) for c in blockers])
@@ -125,7 +127,15 @@ class Oracle:
 # ---- re-checking explanations against the record ----------------------------------------
 
 def check_condition(oracle, cond: r.Condition, negated_ok=True):
-    """A shown condition re-checked on the record: its attribute's actual value is the record's."""
+    """A shown condition re-checked on the record: its attribute's actual value is the record's.
+    A test of an attribute shown as not applicable (``applies when`` fails): the attribute is
+    absent and its ``applies when`` is false on the record."""
+    if cond.does_not_apply is not None:
+        assert cond.attribute not in oracle.values, cond.text
+        gate = oracle.kb.attributes[cond.attribute].applies
+        assert gate is not None and oracle.cond(gate) is False, cond.text
+        assert cond.holds is (cond.negated is True), cond.text  # every test fails; its negation holds
+        return
     if cond.attribute is not None and cond.op in ("is known", "is unknown"):
         assert cond.holds == ((cond.attribute in oracle.values) == (cond.op == "is known")), cond.text
     elif cond.attribute is not None:

@@ -140,8 +140,9 @@ def test_second_line_is_not_first_line(kb):
 @pytest.mark.parametrize("record, verdict, missing", [
     (dict(prior_therapies=[]), "holds", None),
     (dict(prior_therapies=[], induction_regimen=[]), "holds", None),
-    # first line, but the therapies unrecorded: a squamous transformation after targeted therapy stays possible
-    (dict(prior_therapies=None, induction_regimen=[]), "holds", {"prior_therapies", "transformation"}),
+    # first line, but the therapies unrecorded: a squamous transformation after targeted therapy stays
+    # possible; the therapies are asked first (transformation applies only after targeted therapy)
+    (dict(prior_therapies=None, induction_regimen=[]), "holds", {"prior_therapies"}),
     (dict(prior_therapies=None), "undecided", {"induction_regimen", "prior_therapies"}),   # read differently before: holds
     (dict(prior_therapies=["cisplatin", "pemetrexed"]), "undecided", {"induction_regimen"}),  # e.g. adjuvant chemo
     (dict(prior_therapies=None, induction_regimen=["pemetrexed", "carboplatin"]), "fails", None),  # after induction
@@ -409,7 +410,8 @@ def test_imforte_without_prior_therapies_is_possible(kb):
     del rec["prior_therapies"]
     res = kb.evaluate(rec)
     assert graded(res) == set()
-    assert set({p.id: p.missing for p in res.possible}[LURBI_ATEZO]) == {"prior_therapies", "transformation"}
+    # relevance first: transformation applies only after targeted therapy, so the therapies are the question
+    assert set({p.id: p.missing for p in res.possible}[LURBI_ATEZO]) == {"prior_therapies"}
     assert LURBI_ATEZO in ids(kb.evaluate({**rec, "transformation": "none"}))
 
 

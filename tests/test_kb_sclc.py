@@ -156,11 +156,13 @@ def test_transformation_boundary_for_table3(kb, change, table3):
     else:
         assert second_line <= possible and not second_line & got
         missing = next(p for p in res.possible if p.id == "topotecan").missing
-        assert "transformation" in missing
         # therapies unrecorded: they are data to record (read differently before: the record counted as
-        # de novo, Table 3 certain); osimertinib recorded: only the transformation is missing
+        # de novo, Table 3 certain), and they are asked first — transformation applies only after targeted
+        # therapy (its `applies when`; asked as well before issue 11); osimertinib recorded: only the
+        # transformation is missing
         unrecorded = "prior_therapies" in change and change["prior_therapies"] is None
         assert ("prior_therapies" in missing) is unrecorded
+        assert ("transformation" in missing) is not unrecorded
 
 
 def test_transformed_sclc_third_line_gets_table4_not_table3(kb):
@@ -232,9 +234,10 @@ def test_tester_sclc_without_prior_therapies_is_possible(kb):
     assert "refractory_sclc" not in res.derived
     possible = {p.id: p.missing for p in res.possible}
     assert {x[0] for x in SECOND_LINE | TABLE6} <= set(possible)
-    for rid in (x[0] for x in SECOND_LINE):
-        assert {"prior_therapies", "transformation"} <= set(possible[rid])
-    assert {"prior_therapies", "transformation"} <= {m.attribute for m in res.missing}
+    for rid in (x[0] for x in SECOND_LINE):  # relevance first: transformation only after targeted therapy
+        assert "prior_therapies" in possible[rid] and "transformation" not in possible[rid]
+    asked = {m.attribute for m in res.missing}
+    assert "prior_therapies" in asked and "transformation" not in asked
     exp = kb.explain(TESTER_SCLC, "refractory_sclc")
     assert exp.verdict == "undecided" and exp.holds is None
     assert kb.explain(TESTER_SCLC, "small_cell_transformation").verdict == "undecided"

@@ -50,7 +50,7 @@ class Node(_Value):
     """A numbered condition, rule, concept or regimen; the explanation walks these."""
 
     id: int
-    kind: str  # leaf | and | or | not | ref | any | rule | concept | regimen
+    kind: str  # leaf | and | or | not | ref | any | rule | concept | regimen | population
     rule: str | None = None
     ast: object = None
     children: tuple[int, ...] = ()
@@ -70,6 +70,7 @@ class CompiledKB(Record):
     removals: dict[int, list[str]] = field(default_factory=dict)  # regimen node -> contraindication rule ids
     record_conditions: dict[int, int] = field(default_factory=dict)  # `any` node -> its rt<n> record condition
     leaf_rails: dict[str, tuple] = field(default_factory=dict)  # t<n>/f<n> of a leaf defined by one clause -> its body
+    population_node: dict[str, int] = field(default_factory=dict)  # recommendation rule id -> its `population` node
     plan: object = None  # oncologic.plan.Plan: the output predicates and the groups of `recommend`
 
     def rule(self, rule_id: str) -> n.Rule:
@@ -234,6 +235,9 @@ class Compiler(Visitor):
                 continue
             rid = self.out.rule_node[rule.id]
             self.origin = Origin(rule.id, rule.pos.file, rule.pos.line)
+            if rule.population is not None:  # soft: its own node, read for a flag, never part of the rule
+                cond = self.visit(rule.population, rule.id)
+                self.out.population_node[rule.id] = self.node("population", alias_of=cond, rule=rule.id, children=(cond,))
             for regimen in rule.regimens:
                 blockers = [c for c in contraindications if avoided[c.id] & set(regimen)] if rule.polarity == "recommend" else []
                 attrs = dict(rule=rule.id, name=n.regimen_id(regimen), items=tuple(regimen), children=(rid,))
@@ -252,7 +256,7 @@ class Compiler(Visitor):
         kind = type(cond).__name__.lower()  # and, or
         kids = tuple(self.visit(c, rule_id) for c in cond.items)
         canon = tuple(self.canon(k) for k in kids)
-        nid, new = self.shared((kind, canon), kind, rule=rule_id, ast=cond, children=kids)
+        nid, new = self.shared((kind, getattr(cond, "gated", False), canon), kind, rule=rule_id, ast=cond, children=kids)
         if new:
             if kind == "and":
                 self.add(_t(nid), *[_t(k) for k in canon])
@@ -387,7 +391,8 @@ class _Key(Visitor):
     """A condition without source positions: two conditions with one key mean the same."""
 
     def visit_And(self, cond: n.And | n.Or) -> tuple:
-        return (type(cond).__name__, tuple(map(self.visit, cond.items)))
+        # a relevance gate means what the plain `and` means, but its questions differ
+        return (type(cond).__name__, getattr(cond, "gated", False), tuple(map(self.visit, cond.items)))
 
     visit_Or = visit_And
 

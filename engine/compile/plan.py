@@ -174,7 +174,9 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
     A leaf is unknown when neither of its rails holds: its attribute is absent, or (``has``) a
     class recorded in place of the item it tests (``is known`` never is). An
     ``and`` with an unknown child is unknown unless it is false, an ``or`` unless it is
-    true, a ``not`` always: so a node misses what its children miss. The view holds clauses
+    true, a ``not`` always: so a node misses what its children miss — but a relevance gate
+    (``and`` with ``gated``) misses what its gate misses while the gate is unknown, and what
+    its body misses only once the gate holds (relevance is asked first). The view holds clauses
     only for nodes with an absent attribute below them, and none for decided conclusions,
     so the engine walks only where an absent attribute can leave something undecided, and
     checks the verdict only of the inner conditions on that way.
@@ -210,9 +212,17 @@ def missing_view(compiled, roots, absent, unknown, below: dict | None = None) ->
         guard = () if nid in unknown else {"and": (Negation(_f(nid)),), "regimen": (Negation(_f(nid)),),
                                            "not": ()}.get(node.kind, (Negation(_t(nid)),))
         via = kids(nid) if guard else miss(nid)
-        for child in dict.fromkeys(part for part, _ in compiled.parts(nid)):
-            if walked(child):
-                out.append(Clause(via, (miss(child),)))
+        if node.kind == "and" and getattr(node.ast, "gated", False):
+            # a relevance gate: while the gate is undecided, only its questions; once it holds, the body's
+            gate, body = (nodes[c].canonical for c in node.children)
+            if walked(gate):
+                out.append(Clause(via, (miss(gate),)))
+            if walked(body):
+                out.append(Clause(via, (_t(gate), miss(body))))
+        else:
+            for child in dict.fromkeys(part for part, _ in compiled.parts(nid)):
+                if walked(child):
+                    out.append(Clause(via, (miss(child),)))
         if guard:
             out.append(Clause(miss(nid), (kids(nid),) + guard))
     return name, out
@@ -274,7 +284,7 @@ def make_plan(compiled) -> Plan:
     everything = sorted(n.id for n in nodes if n.canonical == n.id and n.kind != "field")
     program.views["answer"] = [c for nid in everything for c in rows(compiled, nid, "answer")]
 
-    conclusions = sorted({n.canonical for n in nodes if n.kind in ("concept", "rule", "regimen")})
+    conclusions = sorted({n.canonical for n in nodes if n.kind in ("concept", "rule", "regimen", "population")})
     # what `recommend` names missing data for: concepts, regimens (their rules and the
     # contraindications that can remove them), contraindications, `do not recommend` statements
     statements = [compiled.rule_node[nodes[k].rule] for k in compiled.regimens

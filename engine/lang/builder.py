@@ -98,7 +98,7 @@ class AstBuilder(Transformer):
     # -- attributes --
     def attribute(self, meta, children):
         name, type_, *clauses = children
-        labels, derive, required, values = [], None, False, []
+        labels, derive, required, values, applies = [], None, False, [], None
         for kind, value, *rest in clauses:
             if kind == "labels":
                 labels.extend(value)
@@ -116,10 +116,21 @@ class AstBuilder(Transformer):
                 elif any(v == value[0] for v, _ in values):
                     self._error(rest[0], f"attribute '{name}': value '{value[0]}' is labelled twice")
                 values.append(value)
-        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta), tuple(values))
+            elif kind == "gate":
+                if applies is not None:
+                    self._error(rest[0], f"attribute '{name}' has more than one 'applies when' clause")
+                applies = value
+        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta),
+                           values=tuple(values), applies=applies)
 
     def value_label(self, meta, children):
         return ("value_label", (str(children[0]), children[1][1]), self._pos(meta))
+
+    def applies(self, meta, children):
+        return ("gate", children[0], self._pos(meta))
+
+    def population(self, meta, children):
+        return ("population", (children[0], _text(children[1])), self._pos(meta))
 
     def derive_difference(self, meta, children):
         return ("derive", (str(children[0]), str(children[1])))
@@ -201,7 +212,7 @@ class AstBuilder(Transformer):
     def _rule(self, kind, name, clauses, meta, concludes=None):
         pos = self._pos(meta)
         fields: dict = {"sources": [], "notes": [], "labels": [], "conditions": []}
-        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id"}
+        singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id", "gate", "population"}
         flat = [entry for clause in clauses for entry in (clause if isinstance(clause, _Multi) else (clause,))]
         for key, value, cpos in flat:
             if key in ("sources", "notes", "labels", "conditions"):
@@ -231,6 +242,9 @@ class AstBuilder(Transformer):
             ref = n.Ref(setting[0], setting[1])
             condition = ref if condition is None else n.And((ref, condition), pos)
             setting = setting[0]
+        gate = fields.get("gate")
+        if gate is not None and condition is not None:  # without a condition: the checker says so
+            condition = n.And((gate, condition), pos, gated=True)
         return n.Rule(
             kind=kind,
             id=rule_id,
@@ -250,6 +264,9 @@ class AstBuilder(Transformer):
             reason_labels=fields["reason"][1] if "reason" in fields else (),
             labels=tuple(fields["labels"]),
             pos=pos,
+            gate=gate,
+            population=fields["population"][0] if "population" in fields else None,
+            population_text=fields["population"][1] if "population" in fields else None,
         )
 
     def condition(self, meta, children):
@@ -374,7 +391,7 @@ class _Multi(tuple):
 
 _CLAUSE_WORD = {
     "setting": "for", "polarity": "recommend", "strength": "strength", "evidence": "evidence",
-    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id",
+    "grade": "grade", "consensus": "consensus", "reason": "because", "id": "id", "gate": "applies when", "population": "population",
 }
 
 

@@ -138,6 +138,10 @@ class Attribute(_Value):
     required: bool
     pos: Pos
     values: tuple[tuple[str, Labels], ...] = ()  # labels of enum/set values: `value sd label zh "..."`
+    # `applies when`: the patients the attribute means anything for. Outside them an absent
+    # attribute is not applicable (every test of it fails); the checker writes this into each
+    # test of the attribute in the rules (see :class:`And`, ``gated``).
+    applies: "Condition | None" = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -218,8 +222,15 @@ class ConceptRef(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class And(_Value):
+    """A conjunction. ``gated``: a relevance gate, exactly two items — ``items[0]`` says when
+    ``items[1]`` is relevant at all (a rule's ``applies when``, or ``A is known or G`` for a
+    test of an attribute declared ``applies when G``). For verdicts it is a plain ``and``;
+    the questions of an undecided one are its gate's while the gate is undecided, and an
+    explanation says "does not apply" when the gate fails."""
+
     items: tuple["Condition", ...]
     pos: Pos
+    gated: bool = False
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -260,7 +271,7 @@ class Rule(_Value):
     kind: str
     id: str
     name: str | None  # the concept or setting a concept rule concludes
-    condition: Condition | None
+    condition: Condition | None  # with the gate: ``And((gate, rest), gated=True)``
     setting: str | None = None
     polarity: str | None = None
     regimens: tuple[tuple[str, ...], ...] = ()
@@ -275,6 +286,37 @@ class Rule(_Value):
     reason_labels: Labels = ()
     labels: Labels = ()
     pos: Pos = field(default=Pos("?", 0, 0))
+    gate: Condition | None = None  # `applies when`: also the first item of ``condition``
+    population: Condition | None = None  # `population EXPR "..."`: soft, a flag where EXPR is false
+    population_text: str | None = None  # its description
+
+
+def gate_parts(cond) -> tuple | None:
+    """(gate, body) of a relevance gate (an ``And`` with ``gated``), else None."""
+    if isinstance(cond, And) and cond.gated:
+        return cond.items[0], cond.items[1]
+    return None
+
+
+def gated_attribute(cond) -> str | None:
+    """The attribute whose ``applies when`` a gate stands for (its gate reads ``A is known or
+    ...`` and its body tests A), or None for a rule's gate."""
+    parts = gate_parts(cond)
+    if parts is None:
+        return None
+    gate, body = parts
+    if isinstance(gate, Or) and isinstance(gate.items[0], IsKnown) and getattr(body, "attribute", None) == gate.items[0].attribute:
+        return gate.items[0].attribute
+    return None
+
+
+def relevance_source(cond) -> str:
+    """The relevance expression of a gate as its author wrote it (without ``A is known or``)."""
+    gate, _ = gate_parts(cond)
+    if gated_attribute(cond) is not None:
+        rest = gate.items[1:]
+        return to_source(rest[0]) if len(rest) == 1 else to_source(Or(rest, gate.pos))
+    return to_source(gate)
 
 
 @dataclass(eq=False, repr=False)
@@ -351,6 +393,8 @@ class _Source(Visitor):
     """A condition written back in the rule language."""
 
     def visit_And(self, cond: And) -> str:
+        if cond.gated and gated_attribute(cond) is not None:
+            return self.visit(cond.items[1])  # a test of an attribute, as written: its gate is the attribute's
         return " and ".join(self._wrapped(c, Or) for c in cond.items)
 
     def visit_Or(self, cond: Or) -> str:
@@ -389,7 +433,8 @@ class _Source(Visitor):
     def _wrapped(self, cond: Condition, *looser: type) -> str:
         """``cond`` in parentheses when it is one of the ``looser`` connectives."""
         text = self.visit(cond)
-        return f"({text})" if type(cond) in looser else text
+        leaf = isinstance(cond, And) and gated_attribute(cond) is not None  # written as its test
+        return f"({text})" if type(cond) in looser and not leaf else text
 
 
 _CHILDREN, _CONSTANT, _VALUE_TEXT, _SOURCE = _Children(), _Constant(), _ValueText(), _Source()

@@ -41,6 +41,7 @@ class Checker:
     def run(self) -> CheckedKB:
         self._declare()
         self._check_vocabulary()
+        self._check_relevance()
         resolved = []
         rule_ids: dict[str, n.Rule] = {}
         for module in self.modules:
@@ -55,6 +56,23 @@ class Checker:
         self._check_cycles()
         self._check_gradings()
         return self.kb
+
+    # -- `applies when` on attributes --
+    def _check_relevance(self) -> None:
+        """Resolve each attribute's ``applies when`` (its tests are then gated by it in every
+        rule: :meth:`_Resolve._gated`). The expression reads other data: not the attribute
+        itself, nor (directly) another attribute's gate."""
+        self.gates: dict[str, n.Condition] = {}
+        for attr in list(self.kb.attributes.values()):
+            if attr.applies is None:
+                continue
+            gate = _Resolve(self, gating=False).visit(attr.applies)
+            read = {getattr(c, "attribute", None) for c in n.walk(gate)}
+            if attr.name in read:
+                self.error(attr.applies.pos, f"attribute '{attr.name}': 'applies when' cannot test '{attr.name}' itself")
+                continue
+            self.gates[attr.name] = gate
+            self.kb.attributes[attr.name] = replace(attr, applies=gate)
 
     # -- grading schemes (e.g. Table 2 of the lung consensus) --
     def _check_gradings(self) -> None:
@@ -213,7 +231,10 @@ class Checker:
         if not rule.sources:
             self.error(rule.pos, f"{where} cites no source; add: source DOCUMENT \"table or section\"")
         if rule.condition is None:
-            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else ""))
+            hint = "; 'applies when' says when it is relevant, it still needs its condition" if rule.gate is not None else ""
+            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else "") + hint)
+            if rule.gate is not None:
+                _Resolve(self).visit(rule.gate)  # its names are checked all the same
         if rule.kind == "recommendation":
             if rule.polarity is None:
                 self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'")
@@ -246,7 +267,13 @@ class Checker:
             else:
                 consensus = n.Quantity(consensus.value, "%")
         condition = _Resolve(self).visit(rule.condition) if rule.condition is not None else None
-        return replace(rule, condition=condition, consensus=consensus)
+        gate = n.gate_parts(condition)[0] if rule.gate is not None and n.gate_parts(condition) else None
+        population = rule.population
+        if population is not None:
+            if rule.kind != "recommendation" or rule.polarity != "recommend":
+                self.error(rule.pos, f"{where}: 'population' belongs to recommendations (it flags a recommended regimen)")
+            population = _Resolve(self).visit(population)
+        return replace(rule, condition=condition, consensus=consensus, gate=gate, population=population)
 
 
 def check(modules: list[n.Module]) -> tuple[CheckedKB, list[Diagnostic]]:
@@ -275,10 +302,18 @@ class _Resolve(Visitor):
     problems go to the checker. ``record``: the list attribute whose fields an ``any ... where``
     tests."""
 
-    def __init__(self, checker: Checker, record: n.Attribute | None = None):
+    def __init__(self, checker: Checker, record: n.Attribute | None = None, gating: bool = True):
         self.checker, self.kb, self.record = checker, checker.kb, record
         self.error, self.unknown = checker.error, checker.unknown
         self.fits = _Fits(checker)
+        # tests of an attribute declared `applies when G` become `(A is known or G) and test`
+        self.gates = getattr(checker, "gates", {}) if gating and record is None else {}
+
+    def _gated(self, cond: n.Condition) -> n.Condition:
+        gate = self.gates.get(getattr(cond, "attribute", None))
+        if gate is None:
+            return cond
+        return n.And((n.Or((n.IsKnown(cond.attribute, cond.pos), gate), cond.pos), cond), cond.pos, gated=True)
 
     def visit_And(self, cond: n.And | n.Or) -> n.Condition:
         return replace(cond, items=tuple(map(self.visit, cond.items)))
@@ -300,7 +335,7 @@ class _Resolve(Visitor):
         attr = kb.attributes.get(ref.name)
         if attr is not None:
             if attr.type.kind == "bool":
-                return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
+                return self._gated(n.Compare(ref.name, "=", n.BoolValue(True), ref.pos))
             self.error(ref.pos, f"'{ref.name}' is a {attr.type.kind} attribute; compare it with a value (e.g. '{ref.name} = ...')")
             return ref
         candidates = list(kb.concepts) + [a for a, v in kb.attributes.items() if v.type.kind == "bool"]
@@ -311,7 +346,7 @@ class _Resolve(Visitor):
         attr = self._attribute(cond.attribute, cond.pos)
         if attr is None:
             return cond
-        return replace(cond, value=self._value(cond.value, attr, cond.pos, cond.op))
+        return self._gated(replace(cond, value=self._value(cond.value, attr, cond.pos, cond.op)))
 
     def visit_OneOf(self, cond: n.OneOf) -> n.Condition:
         attr = self._attribute(cond.attribute, cond.pos)
@@ -320,7 +355,7 @@ class _Resolve(Visitor):
         if attr.type.kind not in VALUE_KINDS:
             self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')")
             return cond
-        return replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values))
+        return self._gated(replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values)))
 
     def visit_Has(self, cond: n.Has) -> n.Condition:
         attr = self._attribute(cond.attribute, cond.pos)
@@ -329,13 +364,13 @@ class _Resolve(Visitor):
         if attr.type.kind not in ("set", "item_set"):
             self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')")
             return cond
-        return replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values))
+        return self._gated(replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values)))
 
     def visit_IsEmpty(self, cond: n.IsEmpty) -> n.Condition:
         attr = self._attribute(cond.attribute, cond.pos)
         if attr is not None and attr.type.kind not in ("set", "item_set", "record_list"):
             self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'is empty' is for sets and lists")
-        return cond
+        return self._gated(cond)
 
     def visit_IsKnown(self, cond: n.IsKnown) -> n.Condition:
         self._attribute(cond.attribute, cond.pos)
@@ -351,7 +386,7 @@ class _Resolve(Visitor):
         if self.record is not None:
             self.error(cond.pos, "'any ... where' cannot be nested")
             return cond
-        return replace(cond, condition=_Resolve(self.checker, record=attr).visit(cond.condition))
+        return self._gated(replace(cond, condition=_Resolve(self.checker, record=attr).visit(cond.condition)))
 
     def _attribute(self, name: str, pos: n.Pos) -> n.Attribute | None:
         """The attribute (or, inside ``any ... where``, the field) a condition tests."""

@@ -139,6 +139,7 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
     _conflicts(compiled, recs, not_recs)
     _flags(compiled, ev.patient.values, recs)
+    _population_flags(ev, recs + [p.recommendation for p in possible])
     regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
     missing = []
     for a, goals in needed.items():
@@ -277,6 +278,20 @@ def _conflicts(compiled: CompiledKB, recs: list[r.Recommendation], not_recs: lis
             if covered & set(rec.items):
                 rec.conflicts.append(r.Conflict(id=nr.id, rule=nr.rule, reason=nr.reason, consensus=nr.consensus,
                                                 source=nr.source))
+
+
+def _population_flags(ev: Evaluation, recs: list[r.Recommendation]) -> None:
+    """Flag a recommendation concluded by a rule whose soft ``population`` is false for the
+    patient: a row applied outside the population its source wrote it for."""
+    compiled = ev.compiled
+    for rec in recs:
+        rules = dict.fromkeys([rec.rule.id] + [s.rule.id for s in rec.support])
+        for rule_id in rules:
+            node = compiled.population_node.get(rule_id)
+            if node is not None and ev.value(node) is False:
+                rule = compiled.rule(rule_id)
+                rec.flags.append(r.Flag(kind="outside_population", detail={
+                    "rule": rule_id, "population": n.to_source(rule.population), "description": rule.population_text}))
 
 
 def _flags(compiled: CompiledKB, values: dict, recs: list[r.Recommendation]) -> None:

@@ -181,6 +181,9 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
     if node.kind == "not":
         _why(ev, node.children[0], not negated, conditions, children, missing)
         return
+    if node.kind == "and" and getattr(node.ast, "gated", False):
+        _why_gated(ev, node, value, negated, conditions, children, missing)
+        return
     kids = node.children
     if value is True:
         picks = kids if node.kind == "and" else [next(k for k in kids if ev.value(k) is True)]
@@ -190,6 +193,49 @@ def _why(ev: Evaluation, node_id: int, negated: bool, conditions: list, children
         picks = [k for k in kids if ev.value(k) is not True]
     for kid in picks:
         _why(ev, kid, negated, conditions, children, missing)
+
+
+def _why_gated(ev: Evaluation, node, value, negated: bool, conditions: list, children: list, missing: list) -> None:
+    """A relevance gate (``applies when``). A test of an attribute is shown as written, with
+    ``does_not_apply`` when the attribute's gate fails for the patient, and, while the gate is
+    undecided, the gate's data as the data to record (relevance is asked first). A rule's gate
+    is shown with its body, but when it fails or is undecided only the gate is shown."""
+    gate, body = node.children
+    gate_value = ev.value(gate)
+    attribute = n.gated_attribute(node.ast)
+    if attribute is not None:
+        shown = condition(ev, body, negated=negated)
+        shown.holds = None if value is None else (not value if negated else value)
+        if gate_value is False:
+            shown.does_not_apply = n.relevance_source(node.ast)
+        elif gate_value is None:
+            shown.needs = missing_attributes(ev, gate)
+            missing.extend(a for a in shown.needs if a not in missing)
+        conditions.append(shown)
+        if gate_value is True and ev.value(body) is None and attribute not in missing:
+            missing.append(attribute)
+        return
+    if gate_value is True and value is not True:
+        _why(ev, body, negated, conditions, children, missing)
+    elif gate_value is not True:
+        _why(ev, gate, negated, conditions, children, missing)
+    else:  # both hold: the gate's support, but what the body shows anyway (its setting) once
+        gate_conditions: list = []
+        gate_children: list = []
+        _why(ev, gate, negated, gate_conditions, gate_children, missing)
+        body_conditions: list = []
+        body_children: list = []
+        _why(ev, body, negated, body_conditions, body_children, missing)
+        shown = {_shown_key(c) for c in body_conditions}
+        derived = {(c.conclusion, c.rule.id) for c in body_children}
+        conditions.extend(c for c in gate_conditions if _shown_key(c) not in shown)
+        conditions.extend(body_conditions)
+        children.extend(c for c in gate_children if (c.conclusion, c.rule.id) not in derived)
+        children.extend(body_children)
+
+
+def _shown_key(c: r.Condition) -> tuple:
+    return (c.concept, c.attribute, c.op, c.negated, c.expected.to_json() if c.expected is not None else None)
 
 
 # ---- proofs ---------------------------------------------------------------------------------
@@ -270,9 +316,13 @@ def rule_attempt(ev: Evaluation, rule_id: str, conclusion: str, regimen_node: in
         value = False if removed else None if pending else True
         for item in pending:
             missing.extend(a for a in item.missing if a not in missing)
+    gate = n.gate_parts(compiled.nodes[cond].ast)
+    applies = ev.value(compiled.nodes[cond].children[0]) if gate is not None else None
     return r.Attempt(conclusion=conclusion, rule=rule_ref(rule), source=source_ref(compiled, rule), holds=value,
                      failed=failed, missing=missing, children=children, removed_by=removed, pending=pending,
-                     to_hold=changes_to_hold(ev, cond) if top and ev.value(rid) is not True else None)
+                     to_hold=changes_to_hold(ev, cond) if top and ev.value(rid) is not True and applies is not False else None,
+                     applies_when=n.relevance_source(compiled.nodes[cond].ast) if gate is not None else None,
+                     applies=applies)
 
 
 def removals(ev: Evaluation, regimen_node: int) -> list[r.Removal]:

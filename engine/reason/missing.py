@@ -46,6 +46,8 @@ class MissingBounds:
                 self._memo[nid] = (found, found)
             elif node.kind == "not":
                 self._memo[nid] = self.unknown(self._canon(node.children[0]))
+            elif node.kind == "and" and getattr(node.ast, "gated", False):
+                self._memo[nid] = self._gated(nid)
             elif node.kind in ("and", "regimen"):  # a regimen: its rule and not its contraindications
                 self._memo[nid] = self._parts(nid, settles=True)
             else:  # or, a concept with several rules
@@ -65,7 +67,7 @@ class MissingBounds:
             status = self._status(child)
             if status is None:  # unsettled: may be unknown or not
                 if self.nodes[child].kind == "and" and settles == positive:  # not false either
-                    c, p = self._parts(child, settles=True)
+                    c, p = self._open(child)
                     certain |= c  # a certain part makes it unknown (it is not false here)
                     could |= p
                 else:
@@ -75,6 +77,33 @@ class MissingBounds:
                 certain |= c
                 could |= p
         return frozenset(certain), frozenset(could)
+
+    def _gated(self, nid: int) -> tuple[frozenset, frozenset]:
+        """Bounds for a relevance gate that is not false: its gate's questions while the gate is
+        unknown, its body's once the gate holds (the gate is then true: the node is not false)."""
+        gate, body = (self._canon(c) for c in self.nodes[nid].children)
+        status = self._status(gate)
+        if status:
+            return self.unknown(gate)
+        if status is None:  # either: the union bounds it
+            g = self._open(gate)
+            b = self._open(body)
+            return frozenset(), g[1] | b[1]
+        return self._open(body)
+
+    def _open(self, nid: int) -> tuple[frozenset, frozenset]:
+        """Bounds for a node that is true or unknown."""
+        status = self._status(nid)
+        if status:
+            return self.unknown(nid)
+        if status is False:
+            return frozenset(), frozenset()
+        node = self.nodes[nid]
+        if node.kind == "and" and getattr(node.ast, "gated", False):
+            return self._gated(nid)
+        if node.kind == "and":
+            return self._parts(nid, settles=True)
+        return frozenset(), self.below[nid] & self.absent
 
     def _status(self, nid: int) -> bool | None:
         """True: certainly unknown; False: certainly decided; None: not settled by what is known."""
@@ -111,5 +140,9 @@ def _unknown_leaves(ev: Evaluation, node_id: int, seen: set[int], found: set[str
     node = ev.compiled.nodes[nid]
     if node.kind in ("leaf", "any"):
         found.add(node.ast.attribute)
+    if node.kind == "and" and getattr(node.ast, "gated", False):  # relevance first
+        gate, body = node.children
+        _unknown_leaves(ev, gate if ev.value(gate) is None else body, seen, found)
+        return
     for part, _ in ev.compiled.parts(nid):
         _unknown_leaves(ev, part, seen, found)

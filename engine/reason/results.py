@@ -80,7 +80,9 @@ class Recommendation(Model):
 class Flag(Model):
     """CONTRACT §4 ``flags``: ``kind`` already_received (``detail``: the items of the regimen
     the record lists in prior or current therapy, and where) or conflict (``detail``: the id
-    and rule of the `do not recommend` statement that also holds)."""
+    and rule of the `do not recommend` statement that also holds) or outside_population
+    (``detail``: ``rule``, its ``population`` expression and ``description``: the rule's source
+    wrote it for a population the patient is not in)."""
 
     kind: str
     detail: Any = None
@@ -225,6 +227,7 @@ class Condition(Model):
     records_total: Optional[int] = None  # ... of how many
     needs: Optional[list[str]] = None  # an unknown concept: the missing attributes that would decide it
     flip: Optional[Flip] = None  # a duration derived from dates: when the condition as shown holds
+    does_not_apply: Optional[str] = None  # the attribute is not applicable to the patient: its `applies when` fails
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -322,6 +325,8 @@ class Attempt(Model):
     removed_by: list[Removal] = field(default_factory=list)
     to_hold: Optional[list[Change]] = None  # the changes that would make this rule hold; None: no simple change
     pending: list[Pending] = field(default_factory=list)  # the rule holds; these undecided contraindications could remove it
+    applies_when: Optional[str] = None  # the rule's `applies when`, as written (None: the rule has none)
+    applies: Optional[bool] = None  # its verdict: False = the rule does not apply to the patient (`failed` says why)
 
 
 @dataclass(kw_only=True, eq=False, repr=False)

@@ -160,6 +160,9 @@ class TextRenderer:
                     if flag.kind == "already_received":
                         leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
                                         items=self.names(flag.detail["items"])))
+                    elif flag.kind == "outside_population":
+                        leaf.add(self.t("outside_population", description=escape(flag.detail["description"] or flag.detail["population"]),
+                                        rule=escape(flag.detail["rule"])))
                 for item in rec.pending:
                     leaf.add(self.pending_line(item))
             c.print(tree)
@@ -338,6 +341,8 @@ class TextRenderer:
         head = f"{MARK[attempt.holds]} {self.name(attempt.conclusion)} [dim]" + self.t("by_rule", rule=self.rule(attempt.rule)) + (
             self.t("source", source=self.source(attempt.source)) if attempt.source.document else "") + "[/]"
         branch = Tree(head) if tree is None else tree.add(head)
+        if attempt.applies is False:
+            branch.add(f"{MARK[False]} " + escape(self.words.does_not_apply(attempt.applies_when)))
         for cond in attempt.failed:
             if cond.concept and cond.op == "is" and any(isinstance(ch, r.Attempt) and ch.conclusion == cond.concept for ch in attempt.children):
                 continue  # the child attempt below says it, with its reasons

@@ -134,7 +134,15 @@ class Words:
                                                expected=" " + expected if expected else "", actual=self.actual(c))
         if c.flip is not None:
             text = self.phrase["with_flip"].format(condition=text, flip=self.flip(c.flip))
+        if c.does_not_apply is not None:
+            text = self.phrase["does_not_apply"].format(condition=text, gate=c.does_not_apply)
+        elif c.needs is not None:
+            text = self.phrase["needs"].format(condition=text, attributes=self.names(c.needs))
         return text
+
+    def does_not_apply(self, gate: str) -> str:
+        """A rule whose ``applies when`` fails: ``does not apply: only when ...``."""
+        return self.phrase["rule_does_not_apply"].format(gate=gate)
 
     def expected(self, c: r.Condition) -> str:
         """What the rule's test expects, as the rule writes it (units made canonical)."""
