@@ -20,6 +20,9 @@ def test_wheel_installs_and_runs_with_the_shipped_kb(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "oncologic/grammar/oncologic.lark" in names
     assert "oncologic/facts/lung/sclc.rules" in names and "oncologic/facts/common/drugs.rules" in names
+    shipped = {"oncologic/facts/" + p.relative_to(ROOT / "facts").as_posix() for p in (ROOT / "facts").rglob("*.rules")}
+    assert shipped <= set(names), "a facts/ folder is missing from pyproject's packages"  # every rule file
+    assert {"oncologic/report/messages/en.json", "oncologic/report/messages/zh.json"} <= set(names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"

@@ -12,9 +12,8 @@ from oncologic.report.text import TextRenderer
 
 from support import example_files, lung
 
-QUESTION = re.compile(r"^  (\d+)\. Record (\S+) → decides (\d+):$")
-ENTRY = re.compile(r"^      ([?✔]) (\S+)")
-ABOVE = re.compile(r"^      and, shown above: (.*)$")
+QUESTION = re.compile(r"^  (\d+)\. Record (\S+) → decides (\d+)(?: \(listed above: (.*)\):|:|, listed above: (.*))$")
+ENTRY = re.compile(r"^      (?:\? ✘|[?✔]) (\S+)")
 
 
 def render(kb, res, lang="en") -> list[str]:
@@ -31,11 +30,10 @@ def questions(lines):
     for line in lines[start + 1:]:
         if m := QUESTION.match(line):
             current = m.group(2)
-            found[current] = (int(m.group(3)), [], [])
+            above = m.group(4) or m.group(5)
+            found[current] = (int(m.group(3)), [], above.split(", ") if above else [])
         elif current and (m := ENTRY.match(line)):
-            found[current][1].append(m.group(2))
-        elif current and (m := ABOVE.match(line)):
-            found[current][2].extend(m.group(1).split(", "))
+            found[current][1].append(m.group(1))
     return found
 
 
@@ -105,3 +103,28 @@ def test_json_carries_notes_and_reasons_in_the_language_asked_for(kb):
     for item in zh.not_recommended + zh.possibly_not_recommended:
         assert item.reason is None or (item.localized_reason and len(item.localized_notes) == len(item.notes))
         assert item.localized_reason is None or not any("a" <= ch.lower() <= "z" for ch in item.localized_reason[:4])
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_what_a_question_decides_is_an_entry_that_needs_it_and_no_line_repeats(kb, path):
+    res = kb.evaluate(path)
+    needs = {(a, p.id) for p in res.possible for a in p.missing}
+    needs |= {(a, rec.id) for rec in res.recommendations for item in rec.pending for a in item.missing}
+    needs |= {(a, m.id) for m in res.possibly_not_recommended for a in m.missing}
+    for m in res.missing:
+        for ident in m.recommendations:
+            assert (m.attribute, ident) in needs, (m.attribute, ident)
+    lines = render(kb, res)
+    start = next((i for i, line in enumerate(lines) if line.startswith("Open questions")), len(lines))
+    section = [line for line in lines[start:] if line.strip() and not line.startswith("        ")]
+    assert len(section) == len(set(section))  # no question or entry line repeats (a flag under each may)
+
+
+def test_a_possible_regimen_already_received_is_flagged(kb):
+    res = kb.evaluate(lung(id="p", histology="sclc", line=2, ecog=1,
+                           prior_therapies=["lurbinectedin", "atezolizumab", "carboplatin", "etoposide"]))
+    lurbi = next(p for p in res.possible if p.id == "lurbinectedin")  # no tfi: refractory is undecided
+    assert [(f.kind, f.detail) for f in lurbi.flags] == [
+        ("already_received", {"attribute": "prior_therapies", "items": ["lurbinectedin"]})]
+    assert lurbi.recommendation.flags == lurbi.flags
+    assert any("⚑ already received (prior_therapies: lurbinectedin)" in line for line in render(kb, res))

@@ -138,11 +138,21 @@ def conclusions(ev: Evaluation, lang: str = "en") -> r.Result:
     contra = _once_contraindicated(contra, order)
     recs.sort(key=lambda x: (STRENGTH_ORDER.get(x.strength, 3), order[x.rule.id], x.id))
     _conflicts(compiled, recs, not_recs)
-    _flags(compiled, ev.patient.values, recs)
+    _flags(compiled, ev.patient.values, recs + [p.recommendation for p in possible])
     _population_flags(ev, recs + [p.recommendation for p in possible])
+    for p in possible:
+        p.flags = list(p.recommendation.flags)
     regimen_ids = {compiled.nodes[k].name for k in compiled.regimens}
+    # what each attribute decides among the entries shown (a rule's data whose entry another rule
+    # made certain decides nothing; a certain entry's only questions are its pending statements')
+    deciding = {(a, p.id) for p in possible for a in p.missing}
+    deciding |= {(a, rec.id) for rec in recs for item in rec.pending for a in item.missing}
+    deciding |= {(a, m.id) for m in maybe_not for a in m.missing}
     missing = []
     for a, goals in needed.items():
+        goals = [g for g in goals if g not in regimen_ids or (a, g) in deciding]
+        if not goals:
+            continue
         decided = [g for g in goals if g in regimen_ids]
         missing.append(r.Missing(attribute=a, needed_for=goals, decides=len(decided), recommendations=decided))
     missing.sort(key=lambda m: (-m.decides, -len(m.needed_for), m.attribute))

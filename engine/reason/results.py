@@ -157,6 +157,7 @@ class Possible(Model):
     recommendation: Recommendation
     pending: list[Pending] = field(default_factory=list)  # undecided statements that keep it from being certain
     exact: bool = True  # False: the case analysis was over its bound; it may in fact be certain or impossible
+    flags: list["Flag"] = field(default_factory=list)  # as on a recommendation (CONTRACT §4 flags)
 
 
 @dataclass(kw_only=True, eq=False, repr=False)

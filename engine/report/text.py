@@ -156,13 +156,8 @@ class TextRenderer:
                 for conflict in rec.conflicts:
                     leaf.add(self.t("conflict", id=escape(conflict.id), rule=escape(conflict.rule.id),
                                     reason=self.text(conflict.reason)))
-                for flag in rec.flags:
-                    if flag.kind == "already_received":
-                        leaf.add(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
-                                        items=self.names(flag.detail["items"])))
-                    elif flag.kind == "outside_population":
-                        leaf.add(self.t("outside_population", description=escape(flag.detail["description"] or flag.detail["population"]),
-                                        rule=escape(flag.detail["rule"])))
+                for line in self.flag_lines(rec.flags):
+                    leaf.add(line)
                 for item in rec.pending:
                     leaf.add(self.pending_line(item))
             c.print(tree)
@@ -186,7 +181,20 @@ class TextRenderer:
 
     def not_recommended_line(self, item: r.NotRecommended, mark: str = "[red]✘[/]") -> str:
         consensus = self.t("agreement", consensus=item.consensus) if item.consensus is not None else ""
-        return f"  {mark} {self.name(item.id)}{consensus} — {self.text(item.reason)} [dim]{self.source(item.source)}[/]"
+        return f"  {mark} {self.name(item.id)}{consensus} — {self.text(item.reason)} [dim]({self.source(item.source)})[/]"
+
+    def flag_lines(self, flags) -> list[str]:
+        """The flags of a recommendation, certain or possible (a conflict has its own line)."""
+        lines = []
+        for flag in flags:
+            if flag.kind == "already_received":
+                lines.append(self.t("already_received", attribute=self.names([flag.detail["attribute"]]),
+                                    items=self.names(flag.detail["items"])))
+            elif flag.kind == "outside_population":
+                lines.append(self.t("outside_population", rule=escape(flag.detail["rule"]),
+                                    description=self.text(flag.detail["description"]) if flag.detail["description"]
+                                    else escape(flag.detail["population"])))
+        return lines
 
     def questions(self, res: r.Result) -> None:
         """The open questions, most deciding first, each with the recommendations it decides
@@ -202,10 +210,14 @@ class TextRenderer:
         possible = {p.id: p for p in res.possible}
         certain = {rec.id for rec in res.recommendations}
         shown: set[str] = set()
+        statements = {m.id for m in res.possibly_not_recommended}
+        approximate = False
         for number, m in enumerate(deciding, 1):
-            c.print(self.t("question", number=number, attribute=escape(self.words.name(m.attribute)),
-                           count=len(m.recommendations)))
             earlier = [i for i in m.recommendations if i in shown]
+            key = "question" if not earlier else "question_above" if len(earlier) < len(m.recommendations) \
+                else "question_above_only"
+            c.print(self.t(key, number=number, attribute=escape(self.words.name(m.attribute)),
+                           count=len(m.recommendations), items=", ".join(self.name(i) for i in earlier)))
             for ident in m.recommendations:
                 if ident in shown:
                     continue
@@ -218,17 +230,22 @@ class TextRenderer:
                         line += " " + self.t("also_needs", attributes=self.names(others))
                     if not item.exact:
                         line += " " + self.t("approximate_short")
+                        approximate = True
                     c.print(line)
-                else:  # certain, with an undecided statement against it that needs this
-                    mark = MARK[True] if ident in certain else "[yellow]?[/]"
-                    c.print(f"      {mark} {self.name(ident)} " + self.t("could_be_removed"))
-            if earlier:
-                c.print(self.t("shown_above", items=", ".join(self.name(i) for i in earlier)))
+                    for flag in self.flag_lines(item.flags):
+                        c.print("        " + flag)
+                elif ident in certain:  # with an undecided statement against it that needs this
+                    c.print(f"      {MARK[True]} {self.name(ident)} " + self.t("could_be_removed"))
+                elif ident in statements:  # a `do not recommend` statement, undecided
+                    c.print(f"      [yellow]?[/] [red]✘[/] {self.name(ident)} " + self.t("statement_against"))
         unplaced = [p for p in res.possible if p.id not in shown]  # possible without a named question (vague data)
         for item in unplaced:
             c.print(f"  [yellow]?[/] {self.name(item.id)} — {self.t('needs', attributes=self.names(item.missing))}")
+            approximate = approximate or not item.exact
         if rest:
             c.print(self.t("other_questions", attributes=self.names(rest)))
+        if approximate:
+            c.print(self.t("approximate_note"))
 
     # -- explain --
     def condition(self, cond: r.Condition) -> str:
@@ -303,7 +320,7 @@ class TextRenderer:
                 kind = self.compiled.checked.attributes[attr].type.kind
                 shown = units.show(value, kind) if kind in units.UNITS else self.words.value(value, kind)
                 bits.append(f"{self.words.names([attr])} = {shown}")
-        return "; ".join(bits)
+        return self.words.phrase["changes_sep"].join(bits)
 
     def pending_line(self, item: r.Pending) -> str:
         """An undecided contraindication or `do not recommend` statement, with the data it needs."""
@@ -381,7 +398,7 @@ class TextRenderer:
             c.print(self.t("nearest_miss", mark=MARK[False], goal=self.name(wn.goal), patient=escape(patient),
                            count=len(wn.attempts)))
         else:
-            c.print(self.headline(wn, patient) + "; " + self.t("attempts", count=len(wn.attempts)))
+            c.print(self.headline(wn, patient) + self.words.phrase["changes_sep"] + self.t("attempts", count=len(wn.attempts)))
         for attempt in wn.attempts:
             c.print(self.attempt_tree(attempt))
         self.pending(wn.pending)
