@@ -167,6 +167,9 @@ def test_is_known_is_not_gated(mini):
      "cannot test 't2' itself"),
     ("concept c if stenosis\n  source doc \"§1\"\n", VOCABULARY + "attribute t2: bool\n  applies when line >= 2\n  applies when ecog <= 1\n",
      "more than one 'applies when' clause"),
+    ("concept c if stenosis\n  source doc \"§1\"\n",
+     VOCABULARY + "attribute t2: bool\n  applies when t3\nattribute t3: bool\n  applies when t2\n",
+     "gates do not chain"),
 ])
 def test_mistakes_are_reported(tmp_path, rules, vocabulary, message):
     with pytest.raises(RuleError) as info:
@@ -368,3 +371,17 @@ def test_shipped_alk_transformation_row_is_flagged(bundled):
     (rec,) = [r for r in bundled["nsclc_alk_transformation_sclc.json"]["recommendations"] if r["id"] == "etoposide+platinum"]
     assert [f["detail"]["rule"] for f in rec["flags"] if f["kind"] == "outside_population"] == [
         "nsclc.driver_positive.transformation.etoposide_platinum.alk_ros1"]
+
+
+def test_population_description_in_languages(kb):
+    """`population EXPR en "..." zh "..."`: the JSON flag keeps English, the zh report shows Chinese."""
+    from io import StringIO
+    from rich.console import Console
+    from oncologic.report.text import TextRenderer
+    path = "examples/patients/nsclc_alk_transformation_sclc.json"
+    res = kb.evaluate(path)
+    flag = next(f for rec in res.recommendations for f in rec.flags if f.kind == "outside_population")
+    assert flag.detail["description"].startswith("Table 4 and §四(二)1: transformation after")
+    console = Console(width=10_000, file=StringIO(), record=True)
+    TextRenderer(kb.compiled, "zh", console).result(kb.evaluate(path, "zh"))
+    assert "超出来源所述人群：表4及§四(二)1：一/二/三代EGFR-TKI治疗后的转化" in console.export_text()

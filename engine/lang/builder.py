@@ -130,7 +130,7 @@ class AstBuilder(Transformer):
         return ("gate", children[0], self._pos(meta))
 
     def population(self, meta, children):
-        return ("population", (children[0], _text(children[1])), self._pos(meta))
+        return ("population", (children[0], children[1]), self._pos(meta))
 
     def derive_difference(self, meta, children):
         return ("derive", (str(children[0]), str(children[1])))
@@ -266,7 +266,8 @@ class AstBuilder(Transformer):
             pos=pos,
             gate=gate,
             population=fields["population"][0] if "population" in fields else None,
-            population_text=fields["population"][1] if "population" in fields else None,
+            population_text=fields["population"][1][0] if "population" in fields else None,
+            population_labels=fields["population"][1][1] if "population" in fields else (),
         )
 
     def condition(self, meta, children):

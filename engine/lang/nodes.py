@@ -289,6 +289,7 @@ class Rule(_Value):
     gate: Condition | None = None  # `applies when`: also the first item of ``condition``
     population: Condition | None = None  # `population EXPR "..."`: soft, a flag where EXPR is false
     population_text: str | None = None  # its description
+    population_labels: Labels = ()  # the description by language (`population EXPR en "..." zh "..."`)
 
 
 def gate_parts(cond) -> tuple | None:

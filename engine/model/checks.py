@@ -71,6 +71,12 @@ class Checker:
             if attr.name in read:
                 self.error(attr.applies.pos, f"attribute '{attr.name}': 'applies when' cannot test '{attr.name}' itself")
                 continue
+            chained = sorted(a for a in read if a and a in self.kb.attributes and self.kb.attributes[a].applies is not None)
+            if chained:
+                self.error(attr.applies.pos, f"attribute '{attr.name}': its 'applies when' tests "
+                                             f"{', '.join(repr(a) for a in chained)}, which has an 'applies when' of its own; "
+                                             f"gates do not chain: write that condition out here")
+                continue
             self.gates[attr.name] = gate
             self.kb.attributes[attr.name] = replace(attr, applies=gate)
 

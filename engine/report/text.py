@@ -86,6 +86,8 @@ class TextRenderer:
                         table.setdefault(note, labels)
                     if rule.reason is not None:
                         table.setdefault(rule.reason, rule.reason_labels)
+                    if rule.population_text is not None:
+                        table.setdefault(rule.population_text, rule.population_labels)
             text = label_of(table.get(text, ()), self.lang) or text
         return escape(text)
 
