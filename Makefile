@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench check clean
+.PHONY: demo test bench check fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fuzz harness (tests/test_fuzz.py) for longer than CI's 45 s: FUZZ_BUDGET seconds shared by
+# the generators, a fresh seed each run unless FUZZ_SEED is given; the runs per generator are
+# written to fuzz-report.json. A failure prints its seed and case: replay with FUZZ_SEED=...
+FUZZ_BUDGET ?= 600
+FUZZ_SEED   ?= $(shell date +%s)
+fuzz: $(STAMP)
+	ONCOLOGIC_FUZZ_BUDGET=$(FUZZ_BUDGET) ONCOLOGIC_FUZZ_SEED=$(FUZZ_SEED) ONCOLOGIC_FUZZ_REPORT=fuzz-report.json \
+		$(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider -rxXf
+	@echo "seed $(FUZZ_SEED), budget $(FUZZ_BUDGET) s: fuzz-report.json"
 
 check: $(STAMP)
 	$(BIN)/oncologic check

@@ -23,7 +23,24 @@ class Diagnostic:
     severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        return f"{visible(self.file)}:{self.line}:{self.column}: {self.severity}: {visible(self.message)}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would act on or not show escaped: C0/C1
+    controls as ``\\x1b``, other invisible ones (format characters such as U+FEFF and U+200B,
+    line and paragraph separators, surrogates) as ``U+FEFF``. Everything else is unchanged."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0xA0:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"U+{ord(ch):04X}")
+    return "".join(out)
 
 
 class RuleError(OncologicError):

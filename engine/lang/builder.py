@@ -6,6 +6,9 @@ as diagnostics here; name resolution and types are the checker's job.
 """
 from __future__ import annotations
 
+import datetime
+import unicodedata
+
 from lark import Token, Transformer, Tree, v_args
 
 from . import nodes as n
@@ -320,15 +323,16 @@ class AstBuilder(Transformer):
         return tuple(str(c) for c in children)
 
     # -- conditions --
+    # The grammar gives `a or b or c` as one node with all its terms (not nested pairs, so a
+    # chain of thousands of terms is one level deep). A first term that is itself a
+    # parenthesised `or` is merged in, as when the chain was built pair by pair.
     def or_(self, meta, children):
-        left, right = children
-        items = (left.items if isinstance(left, n.Or) else (left,)) + (right,)
-        return n.Or(items, self._pos(meta))
+        first, *rest = children
+        return n.Or((first.items if isinstance(first, n.Or) else (first,)) + tuple(rest), self._pos(meta))
 
     def and_(self, meta, children):
-        left, right = children
-        items = (left.items if isinstance(left, n.And) else (left,)) + (right,)
-        return n.And(items, self._pos(meta))
+        first, *rest = children
+        return n.And((first.items if isinstance(first, n.And) else (first,)) + tuple(rest), self._pos(meta))
 
     def not_(self, meta, children):
         return n.Not(children[0], self._pos(meta))
@@ -374,7 +378,17 @@ class AstBuilder(Transformer):
         return n.Text(_text(children[0]))
 
     def date(self, meta, children):
-        return n.DateValue(str(children[0]))
+        """A date literal, read digit by digit as numbers are (full-width ``２０２６-０１-０１`` is
+        2026-01-01: the grammar's digits are Unicode's, as ``int`` reads them) and checked on
+        the calendar: ``2026-13-01`` and ``2026-02-30`` are errors, never text compared as text."""
+        written = str(children[0])
+        iso = "".join(str(unicodedata.decimal(c)) if c != "-" else c for c in written)
+        try:
+            datetime.date.fromisoformat(iso)
+        except ValueError as err:
+            shown = written if written == iso else f"{written} ({iso})"
+            self._error(self._pos(meta), f"'{shown}' is not a date: {err}")
+        return n.DateValue(iso)
 
     def true(self, meta, children):
         return n.BoolValue(True)

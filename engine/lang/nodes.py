@@ -443,9 +443,16 @@ _CHILDREN, _CONSTANT, _VALUE_TEXT, _SOURCE = _Children(), _Constant(), _ValueTex
 
 def walk(condition: Condition):
     """Every node of a condition, depth first, the node itself first."""
-    yield condition
-    for child in _CHILDREN.visit(condition):
-        yield from walk(child)
+    stack = [condition]  # iterative: a condition's depth is bounded (lang.limits) but not small
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(_CHILDREN.visit(node)))
+
+
+def children(condition: Condition) -> tuple:
+    """The conditions directly inside a condition (none for a test or a reference)."""
+    return _CHILDREN.visit(condition)
 
 
 def constant(value: Value):

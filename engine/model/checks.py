@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from ..lang import nodes as n
 from ..lang import units
+from ..lang.limits import MAX_DEPTH
 from ..lang.visitor import Visitor
 from ..errors import Diagnostic
 from .kb import CheckedKB
@@ -116,7 +117,8 @@ class Checker:
                                          f"({grading.pos.file}:{grading.pos.line}), but the rule says '{stated}'")
 
     def _check_cycles(self) -> None:
-        """A concept defined in terms of itself has no clinical meaning: report the cycle."""
+        """A concept defined in terms of itself has no clinical meaning: report the cycle. Then
+        the depth limit (:data:`~oncologic.lang.limits.MAX_DEPTH`). Both walks are iterative."""
         uses: dict[str, set[str]] = {}
         first_rule: dict[str, n.Rule] = {}
         for rule in self.kb.rules:
@@ -126,23 +128,65 @@ class Checker:
                 first_rule.setdefault(rule.name, rule)
         state: dict[str, int] = {}
         reported: set[frozenset] = set()
-
-        def visit(name: str, path: list[str]) -> None:
-            state[name] = 1
-            for dep in sorted(uses.get(name, ())):
-                if state.get(dep) == 1:
-                    cycle = path[path.index(dep):] + [dep] if dep in path else [name, dep]
+        cyclic = False
+        for root in sorted(uses):
+            if state.get(root) is not None:
+                continue
+            state[root] = 1
+            path = [root]
+            stack = [iter(sorted(uses.get(root, ())))]
+            while stack:
+                dep = next(stack[-1], None)
+                if dep is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                elif state.get(dep) == 1:
+                    cycle = path[path.index(dep):] + [dep]
+                    cyclic = True
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
                         self.error(first_rule[dep].pos, "concepts are defined in terms of themselves: " + " -> ".join(cycle))
                 elif state.get(dep) is None:
-                    visit(dep, path + [dep])
-            state[name] = 2
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append(iter(sorted(uses.get(dep, ()))))
+        if not cyclic:
+            self._check_depth(uses)
 
-        for name in sorted(uses):
-            if state.get(name) is None:
-                visit(name, [name])
+    def _check_depth(self, uses: dict[str, set[str]]) -> None:
+        """Every rule's condition, with the concepts it uses written out, nests at most
+        MAX_DEPTH levels (explanations walk it so). Reported once, at the rule that first goes
+        past the limit (not at every rule built on it)."""
+        depth: dict[str, int] = {}   # concept -> its deepest rule's depth
+        via: dict[str, str] = {}     # concept -> the concept its deepest rule goes through
+        rules_of: dict[str, list[n.Rule]] = {}
+        for rule in self.kb.rules:
+            if rule.kind in ("concept", "setting") and rule.condition is not None:
+                rules_of.setdefault(rule.name, []).append(rule)
+        waiting = {name: len(deps & rules_of.keys()) for name, deps in uses.items()}
+        users: dict[str, list[str]] = {}
+        for name, deps in uses.items():
+            for dep in deps & rules_of.keys():
+                users.setdefault(dep, []).append(name)
+        ready = sorted(name for name, count in waiting.items() if count == 0)
+        while ready:  # concepts in dependency order (no cycles here)
+            name = ready.pop()
+            depth[name], via[name] = max((_expanded_depth(r.condition, depth) for r in rules_of[name]),
+                                         key=lambda dv: dv[0])
+            for user in users.get(name, ()):
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
+        for rule in self.kb.rules:
+            if rule.condition is None:
+                continue
+            levels, through = _expanded_depth(rule.condition, depth)
+            if levels <= MAX_DEPTH or (through is not None and depth.get(through, 0) > MAX_DEPTH):
+                continue  # within the limit, or past it already in the concept it uses
+            chain = f" through concept '{through}'" if through else ""
+            self.error(rule.pos, f"{rule.kind} '{rule.id}': its condition{chain} nests {levels} levels deep with the "
+                                 f"concepts it uses written out (limit {MAX_DEPTH}); define it in fewer steps")
 
     def _declare(self) -> None:
         kb = self.kb
@@ -470,6 +514,24 @@ class _Fits(Visitor):
         if attr.type.kind != "string":
             self.error(pos, f"'{attr.name}' is a {attr.type.kind}; quoted text does not fit" + _example(attr))
         return value
+
+
+def _expanded_depth(cond: n.Condition, concepts: dict[str, int]) -> tuple[int, str | None]:
+    """(levels of ``cond`` with each concept use counting its concept's depth plus one, the
+    concept on the deepest path or None). Iterative; ``concepts`` holds the known depths."""
+    best, through = 0, None
+    stack = [(cond, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, n.ConceptRef):
+            inner = concepts.get(node.name, 0)
+            if level + inner > best or (level + inner == best and through is None):
+                best, through = level + inner, node.name
+            continue
+        if level > best:
+            best, through = level, None
+        stack.extend((child, level + 1) for child in n.children(node))
+    return best, through
 
 
 def _example(attr: n.Attribute) -> str:
