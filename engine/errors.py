@@ -35,13 +35,19 @@ class RuleError(OncologicError):
 
 
 class PatientError(OncologicError):
-    """A patient record is not valid; the message names the file and the attribute."""
+    """A patient record is not valid; the message names the file (``FILE`` or, in a JSON Lines
+    cohort, ``FILE:LINE``) and the attribute. ``line`` is the cohort line, or None.
 
-    def __init__(self, source: str, message: str, attribute: str | None = None):
+    The message is one line, its control characters written as escapes (``\\x1b``): it quotes
+    what the record says, and a record's text must not reach a terminal as control codes."""
+
+    def __init__(self, source: str, message: str, attribute: str | None = None, line: int | None = None):
+        from .report.visible import visible
         self.source = source
         self.attribute = attribute
+        self.line = line
         where = f"{source}: attribute '{attribute}'" if attribute else source
-        super().__init__(f"{where}: {message}")
+        super().__init__(visible(f"{where}: {message}"))
 
 
 class GoalError(OncologicError):
