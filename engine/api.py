@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from itertools import islice
 from typing import Iterable, Iterator, Union
 
@@ -66,7 +67,8 @@ class KnowledgeBase:
             return validate(record, self.compiled.checked, source or f"<record {str(record.get('id', '?'))[:40]}>")
         if not isinstance(record, (str, os.PathLike)):
             raise PatientError(f"<{type(record).__name__}>", "a record is a dict, a Patient or the path of a .json/.yaml file")
-        records = list(islice(read_entries(record), 2))  # a cohort is not read past its second record
+        with closing(read_entries(record)) as entries:
+            records = list(islice(entries, 2))  # a cohort is not read past its second record
         if len(records) != 1:
             raise PatientError(str(record), f"holds {'more than one record' if records else 'no record'}; "
                                             "use evaluate_many for a cohort")

@@ -219,7 +219,8 @@ def parse_json(text: str, where: str, line: int | None = None) -> Any:
                            key) from None
     except json.JSONDecodeError as err:
         at = f"column {err.colno}" if line is not None else f"line {err.lineno}, column {err.colno}"
-        raise PatientError(where, f"is not valid JSON: {err.msg} at {at}") from None
+        msg = err.msg[:-3] if err.msg.endswith(" at") else err.msg  # "Invalid control character at"
+        raise PatientError(where, f"is not valid JSON: {msg} at {at}") from None
     except RecursionError:  # pragma: no cover - the depth is bounded above
         raise PatientError(where, f"nests lists and objects deeper than {MAX_DEPTH} levels") from None
 
@@ -426,8 +427,9 @@ _Loader = None
 def parse_yaml(text: str, where: str) -> Any:
     """One YAML document, read with the YAML 1.2 core schema."""
     import yaml
-    loader = _loader_class()(text)
+    loader = None
     try:
+        loader = _loader_class()(text)  # its reader refuses unprintable characters here
         node = loader.get_single_node()
         return loader.construct_document(node) if node is not None else None
     except _Problem as problem:
@@ -435,11 +437,14 @@ def parse_yaml(text: str, where: str) -> Any:
         raise PatientError(where, problem.message + at, problem.attribute) from None
     except yaml.reader.ReaderError as err:
         at = _position(text, err.position, None)
-        raise PatientError(where, f"is not valid YAML at {at}: character {err.character!r} is not allowed "
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        raise PatientError(where, f"is not valid YAML at {at}: character U+{code:04X} is not allowed "
                                   "(write it as an escape in a double-quoted string)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PatientError(where, f"is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+        said = " ".join(filter(None, (getattr(err, "context", None), getattr(err, "problem", None)))) or str(err)
+        raise PatientError(where, f"is not valid YAML{at}: {said}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
