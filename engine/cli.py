@@ -23,7 +23,7 @@ LANG = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", sho
 
 
 def _fail(message: str, status: int) -> None:
-    from .report.visible import visible
+    from .errors import visible
     click.echo(visible(message, keep_newlines=True), err=True)
     sys.exit(status)
 
@@ -132,7 +132,7 @@ def _cohort(kb, path: str, fmt: str, lang: str) -> None:
     JSON object a line, or the text report), a message for each bad one (stderr, with its line);
     exit 2 after the last record if any was bad."""
     from .errors import PatientError
-    from .report.visible import visible
+    from .errors import visible
     renderer = _renderer(kb, lang) if fmt == "text" else None
     bad = 0
     for item in kb.evaluate_many(path, lang, errors="collect"):

@@ -16,7 +16,7 @@ import oncologic
 from oncologic.cli import main
 from oncologic.errors import OncologicError, PatientError
 from oncologic.records import limits
-from oncologic.report.visible import visible
+from oncologic.errors import visible
 from minikb import write_kb
 from support import EXAMPLES, ROOT, shipped_kb
 

@@ -20,14 +20,14 @@ from ..compile.compiler import CompiledKB
 from ..lang import units
 from ..lang.nodes import label_of
 from .catalogue import catalogue, verdict_key
-from .visible import visible
+from ..errors import visible
 from .words import Words
 
 def escape(text: str) -> str:
     """The one door for text from a record or a rule file (ids, names, notes, reasons, sources,
     values) into the output: control characters written as escapes (``\\x1b``, so an ESC
     sequence in a patient id cannot move the cursor or recolour the report; see
-    :mod:`.visible`), then rich markup escaped (``[bold]`` in a note stays text)."""
+    :func:`oncologic.errors.visible`), then rich markup escaped (``[bold]`` in a note stays text)."""
     return escape_markup(visible(text))
 
 
