@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from itertools import islice
 from typing import Iterable, Iterator, Union
 
@@ -20,7 +21,9 @@ from .compile.compiler import CompiledKB
 from .reason.conclude import conclusions
 from .reason.evaluate import Evaluation, evaluate, evaluate_all, evaluate_goals
 from .compile.build import load_compiled
-from .records.patient import Patient, read_records, validate
+from .errors import OncologicError, PatientError
+from .records.patient import Patient, validate
+from .records.reading import read_entries
 
 PatientLike = Union[Patient, dict, str, os.PathLike]
 
@@ -61,18 +64,32 @@ class KnowledgeBase:
         if isinstance(record, Patient):
             return record
         if isinstance(record, dict):
-            return validate(record, self.compiled.checked, source or f"<record {record.get('id', '?')}>")
-        records = list(read_records(record))
+            return validate(record, self.compiled.checked, source or f"<record {str(record.get('id', '?'))[:40]}>")
+        if not isinstance(record, (str, os.PathLike)):
+            raise PatientError(f"<{type(record).__name__}>", "a record is a dict, a Patient or the path of a .json/.yaml file")
+        with closing(read_entries(record)) as entries:
+            records = list(islice(entries, 2))  # a cohort is not read past its second record
         if len(records) != 1:
-            from .errors import PatientError
-            raise PatientError(str(record), f"holds {len(records)} records; use evaluate_many for a cohort")
-        where, raw = records[0]
+            raise PatientError(str(record), f"holds {'more than one record' if records else 'no record'}; "
+                                            "use evaluate_many for a cohort")
+        where, _, raw = records[0]
+        if isinstance(raw, PatientError):
+            raise raw
         return validate(raw, self.compiled.checked, where)
 
-    def patients(self, path: str | os.PathLike) -> Iterator[Patient]:
-        """Every record of a file (one for .json/.yaml, one a line for .jsonl), validated."""
-        for where, raw in read_records(path):
-            yield validate(raw, self.compiled.checked, where)
+    def patients(self, path: str | os.PathLike, errors: str = "raise") -> Iterator[Patient | PatientError]:
+        """Every record of a file (one for .json/.yaml, one a line for .jsonl), validated, in
+        order; ``errors`` as for :meth:`evaluate_many`."""
+        _errors_mode(errors)
+        for where, line, raw in read_entries(path):
+            try:
+                if isinstance(raw, PatientError):
+                    raise raw
+                yield validate(raw, self.compiled.checked, where, line=line)
+            except PatientError as err:
+                if errors == "raise":
+                    raise
+                yield err
 
     def run(self, record: PatientLike) -> Evaluation:
         """The engine's raw verdict on every node of the knowledge base for a patient."""
@@ -99,21 +116,50 @@ class KnowledgeBase:
 
     BATCH = 100
 
-    def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en") -> Iterator[r.Result]:
+    def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en",
+                      errors: str = "raise") -> Iterator[r.Result | PatientError]:
         """Results for many patients (a .jsonl cohort file, or any iterable of records as
-        :meth:`evaluate` takes them), in order, evaluated in batches of ``BATCH`` patients per
-        engine query.
+        :meth:`evaluate` takes them), in input order, evaluated in batches of ``BATCH`` patients
+        per engine query. Lazy and streaming: a cohort file is read line by line, batch by batch.
 
-        Yields one :class:`~oncologic.reason.results.Result` per record, the same as
-        :meth:`evaluate` gives it. Lazy: records are read and validated batch by batch, so a
-        :class:`~oncologic.errors.PatientError` (naming the file and line of the record) is
-        raised when the iteration reaches the bad record, after the results before its batch.
+        Yields one :class:`~oncologic.reason.results.Result` per valid record, the same as
+        :meth:`evaluate` gives it. A bad record (a line that is not JSON, or an invalid
+        record) is a :class:`~oncologic.errors.PatientError` naming the file, the line
+        (``err.line``) and the attribute; ``errors`` says what happens to it:
+
+        - ``"raise"`` (the default): every record before it is yielded, then it is raised
+          (iteration ends there);
+        - ``"collect"``: it is *yielded* in the record's place (like ``asyncio.gather``'s
+          ``return_exceptions=True``) and every following record is still evaluated, so
+          nothing is lost: ``[x for x in kb.evaluate_many(path, errors="collect") if
+          isinstance(x, oncologic.PatientError)]`` are the bad records, in order.
+
+        A cohort file that cannot be read at all (absent, not a regular file, wrong suffix)
+        raises :class:`~oncologic.errors.PatientError` either way; an unknown ``errors`` raises
+        :class:`~oncologic.errors.OncologicError`.
         """
+        _errors_mode(errors)
         if isinstance(records, (str, os.PathLike)):
-            records = self.patients(records)
-        patients = map(self.patient, records)
-        while batch := list(islice(patients, self.BATCH)):
-            yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.backend, batch))
+            entries = self.patients(records, errors="collect")
+        else:
+            entries = map(self._patient_or_error, records)
+        while batch := list(islice(entries, self.BATCH)):
+            if errors == "raise":
+                bad = next((i for i, e in enumerate(batch) if isinstance(e, PatientError)), None)
+                if bad is not None:
+                    if bad:
+                        yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.backend, batch[:bad]))
+                    raise batch[bad]
+            good = [e for e in batch if not isinstance(e, PatientError)]
+            results = iter(evaluate_all(self.compiled, self.backend, good) if good else ())
+            for entry in batch:
+                yield entry if isinstance(entry, PatientError) else conclusions(next(results), lang)
+
+    def _patient_or_error(self, record: PatientLike) -> Patient | PatientError:
+        try:
+            return self.patient(record)
+        except PatientError as err:
+            return err
 
     def explain(self, record: PatientLike, goal: str) -> r.Explanation:
         """The proof of a goal for the patient.
@@ -156,6 +202,11 @@ class KnowledgeBase:
         patient = self.patient(record)
         roots = Goal(self.compiled, goal).roots(self.compiled)  # an unknown goal fails before any evaluation
         return evaluate_goals(self.compiled, self.backend, patient, roots)
+
+
+def _errors_mode(errors: str) -> None:
+    if errors not in ("raise", "collect"):
+        raise OncologicError(f"errors={errors!r}: expected 'raise' or 'collect'")
 
 
 def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT) -> KnowledgeBase:

@@ -23,8 +23,20 @@ LANG = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", sho
 
 
 def _fail(message: str, status: int) -> None:
-    click.echo(message, err=True)
+    from .errors import visible
+    click.echo(visible(message, keep_newlines=True), err=True)
     sys.exit(status)
+
+
+def _quiet_exit() -> None:
+    """The reader of stdout went away (``| head -1``): exit 0 without a word. stdout is pointed
+    at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor to point
+        pass
+    sys.exit(0)
 
 
 def guarded(fn):
@@ -32,7 +44,9 @@ def guarded(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, inside the guard
+            return out
         except RuleError as err:
             _fail(str(err) + f"\n{len(err.diagnostics)} error(s)", 2)
         except OncologicError as err:
@@ -40,7 +54,7 @@ def guarded(fn):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except BrokenPipeError:
-            sys.exit(0)
+            _quiet_exit()
         except Exception as err:  # noqa: BLE001 - the last line of defence
             if os.environ.get("ONCOLOGIC_DEBUG"):
                 traceback.print_exc()
@@ -101,20 +115,38 @@ def check(kb_dir, fmt):
 @guarded
 def recommend(patient, kb_dir, fmt, lang):
     """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
+    from pathlib import Path
     kb = _kb(kb_dir)
-    if patient.endswith(".jsonl"):
-        renderer = _renderer(kb, lang) if fmt == "text" else None
-        for res in kb.evaluate_many(patient, lang):
-            if fmt == "json":
-                click.echo(res.to_json(indent=None))
-            else:
-                renderer.result(res)
+    if Path(patient).suffix.lower() == ".jsonl":
+        _cohort(kb, patient, fmt, lang)
         return
     res = kb.evaluate(patient, lang)
     if fmt == "json":
         _emit_json(res)
     else:
         _renderer(kb, lang).result(res)
+
+
+def _cohort(kb, path: str, fmt: str, lang: str) -> None:
+    """Every record of a JSON Lines cohort, in order: a result for each valid one (stdout: one
+    JSON object a line, or the text report), a message for each bad one (stderr, with its line);
+    exit 2 after the last record if any was bad."""
+    from .errors import PatientError
+    from .errors import visible
+    renderer = _renderer(kb, lang) if fmt == "text" else None
+    bad = 0
+    for item in kb.evaluate_many(path, lang, errors="collect"):
+        if isinstance(item, PatientError):
+            bad += 1
+            sys.stdout.flush()  # results so far before the message, when both go to one terminal
+            click.echo(f"error: {visible(str(item))}", err=True)
+        elif fmt == "json":
+            click.echo(item.to_json(indent=None))
+        else:
+            renderer.result(item)
+    if bad:
+        sys.stdout.flush()
+        _fail(f"error: {path}: {bad} bad record(s), reported above; every other record was evaluated", 2)
 
 
 @main.command()

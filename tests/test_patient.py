@@ -74,8 +74,10 @@ def test_lengths_percent_and_dates(tmp_path):
 def test_tfi_is_derived_from_dates_only_when_absent(tmp_path):
     p = load(tmp_path, {**BASE, "first_line_end_date": "2026-01-15", "progression_date": "2026-03-01"})
     assert p.values["tfi"] == 45 and p.derived == {"tfi": ("progression_date", "first_line_end_date")}
-    p = load(tmp_path, {**BASE, "tfi": "100d", "first_line_end_date": "2026-01-15", "progression_date": "2026-03-01"})
-    assert p.values["tfi"] == 100 and p.derived == {}
+    p = load(tmp_path, {**BASE, "tfi": "45d", "first_line_end_date": "2026-01-15", "progression_date": "2026-03-01"})
+    assert p.values["tfi"] == 45 and p.derived == {}  # given and agreeing: kept as given
+    with pytest.raises(PatientError, match="attribute 'tfi': \"100d\" \\(100 d\\) contradicts progression_date - first_line_end_date = 45 d"):
+        load(tmp_path, {**BASE, "tfi": "100d", "first_line_end_date": "2026-01-15", "progression_date": "2026-03-01"})
 
 
 def test_null_is_unknown(tmp_path):

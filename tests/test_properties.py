@@ -72,6 +72,10 @@ def patients(draw):
     for later, earlier in [a.derive for a in ATTRS.values() if a.derive]:
         if later in record and earlier in record and record[later] < record[earlier]:
             record[later], record[earlier] = record[earlier], record[later]
+    for attr in ATTRS.values():  # a duration given beside its two dates must agree with them (issue 12)
+        if attr.derive and attr.name in record and all(d in record for d in attr.derive):
+            later, earlier = attr.derive
+            record[attr.name] = f"{(dt.date.fromisoformat(record[later]) - dt.date.fromisoformat(record[earlier])).days}d"
     return record
 
 
@@ -129,6 +133,8 @@ def apply_changes(record: dict, changes) -> dict:
     for c in changes:
         if c.action == "set" or c.action == "record":
             out[c.attribute] = c.value
+            for source in ATTRS[c.attribute].derive or ():  # a what-if on tfi replaces the dates it came from
+                out.pop(source, None)
         elif c.action == "add":
             out[c.attribute] = sorted(set(out.get(c.attribute) or []) | {c.value})
         elif c.action == "remove":

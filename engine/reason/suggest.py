@@ -39,7 +39,8 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
             planned[change.attribute] = change
         record = _apply(record, plan)
         try:
-            patient = validate(record, ev.compiled.checked, ev.patient.source)
+            # a what-if: tfi may be set beside the dates it is derived from, which the proposal keeps
+            patient = validate(record, ev.compiled.checked, ev.patient.source, check_agreement=False)
         except PatientError:
             return None
         if holds(ev.compiled, ev.backend, patient, node_id):  # asks the engine for this one verdict only

@@ -12,7 +12,7 @@ import re
 import shlex
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.tree import Tree
 
 from ..reason import results as r
@@ -20,7 +20,25 @@ from ..compile.compiler import CompiledKB
 from ..lang import units
 from ..lang.nodes import label_of
 from .catalogue import catalogue, verdict_key
+from ..errors import visible
 from .words import Words
+
+def escape(text: str) -> str:
+    """The one door for text from a record or a rule file (ids, names, notes, reasons, sources,
+    values) into the output: control characters written as escapes (``\\x1b``, so an ESC
+    sequence in a patient id cannot move the cursor or recolour the report; see
+    :func:`oncologic.errors.visible`), then rich markup escaped (``[bold]`` in a note stays text)."""
+    return escape_markup(visible(text))
+
+
+class _Console(Console):
+    """rich's console, except that a closed pipe (``| head -1``) is left to the caller (the
+    command line exits 0 quietly) instead of rich's ``SystemExit(1)``."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
 
 MARK = {True: "[green]✔[/]", False: "[red]✘[/]", None: "[yellow]?[/]"}
 NEGATIVE_MARK = {True: "[red]⊘[/]", False: "[dim]–[/]", None: "[yellow]?[/]"}  # a statement against: holds, fails, undecided
@@ -29,7 +47,7 @@ class TextRenderer:
     def __init__(self, compiled: CompiledKB, lang: str = "en", console: Console | None = None):
         self.compiled = compiled
         self.lang = lang
-        self.console = console or Console(highlight=False, soft_wrap=False)
+        self.console = console or _Console(highlight=False, soft_wrap=False, emoji=False)
         self.words = Words(lang, compiled.checked.label, compiled.checked.value_label)
         self.layout = catalogue(lang)["layout"]
 
