@@ -27,23 +27,6 @@ class Diagnostic:
         return f"{visible(self.file)}:{self.line}:{self.column}: {self.severity}: {visible(self.message)}"
 
 
-def visible(text: str) -> str:
-    """``text`` with every character a terminal would act on or not show escaped: C0/C1
-    controls as ``\\x1b``, other invisible ones (format characters such as U+FEFF and U+200B,
-    line and paragraph separators, surrogates) as ``U+FEFF``. Everything else is unchanged."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif ord(ch) < 0xA0:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"U+{ord(ch):04X}")
-    return "".join(out)
-
-
 class RuleError(OncologicError):
     """The knowledge base has errors; ``diagnostics`` lists all of them."""
 
@@ -82,8 +65,10 @@ class GoalError(OncologicError):
 # (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), the line and paragraph separators
 # (U+2028, U+2029) and lone surrogates (which cannot be written as UTF-8 at all).
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+# ... and the other invisible format characters a message could hide (U+200B zero width space,
+# U+2060 word joiner, U+FEFF byte order mark).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
