@@ -30,6 +30,7 @@ from ..base import Facts, FollowUp, Row, View
 pyEngine.Float_Precision = None  # process-wide: the default (8) rounds 6.7 to 6.699999988...
 
 _SAFE_PREDICATE = re.compile(r"^[a-z][a-z0-9_]*$")
+_OPERATORS = frozenset(["==", "!=", "<", "<=", ">", ">="])  # a Comparison's
 
 
 def _activate(logic) -> None:
@@ -58,10 +59,16 @@ class PyDatalogEngine:
     MAX_VIEWS = 256
 
     def __init__(self, program: Program):
-        self._arities = program.predicates()
-        for pred in self._arities:
+        # the predicates to declare (below) in one pass over the clauses, names checked on the way
+        declare = {**program.edb, **program.outputs}
+        for clause in program.all_clauses():
+            for b in clause.body:
+                if type(b) is Negation:
+                    declare[b.atom.pred] = len(b.atom.args)
+        for pred in declare:
             if not _SAFE_PREDICATE.match(pred):
                 raise ValueError(f"unsafe predicate name {pred!r}")  # the compiler only makes safe ones
+        self._declare = declare  # negated, extensional and output predicates -> arity
         self.program = program
         self._local = threading.local()
         self._ids = count()
@@ -83,12 +90,12 @@ class PyDatalogEngine:
     def _load(self) -> None:
         """Assert the program's clauses with pyEngine's own constructors — what pyParser's
         ``head <= body`` does in the end, without its per-clause parsing overhead."""
+        preds = self._local.preds = {}
         for clause in self.program.clauses:
-            pyEngine.assert_(_clause(clause))
+            pyEngine.assert_(_clause(clause, preds))
         # pyDatalog raises on a negated predicate that has no clause and no fact: declare them.
-        arities = self._arities
-        for pred in self.program.negated_predicates() | set(self.program.edb) | set(self.program.outputs):
-            _declare(pred, arities[pred])
+        for pred, arity in self._declare.items():
+            _declare(pred, arity)
 
     def _view(self, name: str, clauses: list | None) -> None:
         """Make sure the view ``name`` is loaded in the current database."""
@@ -97,7 +104,7 @@ class PyDatalogEngine:
             return
         if clauses is None:  # one of the program's own views
             for clause in self.program.views[name]:
-                pyEngine.assert_(_clause(clause))
+                pyEngine.assert_(_clause(clause, local.preds))
             local.views.add(name)
             return
         if name in local.extra:
@@ -225,18 +232,34 @@ def _term(t):
     return found
 
 
-def _literal(b):
+def _literal(b, preds: dict | None):
     if isinstance(b, Atom):
-        return pyEngine.Literal(b.pred, [_term(a) for a in b.args])
-    if isinstance(b, Negation):
-        return pyEngine.Literal("~" + b.atom.pred, [_term(a) for a in b.atom.args])
-    if isinstance(b, Comparison):
-        return pyEngine.Literal(b.op, [_term(b.left), _term(b.right)])
-    raise AssertionError(b)
+        name, args = b.pred, b.args
+    elif isinstance(b, Negation):
+        name, args = "~" + b.atom.pred, b.atom.args
+    elif isinstance(b, Comparison):
+        name, args = b.op, (b.left, b.right)
+    else:
+        raise AssertionError(b)
+    terms = [_term(a) for a in args]
+    if preds is None:
+        return pyEngine.Literal(name, terms)
+    pred = preds.get((name, len(terms)))
+    if pred is None:  # the first literal of a predicate registers it (and a negation's base)
+        if not (_SAFE_PREDICATE.match(name.removeprefix("~")) or name in _OPERATORS):
+            raise ValueError(f"unsafe predicate name {name!r}")  # the compiler only makes safe ones
+        literal = pyEngine.Literal(name, terms)
+        preds[(name, len(terms))] = literal.pred
+        return literal
+    return pyEngine.Literal(pred, terms)
 
 
-def _clause(clause):
-    return pyEngine.Clause(_literal(clause.head), [_literal(b) for b in clause.body])
+def _clause(clause, preds: dict | None = None):
+    """pyEngine's clause for ``clause``. ``preds``: (name, arity) -> pyEngine's predicate, for
+    the program's own clauses in one database, whose predicates stay registered as long as it
+    lives (a caller's views are removed again: they pass None). Handing pyEngine the predicate
+    skips its lookup by name for each literal."""
+    return pyEngine.Clause(_literal(clause.head, preds), [_literal(b, preds) for b in clause.body])
 
 
 def _declare(pred: str, arity: int) -> None:
