@@ -463,3 +463,28 @@ def test_a_closed_pipe_exits_0_quietly(tmp_path):
 ])
 def test_raw_control_characters_and_syntax_errors_are_located(tmp_path, suffix, text, message):
     rejected(write(tmp_path, text, suffix), None, message)
+
+
+# ---- found by a fresh attacker after the merge: precision and week dates -----------------------
+
+@pytest.mark.parametrize("field, value", [("tfi", "89.9999999d"), ("tfi", 89.9999999), ("pd_l1_tps", "49.9999999%"),
+                                          ("pd_l1_tps", "50.00000000000001%")])
+def test_a_value_more_precise_than_kept_is_refused_not_rounded_across_a_threshold(tmp_path, field, value):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"id": "p", "cancer": "lung", "histology": "sclc", "line": 2, field: value}))
+    status, _, err = cli("recommend", str(path))
+    assert status == 2 and f"attribute '{field}'" in err and "more than 6 decimal places" in err, err
+
+
+def test_six_decimals_are_kept_exactly(kb):
+    patient = kb.patient({"id": "p", "cancer": "lung", "histology": "sclc", "line": 2, "tfi": "89.999999d",
+                          "prior_therapies": ["carboplatin", "etoposide"]})
+    assert patient.values["tfi"] == 89.999999
+    assert "refractory_sclc" in kb.evaluate(patient).derived  # below 90 d: holds
+
+
+def test_an_iso_week_date_is_refused(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"id": "p", "cancer": "lung", "first_line_end_date": "2026-W03-1"}))
+    status, _, err = cli("recommend", str(path))
+    assert status == 2 and "'first_line_end_date'" in err and "write YYYY-MM-DD" in err

@@ -61,6 +61,9 @@ class Node(_Value):
 
 @dataclass(eq=False, repr=False)
 class CompiledKB(Record):
+    """The compiled knowledge base: the checked model, the Datalog program, its canonical nodes
+    and the query plan; what the cache stores."""
+
     checked: CheckedKB
     program: Program
     nodes: list[Node] = field(default_factory=list)

@@ -18,6 +18,8 @@ from ..values import Record, Value as _Value
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Var(_Value):
+    """A Datalog variable (its name starts with an upper-case letter)."""
+
     name: str  # starts with an upper-case letter
 
     def __str__(self) -> str:
@@ -29,6 +31,8 @@ Term = Union[Var, str, int, float, bool]
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Atom(_Value):
+    """``pred(args...)``: a predicate applied to terms."""
+
     pred: str
     args: tuple
 
@@ -38,6 +42,8 @@ class Atom(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Negation(_Value):
+    """``not pred(args...)``: negation as failure of an atom of a lower stratum."""
+
     atom: Atom
 
     def __str__(self) -> str:
@@ -46,6 +52,8 @@ class Negation(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Comparison(_Value):
+    """``left op right``: a built-in comparison (== != < <= > >=)."""
+
     left: Var
     op: str  # == != < <= > >=
     right: Term
@@ -68,6 +76,8 @@ class Origin(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Clause(_Value):
+    """``head :- body``, with the rule it came from (``origin``)."""
+
     head: Atom
     body: tuple
     origin: Origin | None = None

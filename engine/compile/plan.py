@@ -51,6 +51,9 @@ MIN_GROUP = 4
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Group(_Value):
+    """Nodes asked together in one view: their ids and the members of a class recorded in place
+    of an item."""
+
     id: int
     gate: int  # a canonical node: when it is false, so is every member
     members: frozenset  # canonical conclusion nodes under the group, its subgroups' included
@@ -59,6 +62,9 @@ class Group(_Value):
 
 @dataclass(eq=False, repr=False)
 class Plan(Record):
+    """What ``recommend`` asks the backend: the conclusions, the roots of missing-data
+    questions, the groups, and the views made so far."""
+
     conclusions: tuple  # canonical nodes whose verdicts `recommend` needs, sorted
     missing_roots: tuple  # conclusions whose missing data `recommend` names when they are unknown
     groups: dict = field(default_factory=dict)  # group id -> Group

@@ -17,6 +17,8 @@ from .visitor import Visitor
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Pos(_Value):
+    """Where a node was written: file, line and column (1-based)."""
+
     file: str
     line: int
     column: int
@@ -63,16 +65,22 @@ class Symbol(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Text(_Value):
+    """A quoted string value in a condition."""
+
     value: str
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DateValue(_Value):
+    """A date literal (``2026-01-15``), checked on the calendar."""
+
     iso: str
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class BoolValue(_Value):
+    """``true`` or ``false`` as written in a condition."""
+
     value: bool
 
 
@@ -99,6 +107,8 @@ class TypeSpec(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Field(_Value):
+    """One field of a ``list of {...}`` attribute: its name and type."""
+
     name: str
     type: TypeSpec
     pos: Pos
@@ -106,6 +116,8 @@ class Field(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Document(_Value):
+    """A source document: its id, file name, title (one or by language) and labels."""
+
     name: str
     filename: str
     title: str | None  # the English title (or the one title as written)
@@ -131,6 +143,9 @@ class Grading(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Attribute(_Value):
+    """An attribute of patient records: name, type, labels, a derivation (``derive later -
+    earlier``), whether required, value labels and its ``applies when``."""
+
     name: str
     type: TypeSpec
     labels: Labels
@@ -187,12 +202,16 @@ class Has(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class IsEmpty(_Value):
+    """``ATTRIBUTE is empty``: a set or list recorded with no element."""
+
     attribute: str
     pos: Pos
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class IsKnown(_Value):
+    """``ATTRIBUTE is known``: the record gives the attribute (two-valued, reads the record)."""
+
     attribute: str
     pos: Pos
 
@@ -216,6 +235,8 @@ class Ref(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class ConceptRef(_Value):
+    """A reference to a concept in a condition, resolved by the checker."""
+
     name: str
     pos: Pos
 
@@ -235,12 +256,16 @@ class And(_Value):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Or(_Value):
+    """``A or B or ...``: the items, n-ary."""
+
     items: tuple["Condition", ...]
     pos: Pos
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Not(_Value):
+    """``not A``."""
+
     item: "Condition"
     pos: Pos
 
@@ -253,6 +278,8 @@ Condition = Union[Leaf, Ref, ConceptRef, And, Or, Not]
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Citation(_Value):
+    """A rule's source: a document id and the table or section (``locator``)."""
+
     document: str
     locator: str
     pos: Pos

@@ -28,8 +28,12 @@ def tidy(number: float) -> int | float:
 def to_canonical(value: int | float, unit: str | None, kind: str) -> int | float:
     """Convert a number written in ``unit`` (None: bare) to the canonical unit of ``kind``.
 
-    Raises ValueError with a readable reason when the unit does not fit the kind.
+    Raises ValueError with a readable reason when the unit does not fit the kind, or when the
+    number has more than 6 decimal places (the engine keeps 6: rounding it silently could move a
+    value across a threshold, 89.9999999 d onto 90 d).
     """
+    if isinstance(value, float) and round(value, 6) != value:
+        raise ValueError(f"{value!r} has more than 6 decimal places; the engine keeps 6: write it rounded")
     canonical, factors = UNITS[kind]
     if unit is None:
         bare = BARE_NUMBER_UNIT[kind]
@@ -49,8 +53,9 @@ def parse_quantity(text: str, kind: str) -> tuple[int | float, str | None]:
     if not match:
         examples = {"duration": '"45d", "6wk", "3mo", "1a"', "length": '"4.5cm", "45mm"', "percent": '"25%"'}[kind]
         raise ValueError(f"'{text}' is not a {kind}; write e.g. {examples}")
-    number = float(match.group(1))
-    return tidy(number), match.group(2)
+    written = match.group(1)
+    number = float(written) if "." in written else int(written)  # exact: to_canonical checks the decimals
+    return (int(number) if isinstance(number, float) and number.is_integer() else number), match.group(2)
 
 
 def canonical_unit(kind: str) -> str | None:

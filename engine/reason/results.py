@@ -30,6 +30,8 @@ class Model(Record):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class SourceRef(Model):
+    """A source: ``document`` (file name), ``locator`` (table/section), ``title`` (English)."""
+
     document: Optional[str] = None
     locator: Optional[str] = None
     title: Optional[str] = None
@@ -37,6 +39,8 @@ class SourceRef(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class RuleRef(Model):
+    """A rule: its ``id``, the rule ``file`` and ``line``."""
+
     id: str
     file: str
     line: int
@@ -57,6 +61,10 @@ class Support(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Recommendation(Model):
+    """A regimen, procedure or action recommended for the patient (CONTRACT §4): ``id`` (items
+    sorted, joined by ``+``), grading of the strongest ``support``, source, notes, flags,
+    conflicts and pending statements."""
+
     id: str
     items: list[str]
     setting: Optional[str] = None
@@ -102,6 +110,9 @@ class Conflict(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class NotRecommended(Model):
+    """A ``do not recommend`` statement that holds for the patient: the regimen, its grading,
+    source and reason."""
+
     id: str
     items: list[str]
     setting: Optional[str] = None
@@ -118,6 +129,9 @@ class NotRecommended(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Contraindicated(Model):
+    """A regimen a contraindication removed: the contraindication's rule and reason, and the
+    recommendation it removed."""
+
     id: str
     items: list[str]
     reason: Optional[str] = None
@@ -130,6 +144,10 @@ class Contraindicated(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Missing(Model):
+    """An absent attribute that decides something: the conclusions it decides (``needed_for``,
+    concepts included) and exactly the recommendations (``recommendations``; ``decides`` is
+    their number)."""
+
     attribute: str
     needed_for: list[str]  # every conclusion it decides, concepts included
     decides: int = 0  # how many recommendations (certain or possible) hang on it: len(recommendations)
@@ -169,6 +187,10 @@ class PossiblyNotRecommended(NotRecommended):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Result(Model):
+    """What ``recommend`` answers for one patient (CONTRACT §4): derived concepts,
+    recommendations, not recommended, contraindicated, possible, possibly not recommended and
+    the missing data."""
+
     patient: str
     derived: list[str]
     recommendations: list[Recommendation]
@@ -181,6 +203,9 @@ class Result(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Quantity(Model):
+    """A value as the engine read it: ``value`` with its ``unit`` (days for durations, % for
+    percentages), as written, and for a derived duration the dates it came from."""
+
     value: Any = None
     unit: Optional[str] = None
     as_written: Optional[str] = None
@@ -261,6 +286,9 @@ class Change(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class ProofNode(Model):
+    """One step of a proof: the conclusion, its rule and source, grading, the conditions with
+    the patient's values, and the proofs of the concepts it used."""
+
     conclusion: str
     kind: str
     rule: RuleRef
@@ -308,6 +336,8 @@ class Explanation(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Removal(Model):
+    """A contraindication that removes the goal: its rule, reason and source."""
+
     rule: RuleRef
     reason: Optional[str] = None
     source: SourceRef
@@ -316,6 +346,10 @@ class Removal(Model):
 
 @dataclass(kw_only=True, eq=False, repr=False)
 class Attempt(Model):
+    """One rule that could conclude the goal, as ``why-not`` tried it: whether it holds, the
+    conditions that failed or lack data, its sub-attempts, and a verified change of the record
+    that makes it hold."""
+
     conclusion: str
     rule: RuleRef
     source: SourceRef

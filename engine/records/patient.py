@@ -24,6 +24,8 @@ from ..errors import PatientError
 from .limits import MAX_DEPTH, MAX_DIGITS, MAX_LIST_ITEMS, MAX_VALUES
 from .reading import Refused, Written, read_entries
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits: what the message asks for
+
 
 @dataclass(eq=False, repr=False)
 class Patient(Record):
@@ -210,8 +212,8 @@ class Validator:
             if isinstance(value, dt.date):
                 return value.isoformat()
             try:
-                if not isinstance(value, str) or len(value) != 10:
-                    raise ValueError
+                if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+                    raise ValueError  # YYYY-MM-DD only: not a week date (2026-W03-1) nor other digits
                 return dt.date.fromisoformat(value).isoformat()
             except ValueError:
                 self.fail(name, f"{_show(value)} is not a date; write YYYY-MM-DD, e.g. \"2026-03-01\"")
