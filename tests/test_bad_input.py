@@ -488,3 +488,18 @@ def test_an_iso_week_date_is_refused(tmp_path):
     path.write_text(json.dumps({"id": "p", "cancer": "lung", "first_line_end_date": "2026-W03-1"}))
     status, _, err = cli("recommend", str(path))
     assert status == 2 and "'first_line_end_date'" in err and "write YYYY-MM-DD" in err
+
+
+@pytest.mark.parametrize("tfi, ok", [("90d", True), (90, True), ("89.5d", False), ("90.5d", False), ("89d", False),
+                                     ("3mo", False), ("13wk", False)])
+def test_tfi_in_days_beside_its_dates_must_be_their_difference(kb, tfi, ok):
+    """Dates 2026-01-15 → 2026-04-15 are 90 d: a tfi of 89.5 d beside them would decide
+    refractory_sclc (tfi < 90d) against the dates; written in days it must be 90 d exactly,
+    in weeks or months within a day (91 d, 91.3 d are more than a day off here)."""
+    record = {"id": "p", "cancer": "lung", "histology": "sclc", "line": 2, "tfi": tfi,
+              "first_line_end_date": "2026-01-15", "progression_date": "2026-04-15"}
+    if ok:
+        assert kb.patient(record).values["tfi"] == 90
+    else:
+        with pytest.raises(PatientError, match="'tfi'.*contradicts"):
+            kb.patient(record)

@@ -169,7 +169,11 @@ class Validator:
                 if days < 0:
                     self.fail(later, f"{values[later]} is before {earlier} {values[earlier]}, so '{attr.name}' would be negative")
                 if attr.name in values:
-                    if abs(values[attr.name] - days) >= 1:
+                    # written in days it must be the dates' difference; in weeks, months or years
+                    # (3mo = 91.3 d) within a day of it
+                    written = given[attr.name]
+                    unit = units.parse_quantity(written, attr.type.kind)[1] if isinstance(written, str) else None
+                    if abs(values[attr.name] - days) >= (1 if unit not in (None, "d") else 1e-9):
                         kind = attr.type.kind
                         self.fail(attr.name, f"{_show(given[attr.name])} ({units.show(values[attr.name], kind)}) contradicts "
                                              f"{later} - {earlier} = {units.show(days, kind)} ({later} {values[later]}, "
