@@ -19,7 +19,7 @@ from ..reason import results as r
 from ..compile.compiler import CompiledKB
 from ..lang import units
 from ..lang.nodes import label_of
-from .catalogue import catalogue, verdict_key
+from .catalogue import catalogue
 from ..errors import visible
 from .words import Words
 
