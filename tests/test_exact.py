@@ -44,15 +44,22 @@ class _Values:
         self.values = values
 
 
+def completed(case):
+    """A generated (record, missing attributes): the validated patient and every conclusion's
+    verdict over all completions of the missing data (cases beyond 3000 completions skipped)."""
+    record, missing = case
+    patient = KB.patient(record)
+    brute = CompletionOracle(COMPILED, dict(patient.values), missing)
+    assume(brute.size() <= 3000)
+    return patient, brute.verdicts(CONCLUSIONS)
+
+
 @settings(max_examples=int(os.environ.get("ONCOLOGIC_PROPERTY_EXAMPLES", "60")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(incomplete())
 def test_exact_verdicts_equal_the_completions(case):
     record, missing = case
-    patient = KB.patient(record)
-    brute = CompletionOracle(COMPILED, dict(patient.values), missing)
-    assume(brute.size() <= 3000)
-    want = brute.verdicts(CONCLUSIONS)
+    patient, want = completed(case)
     kleene = Oracle(COMPILED, patient)
     wrong = []
     for node in CONCLUSIONS:

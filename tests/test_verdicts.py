@@ -8,14 +8,12 @@ import json
 import subprocess
 import sys
 
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings
 
 import oncologic
-from completion import CompletionOracle
 from minikb import write_kb
 from support import EXAMPLES, lung, shipped_kb
-from test_exact import COMPILED, CONCLUSIONS, incomplete
+from test_exact import CONCLUSIONS, completed, incomplete
 
 KB = shipped_kb()
 
@@ -161,11 +159,7 @@ def expected_sections(kb, brute):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(incomplete())
 def test_recommend_sections_equal_the_completions(case):
-    record, missing = case
-    patient = KB.patient(record)
-    brute = CompletionOracle(COMPILED, dict(patient.values), missing)
-    assume(brute.size() <= 3000)
-    verdicts = brute.verdicts(CONCLUSIONS)
+    patient, verdicts = completed(case)
     by_node = {node: verdicts[node.id] for node in CONCLUSIONS}
     derived, recs, possible, not_recs, maybe_not, contra = expected_sections(KB, by_node)
     res = KB.evaluate(patient)

@@ -241,26 +241,22 @@ def _once_contraindicated(entries: list[r.Contraindicated], order: dict) -> list
 def pending_contraindications(ev: Evaluation, regimen_node: int) -> list[r.Pending]:
     """The contraindications that could remove a regimen and are undecided for the patient."""
     compiled = ev.compiled
-    out = []
-    for cid in compiled.removals.get(compiled.nodes[regimen_node].canonical, ()):
-        node = compiled.rule_node[cid]
-        if ev.verdict(node) is None:
-            crule = compiled.rule(cid)
-            out.append(r.Pending(kind="contraindication", rule=rule_ref(crule), reason=crule.reason,
-                                 missing=missing_attributes(ev, node)))
-    return out
+    return _pending(ev, "contraindication", compiled.removals.get(compiled.nodes[regimen_node].canonical, ()))
 
 
 def pending_statements(ev: Evaluation, items) -> list[r.Pending]:
     """The `do not recommend` statements covering an item of a regimen that are undecided."""
-    compiled = ev.compiled
+    return _pending(ev, "not_recommended", covering(ev.compiled, items))
+
+
+def _pending(ev: Evaluation, kind: str, rule_ids) -> list[r.Pending]:
+    """The rules of ``rule_ids`` undecided for the patient, as ``kind`` with the data they need."""
     out = []
-    for sid in covering(compiled, items):
-        node = compiled.rule_node[sid]
+    for rid in rule_ids:
+        node = ev.compiled.rule_node[rid]
         if ev.verdict(node) is None:
-            rule = compiled.rule(sid)
-            out.append(r.Pending(kind="not_recommended", rule=rule_ref(rule), reason=rule.reason,
-                                 missing=missing_attributes(ev, node)))
+            rule = ev.compiled.rule(rid)
+            out.append(r.Pending(kind=kind, rule=rule_ref(rule), reason=rule.reason, missing=missing_attributes(ev, node)))
     return out
 
 
