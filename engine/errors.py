@@ -6,7 +6,7 @@ message on stderr and exits with status 2. Anything else is an internal error (s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class OncologicError(Exception):
@@ -15,16 +15,44 @@ class OncologicError(Exception):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem in a rule file, printed as ``FILE:LINE:COL: error: MESSAGE``."""
+    """One finding in a rule file, printed as ``FILE:LINE:COL: SEVERITY[CODE]: MESSAGE``.
+
+    ``line``/``column`` are 1-based; ``end_line``/``end_column`` (exclusive column, as LSP's
+    range end) mark where the offending text stops, or are None when only a point is known.
+    ``code`` is stable across versions (the table in :mod:`oncologic.model.codes`); ``severity``
+    is ``error`` (the knowledge base cannot be used) or ``warning`` (it can, but a reviewer should
+    look). ``rules`` names the rule ids a finding is about; ``witness`` is a patient record (the
+    flat record of CONTRACT §1) that shows it, re-checked with the engine; ``proof`` says in words
+    why no patient exists when that is the finding; ``related`` lists other places that matter,
+    each ``(file, line, column, message)``.
+    """
 
     file: str
     line: int
     column: int
     message: str
     severity: str = "error"
+    code: str = ""
+    end_line: int | None = None
+    end_column: int | None = None
+    rules: tuple[str, ...] = ()
+    witness: dict | None = field(default=None, hash=False, compare=False)
+    proof: str | None = None
+    related: tuple[tuple[str, int, int, str], ...] = ()
 
     def __str__(self) -> str:
-        return f"{visible(self.file)}:{self.line}:{self.column}: {self.severity}: {visible(self.message)}"
+        tag = f"{self.severity}[{self.code}]" if self.code else self.severity
+        return f"{visible(self.file)}:{self.line}:{self.column}: {tag}: {visible(self.message)}"
+
+    def to_json(self) -> dict:
+        """The JSON object ``check --format json`` prints for this finding (every field;
+        ``end_line``/``end_column`` fall back to the start when unknown)."""
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "end_line": self.end_line if self.end_line is not None else self.line,
+                "end_column": self.end_column if self.end_column is not None else self.column,
+                "severity": self.severity, "code": self.code, "message": self.message,
+                "rules": list(self.rules), "witness": self.witness, "proof": self.proof,
+                "related": [{"file": f, "line": l, "column": c, "message": m} for f, l, c, m in self.related]}
 
 
 class RuleError(OncologicError):
