@@ -85,8 +85,12 @@ def main():
 @main.command()
 @KB
 @FORMAT
+@click.option("--no-analysis", is_flag=True, help="Skip the static analysis (the W4xx/W5xx warnings).")
+@click.option("--patients", "patients", multiple=True, type=click.Path(exists=True),
+              help="Patient records (files, folders, .jsonl) whose reach the analysis reports (W505); "
+                   "repeatable. Default: examples/patients beside the knowledge-base folder.")
 @guarded
-def check(kb_dir, fmt):
+def check(kb_dir, fmt, no_analysis, patients):
     """Parse, compile and check the knowledge base."""
     import json
     from .compile.build import load_compiled
@@ -100,11 +104,34 @@ def check(kb_dir, fmt):
     checked = compiled.checked
     summary = {"ok": True, "files": len(checked.files), "attributes": len(checked.attributes), "items": len(checked.items),
                "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
+    warnings = None
+    if not no_analysis:
+        from .analysis import analyse
+        warnings = analyse(compiled, kb_dir, patients=list(patients) or None)
     if fmt == "json":
-        click.echo(json.dumps(summary, indent=2))
+        if warnings is not None:
+            summary["warnings"] = [d.to_json() for d in warnings]
+            summary["allowed"] = len(warnings.allowed)
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(f"ok: {summary['files']} files, {summary['attributes']} attributes, {summary['items']} items, "
                    f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
+        if warnings is not None:
+            _print_warnings(warnings)
+
+
+def _print_warnings(warnings) -> None:
+    """Each warning, its witness (compact JSON) and its proof on indented lines; a count."""
+    from .analysis import compact
+    from .errors import visible
+    for d in warnings:
+        click.echo(str(d))
+        if d.witness is not None:
+            click.echo(f"  witness: {visible(compact(d.witness))}")
+        if d.proof:
+            click.echo(f"  proof: {visible(d.proof)}")
+    allowed = f" ({len(warnings.allowed)} allowed)" if warnings.allowed else ""
+    click.echo(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}{allowed}")
 
 
 @main.command()
