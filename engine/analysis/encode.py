@@ -85,7 +85,7 @@ class Track(Record):
 class Slot:
     """The variables of one attribute (or one field of one record of a list)."""
 
-    def __init__(self, enc: "Encoding", name: str, spec: n.TypeSpec, tag: str):
+    def __init__(self, enc: "Encoding", name: str, spec: n.TypeSpec, tag: str, strings: str | None = None):
         self.name, self.spec, self.kind = name, spec, spec.kind
         kind = spec.kind
         self.members: list = []
@@ -103,7 +103,7 @@ class Slot:
             if kind in NON_NEGATIVE:
                 enc.structure.append(self.var >= 0)
         elif kind == "string":
-            self.strings = enc.strings.get(name, [])
+            self.strings = enc.strings.get(strings or name, [])  # the constants compared with it
             self.var = z3.Int(tag)
             enc.structure.append(z3.And(self.var >= 0, self.var <= len(self.strings)))
         else:
@@ -199,7 +199,8 @@ class Attr:
             self.bounded = enc.record_conditions.get(name, 0) > MAX_RECORDS
             for i in range(count):
                 present = z3.Bool(f"{name}[{i}]")
-                fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}") for f in spec.fields}
+                fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}", strings=f"{name}.{f.name}")
+                          for f in spec.fields}
                 for slot in fields.values():
                     ranges += [z3.Implies(present, c) for c in slot.range()]
                 if self.records:
@@ -271,18 +272,27 @@ class Encoding:
         anys: dict[str, set[str]] = {}
         conds = [r.condition for r in self.kb.rules if r.condition is not None]
         conds += [a.applies for a in self.kb.attributes.values() if a.applies is not None]
-        for cond in conds:
-            for node in n.walk(cond):
-                if isinstance(node, n.Has):
-                    self.tested_items.setdefault(node.attribute, set()).update(n.constant(v) for v in node.values)
-                elif isinstance(node, n.AnyRecord):
-                    anys.setdefault(node.attribute, set()).add(n.to_source(node.condition))
-                elif isinstance(node, (n.Compare, n.OneOf)):
+        stack = [(cond, None) for cond in conds]
+        while stack:
+            node, record = stack.pop()
+            if isinstance(node, n.Has):
+                self.tested_items.setdefault(node.attribute, set()).update(n.constant(v) for v in node.values)
+            elif isinstance(node, n.AnyRecord):
+                anys.setdefault(node.attribute, set()).add(n.to_source(node.condition))
+                stack.append((node.condition, self.kb.attributes.get(node.attribute)))
+                continue
+            elif isinstance(node, (n.Compare, n.OneOf)):
+                if record is not None:
+                    spec = next((f.type for f in record.type.fields if f.name == node.attribute), None)
+                    key = f"{record.name}.{node.attribute}"
+                else:
                     attr = self.kb.attributes.get(node.attribute)
-                    if attr is not None and attr.type.kind == "string":
-                        values = [node.value] if isinstance(node, n.Compare) else list(node.values)
-                        bucket = self.strings.setdefault(node.attribute, [])
-                        bucket += [n.constant(v) for v in values if n.constant(v) not in bucket]
+                    spec, key = (attr.type if attr is not None else None), node.attribute
+                if spec is not None and spec.kind == "string":
+                    values = [node.value] if isinstance(node, n.Compare) else list(node.values)
+                    bucket = self.strings.setdefault(key, [])
+                    bucket += [n.constant(v) for v in values if n.constant(v) not in bucket]
+            stack.extend((c, record) for c in n.children(node))
         self.record_conditions = {a: len(s) for a, s in anys.items()}
 
     def _derive(self) -> None:
