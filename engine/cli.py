@@ -106,8 +106,7 @@ def check(kb_dir, fmt, no_analysis, patients):
                "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
     warnings = None
     if not no_analysis:
-        from .analysis import analyse
-        warnings = analyse(compiled, kb_dir, patients=list(patients) or None)
+        warnings = _analysis(compiled, kb_dir, patients)
     if fmt == "json":
         if warnings is not None:
             summary["warnings"] = [d.to_json() for d in warnings]
@@ -118,6 +117,28 @@ def check(kb_dir, fmt, no_analysis, patients):
                    f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
         if warnings is not None:
             _print_warnings(warnings)
+
+
+def _analysis(compiled, kb_dir, patients):
+    """The analysis's warnings; a failure of the analysis itself (a bug) is one more warning,
+    W499, not a failed check: the knowledge base compiled."""
+    from .analysis import Analysis, analyse
+    from .errors import Diagnostic
+    try:
+        return analyse(compiled, kb_dir, patients=list(patients) or None)
+    except OncologicError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        if os.environ.get("ONCOLOGIC_DEBUG"):
+            raise
+        out = Analysis([Diagnostic(checked_file(compiled), 1, 1, f"internal analysis error: {type(err).__name__}: {err} "
+                                   "(set ONCOLOGIC_DEBUG=1 for the traceback; please report it)", "warning", "W499")])
+        out.allowed = []
+        return out
+
+
+def checked_file(compiled) -> str:
+    return compiled.checked.files[0] if compiled.checked.files else "."
 
 
 def _print_warnings(warnings) -> None:

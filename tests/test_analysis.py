@@ -261,3 +261,35 @@ def test_check_json_and_patients(tmp_path):
     assert [w["rules"] for w in w505] == [["r.third_line"]] and w505[0]["witness"]["line"] == 3
     assert {"file", "line", "column", "end_line", "end_column", "severity", "code", "message", "witness", "proof"} <= set(w505[0])
     assert [w["line"] for w in data["warnings"] if w["code"] == "W509"] == [3]  # the record with ecog 7
+
+
+def test_text_in_records_and_strings(tmp_path):
+    """A text field of a list of records is compared with the texts the rules name (and one more)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "kb.rules").write_text('''document doc "doc.txt"
+attribute id: string required
+attribute events: list of { label: string; grade: int 1..5 }
+drug x
+recommendation r.a
+  recommend x
+  if any events where (label = "a" and grade >= 2)
+  source doc "s"
+recommendation r.both
+  recommend x
+  if any events where (label = "a" and label = "b")
+  source doc "s"
+''', encoding="utf-8")
+    compiled = build(folder, str(folder))
+    found = analyse(compiled, folder, patients=[])
+    assert [(d.code, d.rules[0]) for d in found if d.code.startswith("W4")] == [("W401", "r.both")]
+
+
+def test_a_failing_analysis_is_a_warning_not_a_failed_check():
+    from oncologic.cli import _analysis
+
+    class Broken:
+        class checked:
+            files = ["facts/x.rules"]
+    (d,) = _analysis(Broken(), None, ())
+    assert d.code == "W499" and d.message.startswith("internal analysis error: AttributeError")
