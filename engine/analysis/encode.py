@@ -65,10 +65,10 @@ _OPS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a
         "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
-def number(value) -> z3.ExprRef:
+def number(value, ctx: z3.Context) -> z3.ExprRef:
     """A Python number as a z3 real constant, exactly."""
     frac = Fraction(str(value)) if isinstance(value, float) else Fraction(value)
-    return z3.RealVal(f"{frac.numerator}/{frac.denominator}")
+    return z3.RealVal(f"{frac.numerator}/{frac.denominator}", ctx)
 
 
 @dataclass(eq=False, repr=False)
@@ -87,24 +87,25 @@ class Slot:
 
     def __init__(self, enc: "Encoding", name: str, spec: n.TypeSpec, tag: str, strings: str | None = None):
         self.name, self.spec, self.kind = name, spec, spec.kind
+        self.ctx = ctx = enc.ctx
         kind = spec.kind
         self.members: list = []
         if kind == "enum":
-            self.var = z3.Int(tag)
+            self.var = z3.Int(tag, ctx)
             enc.structure.append(z3.And(self.var >= 0, self.var < len(spec.values)))
         elif kind == "bool":
-            self.var = z3.Bool(tag)
+            self.var = z3.Bool(tag, ctx)
         elif kind in ("int", "date"):
-            self.var = z3.Int(tag)
+            self.var = z3.Int(tag, ctx)
             if kind == "date":
                 enc.structure.append(z3.And(self.var >= DATE_MIN, self.var <= DATE_MAX))
         elif kind in ("number", "duration", "percent", "length"):
-            self.var = z3.Real(tag)
+            self.var = z3.Real(tag, ctx)
             if kind in NON_NEGATIVE:
                 enc.structure.append(self.var >= 0)
         elif kind == "string":
             self.strings = enc.strings.get(strings or name, [])  # the constants compared with it
-            self.var = z3.Int(tag)
+            self.var = z3.Int(tag, ctx)
             enc.structure.append(z3.And(self.var >= 0, self.var <= len(self.strings)))
         else:
             self.var = None
@@ -124,24 +125,24 @@ class Slot:
         kind = self.kind
         if kind == "enum":
             name = n.constant(value)
-            return z3.IntVal(self.spec.values.index(name)) if name in self.spec.values else z3.IntVal(-1)
+            return z3.IntVal(self.spec.values.index(name), self.ctx) if name in self.spec.values else z3.IntVal(-1, self.ctx)
         if kind == "bool":
-            return z3.BoolVal(bool(n.constant(value)))
+            return z3.BoolVal(bool(n.constant(value)), self.ctx)
         if kind == "date":
-            return z3.IntVal(dt.date.fromisoformat(n.constant(value)).toordinal())
+            return z3.IntVal(dt.date.fromisoformat(n.constant(value)).toordinal(), self.ctx)
         if kind == "int":
             v = n.constant(value)
-            return z3.IntVal(v) if isinstance(v, int) else number(v)
+            return z3.IntVal(v, self.ctx) if isinstance(v, int) else number(v, self.ctx)
         if kind == "string":
             text = n.constant(value)
-            return z3.IntVal(self.strings.index(text)) if text in self.strings else z3.IntVal(len(self.strings))
-        return number(n.constant(value))
+            return z3.IntVal(self.strings.index(text), self.ctx) if text in self.strings else z3.IntVal(len(self.strings), self.ctx)
+        return number(n.constant(value), self.ctx)
 
     def test(self, op: str, value) -> z3.BoolRef:
         """``slot OP value`` on the value variable (two-valued)."""
         const = self.const(value)
         if self.kind in ("enum", "bool", "string") and op not in ("=", "!="):
-            return z3.BoolVal(False)  # the checker rejects these
+            return z3.BoolVal(False, self.ctx)  # the checker rejects these
         if self.kind == "int" and isinstance(n.constant(value), float):
             return _OPS[op](z3.ToReal(self.var), const)
         return _OPS[op](self.var, const)
@@ -173,16 +174,17 @@ class Attr:
         self.name = name = attr.name
         spec = attr.type
         self.kind = spec.kind
-        self.raw_known = z3.BoolVal(True) if attr.required else z3.Bool(f"known:{name}")
+        self.ctx = ctx = enc.ctx
+        self.raw_known = z3.BoolVal(True, ctx) if attr.required else z3.Bool(f"known:{name}", ctx)
         self.known = self.raw_known
-        self.range_lit = z3.Bool(f"range:{name}")
+        self.range_lit = z3.Bool(f"range:{name}", ctx)
         ranges: list = []
         self.slot = None
         self.bools: dict[str, z3.BoolRef] = {}  # set value / item group -> present
         self.groups: list[tuple[frozenset, list[str]]] = []  # item groups: (tested names it satisfies, members)
         self.records: list[tuple[z3.BoolRef, dict[str, Slot]]] = []
         if spec.kind == "set":
-            self.bools = {v: z3.Bool(f"{name}:{v}") for v in spec.values}
+            self.bools = {v: z3.Bool(f"{name}:{v}", ctx) for v in spec.values}
         elif spec.kind == "item_set":
             kb = enc.kb
             tested = enc.tested_items.get(name, set())
@@ -193,12 +195,12 @@ class Attr:
                 profiles.setdefault(profile, []).append(item)
             for i, (profile, members) in enumerate(sorted(profiles.items(), key=lambda pm: pm[1][0])):
                 self.groups.append((profile, members))
-                self.bools[f"#{i}"] = z3.Bool(f"{name}:#{i}:{members[0]}")
+                self.bools[f"#{i}"] = z3.Bool(f"{name}:#{i}:{members[0]}", ctx)
         elif spec.kind == "record_list":
             count = max(1, min(MAX_RECORDS, enc.record_conditions.get(name, 0)))
             self.bounded = enc.record_conditions.get(name, 0) > MAX_RECORDS
             for i in range(count):
-                present = z3.Bool(f"{name}[{i}]")
+                present = z3.Bool(f"{name}[{i}]", ctx)
                 fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}", strings=f"{name}.{f.name}")
                           for f in spec.fields}
                 for slot in fields.values():
@@ -214,15 +216,15 @@ class Attr:
     def has(self, names) -> z3.BoolRef:
         """The set holds one of ``names`` (values; items, a member of a class counting)."""
         if self.kind == "set":
-            return z3.Or([self.bools[v] for v in names if v in self.bools] or [z3.BoolVal(False)])
+            return z3.Or([self.bools[v] for v in names if v in self.bools] or [z3.BoolVal(False, self.ctx)])
         wanted = set(names)
         return z3.Or([self.bools[f"#{i}"] for i, (profile, _) in enumerate(self.groups) if profile & wanted]
-                     or [z3.BoolVal(False)])
+                     or [z3.BoolVal(False, self.ctx)])
 
     def empty(self) -> z3.BoolRef:
         if self.kind == "record_list":
             return z3.Not(self.records[0][0])
-        return z3.Not(z3.Or(list(self.bools.values()) or [z3.BoolVal(False)]))
+        return z3.Not(z3.Or(list(self.bools.values()) or [z3.BoolVal(False, self.ctx)]))
 
     def read(self, model: z3.ModelRef):
         """The attribute's value in a model, as a record writes it."""
@@ -242,6 +244,10 @@ class Encoding:
 
     def __init__(self, kb: CheckedKB):
         self.kb = kb
+        # a context of its own: the same knowledge base gives the same models, whatever else the
+        # process asked z3 before
+        self.ctx = z3.Context()
+        self.false = z3.BoolVal(False, self.ctx)
         self.structure: list = []  # constraints every record satisfies (types, derivations)
         self.witness_only: list = []  # constraints a witness record satisfies too (see derive)
         self._members: dict[str, set[str]] = {}
@@ -256,7 +262,7 @@ class Encoding:
         self._kleene: dict[int, tuple] = {}
         self._concept_two: dict[str, z3.BoolRef] = {}
         self._concept_kleene: dict[str, tuple] = {}
-        self.witness_lit = z3.Bool("witness-mode")
+        self.witness_lit = z3.Bool("witness-mode", self.ctx)
 
     def members(self, cls: str) -> set[str]:
         found = self._members.get(cls)
@@ -319,7 +325,7 @@ class Encoding:
     def solver(self) -> z3.Solver:
         """A solver holding the structure of every record; pass :meth:`assumptions` to each
         ``check`` (the declared ranges, and for a witness the witness literal)."""
-        s = z3.Solver()
+        s = z3.Solver(ctx=self.ctx)
         s.set("timeout", TIMEOUT_MS)
         s.set("core.minimize", True)
         s.add(*self.structure)
@@ -419,7 +425,7 @@ class _Test(Visitor):
 
     def visit_OneOf(self, cond: n.OneOf) -> z3.BoolRef:
         slot = self.slot(cond.attribute)
-        return z3.Or([slot.test("=", v) for v in cond.values] or [z3.BoolVal(False)])
+        return z3.Or([slot.test("=", v) for v in cond.values] or [self.enc.false])
 
     def visit_Has(self, cond: n.Has) -> z3.BoolRef:
         return self.enc.attrs[cond.attribute].has([n.constant(v) for v in cond.values])
@@ -468,9 +474,9 @@ class _Two(Visitor):
     def _tracked(self, cond, formula):
         if self.track is None:
             return formula
-        lit = z3.Bool(f"track:{len(self.track)}")
+        lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
         self.track[lit] = Track("test", n.to_source(cond), cond.pos, cond)
-        return z3.If(lit, formula, z3.FreshBool())
+        return z3.If(lit, formula, z3.FreshBool(ctx=self.enc.ctx))
 
     def visit_And(self, cond: n.And):
         if n.gated_attribute(cond) is not None and self.track is not None:
@@ -490,11 +496,11 @@ class _Two(Visitor):
     def visit_ConceptRef(self, cond: n.ConceptRef):
         name = cond.name
         if name in self.free:
-            return z3.Bool(f"free:{name}")
+            return z3.Bool(f"free:{name}", self.enc.ctx)
         found = self.concepts.get(name)
         if found is None:
             found = self.concepts[name] = z3.Or([self.visit(r.condition) for r in self.enc.rules_of.get(name, ())]
-                                                or [z3.BoolVal(False)])
+                                                or [self.enc.false])
         return found
 
     def generic_visit(self, cond):
@@ -534,8 +540,8 @@ class _Kleene(Visitor):
         found = self.concepts.get(cond.name)
         if found is None:
             parts = [self.visit(r.condition) for r in self.enc.rules_of.get(cond.name, ())]
-            found = self.concepts[cond.name] = (z3.Or([t for t, _ in parts] or [z3.BoolVal(False)]),
-                                                z3.And([f for _, f in parts]))
+            found = self.concepts[cond.name] = (z3.Or([t for t, _ in parts] or [self.enc.false]),
+                                                z3.And([f for _, f in parts] or [z3.Not(self.enc.false)]))
         return found
 
     def generic_visit(self, cond):

@@ -142,7 +142,7 @@ class Logic:
     def lit(self, rule: n.Rule) -> z3.BoolRef:
         found = self.rule_lit.get(rule.id)
         if found is None:
-            found = self.rule_lit[rule.id] = z3.Bool(f"rule:{rule.id}")
+            found = self.rule_lit[rule.id] = z3.Bool(f"rule:{rule.id}", self.enc.ctx)
             self.s.add(z3.Implies(found, self.enc.two(rule.condition)))
         return found
 
@@ -154,7 +154,7 @@ class Logic:
         attribute the formula does not read is absent; of the others, each is dropped in turn
         while the formula stays satisfiable, then each member of the sets and lists."""
         enc = self.enc
-        s = z3.Solver()
+        s = z3.Solver(ctx=enc.ctx)
         s.set("timeout", 5000)
         s.add(*enc.structure, *enc.witness_only, formula)
         s.add(*[a.range for a in enc.attrs.values() if a.range is not None])
@@ -292,9 +292,9 @@ class Logic:
     def _conjunct_tracked(self, rule, dead, track):
         parts = []
         for c in conjuncts(rule.condition):
-            lit = z3.Bool(f"conj:{len(track)}")
+            lit = z3.Bool(f"conj:{len(track)}", self.enc.ctx)
             track[lit] = Track("conjunct", n.to_source(c), c.pos, c)
-            parts.append(z3.If(lit, self.enc.two(c, free=dead), z3.FreshBool()))
+            parts.append(z3.If(lit, self.enc.two(c, free=dead), z3.FreshBool(ctx=self.enc.ctx)))
         return z3.And(parts)
 
     # -- W402/W403/W404 tests decided by the declared domain ------------------------------------
@@ -418,9 +418,9 @@ class Logic:
                 def formula(track, rec=rec, blockers=blockers):
                     parts = [enc.two(rec.condition, track=track)]
                     for c in blockers:
-                        lit = z3.Bool(f"contra:{c.id}")
+                        lit = z3.Bool(f"contra:{c.id}", enc.ctx)
                         track[lit] = Track("conjunct", f"not ({n.to_source(c.condition)}) [{c.id}]", c.pos, c)
-                        parts.append(z3.If(lit, z3.Not(enc.two(c.condition)), z3.FreshBool()))
+                        parts.append(z3.If(lit, z3.Not(enc.two(c.condition)), z3.FreshBool(ctx=enc.ctx)))
                     return z3.And(parts)
                 proof, related = self.proof_text(self.core(formula) or [], "every patient it applies to meets a contraindication")
                 self.add("W407", self.at_rule(rec),
@@ -520,7 +520,8 @@ class Logic:
         a = enc.attrs[attr]
         if a.slot is None:
             return None
-        const = z3.IntVal(int(value)) if spec.kind in ("int", "date") else z3.RealVal(f"{value.numerator}/{value.denominator}")
+        const = (z3.IntVal(int(value), enc.ctx) if spec.kind in ("int", "date")
+                 else z3.RealVal(f"{value.numerator}/{value.denominator}", enc.ctx))
         formula = z3.And([enc.kleene(c)[0] for c in others] + [a.known, a.slot.var == const])
         reads = set().union(*(enc.reads(c) for c in others)) | {attr}
         return self.witness(formula, reads)
@@ -539,16 +540,17 @@ class Logic:
                 if rule.sources and rule.sources[0].document == grading.document and rule.evidence:
                     levels.add(rule.evidence)
             levels = sorted(levels) + ["\x00other"]
-            ev, cons = z3.Int("evidence"), z3.Real("consensus")
+            ctx = self.enc.ctx
+            ev, cons = z3.Int("evidence", ctx), z3.Real("consensus", ctx)
             dom = [ev >= 0, ev <= len(levels), cons >= 0, cons <= 100]  # len(levels): no evidence given
-            enc = _Grade(ev, cons, levels)
+            enc = _Grade(ev, cons, levels, ctx)
             lines = [(strength, cond, pos, enc.visit(cond)) for strength, cond, pos in grading.lines]
             for k, (strength, cond, pos, formula) in enumerate(lines):
-                s = z3.Solver()
+                s = z3.Solver(ctx=ctx)
                 s.add(*dom, formula)
                 lits = []
                 for j, (s_j, c_j, p_j, f_j) in enumerate(lines[:k]):
-                    lit = z3.Bool(f"line:{j}")
+                    lit = z3.Bool(f"line:{j}", ctx)
                     s.add(z3.Implies(lit, z3.Not(f_j)))
                     lits.append(lit)
                 if s.check(*lits) != z3.unsat:
@@ -557,7 +559,7 @@ class Logic:
                 earlier = [lines[j] for j in range(k) if f"line:{j}" in core]
                 text = f"{strength} if {n.to_source(cond)}"
                 example = ""
-                s2 = z3.Solver()
+                s2 = z3.Solver(ctx=ctx)
                 s2.add(*dom, formula)
                 # an example: with no evidence level if the line allows it, else a named one
                 choice = next((e for e in [len(levels), *range(len(levels))] if s2.check(ev == e) == z3.sat), None)
@@ -619,7 +621,7 @@ class Logic:
 
 
 def _holds(formula, ev, e: int, cons, c) -> bool:
-    s = z3.Solver()
+    s = z3.Solver(ctx=formula.ctx)
     s.add(formula, ev == e, cons == c)
     return s.check() == z3.sat
 
@@ -627,11 +629,11 @@ def _holds(formula, ev, e: int, cons, c) -> bool:
 class _Grade(Visitor):
     """A grading line as z3, read as the checker's ``_GradeHolds`` reads it."""
 
-    def __init__(self, ev, cons, levels):
-        self.ev, self.cons, self.levels = ev, cons, levels
+    def __init__(self, ev, cons, levels, ctx):
+        self.ev, self.cons, self.levels, self.ctx = ev, cons, levels, ctx
 
     def _is(self, level: str):
-        return self.ev == self.levels.index(level) if level in self.levels else z3.BoolVal(False)
+        return self.ev == self.levels.index(level) if level in self.levels else z3.BoolVal(False, self.ctx)
 
     def visit_And(self, c):
         return z3.And([self.visit(x) for x in c.items])
@@ -644,7 +646,7 @@ class _Grade(Visitor):
 
     def visit_OneOf(self, c):
         given = self.ev < len(self.levels)
-        return z3.And(given, z3.Or([self._is(_level(v)) for v in c.values] or [z3.BoolVal(False)]))
+        return z3.And(given, z3.Or([self._is(_level(v)) for v in c.values] or [z3.BoolVal(False, self.ctx)]))
 
     def visit_Compare(self, c):
         if c.attribute == "evidence":
@@ -652,14 +654,14 @@ class _Grade(Visitor):
             same = self._is(_level(c.value))
             return z3.And(given, same if c.op == "=" else z3.Not(same))
         if c.attribute != "consensus" or not isinstance(c.value, n.Quantity):
-            return z3.BoolVal(False)
+            return z3.BoolVal(False, self.ctx)
         from .encode import number
-        v = number(c.value.value)
+        v = number(c.value.value, self.ctx)
         return {"<": self.cons < v, "<=": self.cons <= v, ">": self.cons > v, ">=": self.cons >= v,
                 "=": self.cons == v, "!=": self.cons != v}[c.op]
 
     def generic_visit(self, c):
-        return z3.BoolVal(False)
+        return z3.BoolVal(False, self.ctx)
 
 
 def _level(value) -> str:
