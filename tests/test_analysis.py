@@ -293,3 +293,33 @@ def test_a_failing_analysis_is_a_warning_not_a_failed_check():
             files = ["facts/x.rules"]
     (d,) = _analysis(Broken(), None, ())
     assert d.code == "W499" and d.message.startswith("internal analysis error: AttributeError")
+
+
+# -- the encoding against the engine, on the shipped knowledge base ---------------------------------
+
+def test_every_shipped_rule_has_a_witness_the_engine_confirms(kb):
+    """The Kleene encoding of every rule of facts/ gives a record for which the engine says the
+    rule holds (a disagreement would be a bug of the encoding, or of the engine)."""
+    from oncologic.analysis.encode import Encoding
+    from oncologic.analysis.logic import Logic
+    from oncologic.analysis.source import Sources
+    from oncologic.reason.evaluate import evaluate_all
+    compiled = kb.compiled
+    enc = Encoding(compiled.checked)
+    logic = Logic(compiled.checked, Sources(compiled.checked, None), enc)
+    witnesses = {r.id: logic.witness(enc.kleene(r.condition)[0], enc.reads(r.condition)) for r in logic.rules}
+    assert [rid for rid, w in witnesses.items() if w is None] == []
+    evaluations = evaluate_all(compiled, kb.backend, [kb.patient(dict(w)) for w in witnesses.values()])
+    wrong = [(rid, w) for (rid, w), ev in zip(witnesses.items(), evaluations) if ev.verdict(compiled.rule_node[rid]) is not True]
+    assert wrong == []
+
+
+def test_the_examples_only_save_solver_calls(kb):
+    """The example patients' verdicts skip questions the solver would answer the same way: the
+    shipped knowledge base analysed without them gives the same findings (W505 aside)."""
+    with_examples = analyse(kb.compiled, None)
+    without = analyse(kb.compiled, None, patients=[])
+    assert [shown(d, Path("/")) for d in with_examples if d.code != "W505"] == [shown(d, Path("/")) for d in without]
+    assert [d.witness is None for d in with_examples if d.code != "W505"] == [d.witness is None for d in without]
+    again = analyse(kb.compiled, None, patients=[])  # the same questions asked again: the same answers
+    assert [(shown(d, Path("/")), d.witness, d.proof) for d in again] == [(shown(d, Path("/")), d.witness, d.proof) for d in without]
