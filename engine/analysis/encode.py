@@ -258,6 +258,7 @@ class Encoding:
         self._scan()
         self.attrs: dict[str, Attr] = {name: Attr(self, attr) for name, attr in kb.attributes.items()}
         self._derive()
+        self._tests: dict[tuple, z3.BoolRef] = {}
         self._two: dict[int, z3.BoolRef] = {}
         self._kleene: dict[int, tuple] = {}
         self._concept_two: dict[str, z3.BoolRef] = {}
@@ -411,11 +412,27 @@ def _type_text(spec: n.TypeSpec) -> str:
     return f"{spec.kind} {low}..{high}"
 
 
+def _once(formulas) -> list:
+    """The formulas, each once (a test repeated in a long ``or`` is one formula)."""
+    return list({f.get_id(): f for f in formulas}.values())
+
+
 class _Test(Visitor):
-    """Two-valued tests on the value variables."""
+    """Two-valued tests on the value variables (of the record, memoised by meaning: a test
+    written a thousand times is one formula)."""
 
     def __init__(self, enc: Encoding, rec: dict | None):
         self.enc, self.rec = enc, rec
+
+    def visit(self, cond):
+        if self.rec is not None or not isinstance(cond, (n.Compare, n.OneOf, n.Has, n.IsEmpty)):
+            return super().visit(cond)
+        values = (cond.value,) if isinstance(cond, n.Compare) else getattr(cond, "values", ())
+        key = (type(cond).__name__, cond.attribute, getattr(cond, "op", ""), tuple(n.value_text(v) for v in values))
+        found = self.enc._tests.get(key)
+        if found is None:
+            found = self.enc._tests[key] = super().visit(cond)
+        return found
 
     def slot(self, name: str) -> Slot:
         return self.rec[name] if self.rec is not None else self.enc.attrs[name].slot
@@ -482,10 +499,10 @@ class _Two(Visitor):
         if n.gated_attribute(cond) is not None and self.track is not None:
             untracked = _Two(self.enc, self.free, None, {}, {})
             return self._tracked(cond, untracked.visit(cond))
-        return z3.And([self.visit(c) for c in cond.items])
+        return z3.And(_once(self.visit(c) for c in cond.items))
 
     def visit_Or(self, cond: n.Or):
-        return z3.Or([self.visit(c) for c in cond.items])
+        return z3.Or(_once(self.visit(c) for c in cond.items))
 
     def visit_Not(self, cond: n.Not):
         return z3.Not(self.visit(cond.item))
@@ -522,11 +539,11 @@ class _Kleene(Visitor):
 
     def visit_And(self, cond: n.And):
         parts = [self.visit(c) for c in cond.items]
-        return z3.And([t for t, _ in parts]), z3.Or([f for _, f in parts])
+        return z3.And(_once(t for t, _ in parts)), z3.Or(_once(f for _, f in parts))
 
     def visit_Or(self, cond: n.Or):
         parts = [self.visit(c) for c in cond.items]
-        return z3.Or([t for t, _ in parts]), z3.And([f for _, f in parts])
+        return z3.Or(_once(t for t, _ in parts)), z3.And(_once(f for _, f in parts))
 
     def visit_Not(self, cond: n.Not):
         t, f = self.visit(cond.item)

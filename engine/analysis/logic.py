@@ -299,16 +299,23 @@ class Logic:
 
     # -- W402/W403/W404 tests decided by the declared domain ------------------------------------
     def domain_tests(self) -> None:
+        """W403/W404 at each constant out of range; W402 at each outermost condition that the
+        declared domain decides (``ecog <= 4``; an ``or`` with such a test in it is reported
+        once, as a whole), then at each remaining top-level conjunct the solver finds true for
+        every patient whatever is recorded (``a or not a``, a concept that always holds)."""
+        self._status: dict = {}
         for rule in self.rules:
             rid = rule.id
             for leaf, spec, name in _leaves(self.kb, rule.condition):
-                self._leaf(rule, leaf, spec, name)
+                self._constants(rule, leaf, spec, name)
+            self._decided(rule, rule.condition, None)
             if rid in self.unreachable:
                 continue
             for c in conjuncts(rule.condition):
-                if isinstance(test_of(c), (n.And, n.Or, n.Not, n.ConceptRef)) and self._valid(c):
+                if (isinstance(test_of(c), (n.And, n.Or, n.Not, n.ConceptRef)) and self._domain_status(c, None)[0] is None
+                        and self._valid(c)):
                     self.add("W402", self.at_cond(c),
-                             f"'{n.to_source(c)}' holds for every patient, whatever is recorded: it decides nothing "
+                             f"'{_short(n.to_source(c))}' holds for every patient, whatever is recorded: it decides nothing "
                              f"in {kind_word(rule)} '{rid}'", rules=(rid,),
                              proof="no record and no completion of its missing data within the declared domains makes it false")
 
@@ -327,59 +334,119 @@ class Logic:
             self._validity[key] = found
         return found
 
-    def _leaf(self, rule: n.Rule, leaf, spec: n.TypeSpec, name: str) -> None:
-        kind = spec.kind
+    def _leaf_status(self, leaf, spec: n.TypeSpec) -> str | None:
+        """"always" or "never" when the declared domain decides a comparison or ``in`` (for a
+        patient with the attribute recorded), else None; memoised by the test's meaning."""
         values = [leaf.value] if isinstance(leaf, n.Compare) else list(leaf.values)
+        op = leaf.op if isinstance(leaf, n.Compare) else "="
+        key = (id(spec), op, tuple(n.value_text(v) for v in values))
+        if key in self._status:
+            return self._status[key]
+        kind, found = spec.kind, None
         if kind == "enum":
             if isinstance(leaf, n.OneOf) and set(spec.values) <= {n.constant(v) for v in values}:
-                self.add("W402", self.at_cond(leaf), f"'{n.to_source(leaf)}' holds for every patient with '{name}' "
-                                                     f"recorded: it lists every value of '{name}'", rules=(rule.id,),
-                         proof=f"{name}: enum {', '.join(spec.values)}")
-            return
+                found = "always"
+        elif kind in ("int", "number", "duration", "percent", "length", "date"):
+            consts = [_number(v, kind) for v in values]
+            if all(c is not None for c in consts):
+                integral = kind in ("int", "date")
+                domain, _ = _domain(spec)
+                spans = [s for c in consts for s in Values.test(op, c, integral).spans]
+                accepted = Values(spans, integral).intersect(domain)
+                found = "always" if accepted.covers(domain) and not domain.empty() else "never" if accepted.empty() else None
+        self._status[key] = found
+        return found
+
+    def _domain_status(self, cond, record) -> tuple[str | None, object]:
+        """(``always``/``never``/None, the test that decides it) for a condition, from the
+        declared domains of the attributes (or, ``record``: of the fields) it compares."""
+        c = test_of(cond)
+        if isinstance(c, (n.Compare, n.OneOf)):
+            spec = _spec(self.kb, c.attribute, record)
+            return (self._leaf_status(c, spec), c) if spec is not None else (None, None)
+        if isinstance(c, n.Not):
+            st, why = self._domain_status(c.item, record)
+            return {"always": "never", "never": "always"}.get(st), why
+        if isinstance(c, (n.And, n.Or)):
+            parts = [self._domain_status(x, record) for x in c.items]
+            win, lose = ("never", "always") if isinstance(c, n.And) else ("always", "never")
+            for st, why in parts:
+                if st == win:
+                    return win, why
+            if parts and all(st == lose for st, _ in parts):
+                return lose, parts[0][1]
+        return None, None
+
+    def _decided(self, rule: n.Rule, cond, record) -> None:
+        """W402 at the outermost conditions under ``cond`` that the domain decides."""
+        stack = [(cond, record)]
+        while stack:
+            c, rec = stack.pop()
+            if isinstance(test_of(c), n.AnyRecord):
+                any_ = test_of(c)
+                stack.append((any_.condition, self.kb.attributes.get(any_.attribute)))
+                continue
+            status, why = self._domain_status(c, rec)
+            if status is None or (status == "never" and rule.id in self.unreachable):
+                stack.extend((x, rec) for x in reversed(n.children(test_of(c))) if not (
+                    isinstance(test_of(c), (n.Compare, n.OneOf))))
+                continue
+            if why is not None and self._outside(why, rec):
+                continue  # W403 says it, at the constant
+            name = why.attribute
+            spec = _spec(self.kb, name, rec)
+            decides = "" if test_of(c) is why else f": '{n.to_source(why)}' decides it"
+            if status == "always":
+                reason = (f"it lists every value of '{name}'" if spec.kind == "enum" else _range_words(name, spec))
+                message = f"'{_short(n.to_source(c))}' holds for every patient with '{name}' recorded ({reason}){decides}"
+            else:
+                message = f"'{_short(n.to_source(c))}' holds for no patient ({_range_words(name, spec)}){decides}"
+            proof = f"{name}: enum {', '.join(spec.values)}" if spec.kind == "enum" else f"{name}: {_range_text(spec)}"
+            self.add("W402", self.at_cond(test_of(c) if n.gated_attribute(c) else c), message, rules=(rule.id,), proof=proof)
+
+    def _outside(self, leaf, record) -> bool:
+        spec = _spec(self.kb, leaf.attribute, record)
+        if spec is None or spec.kind not in ("int", "number", "duration", "percent", "length"):
+            return False
+        values = [leaf.value] if isinstance(leaf, n.Compare) else list(leaf.values)
+        consts = [_number(v, spec.kind) for v in values]
+        return any(c is not None and _outside_range(spec, c) for c in consts)
+
+    def _constants(self, rule: n.Rule, leaf, spec: n.TypeSpec, name: str) -> None:
+        """W403 at each constant outside the declared range, W404 at each implausible date."""
+        kind = spec.kind
         if kind not in ("int", "number", "duration", "percent", "length", "date"):
             return
-        integral = kind in ("int", "date")
-        domain, declared = _domain(spec)
+        values = [leaf.value] if isinstance(leaf, n.Compare) else list(leaf.values)
         consts = [_number(v, kind) for v in values]
         if any(c is None for c in consts):
             return
-        op = leaf.op if isinstance(leaf, n.Compare) else "="
-        accepted = Values([], integral)
-        for c in consts:
-            accepted = accepted.union(Values.test(op, c, integral))
-        accepted = accepted.intersect(domain)
-        always, never = accepted.covers(domain) and not domain.empty(), accepted.empty()
-        spots = self.src.constants(leaf)
-        outside = False
+        integral = kind in ("int", "date")
+        status = None
+        spots = None
         for i, (v, c) in enumerate(zip(values, consts)):
             if kind == "date":
                 year = dt.date.fromordinal(int(c)).year
-                if not PLAUSIBLE_YEARS[0] <= year <= PLAUSIBLE_YEARS[1]:
-                    spot = spots[i] if i < len(spots) else None
-                    self.add("W404", (leaf.pos.file, *spot) if spot else self.at_cond(leaf),
-                             f"date {n.value_text(v)} in '{n.to_source(leaf)}' is not a plausible clinical date "
-                             f"(years {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}); a typing mistake?", rules=(rule.id,))
-                continue
-            if Values.test("=", c, integral).intersect(declared).empty():
-                outside = True
-                test = n.to_source(leaf)
-                effect = (f"'{test}' holds for every patient with '{name}' recorded" if always else
-                          f"'{test}' holds for no patient" if never else
-                          f"{n.value_text(v)} in '{test}' matches no patient")
+                if PLAUSIBLE_YEARS[0] <= year <= PLAUSIBLE_YEARS[1]:
+                    continue
+                spots = spots if spots is not None else self.src.constants(leaf)
                 spot = spots[i] if i < len(spots) else None
-                self.add("W403", (leaf.pos.file, *spot) if spot else self.at_cond(leaf),
-                         f"{n.value_text(v)} is outside {_range_words(name, spec)}: {effect}", rules=(rule.id,),
-                         proof=f"{name}: {_range_text(spec)} (declared at {where(self._declared_pos(name, spec))})")
-        if outside or kind == "date":
-            return
-        if always:
-            self.add("W402", self.at_cond(leaf), f"'{n.to_source(leaf)}' holds for every patient with '{name}' recorded "
-                                                 f"({_range_words(name, spec)})", rules=(rule.id,),
-                     proof=f"{name}: {_range_text(spec)}")
-        elif never and rule.id not in self.unreachable:
-            self.add("W402", self.at_cond(leaf), f"'{n.to_source(leaf)}' holds for no patient "
-                                                 f"({_range_words(name, spec)})", rules=(rule.id,),
-                     proof=f"{name}: {_range_text(spec)}")
+                self.add("W404", (leaf.pos.file, *spot) if spot else self.at_cond(leaf),
+                         f"date {n.value_text(v)} in '{n.to_source(leaf)}' is not a plausible clinical date "
+                         f"(years {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}); a typing mistake?", rules=(rule.id,))
+                continue
+            if not _outside_range(spec, c):
+                continue
+            status = status or self._leaf_status(leaf, spec)
+            test = n.to_source(leaf)
+            effect = (f"'{test}' holds for every patient with '{name}' recorded" if status == "always" else
+                      f"'{test}' holds for no patient" if status == "never" else
+                      f"{n.value_text(v)} in '{test}' matches no patient")
+            spots = spots if spots is not None else self.src.constants(leaf)
+            spot = spots[i] if i < len(spots) else None
+            self.add("W403", (leaf.pos.file, *spot) if spot else self.at_cond(leaf),
+                     f"{n.value_text(v)} is outside {_range_words(name, spec)}: {effect}", rules=(rule.id,),
+                     proof=f"{name}: {_range_text(spec)} (declared at {where(self._declared_pos(name, spec))})")
 
     def _declared_pos(self, name: str, spec) -> n.Pos:
         attr = self.kb.attributes.get(name)
@@ -697,6 +764,34 @@ def _leaves(kb, cond):
         stack.extend((c, record) for c in n.children(node))
 
 
+_OUTSIDE: dict = {}
+
+
+def _outside_range(spec: n.TypeSpec, c) -> bool:
+    """Whether a constant lies outside a type's declared range (or beyond 100% for a percentage)."""
+    key = (spec.kind, spec.low.value if spec.low is not None else None,
+           spec.high.value if spec.high is not None else None, c)
+    found = _OUTSIDE.get(key)
+    if found is None:
+        if len(_OUTSIDE) > 4096:
+            _OUTSIDE.clear()
+        _, declared = _domain(spec)
+        found = _OUTSIDE[key] = Values.test("=", c, spec.kind in ("int", "date")).intersect(declared).empty()
+    return found
+
+
+def _spec(kb, name: str, record) -> n.TypeSpec | None:
+    """The type of an attribute, or of a field of the list ``record``."""
+    if record is not None:
+        return next((f.type for f in record.type.fields if f.name == name), None)
+    attr = kb.attributes.get(name)
+    return attr.type if attr is not None else None
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _number(value, kind: str):
     if kind == "date":
         if isinstance(value, n.DateValue):
@@ -783,25 +878,34 @@ def _accepts_one(c, spec, integral):
             out = out.intersect(v)
         return out
     if isinstance(c, n.Or):
-        out = Values([], integral)
+        spans = []
         for x in c.items:
             v = _accepts_one(x, spec, integral)
             if v is None:
                 return None
-            out = out.union(v)
-        return out
+            spans += v.spans
+        return Values(spans, integral)
     if isinstance(c, n.Not):
         v = _accepts_one(c.item, spec, integral)
         return None if v is None else v.complement()
     values = [c.value] if isinstance(c, n.Compare) else list(c.values)
     op = c.op if isinstance(c, n.Compare) else "="
-    out = Values([], integral)
-    for v in values:
-        num = _number(v, spec.kind)
-        if num is None:
-            return None
-        out = out.union(Values.test(op, num, integral))
-    return out
+    key = (op, tuple(n.value_text(v) for v in values), spec.kind)
+    found = _ACCEPTS.get(key)
+    if found is None:
+        spans = []
+        for v in values:
+            num = _number(v, spec.kind)
+            if num is None:
+                return None
+            spans += Values.test(op, num, integral).spans
+        if len(_ACCEPTS) > 4096:
+            _ACCEPTS.clear()
+        found = _ACCEPTS[key] = Values(spans, integral)
+    return found
+
+
+_ACCEPTS: dict = {}
 
 
 def _anded(tests):
