@@ -85,8 +85,12 @@ def main():
 @main.command()
 @KB
 @FORMAT
+@click.option("--no-analysis", is_flag=True, help="Skip the static analysis (the W4xx/W5xx warnings).")
+@click.option("--patients", "patients", multiple=True, type=click.Path(exists=True),
+              help="Patient records (files, folders, .jsonl) whose reach the analysis reports (W505); "
+                   "repeatable. Default: examples/patients beside the knowledge-base folder.")
 @guarded
-def check(kb_dir, fmt):
+def check(kb_dir, fmt, no_analysis, patients):
     """Parse, compile and check the knowledge base."""
     import json
     from .compile.build import load_compiled
@@ -100,11 +104,55 @@ def check(kb_dir, fmt):
     checked = compiled.checked
     summary = {"ok": True, "files": len(checked.files), "attributes": len(checked.attributes), "items": len(checked.items),
                "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
+    warnings = None
+    if not no_analysis:
+        warnings = _analysis(compiled, kb_dir, patients)
     if fmt == "json":
-        click.echo(json.dumps(summary, indent=2))
+        if warnings is not None:
+            summary["warnings"] = [d.to_json() for d in warnings]
+            summary["allowed"] = len(warnings.allowed)
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(f"ok: {summary['files']} files, {summary['attributes']} attributes, {summary['items']} items, "
                    f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
+        if warnings is not None:
+            _print_warnings(warnings)
+
+
+def _analysis(compiled, kb_dir, patients):
+    """The analysis's warnings; a failure of the analysis itself (a bug) is one more warning,
+    W499, not a failed check: the knowledge base compiled."""
+    from .analysis import Analysis, analyse
+    from .errors import Diagnostic
+    try:
+        return analyse(compiled, kb_dir, patients=list(patients) or None)
+    except OncologicError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        if os.environ.get("ONCOLOGIC_DEBUG"):
+            raise
+        out = Analysis([Diagnostic(checked_file(compiled), 1, 1, f"internal analysis error: {type(err).__name__}: {err} "
+                                   "(set ONCOLOGIC_DEBUG=1 for the traceback; please report it)", "warning", "W499")])
+        out.allowed = []
+        return out
+
+
+def checked_file(compiled) -> str:
+    return compiled.checked.files[0] if compiled.checked.files else "."
+
+
+def _print_warnings(warnings) -> None:
+    """Each warning, its witness (compact JSON) and its proof on indented lines; a count."""
+    from .analysis import compact
+    from .errors import visible
+    for d in warnings:
+        click.echo(str(d))
+        if d.witness is not None:
+            click.echo(f"  witness: {visible(compact(d.witness))}")
+        if d.proof:
+            click.echo(f"  proof: {visible(d.proof)}")
+    allowed = f" ({len(warnings.allowed)} allowed)" if warnings.allowed else ""
+    click.echo(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}{allowed}")
 
 
 @main.command()

@@ -67,3 +67,20 @@ def test_exact_verdicts_equal_the_completions(case):
         if exact and got != want[node.id] or not exact and got is not None:
             wrong.append((node.kind, node.name or node.rule, got, want[node.id]))
     assert wrong == [], (missing, record)
+
+
+def test_a_constant_beyond_the_declared_range_leaves_a_representative_value(tmp_path):
+    """``pd_l1_tps >= 150%`` with ``0%..100%``: the whole range is one region below the
+    constant, and the case analysis of an absent pd_l1_tps still has a value to try (it had
+    none, and crashed)."""
+    import oncologic
+    from minikb import write_kb
+    kb = oncologic.load(write_kb(tmp_path, """
+        recommendation r
+          recommend topotecan
+          if (pd_l1_tps >= 150% or histology = sclc) and (pd_l1_tps < 150% or histology = squamous)
+          source doc "s"
+        """))
+    result = kb.evaluate({"id": "p", "cancer": "lung"})  # within the range: r is `histology = sclc`
+    assert [p.id for p in result.possible] == ["topotecan"] and result.recommendations == []
+    assert kb.evaluate({"id": "p", "cancer": "lung", "histology": "sclc"}).recommendations[0].id == "topotecan"

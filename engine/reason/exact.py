@@ -519,24 +519,58 @@ def _values(spec: n.TypeSpec, constants: list) -> tuple | None:
 
 def _points(constants: list, spec: n.TypeSpec, integral: bool) -> tuple:
     """One value per region the constants cut a number line into, and each constant, within
-    the declared range."""
+    the declared range. A region's usual representative (the constant before it minus one, the
+    midpoint, the constant after plus one) may fall outside the range while part of the region
+    lies inside (``pd_l1_tps >= 150%`` with ``0%..100%``: the whole range is one region below
+    150); then a value of that part stands for it."""
     low = spec.low.value if spec.low is not None else None
     high = spec.high.value if spec.high is not None else None
+
+    def inside(v) -> bool:
+        return (low is None or v >= low) and (high is None or v <= high) and (not integral or float(v).is_integer())
+
     if not constants:
         return (low if low is not None else 0,)
-    out = [constants[0] - 1]
-    for a, b in zip(constants, constants[1:]):
-        out.append(a)
-        if integral:
-            if math.floor(a) + 1 < b:
-                out.append(math.floor(a) + 1)
+    out = []
+    regions = [(None, constants[0])] + list(zip(constants, constants[1:])) + [(constants[-1], None)]
+    for a, b in regions:
+        if a is None:
+            usual = b - 1
+        elif b is None:
+            usual = a + 1
+        elif integral:
+            usual = math.floor(a) + 1 if math.floor(a) + 1 < b else None
         else:
-            out.append((a + b) / 2)
-    out += [constants[-1], constants[-1] + 1]
-    inside = [v for v in out if (low is None or v >= low) and (high is None or v <= high)]
+            usual = (a + b) / 2
+        if usual is not None and inside(usual):
+            out.append(usual)
+        else:
+            other = _clipped(a, b, low, high, integral)
+            if other is not None:
+                out.append(other)
+        if b is not None and inside(b):
+            out.append(b)
+    return tuple(dict.fromkeys(out))
+
+
+def _clipped(a, b, low, high, integral: bool):
+    """A value strictly between ``a`` and ``b`` (None: unbounded) within ``[low, high]``, or None."""
+    lo = low if low is not None and (a is None or low > a) else a
+    hi = high if high is not None and (b is None or high < b) else b
+    lo_open, hi_open = lo is a and a is not None, hi is b and b is not None
     if integral:
-        inside = [v for v in inside if float(v).is_integer()]
-    return tuple(dict.fromkeys(inside))
+        first = (math.floor(lo) + 1 if lo_open or lo != math.floor(lo) else lo) if lo is not None else None
+        last = (math.ceil(hi) - 1 if hi_open or hi != math.ceil(hi) else hi) if hi is not None else None
+        if first is None:
+            return last
+        return first if last is None or first <= last else None
+    if lo is None:
+        return None if hi is None else (hi - 1 if hi_open else hi)
+    if hi is None:
+        return lo + 1 if lo_open else lo
+    if lo < hi:
+        return lo if not lo_open else hi if not hi_open else (lo + hi) / 2
+    return lo if lo == hi and not lo_open and not hi_open else None
 
 
 def _dates(constants: list) -> tuple:

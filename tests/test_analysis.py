@@ -1,0 +1,325 @@
+"""The static analysis of ``oncologic check`` (oncologic.analysis, issue 13 item 2).
+
+The cases: every ``tests/check_cases/analysis/*.rules`` file is checked together with the base
+knowledge base beside it (``base/``) and must give exactly the findings its first lines expect,
+located in it::
+
+    # expect: CODE LINE:COL-ENDLINE:ENDCOL MESSAGE
+    # patients: FILE            (optional: the records for W505, beside the case)
+
+The findings elsewhere (in ``base/``) are no case's. Every witness of every case is evaluated
+again here, through the public API, and must show what its finding says; no case may give
+W499 (the engine disagreeing with the analysis).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import oncologic
+from oncologic.analysis import analyse
+from oncologic.compile.build import build
+
+CASES = Path(__file__).resolve().parent / "check_cases" / "analysis"
+EXPECT = re.compile(r"^# expect: (?P<code>[EW]\d{3}) (?P<line>\d+):(?P<col>\d+)-(?P<end_line>\d+):(?P<end_col>\d+) (?P<message>.*)$")
+PATIENTS = re.compile(r"^# patients: (?P<file>\S+)\s*$")
+
+
+def case_files() -> list[Path]:
+    return sorted(CASES.glob("*.rules"))
+
+
+def expectations(path: Path) -> tuple[list[tuple], list[str]]:
+    """The expected findings of a case and its patient files."""
+    expected, patients = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = EXPECT.match(line)
+        if m:
+            expected.append((m["code"], int(m["line"]), int(m["col"]), int(m["end_line"]), int(m["end_col"]), m["message"]))
+            continue
+        m = PATIENTS.match(line)
+        if m:
+            patients.append(m["file"])
+            continue
+        if not line.startswith("#"):
+            break
+    return expected, patients
+
+
+def run_case(path: Path, tmp_path: Path):
+    """(the compiled case KB, its folder, the analysis, the case file as diagnostics name it)."""
+    folder = tmp_path / "kb"
+    shutil.copytree(CASES / "base", folder / "base")
+    shutil.copy(path, folder / path.name)
+    compiled = build(folder, str(folder))
+    _, patients = expectations(path)
+    found = analyse(compiled, folder, patients=[str(CASES / p) for p in patients])
+    return compiled, folder, found, os.path.join(str(folder), path.name)
+
+
+def shown(d, folder: Path) -> tuple:
+    """A finding as an expectation line writes it: the case's folder as {kb}, the cases' as {cases}."""
+    message = d.message.replace(str(folder), "{kb}").replace(str(CASES), "{cases}").replace(os.path.relpath(CASES), "{cases}")
+    return (d.code, d.line, d.column, d.end_line, d.end_column, message)
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: p.stem)
+def test_case(path, tmp_path):
+    compiled, folder, found, name = run_case(path, tmp_path)
+    assert [d for d in found if d.code == "W499"] == []
+    mine = [shown(d, folder) for d in found if d.file == name]
+    expected, _ = expectations(path)
+    assert mine == expected
+    kb = oncologic.KnowledgeBase(compiled)
+    for d in found:
+        if d.witness is not None:
+            assert_witness(kb, d)
+
+
+def assert_witness(kb: oncologic.KnowledgeBase, d) -> None:
+    """The witness shows the finding, read through the public API (``evaluate``/``explain``)."""
+    result = kb.evaluate(d.witness)
+    ev = kb.run(d.witness)
+    compiled = kb.compiled
+
+    def holds(rule_id: str):
+        return ev.verdict(compiled.rule_node[rule_id])
+    if d.code == "W405":
+        statement, rec = d.rules[0], d.rules[1]
+        assert holds(statement) is True and holds(rec) is True
+        assert statement in {x.rule.id for x in result.not_recommended}
+        assert any(statement in {c.rule.id for c in r.conflicts} for r in result.recommendations)
+    elif d.code == "W406":
+        contra, rec = d.rules[0], d.rules[1]
+        assert holds(contra) is True and holds(rec) is True
+        assert contra in {x.rule.id for x in result.contraindicated}
+    elif d.code == "W408":
+        assert all(holds(r) is False for r in d.rules)
+    elif d.code == "W409":
+        assert holds(d.rules[0]) is True and holds(d.rules[1]) is True
+    elif d.code == "W505":
+        assert holds(d.rules[0]) is True
+    else:
+        pytest.fail(f"a witness on {d.code}")
+    # minimal: no attribute can be left out
+    for key in d.witness:
+        if key in ("id", "cancer"):
+            continue
+        smaller = {k: v for k, v in d.witness.items() if k != key}
+        ev2 = kb.run(smaller)
+        same = all(ev2.verdict(compiled.rule_node[r]) is ev.verdict(compiled.rule_node[r]) for r in d.rules[:2])
+        assert not same, f"{d.code}: '{key}' is not needed in {d.witness}"
+
+
+# -- proofs ---------------------------------------------------------------------------------------
+
+def line_of(path: Path, text: str) -> int:
+    """The number of the one line of a file that holds ``text``."""
+    (number,) = [i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text in line]
+    return number
+
+
+def test_proofs_name_the_conflicting_conditions(tmp_path):
+    case = CASES / "W401_unreachable.rules"
+    _, folder, found, name = run_case(case, tmp_path)
+    by_rule = {d.rules[0]: d for d in found if d.code == "W401"}
+    both = line_of(case, "if lung_cancer and line = 2 and line = 3")
+    assert by_rule["r.contradiction"].proof == f"these cannot all hold: line = 2 ({name}:{both}:22); line = 3 ({name}:{both}:35)"
+    assert [r[1:3] for r in by_rule["r.contradiction"].related] == [(both, 22), (both, 35)]
+    base = os.path.join(str(folder), "base", "vocabulary.rules")
+    ecog = line_of(CASES / "base" / "vocabulary.rules", "attribute ecog")
+    assert by_rule["r.range"].proof == (f"these cannot all hold: ecog >= 7 ({name}:{line_of(case, 'and ecog >= 7')}:22); "
+                                        f"ecog: int 0..4 (declared at {base}:{ecog}:1)")
+    assert by_rule["r.exclusive_concepts"].proof == (
+        f"these cannot all hold: histology = sclc ({name}:{line_of(case, 'if histology = sclc')}:6); "
+        f"histology = squamous ({name}:{line_of(case, 'if histology = squamous')}:6)")
+    # through an unreachable concept: one finding, at its cause, naming what it takes along
+    assert "never_second_line" not in by_rule and "r.through_never" not in by_rule
+    assert by_rule["never"].rules == ("never", "never_second_line", "r.through_never")
+    # a concept with another way to hold: only its impossible rule
+    assert "two_ways.impossible" in by_rule and "r.two_ways" not in by_rule
+
+
+def test_absent_data_can_make_a_rule_certain(tmp_path):
+    """Why proofs keep the known flags free: with every attribute known, r.no_transformation
+    could never hold, yet a patient whose recorded prior therapies hold no targeted drug gets it."""
+    compiled, _, found, _ = run_case(CASES / "W401_unreachable.rules", tmp_path)
+    assert "r.no_transformation" not in {d.rules[0] for d in found if d.code == "W401"}
+    kb = oncologic.KnowledgeBase(compiled)
+    ev = kb.run({"id": "p", "cancer": "lung", "prior_therapies": ["carboplatin"]})
+    assert ev.verdict(compiled.rule_node["r.no_transformation"]) is True
+
+
+def test_markers_allow_and_are_counted(tmp_path):
+    compiled, folder, found, name = run_case(CASES / "W506_markers.rules", tmp_path)
+    assert sorted(d.code for d in found.allowed) == ["W401", "W403"]
+    assert all(d.file == name for d in found.allowed)
+
+
+# -- the issue's replays on a copy of facts/ -------------------------------------------------------
+
+REPLAYS = [
+    # (file, old text, new text): each the issue's mistake, made once in a copy of facts/
+    ("lung/nsclc_driver_negative.rules", "  if refractory_driver_negative_nsclc and line >= 3\n",
+     "  if refractory_driver_negative_nsclc and line = 2 and line = 3\n"),
+    ("lung/sclc.rules", "# ---- third line or later", """recommendation sclc.second_line.not_recommended.topotecan
+  do not recommend topotecan
+  for refractory_sclc_second_line
+  consensus 40%
+  because "replay"
+  source consensus_refractory_lung "§三"
+
+# ---- third line or later"""),
+    ("lung/sclc.rules", "  do not recommend dual_ici\n  for refractory_sclc_third_line_or_later\n  consensus 46%\n",
+     "  do not recommend dual_ici\n  for refractory_sclc_third_line_or_later\n  consensus 66%\n"),
+    ("hcc/base.rules", "(child_pugh_a or child_pugh_b) and ecog <= 2", "(child_pugh_a or child_pugh_b) and ecog <= 7"),
+    ("lung/resistance.rules", "pd_l1_tps >= 50%", "pd_l1_tps >= 150%"),
+    # the grading line order, in a scheme of its own: in lung_consensus_table2 the rules it grades
+    # would first get the checker's strength errors (and the analysis runs on a KB without errors)
+    ("common/documents.rules", "# Table 2 of the lung consensus", """document replay_doc "replay.txt"
+grading replay_order for replay_doc
+  moderate if consensus >= 60%
+  strong   if consensus >= 80%
+  source replay_doc "Table 1"
+
+# Table 2 of the lung consensus"""),
+]
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    """The shipped facts/ with the issue's six mistakes, analysed once."""
+    from oncologic.resources import default_kb_dir
+    folder = tmp_path_factory.mktemp("replay") / "facts"
+    shutil.copytree(default_kb_dir(), folder)
+    for rel, old, new in REPLAYS:
+        text = (folder / rel).read_text(encoding="utf-8")
+        assert text.count(old) == 1, (rel, old)
+        (folder / rel).write_text(text.replace(old, new, 1), encoding="utf-8")
+    compiled = build(folder, str(folder))
+    return compiled, folder, analyse(compiled, folder, patients=[])
+
+
+def test_replay_finds_each_mistake(replay):
+    compiled, folder, found = replay
+    assert [d for d in found if d.code == "W499"] == []
+    codes = {(d.code, d.rules[0] if d.rules else None) for d in found}
+    assert ("W401", "refractory_driver_negative_nsclc_third_line_or_later") in codes
+    assert ("W405", "sclc.second_line.not_recommended.topotecan") in codes
+    assert ("W411", "sclc.third_line.not_recommended.dual_ici") in codes
+    assert ("W403", "hcc_systemic_fit") in codes
+    assert any(d.code == "W403" and d.message.startswith("150%") for d in found)
+    assert any(d.code == "W410" and "'strong if consensus >= 80%'" in d.message for d in found)
+    unreachable = next(d for d in found if d.code == "W401" and d.rules[0] == "refractory_driver_negative_nsclc_third_line_or_later")
+    assert "line = 2" in unreachable.proof and "line = 3" in unreachable.proof
+    assert len(unreachable.rules) > 1  # what it takes along, named once
+    kb = oncologic.KnowledgeBase(compiled)
+    for d in found:
+        if d.witness is not None:
+            assert_witness(kb, d)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def cli(*args, **kw):
+    import subprocess
+    import sys
+    from support import ROOT
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "oncologic", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=120, **kw)
+
+
+def test_check_prints_the_warnings_after_the_summary():
+    out = cli("check")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("ok: ")
+    assert any(re.match(r"facts/\S+:\d+:\d+: warning\[W\d{3}\]: ", line) for line in lines)
+    witness = next(line for line in lines if line.startswith("  witness: "))
+    assert json.loads(witness[len("  witness: "):])["id"] == "witness"
+    assert re.fullmatch(r"\d+ warnings?( \(\d+ allowed\))?", lines[-1])
+    assert "W499" not in out.stdout
+    quiet = cli("check", "--no-analysis")
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == lines[:1]
+
+
+def test_check_json_and_patients(tmp_path):
+    folder = tmp_path / "kb"
+    shutil.copytree(CASES / "base", folder / "base")
+    shutil.copy(CASES / "W505_unreached.rules", folder)
+    out = cli("check", "--kb", str(folder), "--format", "json", "--patients", str(CASES / "W505_patients.jsonl"))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["ok"] is True and data["allowed"] == 0
+    w505 = [w for w in data["warnings"] if w["code"] == "W505"]
+    assert [w["rules"] for w in w505] == [["r.third_line"]] and w505[0]["witness"]["line"] == 3
+    assert {"file", "line", "column", "end_line", "end_column", "severity", "code", "message", "witness", "proof"} <= set(w505[0])
+    assert [w["line"] for w in data["warnings"] if w["code"] == "W509"] == [3]  # the record with ecog 7
+
+
+def test_text_in_records_and_strings(tmp_path):
+    """A text field of a list of records is compared with the texts the rules name (and one more)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "kb.rules").write_text('''document doc "doc.txt"
+attribute id: string required
+attribute events: list of { label: string; grade: int 1..5 }
+drug x
+recommendation r.a
+  recommend x
+  if any events where (label = "a" and grade >= 2)
+  source doc "s"
+recommendation r.both
+  recommend x
+  if any events where (label = "a" and label = "b")
+  source doc "s"
+''', encoding="utf-8")
+    compiled = build(folder, str(folder))
+    found = analyse(compiled, folder, patients=[])
+    assert [(d.code, d.rules[0]) for d in found if d.code.startswith("W4")] == [("W401", "r.both")]
+
+
+def test_a_failing_analysis_is_a_warning_not_a_failed_check():
+    from oncologic.cli import _analysis
+
+    class Broken:
+        class checked:
+            files = ["facts/x.rules"]
+    (d,) = _analysis(Broken(), None, ())
+    assert d.code == "W499" and d.message.startswith("internal analysis error: AttributeError")
+
+
+# -- the encoding against the engine, on the shipped knowledge base ---------------------------------
+
+def test_every_shipped_rule_has_a_witness_the_engine_confirms(kb):
+    """The Kleene encoding of every rule of facts/ gives a record for which the engine says the
+    rule holds (a disagreement would be a bug of the encoding, or of the engine)."""
+    from oncologic.analysis.encode import Encoding
+    from oncologic.analysis.logic import Logic
+    from oncologic.analysis.source import Sources
+    from oncologic.reason.evaluate import evaluate_all
+    compiled = kb.compiled
+    enc = Encoding(compiled.checked)
+    logic = Logic(compiled.checked, Sources(compiled.checked, None), enc)
+    witnesses = {r.id: logic.witness(enc.kleene(r.condition)[0], enc.reads(r.condition)) for r in logic.rules}
+    assert [rid for rid, w in witnesses.items() if w is None] == []
+    evaluations = evaluate_all(compiled, kb.backend, [kb.patient(dict(w)) for w in witnesses.values()])
+    wrong = [(rid, w) for (rid, w), ev in zip(witnesses.items(), evaluations) if ev.verdict(compiled.rule_node[rid]) is not True]
+    assert wrong == []
+
+
+def test_the_examples_only_save_solver_calls(kb):
+    """The example patients' verdicts skip questions the solver would answer the same way: the
+    shipped knowledge base analysed without them gives the same findings (W505 aside)."""
+    with_examples = analyse(kb.compiled, None)
+    without = analyse(kb.compiled, None, patients=[])
+    assert [shown(d, Path("/")) for d in with_examples if d.code != "W505"] == [shown(d, Path("/")) for d in without]
+    assert [d.witness is None for d in with_examples if d.code != "W505"] == [d.witness is None for d in without]
+    again = analyse(kb.compiled, None, patients=[])  # the same questions asked again: the same answers
+    assert [(shown(d, Path("/")), d.witness, d.proof) for d in again] == [(shown(d, Path("/")), d.witness, d.proof) for d in without]
