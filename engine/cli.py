@@ -48,7 +48,8 @@ def guarded(fn):
             sys.stdout.flush()  # a closed pipe shows here, inside the guard
             return out
         except RuleError as err:
-            _fail(str(err) + f"\n{len(err.diagnostics)} error(s)", 2)
+            from .report.diagnostics import count_line
+            _fail(str(err) + f"\n{count_line(err.diagnostics)}", 2)
         except OncologicError as err:
             _fail(f"error: {err}", 2)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
@@ -85,26 +86,33 @@ def main():
 @main.command()
 @KB
 @FORMAT
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too (CI), not only on errors.")
 @guarded
-def check(kb_dir, fmt):
-    """Parse, compile and check the knowledge base."""
-    import json
-    from .compile.build import load_compiled
-    try:
-        compiled = load_compiled(kb_dir)
-    except RuleError as err:
-        if fmt == "json":
-            click.echo(json.dumps({"ok": False, "errors": [d.__dict__ for d in err.diagnostics]}, ensure_ascii=False, indent=2))
-            sys.exit(2)
-        raise
-    checked = compiled.checked
-    summary = {"ok": True, "files": len(checked.files), "attributes": len(checked.attributes), "items": len(checked.items),
-               "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
+def check(kb_dir, fmt, strict):
+    """Parse, compile and check the knowledge base: every error and warning of every file, each
+    as FILE:LINE:COL: error[CODE]: MESSAGE with its source line. Exit 2 on an error."""
+    from .compile.build import diagnose
+    compiled, diagnostics = diagnose(kb_dir)
+    _report_check(compiled, diagnostics, kb_dir, fmt, strict)
+
+
+def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool) -> None:
+    """Print what ``check`` found (text: findings on stderr, ``ok: ...`` on stdout; JSON on
+    stdout) and exit 2 when it found an error (``strict``: or a warning)."""
+    from .compile.build import locate
+    from .report import diagnostics as report
     if fmt == "json":
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(report.as_json(compiled, diagnostics))
     else:
-        click.echo(f"ok: {summary['files']} files, {summary['attributes']} attributes, {summary['items']} items, "
-                   f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
+        out, err = report.as_text(compiled, diagnostics, report.Sources(lambda shown: locate(kb_dir, shown)))
+        if err:
+            click.echo("\n".join(err), err=True)
+        if out:
+            click.echo("\n".join(out))
+    status = report.exit_status(diagnostics, strict)
+    if status:
+        sys.stdout.flush()
+        sys.exit(status)
 
 
 @main.command()
