@@ -173,31 +173,41 @@ class Checker:
         """One error for a group of concepts that use each other, at the use that most likely
         closed the cycle. A knowledge base without cycles that gains one by an edit gains a use
         that every cycle goes through: such uses are the candidates (all uses of the group when
-        none is common to every cycle). Among them: the use from the concept the rest of the
-        knowledge base builds on most (the most rules depend on it from outside the group) to
-        the one it builds on least — a basic concept made to depend on a derived one; then a use
-        of a concept defined further down the same file; then the last written."""
-        users: dict[str, set[str]] = {}  # concept -> the rules that use it
+        none is common to every cycle). Among them: the use from the concept furthest below the
+        recommendations (the rest of the knowledge base builds on it) to the one nearest them —
+        a basic concept made to depend on a derived one; then a use of a concept defined further
+        down the same file; then the last written."""
+        users: dict[str, dict[str, n.Rule]] = {}  # concept -> the rules that use it (outside the group), by id
         for rule in self.kb.rules:
+            if rule.kind in ("concept", "setting") and rule.name in group:
+                continue
             for cond in (rule.condition, rule.population):
                 for c in n.walk(cond) if cond is not None else ():
                     if isinstance(c, n.ConceptRef):
-                        users.setdefault(c.name, set()).add(rule.id)
-        concept_of = {r.id: r.name for r in self.kb.rules if r.kind in ("concept", "setting")}
+                        users.setdefault(c.name, {})[rule.id] = rule
+        depth: dict[str, int] = {}
 
-        def dependents(name: str) -> int:
-            seen, stack = set(), [name]
+        def below_the_top(name: str) -> int:
+            """How many steps of concepts a concept is below the rules that recommend (the
+            longest way up, not through the group): 1 for a setting that recommendations use,
+            more for the concepts settings are built on. Iterative; another cycle counts 0."""
+            entered: set[str] = set()
+            stack = [(name, False)]
             while stack:
-                for rule_id in users.get(stack.pop(), ()):
-                    concept = concept_of.get(rule_id)
-                    if rule_id in seen or concept in group:
-                        continue
-                    seen.add(rule_id)
-                    if concept is not None:
-                        stack.append(concept)
-            return len(seen)
+                node, ready = stack.pop()
+                if node in depth or (not ready and node in entered):
+                    continue
+                above = {r.name for r in users.get(node, {}).values() if r.kind in ("concept", "setting")}
+                if not ready:
+                    entered.add(node)
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in sorted(above) if a not in depth)
+                    continue
+                recommended = any(r.kind not in ("concept", "setting") for r in users.get(node, {}).values())
+                depth[node] = max([depth.get(a, 0) + 1 for a in above] + [1 if recommended else 0])
+            return depth[name]
 
-        weight = {name: dependents(name) for name in group}
+        weight = {name: below_the_top(name) for name in group}
         first = {}
         for rule in self.kb.rules:
             if rule.kind in ("concept", "setting"):
