@@ -6,8 +6,9 @@ A rule author writes what the guideline says, not always the knowledge base's id
 id **and** its labels (en and zh, as declared in ``facts/``):
 
 1. a label match: every word of the written name (``_`` read as a space) is a word of one of
-   the candidate's labels, and the label says no "non"/"not"/"negative" that the name does
-   not (``small_cell`` is not "non-small cell lung cancer");
+   the candidate's labels, and the label does not negate one of them ("non", "not", "no",
+   "without" before it) where the name does not (``small_cell`` is not "non-small cell lung
+   cancer");
 2. a spelling match: the written name is close to the id or to a label (difflib's ratio, at
    least 0.6).
 
@@ -23,7 +24,6 @@ from typing import Iterable, Mapping
 
 _WORD = re.compile(r"[a-z0-9]+|[^\x00-\x7f\s\W]+")
 _NEGATIONS = frozenset({"non", "not", "no", "without", "negative", "absent"})
-_NEGATING_CHARACTERS = frozenset("非未无阴")  # zh: 非小细胞, 未特指, 无, 阴性
 CUTOFF = 0.6
 
 
@@ -33,8 +33,11 @@ def words(text: str) -> list[str]:
 
 
 def _negates(label: str, written: set[str]) -> bool:
-    said = set(words(label))
-    return bool((said & _NEGATIONS) - written) or (any(c in _NEGATING_CHARACTERS for c in label) and not written & _NEGATIONS)
+    """Whether the label negates a word of the written name that the name does not negate
+    ("non-small cell" for ``small_cell``; not "not otherwise specified")."""
+    said = words(label)
+    return any(word in _NEGATIONS and word not in written and said[i + 1] in written
+               for i, word in enumerate(said[:-1]))
 
 
 def similar(written: str, candidates: Mapping[str, Iterable[str]], n: int = 3) -> list[tuple[str, str | None]]:
