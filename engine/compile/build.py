@@ -93,11 +93,9 @@ def _build(directory: Path, display: str) -> tuple[CompiledKB | None, list[Diagn
     for path in files:
         shown = os.path.join(display, str(path.relative_to(directory)))
         parsed = parse_file(path, shown)
-        diagnostics += parsed.diagnostics
-        if parsed.tree is not None:
-            module, errors = build_module(parsed.tree, shown, parsed.failed)
-            diagnostics += errors
-            modules.append(module)
+        module, errors = build_module(parsed.tree, shown, parsed.failed)
+        diagnostics += parsed.diagnostics + errors
+        modules.append(module)
     checked, errors = check(modules)
     diagnostics += errors
     if any(d.severity == "error" for d in diagnostics):

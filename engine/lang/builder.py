@@ -459,11 +459,12 @@ _CLAUSE_WORD = {
 }
 
 
-def build_module(tree: Tree, filename: str, failed=()) -> tuple[n.Module, list[Diagnostic]]:
-    """The AST of one parsed rule file, and the problems found building it. ``failed`` lists
+def build_module(tree: Tree | None, filename: str, failed=()) -> tuple[n.Module, list[Diagnostic]]:
+    """The AST of one parsed rule file (no statement when ``tree`` is None: a file that could
+    not be read), and the problems found building it. ``failed`` lists
     ``(kind, name, line, column)`` for the names its dropped statements declared
     (:class:`oncologic.lang.parser.Parsed`); the module keeps them (``Module.failed``)."""
     builder = AstBuilder(filename)
-    module = builder.transform(tree)
+    module = builder.transform(tree) if tree is not None else n.Module(filename, [], [], [], [], [])
     module.failed = [(kind, name, n.Pos(filename, line, column)) for kind, name, line, column in failed]
     return module, builder.diagnostics

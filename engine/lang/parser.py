@@ -460,12 +460,14 @@ def read_text(path: Path) -> str:
 
 def parse_file(path: Path, display_name: str) -> Parsed:
     """Read, decode and parse one rule file (:func:`parse_text`); a file that cannot be read
-    is one error (E007) and no tree."""
+    is one error (E007) and no tree, and may have declared anything (``failed`` holds every
+    kind without a name)."""
     try:
         data = path.read_bytes()
-    except OSError as err:
+    except OSError as err:  # what it declares is unknown: no unknown name of any kind is reported
         return Parsed(None, [Diagnostic(display_name, 1, 1, f"cannot be read: {err.strerror or err}",
-                                        code="E007", end_line=1, end_column=1)])
+                                        code="E007", end_line=1, end_column=1)],
+                      [(kind, None, 1, 1) for kind in sorted(set(KINDS.values()))])
     text, errors, unreadable = decode(data, display_name)
     parsed = parse_text(text, display_name, unreadable)
     parsed.diagnostics[:0] = errors
