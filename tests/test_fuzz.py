@@ -419,7 +419,9 @@ def declared(text: str | bytes) -> dict[str, object]:
     for attr in module.attributes:
         spec = attr.type
         shape = (spec.kind, spec.values, repr(spec.low), repr(spec.high), tuple((f.name, f.type.kind, f.type.values) for f in spec.fields))
-        names.update({attr.name: shape, **{v: "value" for v in spec.values}, **{f.name: "field" for f in spec.fields}})
+        names.update({attr.name: shape, **{v: "value" for v in spec.values}})
+        for f in spec.fields:
+            names.update({f.name: ("field", f.type.kind, f.type.values), **{v: "value" for v in f.type.values}})
     return names
 
 
