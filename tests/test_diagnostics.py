@@ -74,6 +74,7 @@ def test_the_caret_lines_up_under_tabs_wide_characters_and_escapes():
     assert excerpt("  if （sclc，x）", 6, None) == ("  if （sclc，x）", "     ^~")
     assert excerpt("  if （sclc，x）", 7, 11) == ("  if （sclc，x）", "       ^~~~")
     assert excerpt("a\x1bb c", 5, 6) == ("a\\x1bb c", "       ^")
+    assert excerpt("a\uff00b", 3, 4) == ("a\\uff00b", "       ^")  # unassigned: its code point
     assert excerpt("end", 4, 4) == ("end", "   ^")  # the end of the file
     shown, caret = excerpt("x" * 1000 + " bad " + "y" * 1000, 1002, 1005)
     assert len(shown) < 200 and shown.startswith("…") and shown.endswith("…")

@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,9 @@ def cases(name: str, share: float, minimum: int = 5):
 
 
 def visible_only(text: str) -> bool:
-    return all(ch.isprintable() or ch == "\n" for ch in text)
+    """No character a terminal would act on or that cannot be seen: printable, line ends, and
+    spaces (an ideographic space in a rule line that ``check`` shows)."""
+    return all(ch.isprintable() or ch == "\n" or unicodedata.category(ch) == "Zs" for ch in text)
 
 
 def assert_clean(status: int, err: str, where: str, context: str) -> None:
