@@ -24,6 +24,7 @@ from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, Unexp
 
 from ..errors import Diagnostic
 from ..resources import grammar_path
+from ..values import Record
 from . import units
 from .limits import MAX_NESTING
 
@@ -248,8 +249,8 @@ def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diag
 
 # ---- recovery ----------------------------------------------------------------------------------
 
-@dataclass
-class Parsed:
+@dataclass(eq=False, repr=False)
+class Parsed(Record):
     """One rule file parsed: ``tree`` (the statements that parsed; None when the file could not
     be read), ``diagnostics`` (its syntax errors) and ``failed``: ``(kind, name, line, column)``
     for each name declared by a statement that was dropped (``name`` None when its statement
@@ -265,9 +266,12 @@ def _starts(text: str) -> list[int]:
     return [m.start(1) for m in _statement_start().finditer(text)]
 
 
+_HEADER = re.compile(rf"({'|'.join(KINDS)})(?![A-Za-z0-9_.])[ \t\n\f\u3000]*({_NAME})?")
+
+
 def _header(text: str, start: int) -> tuple[str, str | None, int, int] | None:
     """What the statement at ``start`` declares: (kind, name or None, line, column)."""
-    match = re.compile(rf"({'|'.join(KINDS)})(?![A-Za-z0-9_.])[ \t\n\f\u3000]*({_NAME})?").match(text, start)
+    match = _HEADER.match(text, start)
     if match is None:
         return None
     name = match.group(2)
