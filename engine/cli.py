@@ -48,7 +48,8 @@ def guarded(fn):
             sys.stdout.flush()  # a closed pipe shows here, inside the guard
             return out
         except RuleError as err:
-            _fail(str(err) + f"\n{len(err.diagnostics)} error(s)", 2)
+            from .report.diagnostics import count_line
+            _fail(str(err) + f"\n{count_line(err.diagnostics)}", 2)
         except OncologicError as err:
             _fail(f"error: {err}", 2)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
@@ -85,38 +86,44 @@ def main():
 @main.command()
 @KB
 @FORMAT
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too (CI), not only on errors.")
 @click.option("--no-analysis", is_flag=True, help="Skip the static analysis (the W4xx/W5xx warnings).")
 @click.option("--patients", "patients", multiple=True, type=click.Path(exists=True),
               help="Patient records (files, folders, .jsonl) whose reach the analysis reports (W505); "
                    "repeatable. Default: examples/patients beside the knowledge-base folder.")
 @guarded
-def check(kb_dir, fmt, no_analysis, patients):
-    """Parse, compile and check the knowledge base."""
-    import json
-    from .compile.build import load_compiled
-    try:
-        compiled = load_compiled(kb_dir)
-    except RuleError as err:
-        if fmt == "json":
-            click.echo(json.dumps({"ok": False, "errors": [d.__dict__ for d in err.diagnostics]}, ensure_ascii=False, indent=2))
-            sys.exit(2)
-        raise
-    checked = compiled.checked
-    summary = {"ok": True, "files": len(checked.files), "attributes": len(checked.attributes), "items": len(checked.items),
-               "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
-    warnings = None
-    if not no_analysis:
-        warnings = _analysis(compiled, kb_dir, patients)
+def check(kb_dir, fmt, strict, no_analysis, patients):
+    """Parse, compile and check the knowledge base: every error and warning of every file, each
+    as FILE:LINE:COL: error[CODE]: MESSAGE with its source line; then, when it compiled, the
+    static analysis (warnings with a witness patient or a proof). Exit 2 on an error."""
+    from .compile.build import diagnose
+    compiled, diagnostics = diagnose(kb_dir)
+    allowed = []
+    if compiled is not None and not no_analysis:
+        found = _analysis(compiled, kb_dir, patients)
+        diagnostics = sorted([*diagnostics, *found], key=lambda d: (d.file, d.line, d.column))
+        allowed = found.allowed
+    _report_check(compiled, diagnostics, kb_dir, fmt, strict, allowed)
+
+
+def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool, allowed=()) -> None:
+    """Print what ``check`` found (text: findings on stderr, ``ok: ...`` on stdout; JSON on
+    stdout) and exit 2 when it found an error (``strict``: or a warning). ``allowed``: the
+    warnings a ``# check: allow`` marker allows (counted, not shown)."""
+    from .compile.build import locate
+    from .report import diagnostics as report
     if fmt == "json":
-        if warnings is not None:
-            summary["warnings"] = [d.to_json() for d in warnings]
-            summary["allowed"] = len(warnings.allowed)
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        click.echo(report.as_json(compiled, diagnostics, allowed))
     else:
-        click.echo(f"ok: {summary['files']} files, {summary['attributes']} attributes, {summary['items']} items, "
-                   f"{summary['concepts']} concepts, {summary['rules']} rules, {summary['clauses']} Datalog clauses")
-        if warnings is not None:
-            _print_warnings(warnings)
+        out, err = report.as_text(compiled, diagnostics, report.Sources(lambda shown: locate(kb_dir, shown)), allowed)
+        if err:
+            click.echo("\n".join(err), err=True)
+        if out:
+            click.echo("\n".join(out))
+    status = report.exit_status(diagnostics, strict)
+    if status:
+        sys.stdout.flush()
+        sys.exit(status)
 
 
 def _analysis(compiled, kb_dir, patients):
@@ -131,28 +138,11 @@ def _analysis(compiled, kb_dir, patients):
     except Exception as err:  # noqa: BLE001
         if os.environ.get("ONCOLOGIC_DEBUG"):
             raise
-        out = Analysis([Diagnostic(checked_file(compiled), 1, 1, f"internal analysis error: {type(err).__name__}: {err} "
+        first = compiled.checked.files[0] if compiled.checked.files else "."
+        out = Analysis([Diagnostic(first, 1, 1, f"internal analysis error: {type(err).__name__}: {err} "
                                    "(set ONCOLOGIC_DEBUG=1 for the traceback; please report it)", "warning", "W499")])
         out.allowed = []
         return out
-
-
-def checked_file(compiled) -> str:
-    return compiled.checked.files[0] if compiled.checked.files else "."
-
-
-def _print_warnings(warnings) -> None:
-    """Each warning, its witness (compact JSON) and its proof on indented lines; a count."""
-    from .analysis import compact
-    from .errors import visible
-    for d in warnings:
-        click.echo(str(d))
-        if d.witness is not None:
-            click.echo(f"  witness: {visible(compact(d.witness))}")
-        if d.proof:
-            click.echo(f"  proof: {visible(d.proof)}")
-    allowed = f" ({len(warnings.allowed)} allowed)" if warnings.allowed else ""
-    click.echo(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}{allowed}")
 
 
 @main.command()

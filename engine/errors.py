@@ -6,6 +6,7 @@ message on stderr and exits with status 2. Anything else is an internal error (s
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -108,8 +109,23 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # control, format, surrogate, private use, unassigned
+
+
 def visible(text: str, keep_newlines: bool = False) -> str:
     """``text`` with its control characters written as escapes (``\\x1b``); with
-    ``keep_newlines``, line breaks stay (a message of several lines)."""
+    ``keep_newlines``, line breaks stay (a message of several lines). Any other character that
+    cannot be seen and is no space (a format character, a private-use or unassigned code point:
+    ``\\uff00`` from a broken byte sequence) is written as its code point too."""
+    if text.isprintable():
+        return text
     pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return pattern.sub(_escape, text) if pattern.search(text) else text
+    text = pattern.sub(_escape, text) if pattern.search(text) else text
+    if not text.isprintable() and any(unicodedata.category(c) in _HIDDEN and c != "\n" for c in text):
+        text = "".join(_escape_code(c) if unicodedata.category(c) in _HIDDEN and c != "\n" else c for c in text)
+    return text
+
+
+def _escape_code(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -20,6 +20,8 @@ def run(*args, **kw):
 def test_check_the_shipped_knowledge_base():
     out = run("check")
     assert out.returncode == 0 and out.stdout.startswith("ok: ")
+    data = json.loads(run("check", "--format", "json").stdout)
+    assert data["ok"] is True and data["errors"] == [] and data["files"] == 22 and data["rules"] > 100
 
 
 def test_recommend_json_is_the_contract():
@@ -114,9 +116,17 @@ def test_check_reports_rule_errors_as_file_line_col(tmp_path):
     (kb / "a.rules").write_text('document d "d.txt"\nattribute x: int\nconcept c if y > 1\n  source d "s"\n')
     out = run("check", "--kb", str(kb))
     assert out.returncode == 2
-    assert f"{kb}/a.rules:3:14: error: unknown attribute 'y'" in out.stderr
+    assert out.stderr.splitlines() == [f"{kb}/a.rules:3:14: error[E101]: unknown attribute 'y'",
+                                       " 3 | concept c if y > 1",
+                                       "   |              ^",
+                                       "1 error"]
     data = json.loads(run("check", "--kb", str(kb), "--format", "json").stdout)
     assert data["ok"] is False and data["errors"][0]["line"] == 3
+    assert data["errors"] == data["diagnostics"] and data["warnings"] == []
+    assert data["errors"][0] == {"file": f"{kb}/a.rules", "line": 3, "column": 14, "end_line": 3, "end_column": 15,
+                                 "severity": "error", "code": "E101", "message": "unknown attribute 'y'",
+                                 "rules": [], "witness": None, "proof": None, "related": []}
+    assert "files" not in data  # the counts only when the knowledge base compiled
 
 
 def test_cohort_jsonl(tmp_path):

@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,9 @@ def cases(name: str, share: float, minimum: int = 5):
 
 
 def visible_only(text: str) -> bool:
-    return all(ch.isprintable() or ch == "\n" for ch in text)
+    """No character a terminal would act on or that cannot be seen: printable, line ends, and
+    spaces (an ideographic space in a rule line that ``check`` shows)."""
+    return all(ch.isprintable() or ch == "\n" or unicodedata.category(ch) == "Zs" for ch in text)
 
 
 def assert_clean(status: int, err: str, where: str, context: str) -> None:
@@ -381,12 +384,65 @@ def copy_kb(tmp_path: Path, number: int) -> Path:
     return target
 
 
-def assert_located(status: int, err: str, kb: Path, context: str) -> None:
+def assert_located(status: int, err: str, kb: Path, context: str) -> list[tuple[str, str, set[str]]]:
+    """Exit 0, or 2 with every finding located (``FILE:LINE:COL: error[CODE]: ``), each
+    followed by ``check``'s excerpt of its line (indented) and its notes, then the count.
+    Returns (file, the finding's line, the files of its notes) for each finding."""
     assert_clean(status, err, str(kb), context)
+    found = []
     if status == 2:
-        located = re.compile(re.escape(str(kb)) + r"[/\\]\S+\.rules:\d+:\d+: error: ")
+        located = re.compile("(" + re.escape(str(kb)) + r"[/\\]\S+\.rules):\d+:\d+: (error\[E\d{3}\]|note): ")
         for line in err.splitlines():
-            assert located.match(line) or re.fullmatch(r"\d+ error\(s\)", line), f"{context}\nnot located: {line}"
+            match = located.match(line)
+            if match and match.group(2) != "note":
+                found.append((match.group(1), line, set()))
+            elif match:
+                found[-1][2].add(match.group(1))
+            assert match or re.fullmatch(r" \d+ \| .*| +\| .*", line) or re.fullmatch(r"\d+ errors?", line), \
+                f"{context}\nnot located: {line}"
+    return found
+
+
+def declared(text: str | bytes) -> dict[str, object]:
+    """The names a rule file declares (documents, attributes and their values and fields,
+    items, concepts), counting those of statements that fail to parse, as the checker does;
+    each with what its declaration says (an attribute's type, an item's kind and classes)."""
+    from oncologic.lang.builder import build_module
+    from oncologic.lang.parser import decode, parse_text
+    if isinstance(text, bytes):
+        text, _, unreadable = decode(text, "f")
+    else:
+        unreadable = ()
+    parsed = parse_text(text, "f", unreadable)
+    module, _ = build_module(parsed.tree, "f", parsed.failed)
+    names: dict[str, object] = {name: "failed" for _, name, _ in module.failed if name}
+    names.update({d.name: "document" for d in module.documents})
+    names.update({i.name: (i.kind, i.isa) for i in module.items})
+    names.update({r.name: r.kind for r in module.rules if r.name})
+    for attr in module.attributes:
+        spec = attr.type
+        shape = (spec.kind, spec.values, repr(spec.low), repr(spec.high), tuple((f.name, f.type.kind, f.type.values) for f in spec.fields))
+        names.update({attr.name: shape, **{v: "value" for v in spec.values}})
+        for f in spec.fields:
+            names.update({f.name: ("field", f.type.kind, f.type.values), **{v: "value" for v in f.type.values}})
+    return names
+
+
+def assert_no_cascade(found, target: Path, original: str, mutant, context: str) -> None:
+    """A mutation of one file is reported in that file only. Elsewhere, only a finding that
+    names a place in the mutated file as related (a recommendation against the grading line
+    that the mutation changed; a step of a cycle), or a use of a name whose declaration the
+    mutation took away or changed (a truncated file, a deleted declaration or enum value, an
+    attribute's type: that use is wrong now, where it is written). A statement that fails to
+    parse takes nothing away: its names still count."""
+    before, after = declared(original), declared(mutant)
+    changed = {name for name, shape in before.items() if after.get(name, shape) != shape and after.get(name) != "failed"}
+    changed |= {name for name in before if name not in after}
+    for file, line, notes in found:
+        if file == str(target) or str(target) in notes:
+            continue
+        quoted = set(re.findall(r"'([^']*)'", line.split(": error[", 1)[1]))
+        assert quoted & changed, f"{context}\nfinding outside the mutated file: {line}"
 
 
 def test_fuzz_rule_file_mutants(tmp_path, monkeypatch):
@@ -395,12 +451,14 @@ def test_fuzz_rule_file_mutants(tmp_path, monkeypatch):
     for number, rng in cases("rule mutants", 0.36, minimum=10):
         kb = copy_kb(tmp_path, number)
         target = kb / rng.choice(SHIPPED)
-        mutant, kind = mutate_rules(rng, target.read_text(encoding="utf-8"))
+        original = target.read_text(encoding="utf-8")
+        mutant, kind = mutate_rules(rng, original)
         kinds[kind] = kinds.get(kind, 0) + 1
         target.write_bytes(mutant if isinstance(mutant, bytes) else mutant.encode("utf-8", "surrogatepass"))
         context = f"seed {SEED} case {number} ({kind} in {target.relative_to(kb)})"
         status, _, err = cli("check", "--kb", kb)
-        assert_located(status, err, kb, context)
+        found = assert_located(status, err, kb, context)
+        assert_no_cascade(found, target, original, mutant, context)
         if status == 0:
             status, _, err = cli("recommend", PATIENT, "--kb", kb)
             assert_located(status, err, kb, context)

@@ -162,12 +162,12 @@ def check_errors(tmp_path, rules):
 
 @pytest.mark.parametrize("rules, message", [
     ('concept x if histologgy = sclc\n  source doc "s"', "unknown attribute 'histologgy'; did you mean 'histology'?"),
-    ('concept x if histology = sclcc\n  source doc "s"', "unknown value of 'histology' 'sclcc'; did you mean 'sclc'?"),
+    ('concept x if histology = sclcc\n  source doc "s"', "error[E105]: unknown value 'sclcc' of 'histology'; did you mean 'sclc'? ('histology' is one of: sclc, squamous, adenocarcinoma)"),
     ('concept x if tfi < 90\n  source doc "s"', "'tfi': 90 needs a unit (d, wk, mo, a)"),
     ('concept x if tfi < 90mm\n  source doc "s"', "unit 'mm' is not a duration unit"),
-    ('concept x if tfi < 3m\n  source doc "s"', "unexpected 'm'"),
-    ('concept x if histology < sclc\n  source doc "s"', "'histology' is a enum; it can be tested with = or != but not <"),
-    ('concept x if histology has sclc\n  source doc "s"', "'histology' is a enum, not a set"),
+    ('concept x if tfi < 3m\n  source doc "s"', "error[E003]: unit 'm' in '3m': write 'mo' for months ('m' is ambiguous)"),
+    ('concept x if histology < sclc\n  source doc "s"', "'histology' is an enum; it can be tested with = or != but not <"),
+    ('concept x if histology has sclc\n  source doc "s"', "'histology' is an enum, not a set"),
     ('concept x if mutations = egfr\n  source doc "s"', "test its members with 'has'"),
     ('concept x if refractoryy\n  source doc "s"\nconcept refractory if stenosis\n  source doc "s"', "unknown concept 'refractoryy'; did you mean 'refractory'?"),
     ('concept x if stenosis', "concept 'x' cites no source"),
@@ -177,30 +177,30 @@ def check_errors(tmp_path, rules):
     ('contraindication c avoid topotecan if stenosis source doc "s"', "gives no reason"),
     ('concept a if b source doc "s"\nconcept b if a source doc "s"', "concepts are defined in terms of themselves: a -> b -> a"),
     ('recommendation r recommend topotecan for x source doc "s"\nrecommendation r recommend topotecan for x source doc "s"\nconcept x if stenosis source doc "s"', "rule id 'r' is already used"),
-    ('concept x if any adverse_events where (grade >= 3 and kind = immune) source doc "s"', "unknown field of 'adverse_events' 'kind'"),
+    ('concept x if any adverse_events where (grade >= 3 and kind = immune) source doc "s"', "error[E107]: unknown field 'kind' of 'adverse_events' (the fields of 'adverse_events': type, grade, cause)"),
     ('concept x if ecog >= 2.5 source doc "s"', "is a whole number"),
     ('concept x if (stenosis source doc "s"', "unexpected 'source'; expected"),
     # each kind of value against each kind of attribute
     ('concept x if stenosis = sclc source doc "s"', "'stenosis' is a bool; 'sclc' does not fit"),
-    ('concept x if histology = true source doc "s"', "'histology' is a enum, not true/false (one of: sclc, squamous, adenocarcinoma)"),
-    ('concept x if histology = "sclc" source doc "s"', "'histology' is a enum; quoted text does not fit (one of: sclc"),
+    ('concept x if histology = true source doc "s"', "'histology' is an enum, not true/false (one of: sclc, squamous, adenocarcinoma)"),
+    ('concept x if histology = "sclc" source doc "s"', "'histology' is an enum; quoted text does not fit (one of: sclc"),
     ('concept x if stenosis = 2020-01-01 source doc "s"', "'stenosis' is a bool, not a date"),
-    ('concept x if histology in (sclc, 3) source doc "s"', "'histology' is a enum; a number does not fit"),
+    ('concept x if histology in (sclc, 3) source doc "s"', "'histology' is an enum; a number does not fit"),
     ('concept x if tfi = squamous source doc "s"', "'tfi' is a duration; 'squamous' does not fit (e.g. 90d)"),
     ('concept x if first_line_end_date < 3d source doc "s"', "'first_line_end_date' is a date; a number does not fit"),
     # each kind of test against each kind of attribute
-    ('concept x if line has 2 source doc "s"', "'line' is a int, not a set; 'has' is for sets"),
+    ('concept x if line has 2 source doc "s"', "'line' is an int, not a set; 'has' is for sets"),
     ('concept x if mutations has "egfr" source doc "s"', "'mutations' holds names; write one without quotes"),
-    ('concept x if mutations has alk source doc "s"', "unknown value of 'mutations' 'alk'"),
+    ('concept x if mutations has alk source doc "s"', "error[E105]: unknown value 'alk' of 'mutations' ('mutations' holds values of: egfr, her2, kras)"),
     ('concept x if prior_therapies has topotecann source doc "s"', "unknown drug or class 'topotecann'"),
     ('concept x if mutations in (egfr) source doc "s"', "'in (...)' takes a single-valued attribute"),
-    ('concept x if histology is empty source doc "s"', "'histology' is a enum; 'is empty' is for sets and lists"),
+    ('concept x if histology is empty source doc "s"', "'histology' is an enum; 'is empty' is for sets and lists"),
     ('concept x if linee is known source doc "s"', "unknown attribute 'linee'; did you mean 'line'?"),
-    ('concept x if line source doc "s"', "'line' is a int attribute; compare it with a value"),
+    ('concept x if line source doc "s"', "'line' is an int attribute; compare it with a value"),
     ('concept y if stenosis source doc "s"\nconcept x if y = 1 source doc "s"', "'y' is a concept, not an attribute"),
-    ('concept x if any line where (grade = 1) source doc "s"', "'line' is a int; 'any ... where (...)' is for lists of records"),
-    ('concept x if any adverse_events where (grade) source doc "s"', "field 'grade' is a int; compare it with a value"),
-    ('concept x if any adverse_events where (any adverse_events where (grade = 1)) source doc "s"', "unknown field of 'adverse_events' 'adverse_events'"),
+    ('concept x if any line where (grade = 1) source doc "s"', "'line' is an int; 'any ... where (...)' is for lists of records"),
+    ('concept x if any adverse_events where (grade) source doc "s"', "field 'grade' is an int; compare it with a value"),
+    ('concept x if any adverse_events where (any adverse_events where (grade = 1)) source doc "s"', "unknown field 'adverse_events' of 'adverse_events'"),
     # a grading line tests evidence and consensus only
     ('grading g for doc strong if tfi < 3d source doc "s"', "grading 'g' can test 'evidence' and 'consensus' only, not 'tfi'"),
     ('grading g for doc strong if stenosis source doc "s"', "grading 'g' can test 'evidence' and 'consensus' only"),
@@ -213,7 +213,7 @@ def test_check_reports_errors_with_position(tmp_path, rules, message):
 
 def test_error_position_is_the_offending_line(tmp_path):
     errors = check_errors(tmp_path, '# comment\n\nconcept x\n  if stenosis and histology = sclcc\n  source doc "s"\n')
-    assert errors[0].startswith(f"{tmp_path / 'kb' / 'rules.rules'}:4:19: error: unknown value")
+    assert errors[0].startswith(f"{tmp_path / 'kb' / 'rules.rules'}:4:19: error[E105]: unknown value")
 
 
 def test_grading_scheme_catches_a_wrong_strength(tmp_path):

@@ -23,7 +23,7 @@ BASE = {"id": "x", "cancer": "lung", "histology": "sclc", "line": 2}
     ({"ecog": 1.5}, "ecog", "is not a whole number"),
     ({"tfi": "-5d"}, "tfi", "negative"),
     ({"tfi": -5}, "tfi", "negative"),
-    ({"tfi": "3m"}, "tfi", "'m' is ambiguous; write 'mo' for months"),
+    ({"tfi": "3m"}, "tfi", "unit 'm' is not a duration unit (d, wk, mo, a); write 'mo' for months ('m' is ambiguous)"),
     ({"tfi": "3 parsecs"}, "tfi", "is not a duration"),
     ({"tfi": "45kg"}, "tfi", "unit 'kg' is not a duration unit"),
     ({"histology": "SCLC"}, "histology", 'is not allowed (did you mean \'sclc\'?); expected one of: sclc, adenocarcinoma'),

@@ -19,6 +19,12 @@ def run(*args, cwd=None):
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
 
 
+def findings(stderr: str) -> list[str]:
+    """The lines of stderr that are findings or the count (not ``check``'s source excerpts,
+    which are indented)."""
+    return [line for line in stderr.splitlines() if not line.startswith(" ")]
+
+
 @pytest.fixture
 def patients(tmp_path):
     for name, line in (("p2", 2), ("p1", 1)):
@@ -60,7 +66,7 @@ def test_deep_nesting_is_an_error_at_the_level_past_the_limit(tmp_path, patients
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr[-500:])
         first = out.stderr.splitlines()[0]
-        assert first == (f"{kb}/rules.rules:2:{column}: error: condition nested more than {MAX_NESTING} levels deep "
+        assert first == (f"{kb}/rules.rules:2:{column}: error[E008]: condition nested more than {MAX_NESTING} levels deep "
                          f"(limit {MAX_NESTING}): split it into concepts")
 
 
@@ -80,10 +86,10 @@ def test_a_concept_chain_past_the_depth_limit_is_one_error_at_the_first_concept_
     for args in all_commands(kb, patients):
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr[-500:])
-        assert out.stderr.splitlines() == [
-            f"{kb}/rules.rules:{MAX_DEPTH + 1}:1: error: concept 'c{MAX_DEPTH}': its condition through concept "
+        assert findings(out.stderr) == [
+            f"{kb}/rules.rules:{MAX_DEPTH + 1}:1: error[E314]: concept 'c{MAX_DEPTH}': its condition through concept "
             f"'c{MAX_DEPTH - 1}' nests {MAX_DEPTH + 1} levels deep with the concepts it uses written out "
-            f"(limit {MAX_DEPTH}); define it in fewer steps", "1 error(s)"]
+            f"(limit {MAX_DEPTH}); define it in fewer steps", "1 error"]
 
 
 def test_a_concept_chain_at_the_depth_limit_explains(tmp_path, patients):
@@ -102,7 +108,7 @@ def test_nesting_and_concepts_add_up(tmp_path, patients):
     out = run("check", "--kb", kb)
     assert out.returncode == 2
     assert out.stderr.splitlines()[0] == (
-        f"{kb}/rules.rules:{half + 1}:1: error: recommendation 'r': its condition through concept 'c{half - 1}' nests "
+        f"{kb}/rules.rules:{half + 1}:1: error[E314]: recommendation 'r': its condition through concept 'c{half - 1}' nests "
         f"{2 * half + 1} levels deep with the concepts it uses written out (limit {MAX_DEPTH}); define it in fewer steps")
 
 
@@ -111,10 +117,10 @@ def test_impossible_dates_are_errors_at_the_date(tmp_path):
     kb = write_kb(tmp_path, rec("first_line_end_date < 2026-13-01") + rec("progression_date >= 2026-02-30").replace(" r ", " s "))
     out = run("check", "--kb", kb)
     assert out.returncode == 2
-    assert out.stderr.splitlines() == [
-        f"{kb}/rules.rules:2:28: error: '2026-13-01' is not a date: month must be in 1..12",
-        f"{kb}/rules.rules:4:26: error: '2026-02-30' is not a date: day is out of range for month",
-        "2 error(s)"]
+    assert findings(out.stderr) == [
+        f"{kb}/rules.rules:2:28: error[E205]: '2026-13-01' is not a date: month must be in 1..12",
+        f"{kb}/rules.rules:4:26: error[E205]: '2026-02-30' is not a date: day is out of range for month",
+        "2 errors"]
 
 
 def test_full_width_digits_in_a_date_are_the_date(tmp_path):
@@ -129,7 +135,7 @@ def test_full_width_digits_in_a_date_are_the_date(tmp_path):
     assert "first_line_end_date > 2026-01-01 (patient: 2026-03-01)" in shown
     bad = write_kb(tmp_path, rec("first_line_end_date > ２０２６-１３-０１"), name="bad")
     assert run("check", "--kb", bad).stderr.splitlines()[0] == (
-        f"{bad}/rules.rules:2:28: error: '２０２６-１３-０１ (2026-13-01)' is not a date: month must be in 1..12")
+        f"{bad}/rules.rules:2:28: error[E205]: '２０２６-１３-０１ (2026-13-01)' is not a date: month must be in 1..12")
 
 
 # -- encodings and line ends ---------------------------------------------------------------------------
@@ -144,7 +150,7 @@ def test_a_bom_is_skipped(tmp_path):
     out = run("check", "--kb", kb)
     assert out.returncode == 0, out.stderr
     kb2 = write_raw(tmp_path / "2", b"\xef\xbb\xbf" + rec("line >= 2 ?").encode())
-    assert run("check", "--kb", kb2).stderr.startswith(f"{kb2}/rules.rules:2:16: error: unexpected character '?'")
+    assert run("check", "--kb", kb2).stderr.startswith(f"{kb2}/rules.rules:2:16: error[E002]: unexpected character '?'")
 
 
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
@@ -153,7 +159,7 @@ def test_positions_count_lines_for_every_line_end(tmp_path, newline):
     kb = write_raw(tmp_path, text)
     out = run("check", "--kb", kb)
     assert out.returncode == 2
-    assert out.stderr.startswith(f"{kb}/rules.rules:4:16: error: unexpected character '?'")
+    assert out.stderr.startswith(f"{kb}/rules.rules:4:16: error[E002]: unexpected character '?'")
 
 
 def test_an_invalid_byte_is_reported_at_its_line_and_column(tmp_path):
@@ -162,7 +168,7 @@ def test_an_invalid_byte_is_reported_at_its_line_and_column(tmp_path):
     out = run("check", "--kb", kb)
     assert out.returncode == 2
     assert out.stderr.splitlines()[0] == (
-        f"{kb}/rules.rules:50:8: error: not UTF-8 text: byte 0xFF (invalid start byte); save the file as UTF-8")
+        f"{kb}/rules.rules:50:8: error[E006]: not UTF-8 text: byte 0xFF (invalid start byte); save the file as UTF-8")
 
 
 @pytest.mark.parametrize("char, shown", [("\ufeff", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
@@ -171,11 +177,11 @@ def test_invisible_characters_are_named(tmp_path, char, shown):
     kb = write_raw(tmp_path, rec(f"line >= 2 {char}").encode())
     out = run("check", "--kb", kb)
     assert out.returncode == 2
-    assert out.stderr.startswith(f"{kb}/rules.rules:2:16: error: unexpected character {shown};")
+    assert out.stderr.startswith(f"{kb}/rules.rules:2:16: error[E002]: unexpected character {shown};")
 
 
 def test_control_characters_in_messages_are_escaped(tmp_path):
     kb = write_raw(tmp_path, rec('line >= 2 "a\x1b[2Jb"').encode())
     out = run("check", "--kb", kb)
     assert out.returncode == 2 and "\x1b" not in out.stderr
-    assert out.stderr.startswith(f"{kb}/rules.rules:2:16: error: unexpected '\"a\\x1b[2Jb\"'")
+    assert out.stderr.startswith(f"{kb}/rules.rules:2:16: error[E001]: unexpected '\"a\\x1b[2Jb\"'")

@@ -65,7 +65,7 @@ def test_names_cannot_smuggle_code(tmp_path):
     # identifiers are [A-Za-z_][A-Za-z0-9_.]*: anything else is a syntax error, not a predicate
     with pytest.raises(oncologic.RuleError) as err:
         oncologic.load(write_kb(tmp_path, "concept x__import__('os') if histology = sclc\n  source doc \"s\""))
-    assert "rules.rules:1:20: error: unexpected '('" in str(err.value)
+    assert "rules.rules:1:20: error[E001]: unexpected '('" in str(err.value)
 
 
 def test_predicates_are_generated_not_taken_from_text():

@@ -64,12 +64,21 @@ def _cache_dir() -> Path | None:
     return Path(root)
 
 
-def build(directory: Path, display: str) -> CompiledKB:
-    """Run the whole front end (parse, build, check, compile) on the ``*.rules`` files under
-    ``directory`` (recursively); ``display`` is the folder as diagnostics and rule references
-    show it (``facts`` for the shipped one). Returns the :class:`CompiledKB`. Raises
-    :class:`OncologicError` when the folder holds no rule file, :class:`RuleError` with every
-    problem of every stage (a file that cannot be read or parsed is one of them)."""
+def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """By file, line and column (then code and message: deterministic), each finding once."""
+    seen, out = set(), []
+    for d in sorted(diagnostics, key=lambda d: (d.file, d.line, d.column, d.end_line or 0, d.end_column or 0, d.code, d.message)):
+        key = (d.file, d.line, d.column, d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _build(directory: Path, display: str) -> tuple[CompiledKB | None, list[Diagnostic]]:
+    """Run the front end (parse, build, check, compile) on the ``*.rules`` files under
+    ``directory``: (the compiled knowledge base or None, every diagnostic of every stage,
+    sorted). The compiler runs only when no earlier stage found an error."""
     # imported here: a cached knowledge base needs neither the parser nor the checker
     from ..lang.builder import build_module
     from ..model.checks import check
@@ -83,20 +92,47 @@ def build(directory: Path, display: str) -> CompiledKB:
     modules = []
     for path in files:
         shown = os.path.join(display, str(path.relative_to(directory)))
-        tree, errors = parse_file(path, shown)
-        diagnostics += errors
-        if tree is not None:
-            module, errors = build_module(tree, shown)
-            diagnostics += errors
-            modules.append(module)
+        parsed = parse_file(path, shown)
+        module, errors = build_module(parsed.tree, shown, parsed.failed)
+        diagnostics += parsed.diagnostics + errors
+        modules.append(module)
     checked, errors = check(modules)
     diagnostics += errors
-    if diagnostics:
-        raise RuleError(diagnostics)
+    if any(d.severity == "error" for d in diagnostics):
+        return None, _sorted(diagnostics)
     compiled, errors = compile_kb(checked)
-    if errors:
+    diagnostics += errors
+    return (None if errors else compiled), _sorted(diagnostics)
+
+
+def build(directory: Path, display: str) -> CompiledKB:
+    """Run the whole front end (parse, build, check, compile) on the ``*.rules`` files under
+    ``directory`` (recursively); ``display`` is the folder as diagnostics and rule references
+    show it (``facts`` for the shipped one). Returns the :class:`CompiledKB`. Raises
+    :class:`OncologicError` when the folder holds no rule file, :class:`RuleError` with every
+    problem of every stage (a file that cannot be read or parsed is one of them)."""
+    compiled, diagnostics = _build(directory, display)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if compiled is None or errors:
         raise RuleError(errors)
     return compiled
+
+
+def _folder(kb_dir) -> tuple[Path, str]:
+    given = None if kb_dir is None else str(kb_dir)
+    directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
+    display = _display_root(given)
+    if not directory.is_dir():
+        raise OncologicError(f"{display}: no such knowledge-base folder")
+    return directory, display
+
+
+def locate(kb_dir: str | os.PathLike | None, shown: str) -> Path:
+    """The file a diagnostic names (``facts/lung/sclc.rules``, as :func:`build` shows it) in
+    the knowledge base ``kb_dir`` (default: the shipped one)."""
+    directory, display = _folder(kb_dir)
+    relative = os.path.relpath(shown, display) if display != "." else shown
+    return directory / relative
 
 
 def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
@@ -108,13 +144,22 @@ def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
     Raises OncologicError for a missing folder or one without rule files, RuleError for
     errors in the rules; never for a problem with the cache.
     """
+    compiled, diagnostics = diagnose(kb_dir)
+    if compiled is None:
+        raise RuleError([d for d in diagnostics if d.severity == "error"])
+    return compiled
+
+
+def diagnose(kb_dir: str | os.PathLike | None = None) -> tuple[CompiledKB | None, list[Diagnostic]]:
+    """Every finding of the front end on the knowledge base in ``kb_dir`` (default: the
+    shipped one), without raising for them: ``(compiled, diagnostics)``, ``compiled`` None when
+    there is an error (then it must not be used), ``diagnostics`` sorted by file, line and column
+    (a fresh cache entry stands for a knowledge base without any: ``(compiled, [])``). Uses and
+    fills the cache as :func:`load_compiled` does. Raises OncologicError for a missing folder or
+    one without rule files."""
     from . import cache as c
 
-    given = None if kb_dir is None else str(kb_dir)
-    directory = default_kb_dir() if kb_dir is None else Path(kb_dir)
-    display = _display_root(given)
-    if not directory.is_dir():
-        raise OncologicError(f"{display}: no such knowledge-base folder")
+    directory, display = _folder(kb_dir)
     files = rule_files(directory)
     root = _cache_dir()
     folder = c.cache_folder(root) if root is not None and files else None
@@ -129,13 +174,13 @@ def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
         data = c.read_entry(path)
         if data is not None:
             try:
-                return c.deserialise(data, key)
+                return c.deserialise(data, key), []
             except c.CacheError:
                 pass  # a damaged, foreign or stale entry: build afresh and replace it
-    compiled = build(directory, display)
-    if path is not None:
+    compiled, diagnostics = _build(directory, display)
+    if compiled is not None and path is not None and not diagnostics:
         try:
             c.write_entry(path, c.serialise(compiled, key))
         except c.CacheError:
             pass  # not representable as cache data (cannot happen for a checked KB): just not cached
-    return compiled
+    return compiled, diagnostics

@@ -70,7 +70,7 @@ from .compiler import CompiledKB, Node
 from .plan import Group, Plan
 
 FORMAT = "oncologic-compiled-kb"
-FORMAT_VERSION = 3  # bump when the encoding changes (a change of the classes changes the key anyway)
+FORMAT_VERSION = 4  # bump when the encoding changes (a change of the classes changes the key anyway)
 MAX_ENTRY_BYTES = 16 * 1024 * 1024  # the shipped knowledge base takes about 0.3 MB
 
 CLASSES: tuple[type, ...] = (

@@ -224,8 +224,11 @@ class Compiler(Visitor):
         for clauses in self.program.negative_cycles():
             first = clauses[0]
             origin = first.origin or Origin("?", "?", 0)
-            self.diagnostics.append(Diagnostic(origin.file, origin.line, 1,
-                                               f"rule '{origin.rule}' depends on its own negation; the rule set cannot be stratified"))
+            rule = next((r for r in self.kb.rules if r.id == origin.rule), None)
+            pos = rule.pos if rule is not None else n.Pos(origin.file, origin.line, 1)
+            self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column,
+                                               f"rule '{origin.rule}' depends on its own negation; the rule set cannot be stratified",
+                                               code="E316", end_line=pos.end_line or None, end_column=pos.end_column or None))
 
     def _set_rules(self) -> None:
         self.program.add(Atom("nonempty", (P, Var("A"))), (Atom("member", (P, Var("A"), X)),))

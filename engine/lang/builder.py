@@ -13,6 +13,7 @@ from lark import Token, Transformer, Tree, v_args
 
 from . import nodes as n
 from ..errors import Diagnostic
+from .parser import reserved_words
 
 
 def _text(token: Token) -> str:
@@ -44,10 +45,25 @@ class AstBuilder(Transformer):
 
     # -- helpers --
     def _pos(self, meta) -> n.Pos:
-        return n.Pos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0))
+        """Where a tree was written, from its first character to its last."""
+        return n.Pos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0),
+                     getattr(meta, "end_line", 0), getattr(meta, "end_column", 0))
 
-    def _error(self, pos: n.Pos, message: str) -> None:
-        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message))
+    def _head(self, meta, name: Token) -> n.Pos:
+        """Where a statement was written: its head, from its first word to the end of its name."""
+        return n.Pos(self.filename, getattr(meta, "line", 0), getattr(meta, "column", 0), name.end_line, name.end_column)
+
+    def _at(self, token: Token) -> n.Pos:
+        return n.Pos(self.filename, token.line, token.column, token.end_line, token.end_column)
+
+    def _error(self, pos: n.Pos, message: str, code: str) -> None:
+        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message, code=code,
+                                           end_line=pos.end_line or None, end_column=pos.end_column or None))
+
+    def _declares(self, token: Token) -> None:
+        """A name declared here must not be a reserved word of the language (E005)."""
+        if str(token) in reserved_words():
+            self._error(self._at(token), f"'{token}' is a reserved word of the rule language; choose another name", "E005")
 
     # -- file --
     def start(self, meta, statements):
@@ -57,6 +73,7 @@ class AstBuilder(Transformer):
     # -- documents --
     def document(self, meta, children):
         name, filename, *clauses = children
+        self._declares(name)
         title, titles = None, ()
         labels = []
         for kind, value, *_ in clauses:
@@ -64,7 +81,7 @@ class AstBuilder(Transformer):
                 title, titles = value
             else:
                 labels.extend(value)
-        return n.Document(str(name), _text(filename), title, tuple(labels), self._pos(meta), titles)
+        return n.Document(str(name), _text(filename), title, tuple(labels), self._head(meta, name), titles)
 
     def title(self, meta, children):
         return ("title", children[0], self._pos(meta))
@@ -78,19 +95,20 @@ class AstBuilder(Transformer):
         langs = [lang for lang, _ in by_lang]
         pos = self._pos(meta)
         for lang in sorted({lang for lang in langs if langs.count(lang) > 1}):
-            self._error(pos, f"the text is given twice in '{lang}'; give each language once")
+            self._error(pos, f"the text is given twice in '{lang}'; give each language once", "E009")
         if "en" not in langs:
-            self._error(pos, 'a text in languages needs its English one (en "..."): the JSON output carries it')
+            self._error(pos, 'a text in languages needs its English one (en "..."): the JSON output carries it', "E010")
         return (dict(by_lang).get("en", by_lang[0][1]), by_lang)
 
     def grading(self, meta, children):
         name, document, *clauses = children
+        self._declares(name)
         lines = tuple((value[0], value[1], pos) for key, value, pos in clauses if key == "line")
         sources = tuple(value for key, value, pos in clauses if key == "sources")
-        return n.Grading(str(name), str(document), lines, sources, self._pos(meta))
+        return n.Grading(str(name), str(document), lines, sources, self._head(meta, document))
 
     def grade_line(self, meta, children):
-        return ("line", (str(children[0]), children[1]), self._pos(meta))
+        return ("line", (str(children[0]), children[1]), self._at(children[0]))  # at the strength
 
     def label(self, meta, children):
         return ("labels", tuple(children), self._pos(meta))
@@ -101,6 +119,7 @@ class AstBuilder(Transformer):
     # -- attributes --
     def attribute(self, meta, children):
         name, type_, *clauses = children
+        self._declares(name)
         labels, derive, required, values, applies = [], None, False, [], None
         for kind, value, *rest in clauses:
             if kind == "labels":
@@ -111,23 +130,23 @@ class AstBuilder(Transformer):
                 required = True
             elif kind == "value_label":
                 if type_.kind not in ("enum", "set"):
-                    self._error(rest[0], f"attribute '{name}' is a {type_.kind}: only the values of an enum or a set "
-                                         f"(of listed values) take labels")
+                    self._error(rest[0], f"attribute '{name}' is {n.a_kind(type_.kind)}: only the values of an enum or a set "
+                                         f"(of listed values) take labels", "E209")
                 elif value[0] not in type_.values:
                     self._error(rest[0], f"attribute '{name}' has no value '{value[0]}' to label "
-                                         f"(its values: {', '.join(type_.values)})")
+                                         f"(its values: {', '.join(type_.values)})", "E105")
                 elif any(v == value[0] for v, _ in values):
-                    self._error(rest[0], f"attribute '{name}': value '{value[0]}' is labelled twice")
+                    self._error(rest[0], f"attribute '{name}': value '{value[0]}' is labelled twice", "E011")
                 values.append(value)
             elif kind == "gate":
                 if applies is not None:
-                    self._error(rest[0], f"attribute '{name}' has more than one 'applies when' clause")
+                    self._error(rest[0], f"attribute '{name}' has more than one 'applies when' clause", "E011")
                 applies = value
-        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._pos(meta),
+        return n.Attribute(str(name), type_, tuple(labels), derive, required, self._head(meta, name),
                            values=tuple(values), applies=applies)
 
     def value_label(self, meta, children):
-        return ("value_label", (str(children[0]), children[1][1]), self._pos(meta))
+        return ("value_label", (str(children[0]), children[1][1]), self._at(children[0]))  # at the value
 
     def applies(self, meta, children):
         return ("gate", children[0], self._pos(meta))
@@ -142,10 +161,14 @@ class AstBuilder(Transformer):
         return ("required", True)
 
     def enum_type(self, meta, children):
-        return n.TypeSpec("enum", values=children[0])
+        for token in children[0].tokens:
+            self._declares(token)
+        return n.TypeSpec("enum", values=tuple(children[0]))
 
     def set_type(self, meta, children):
-        return n.TypeSpec("set", values=children[0])
+        for token in children[0].tokens:
+            self._declares(token)
+        return n.TypeSpec("set", values=tuple(children[0]))
 
     def item_set_type(self, meta, children):
         return n.TypeSpec("item_set")
@@ -179,61 +202,71 @@ class AstBuilder(Transformer):
         return n.TypeSpec("record_list", fields=tuple(children))
 
     def field(self, meta, children):
-        return n.Field(str(children[0]), children[1], self._pos(meta))
+        self._declares(children[0])
+        return n.Field(str(children[0]), children[1], self._at(children[0]))
 
     # -- items --
     def item(self, meta, children):
         kind_tree, name, *clauses = children
+        self._declares(name)
         isa, labels = [], []
         for kind, value, *_ in clauses:
             if kind == "isa":
                 isa.extend(value)
             else:
                 labels.extend(value)
-        return n.Item(str(kind_tree.children[0]), str(name), tuple(isa), tuple(labels), self._pos(meta))
+        return n.Item(str(kind_tree.children[0]), str(name), tuple(isa), tuple(labels), self._head(meta, name))
 
     def isa(self, meta, children):
         return ("isa", children[0])
 
     def id_list(self, meta, children):
-        return tuple(str(c) for c in children)
+        return _Names(children)
 
     # -- rules --
     def concept(self, meta, children):
         kind_tree, name, *clauses = children
         kind = str(kind_tree.children[0])
-        return self._rule(kind, str(name), clauses, meta, concludes=str(name))
+        self._declares(name)
+        return self._rule(kind, str(name), clauses, self._head(meta, name), concludes=str(name))
 
     def recommendation(self, meta, children):
         name, *clauses = children
-        return self._rule("recommendation", str(name), clauses, meta)
+        self._declares(name)
+        return self._rule("recommendation", str(name), clauses, self._head(meta, name))
 
     def contraindication(self, meta, children):
         name, *clauses = children
-        return self._rule("contraindication", str(name), clauses, meta)
+        self._declares(name)
+        return self._rule("contraindication", str(name), clauses, self._head(meta, name))
 
-    def _rule(self, kind, name, clauses, meta, concludes=None):
-        pos = self._pos(meta)
+    def _rule(self, kind, name, clauses, pos, concludes=None):
         fields: dict = {"sources": [], "notes": [], "labels": [], "conditions": []}
+        places: list[tuple[str, n.Pos]] = []
         singles = {"setting", "polarity", "strength", "evidence", "grade", "consensus", "reason", "id", "gate", "population"}
         flat = [entry for clause in clauses for entry in (clause if isinstance(clause, _Multi) else (clause,))]
         for key, value, cpos in flat:
+            if key == "item":
+                places.append((f"item:{value}", cpos))
+                continue
+            if key not in dict(places):
+                places.append((key, value[1] if key == "setting" else cpos))  # a setting: its name
             if key in ("sources", "notes", "labels", "conditions"):
                 fields[key].extend(value if key == "labels" else [value])
             elif key in singles:
                 if key in fields:
-                    self._error(cpos, f"{kind} '{name}' has more than one '{_CLAUSE_WORD[key]}' clause")
+                    self._error(cpos, f"{kind} '{name}' has more than one '{_CLAUSE_WORD[key]}' clause", "E011")
                 fields[key] = value
             elif key == "regimens":
                 if "regimens" in fields:
-                    self._error(cpos, f"{kind} '{name}' has more than one list of items; write them in one clause, separated by commas")
+                    self._error(cpos, f"{kind} '{name}' has more than one list of items; write them in one clause, separated by commas", "E011")
                 fields["regimens"] = value
         if kind in ("concept", "setting"):
             rule_id = fields.get("id", name)
         else:
             rule_id = name
             if "id" in fields:
-                self._error(pos, f"'id' is for concept rules; the {kind} is already named '{name}'")
+                self._error(dict(places)["id"], f"'id' is for concept rules; the {kind} is already named '{name}'", "E310")
         conditions = fields["conditions"]
         condition = None
         if len(conditions) == 1:
@@ -271,28 +304,35 @@ class AstBuilder(Transformer):
             population=fields["population"][0] if "population" in fields else None,
             population_text=fields["population"][1][0] if "population" in fields else None,
             population_labels=fields["population"][1][1] if "population" in fields else (),
+            places=tuple(places),
         )
 
     def condition(self, meta, children):
         return ("conditions", children[0], self._pos(meta))
 
     def for_setting(self, meta, children):
-        pos = self._pos(meta)
-        return ("setting", (str(children[0]), pos), pos)
+        name = self._at(children[0])  # the setting's name: the condition's first term
+        return ("setting", (str(children[0]), name), self._pos(meta))
 
     def rule_id(self, meta, children):
         return ("id", str(children[0]), self._pos(meta))
 
     def recommend(self, meta, children):
-        pos = self._pos(meta)
-        return _Multi(("polarity", "recommend", pos), ("regimens", children[0], pos))
+        return self._regimens(meta, "recommend", children[0])
 
     def do_not_recommend(self, meta, children):
+        return self._regimens(meta, "do_not_recommend", children[0])
+
+    def _regimens(self, meta, polarity, regimens) -> "_Multi":
         pos = self._pos(meta)
-        return _Multi(("polarity", "do_not_recommend", pos), ("regimens", children[0], pos))
+        items = [("item", str(t), self._at(t)) for regimen in regimens for t in regimen]
+        names = tuple(tuple(str(t) for t in regimen) for regimen in regimens)
+        return _Multi(("polarity", polarity, pos), ("regimens", names, pos), *items)
 
     def avoid(self, meta, children):
-        return ("regimens", tuple((item,) for item in children[0]), self._pos(meta))
+        pos = self._pos(meta)
+        items = [("item", str(t), self._at(t)) for t in children[0].tokens]
+        return _Multi(("regimens", tuple((item,) for item in children[0]), pos), *items)
 
     def strength(self, meta, children):
         return ("strength", str(children[0]), self._pos(meta))
@@ -320,7 +360,7 @@ class AstBuilder(Transformer):
         return tuple(children)
 
     def regimen(self, meta, children):
-        return tuple(str(c) for c in children)
+        return tuple(children)  # the tokens: ``_regimens`` keeps where each item was written
 
     # -- conditions --
     # The grammar gives `a or b or c` as one node with all its terms (not nested pairs, so a
@@ -387,7 +427,7 @@ class AstBuilder(Transformer):
             datetime.date.fromisoformat(iso)
         except ValueError as err:
             shown = written if written == iso else f"{written} ({iso})"
-            self._error(self._pos(meta), f"'{shown}' is not a date: {err}")
+            self._error(self._pos(meta), f"'{shown}' is not a date: {err}", "E205")
         return n.DateValue(iso)
 
     def true(self, meta, children):
@@ -395,6 +435,15 @@ class AstBuilder(Transformer):
 
     def false(self, meta, children):
         return n.BoolValue(False)
+
+
+class _Names(tuple):
+    """The names of an ``id_list`` as text, with their tokens (``tokens``: where each was written)."""
+
+    def __new__(cls, tokens):
+        names = super().__new__(cls, (str(t) for t in tokens))
+        names.tokens = tuple(tokens)
+        return names
 
 
 class _Multi(tuple):
@@ -410,7 +459,12 @@ _CLAUSE_WORD = {
 }
 
 
-def build_module(tree: Tree, filename: str) -> tuple[n.Module, list[Diagnostic]]:
+def build_module(tree: Tree | None, filename: str, failed=()) -> tuple[n.Module, list[Diagnostic]]:
+    """The AST of one parsed rule file (no statement when ``tree`` is None: a file that could
+    not be read), and the problems found building it. ``failed`` lists
+    ``(kind, name, line, column)`` for the names its dropped statements declared
+    (:class:`oncologic.lang.parser.Parsed`); the module keeps them (``Module.failed``)."""
     builder = AstBuilder(filename)
-    module = builder.transform(tree)
+    module = builder.transform(tree) if tree is not None else n.Module(filename, [], [], [], [], [])
+    module.failed = [(kind, name, n.Pos(filename, line, column)) for kind, name, line, column in failed]
     return module, builder.diagnostics

@@ -17,11 +17,15 @@ from .visitor import Visitor
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Pos(_Value):
-    """Where a node was written: file, line and column (1-based)."""
+    """Where a node was written: file, line and column (1-based), and where it ends
+    (``end_column`` exclusive, as lark's; 0 when unknown). A statement's position is its head
+    (``concept NAME``), a condition's the whole condition, a clause's the clause."""
 
     file: str
     line: int
     column: int
+    end_line: int = 0
+    end_column: int = 0
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -34,6 +38,14 @@ NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<", 
               "is known": "is unknown", "any where": "no record where", "is": "is not"}
 
 Labels = tuple[tuple[str, str], ...]  # (("en", "..."), ("zh", "..."))
+
+_KIND_WORDS = {"enum": "an enum", "int": "an int", "item_set": "a set of items", "record_list": "a list of records"}
+
+
+def a_kind(kind: str) -> str:
+    """A kind of attribute (or item) as a message says it: ``an enum``, ``a duration``, ``a set
+    of items``, ``a drug``."""
+    return _KIND_WORDS.get(kind, f"a {kind}")
 
 
 def label_of(labels: Labels, lang: str) -> str | None:
@@ -317,6 +329,14 @@ class Rule(_Value):
     population: Condition | None = None  # `population EXPR "..."`: soft, a flag where EXPR is false
     population_text: str | None = None  # its description
     population_labels: Labels = ()  # the description by language (`population EXPR en "..." zh "..."`)
+    # where the clauses were written, for diagnostics: ("setting", pos), ("strength", pos),
+    # ("consensus", pos), ("polarity", pos), ("id", pos), ("population", pos), ("item", pos) for
+    # each item of the regimens in order, ...
+    places: tuple[tuple[str, Pos], ...] = ()
+
+    def place(self, key: str) -> Pos:
+        """Where the clause ``key`` was written, else the rule's head."""
+        return next((pos for k, pos in self.places if k == key), self.pos)
 
 
 def gate_parts(cond) -> tuple | None:
@@ -357,6 +377,9 @@ class Module(Record):
     attributes: list[Attribute]
     items: list[Item]
     rules: list[Rule]
+    # names declared by statements that failed to parse (dropped from the lists above):
+    # (kind, name, where); references to them elsewhere are not reported
+    failed: list[tuple[str, str, Pos]] = field(default_factory=list)
 
 
 def regimen_id(items: tuple[str, ...]) -> str:

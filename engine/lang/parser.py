@@ -1,19 +1,31 @@
 """Stage 1: rule source text → lark parse tree.
 
 The grammar lives in ``grammar/oncologic.lark`` (shipped inside the package). Syntax errors
-become :class:`~oncologic.errors.Diagnostic` objects that name file, line and column and say
-what was expected in words a rule author understands.
+become :class:`~oncologic.errors.Diagnostic` objects that name file, line and column, say what
+was expected in words a rule author understands, and carry a stable code (E0xx,
+:mod:`oncologic.model.codes`).
+
+A syntax error costs its own statement and nothing else: the parser reports it, drops the
+statement that holds it (from its first word to the next statement keyword that begins a
+line, blanked so that every position stays) and parses on, so one file can report several
+syntax errors and every good statement still counts. The names a dropped statement declares
+are returned with the tree (:class:`Parsed`), so that references to them elsewhere are not
+reported as unknown.
 """
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..errors import Diagnostic
 from ..resources import grammar_path
+from ..values import Record
+from . import units
 from .limits import MAX_NESTING
 
 # How the grammar's terminals read in an error message.
@@ -38,6 +50,8 @@ _TERMINAL_WORDS = {
     "$END": "the end of the file",
 }
 
+MAX_SYNTAX_ERRORS = 50  # per file; past it the rest of the file is not read (its names still count)
+
 
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
@@ -48,6 +62,88 @@ def parser() -> Lark:
         maybe_placeholders=False,
     )
 
+
+# ---- words of the grammar ----------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _keywords() -> dict[str, str]:
+    """Terminal name → keyword, for every word the grammar spells out (``NOT`` → ``not``)."""
+    return {t.name: t.pattern.value for t in parser().terminals
+            if t.pattern.type == "str" and re.fullmatch(r"[A-Za-z_]+", t.pattern.value)}
+
+
+def _first_words(rule: str) -> set[str]:
+    """The keywords a grammar rule can begin with."""
+    rules, words = parser().rules, _keywords()
+    seen, stack, out = set(), [rule], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for r in rules:
+            if r.origin.name == name and r.expansion:
+                first = r.expansion[0]
+                if first.is_term:
+                    if first.name in words:
+                        out.add(words[first.name])
+                else:
+                    stack.append(first.name)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def statement_keywords() -> frozenset[str]:
+    """The words a statement begins with (document, grading, attribute, drug, ..., concept,
+    setting, recommendation, contraindication), read from the grammar."""
+    return frozenset(_first_words("statement"))
+
+
+@functools.lru_cache(maxsize=1)
+def reserved_words() -> frozenset[str]:
+    """The words that cannot be declared as names, read from the grammar: every keyword of a
+    condition (the rules below ``expr``: not, and, or, in, has, any, of, is, empty, known, where,
+    true, false), every word a statement begins with, and the words that open a clause holding a
+    condition (if, applies, when, population, for). A name spelt so could not be used in a
+    condition, or would read as the language's own word (``attribute not: bool``). Other
+    keywords (``id``, ``grade``, ``date`` ...) open a clause of their own only after a complete
+    condition, so they stay free as names (the contract's ``id`` attribute is one)."""
+    rules, words = parser().rules, _keywords()
+    below: set[str] = set()
+    stack = ["expr"]
+    while stack:
+        name = stack.pop()
+        if name in below:
+            continue
+        below.add(name)
+        for r in rules:
+            if r.origin.name == name:
+                stack.extend(s.name for s in r.expansion if not s.is_term)
+    out = set(statement_keywords())
+    for r in rules:
+        terms = [words[s.name] for s in r.expansion if s.is_term and s.name in words]
+        holds_condition = any(s.name == "expr" for s in r.expansion) or r.alias == "for_setting"  # `for S` is its condition's first term
+        if r.origin.name in below or holds_condition:
+            out.update(terms)
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _statement_start() -> re.Pattern:
+    """A statement keyword that begins a line (a string and a comment end with their line, so
+    a line start is never inside one)."""
+    words = "|".join(sorted(statement_keywords(), key=lambda w: (-len(w), w)))
+    return re.compile(rf"^[ \t\f\u3000]*({words})(?![A-Za-z0-9_.])", re.M)
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
+KINDS = {"document": "document", "grading": "grading", "attribute": "attribute", "drug": "item", "class": "item",
+         "procedure": "item", "action": "item", "group": "item", "concept": "concept", "setting": "concept",
+         "recommendation": "rule", "contraindication": "rule"}
+"""The kind of name each statement keyword declares."""
+
+
+# ---- messages ----------------------------------------------------------------------------------
 
 def _describe(name: str) -> str:
     if name in _TERMINAL_WORDS:
@@ -78,91 +174,305 @@ def _char(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
-def parse_text(text: str, filename: str) -> tuple[Tree | None, list[Diagnostic]]:
-    """Parse one rule file. Returns the tree, or None and the syntax error."""
+def _ascii_twin(char: str) -> str | None:
+    """The ASCII character a full-width (or other compatibility) character stands for
+    (``＜`` → ``<``, ``（`` → ``(``), by Unicode's NFKC; None when there is none."""
+    twin = unicodedata.normalize("NFKC", char)
+    return twin if twin != char and twin.isascii() and twin.isprintable() else None
+
+
+# A number just before a position: the number of a quantity whose unit is written otherwise
+_NUMBER_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:\.\d+)?)([ \t\u3000]*)$")
+_UNIT_WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
+
+
+def _unit_hint(text: str, start: int) -> tuple[str, int, int] | None:
+    """A unit written the wrong way at ``start`` (``3m``, ``90 days``, ``90D``, ``3个月``): (the
+    message, where the quantity starts, where it ends), or None."""
+    before = _NUMBER_BEFORE.search(text, max(0, start - 40), start)
+    word = _UNIT_WORD.match(text, start)
+    if before is None or word is None:
+        return None
+    written = word.group()
+    if not written.isascii():  # Chinese units: the longest that is one (个月 before 月)
+        written = next((w for w in (written, written[:1]) if w in units.UNIT_SPELLINGS), written)
+    hint = units.unit_hint(written)
+    if hint is None:
+        return None
+    message = f"unit '{written}' in '{before.group(1)}{before.group(2)}{written}': {hint}"
+    return message, before.start(1), start + len(written)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """(line, column), 1-based, of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diagnostic:
+    """The diagnostic of a syntax error at offset ``at``: E003 (a unit written otherwise), E004
+    (a full-width character), E002 (another character), E001 (a word or symbol)."""
+    line, column = _position(text, at)
+    end = at + 1
+    code = "E001"
+    if isinstance(err, UnexpectedToken):
+        token: Token = err.token
+        if token.type == "$END":
+            message = f"unexpected end of the file; expected {_expected(err.accepts or err.expected)}"
+            end = at
+        else:
+            end = at + len(token)
+            hint = _unit_hint(text, at) if token.type == "ID" else None
+            if hint is not None:
+                message, start, end = hint
+                code, (line, column) = "E003", _position(text, start)
+            else:
+                message = f"unexpected '{token}'; expected {_expected(err.accepts or err.expected)}"
+    elif isinstance(err, UnexpectedCharacters):
+        char = text[at] if at < len(text) else "?"
+        hint = _unit_hint(text, at)
+        twin = _ascii_twin(char)
+        if hint is not None:
+            message, start, end = hint
+            code, (line, column) = "E003", _position(text, start)
+        elif twin is not None:
+            code, message = "E004", f"full-width character '{char}': write '{twin}'"
+        else:
+            code, message = "E002", f"unexpected character {_char(char)}"
+            if err.allowed:
+                message += f"; expected {_expected(err.allowed)}"
+    else:  # pragma: no cover - lark raises no other kind from parse()
+        message = str(err)
+    end_line, end_column = _position(text, end)
+    return Diagnostic(filename, line, column, message, code=code, end_line=end_line, end_column=end_column)
+
+
+# ---- recovery ----------------------------------------------------------------------------------
+
+@dataclass(eq=False, repr=False)
+class Parsed(Record):
+    """One rule file parsed: ``tree`` (the statements that parsed; None when the file could not
+    be read), ``diagnostics`` (its syntax errors) and ``failed``: ``(kind, name, line, column)``
+    for each name declared by a statement that was dropped (``name`` None when its statement
+    lost its name too: a name of that kind could be anything). ``kind`` is ``document``,
+    ``grading``, ``attribute``, ``item``, ``concept`` or ``rule``."""
+
+    tree: Tree | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed: list[tuple[str, str | None, int, int]] = field(default_factory=list)
+
+
+def _starts(text: str) -> list[int]:
+    return [m.start(1) for m in _statement_start().finditer(text)]
+
+
+_HEADER = re.compile(rf"({'|'.join(KINDS)})(?![A-Za-z0-9_.])[ \t\n\f\u3000]*({_NAME})?")
+
+
+def _header(text: str, start: int) -> tuple[str, str | None, int, int] | None:
+    """What the statement at ``start`` declares: (kind, name or None, line, column)."""
+    match = _HEADER.match(text, start)
+    if match is None:
+        return None
+    name = match.group(2)
+    if name is not None and name in _keywords().values():
+        name = None  # `concept if ...`: the name is missing, the next word is a keyword
+    line, column = _position(text, match.start(2) if name else start)
+    return KINDS[match.group(1)], name, line, column
+
+
+def _statement_of(err: UnexpectedInput, at: int) -> int | None:
+    """Where the statement being read when the error came began (its first word), or None when
+    the error came between statements. Read from the parser's stack: what it holds beyond the
+    completed statements is the broken one."""
+    interactive = getattr(err, "interactive_parser", None)
+    stack = interactive.parser_state.value_stack if interactive is not None else []
+    for value in stack:
+        if isinstance(value, Tree) and (value.data == "start" or str(value.data).startswith("__start")):
+            continue
+        if isinstance(value, Token) and value.start_pos is not None:
+            return value.start_pos
+        if isinstance(value, Tree) and not value.meta.empty:
+            return value.meta.start_pos
+    return None
+
+
+def _ended_early(text: str, cut: int, err: UnexpectedInput) -> UnexpectedInput:
+    """The error to report for a statement that stops before the statement keyword at ``cut``
+    (``concept x if`` and then ``recommendation r`` on the next line: lark reads the keyword
+    as the condition's name and stumbles later): "unexpected 'recommendation'", with what was
+    expected there (what the text up to ``cut`` lacks at its end)."""
     try:
-        tree = parser().parse(text)
-    except UnexpectedInput as err:
-        return None, [_diagnostic(err, text, filename)]
-    too_deep = _nesting_errors(tree, filename)
-    return (None, too_deep) if too_deep else (tree, [])
+        parser().parse(text[:cut])
+    except UnexpectedToken as early:
+        if early.token.type == "$END":
+            word = re.match(r"[A-Za-z_]+", text[cut:]).group()
+            return UnexpectedToken(Token("ID", word, start_pos=cut), early.expected, state=early.state,
+                                   interactive_parser=early.interactive_parser)
+    except UnexpectedInput:
+        pass
+    return err
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """``text`` with [start, end) turned to spaces, line ends kept (positions do not move)."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def _error_offset(err: UnexpectedInput, text: str) -> int:
+    if isinstance(err, UnexpectedToken):
+        return len(text) if err.token.type == "$END" else err.token.start_pos
+    return err.pos_in_stream
+
+
+def parse_text(text: str, filename: str, unreadable: tuple[int, ...] = ()) -> Parsed:
+    """Parse one rule file, recovering from syntax errors statement by statement.
+
+    ``unreadable``: offsets of characters that stand for bytes that were not UTF-8 (reported
+    already, by :func:`decode`): the statements holding them are dropped without a second
+    report. Returns a :class:`Parsed`; never raises for bad text."""
+    work, out = text, Parsed(None)
+    skip = set(unreadable)
+    for _ in range(MAX_SYNTAX_ERRORS + len(skip)):
+        try:
+            tree = parser().parse(work)
+            break
+        except UnexpectedInput as err:
+            at = _error_offset(err, work)
+            start = _statement_of(err, at)
+            starts = _starts(work)
+            cut = next((s for s in starts if start is not None and start < s < at), None)
+            if cut is not None:  # the statement ended early: the next one's keyword was read as a name
+                err, at = _ended_early(work, cut, err), cut
+            if at not in skip:
+                out.diagnostics.append(_diagnostic(err, work, filename, at))
+            if start is None:  # between statements: from the error to the next statement
+                start = at
+                end = next((s for s in starts if s > at), len(work))
+            else:
+                end = next((s for s in starts if s > start and s >= at), len(work))
+            declared = _header(work, start)
+            if declared is not None:
+                out.failed.append(declared)
+            if end <= start:  # pragma: no cover - the error is inside [start, end) or at its end
+                end = max(at + 1, start + 1)
+            work = _blank(work, start, end)
+    else:  # too many errors: the rest is not read, but what it declares still counts
+        out.failed.extend(h for s in _starts(work) if (h := _header(work, s)) is not None)
+        out.tree = Tree("start", [])
+        return out
+    kept, deep = _nesting(tree, filename)
+    out.diagnostics += deep
+    for statement in tree.children:
+        if statement not in kept:
+            out.failed.append(_declared(statement))
+    tree.children = kept
+    out.tree = tree
+    return out
 
 
 _NESTING = frozenset({"or_", "and_", "not_", "any_record"})  # the tree nodes that are a level
 
 
-def _nesting_errors(tree: Tree, filename: str) -> list[Diagnostic]:
-    """A condition nested deeper than MAX_NESTING, at the operator that goes one level too far
-    (one error per statement). Iterative: the tree can be as deep as the file is long."""
-    errors = []
+def _nesting(tree: Tree, filename: str) -> tuple[list[Tree], list[Diagnostic]]:
+    """The statements whose conditions nest at most MAX_NESTING levels, and an error for each
+    other one, at the operator that goes one level too far. Iterative: the tree can be as deep
+    as the file is long."""
+    kept, errors = [], []
     for statement in tree.children:
         stack = [(statement, 0)]
-        while stack:
+        too_deep = None
+        while stack and too_deep is None:
             node, depth = stack.pop()
             if node.data in _NESTING:
                 depth += 1
                 if depth > MAX_NESTING:
-                    errors.append(Diagnostic(filename, node.meta.line, node.meta.column,
-                                             f"condition nested more than {MAX_NESTING} levels deep "
-                                             f"(limit {MAX_NESTING}): split it into concepts"))
-                    break
+                    too_deep = node
             stack.extend((c, depth) for c in node.children if isinstance(c, Tree))
-    return errors
+        if too_deep is None:
+            kept.append(statement)
+            continue
+        meta = too_deep.meta
+        word = {"or_": None, "and_": None, "not_": 3, "any_record": 3}[too_deep.data]
+        end = (meta.line, meta.column + word) if word else (meta.end_line, meta.end_column)
+        errors.append(Diagnostic(filename, meta.line, meta.column,
+                                 f"condition nested more than {MAX_NESTING} levels deep "
+                                 f"(limit {MAX_NESTING}): split it into concepts",
+                                 code="E008", end_line=end[0], end_column=end[1]))
+    return kept, errors
 
 
-def _diagnostic(err: UnexpectedInput, text: str, filename: str) -> Diagnostic:
-    line, column = getattr(err, "line", 0) or 0, getattr(err, "column", 0) or 0
-    if isinstance(err, UnexpectedToken):
-        token: Token = err.token
-        if token.type == "$END":
-            found = "the end of the file"
-            line = text.count("\n") + 1
-            column = len(text) - text.rfind("\n")
-        else:
-            found = f"'{token}'"
-        message = f"unexpected {found}; expected {_expected(err.accepts or err.expected)}"
-    elif isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else "?"
-        message = f"unexpected character {_char(char)}"
-        if err.allowed:
-            message += f"; expected {_expected(err.allowed)}"
-    elif isinstance(err, UnexpectedEOF):
-        message = f"unexpected end of the file; expected {_expected(err.expected)}"
-    else:  # pragma: no cover - lark has no other kinds
-        message = str(err)
-    return Diagnostic(filename, line, column, message)
+def _declared(statement: Tree) -> tuple[str, str | None, int, int]:
+    """What a parsed statement declares: (kind, name, line, column)."""
+    names = [c for c in statement.children if isinstance(c, Token) and c.type == "ID"]
+    heads = [c for c in statement.children if isinstance(c, Tree) and c.data in ("item_kind", "concept_kind")]
+    word = str(heads[0].children[0]) if heads else str(statement.data)
+    name = names[0] if names else None
+    return (KINDS.get(word, "rule"), str(name) if name is not None else None,
+            name.line if name is not None else statement.meta.line, name.column if name is not None else statement.meta.column)
 
+
+# ---- reading -----------------------------------------------------------------------------------
 
 BOM = b"\xef\xbb\xbf"
 
 
-def decode(data: bytes, filename: str) -> tuple[str | None, list[Diagnostic]]:
+def decode(data: bytes, filename: str) -> tuple[str, list[Diagnostic], tuple[int, ...]]:
     """The text of a rule file's bytes: UTF-8, a leading BOM skipped (editors on Windows write
     one; it is not part of the text), CRLF and a bare CR read as line ends (so positions count
-    lines as an editor does). An invalid byte is an error at its own line and column, naming it."""
+    lines as an editor does).
+
+    Returns ``(text, diagnostics, unreadable)``. A byte that is not UTF-8 becomes U+FFFD in the
+    text, its offset is in ``unreadable``, and the first one is an error (E006) at its own line
+    and column, naming it; the parser drops the statements that hold them."""
     if data.startswith(BOM):
         data = data[len(BOM):]
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # no UTF-8 sequence holds these bytes
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = _lines(data[:err.start].decode("utf-8"))
-        line = before.count("\n") + 1
-        column = len(before) - (before.rfind("\n") + 1) + 1
-        return None, [Diagnostic(filename, line, column,
-                                 f"not UTF-8 text: byte 0x{data[err.start]:02X} ({err.reason}); save the file as UTF-8")]
-    return _lines(text), []
+        return data.decode("utf-8"), [], ()
+    except UnicodeDecodeError:
+        pass
+    lines, bad, diagnostics, offset = [], [], [], 0
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        parts, rest = [], raw
+        while True:
+            try:
+                parts.append(rest.decode("utf-8"))
+                break
+            except UnicodeDecodeError as err:
+                parts.append(rest[:err.start].decode("utf-8"))
+                column = sum(map(len, parts)) + 1
+                if not diagnostics:
+                    diagnostics.append(Diagnostic(
+                        filename, number, column,
+                        f"not UTF-8 text: byte 0x{rest[err.start]:02X} ({err.reason}); save the file as UTF-8",
+                        code="E006", end_line=number, end_column=column + 1))
+                bad.append(offset + column - 1)
+                parts.append("\ufffd")
+                rest = rest[err.end:]
+        line = "".join(parts)
+        lines.append(line)
+        offset += len(line) + 1
+    return "\n".join(lines), diagnostics, tuple(bad)
 
 
-def _lines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def read_text(path: Path) -> str:
+    """A rule file's text as the parser reads it (positions agree with its diagnostics);
+    OSError when it cannot be read."""
+    return decode(path.read_bytes(), str(path))[0]
 
 
-def parse_file(path: Path, display_name: str) -> tuple[Tree | None, list[Diagnostic]]:
+def parse_file(path: Path, display_name: str) -> Parsed:
+    """Read, decode and parse one rule file (:func:`parse_text`); a file that cannot be read
+    is one error (E007) and no tree, and may have declared anything (``failed`` holds every
+    kind without a name)."""
     try:
         data = path.read_bytes()
-    except OSError as err:
-        return None, [Diagnostic(display_name, 1, 1, f"cannot be read: {err.strerror or err}")]
-    text, errors = decode(data, display_name)
-    if text is None:
-        return None, errors
-    return parse_text(text, display_name)
+    except OSError as err:  # what it declares is unknown: no unknown name of any kind is reported
+        return Parsed(None, [Diagnostic(display_name, 1, 1, f"cannot be read: {err.strerror or err}",
+                                        code="E007", end_line=1, end_column=1)],
+                      [(kind, None, 1, 1) for kind in sorted(set(KINDS.values()))])
+    text, errors, unreadable = decode(data, display_name)
+    parsed = parse_text(text, display_name, unreadable)
+    parsed.diagnostics[:0] = errors
+    return parsed

@@ -16,6 +16,45 @@ UNITS: dict[str, tuple[str, dict[str, float]]] = {
 # Units a bare number is read in, per kind (None: a unit is required).
 BARE_NUMBER_UNIT = {"duration": "d", "percent": "%", "length": None}
 
+# Units as people write them, and the UCUM unit the rule language and patient records take
+# instead: the one table of them, for the hint of a rule's syntax error (`tfi < 3m`) and of a
+# record's value ("3 months"). Looked up as written, then in lower case. `m` is ambiguous (metre?
+# minute? month?): UCUM's `m` is the metre, so months are `mo`.
+UNIT_SPELLINGS: dict[str, str] = {
+    "m": "mo", "mon": "mo", "mos": "mo", "mth": "mo", "mths": "mo", "month": "mo", "months": "mo",
+    "day": "d", "days": "d", "dy": "d",
+    "w": "wk", "wks": "wk", "week": "wk", "weeks": "wk",
+    "y": "a", "yr": "a", "yrs": "a", "year": "a", "years": "a",
+    "millimeter": "mm", "millimeters": "mm", "millimetre": "mm", "millimetres": "mm",
+    "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
+    "percent": "%", "pct": "%",
+    "天": "d", "日": "d", "周": "wk", "星期": "wk", "月": "mo", "个月": "mo", "個月": "mo", "年": "a",
+}
+_AMBIGUOUS = frozenset({"m"})
+_UNIT_WORDS = {"d": "days", "wk": "weeks", "mo": "months", "a": "years", "mm": "millimetres", "cm": "centimetres",
+               "%": "percent"}
+
+
+def spelt_unit(written: str) -> str | None:
+    """The unit of the rule language that ``written`` stands for (``days`` → ``d``, ``D`` → ``d``,
+    ``m`` → ``mo``), or None when it is one already or stands for none."""
+    for form in (written, written.lower()):
+        if form in UNIT_SPELLINGS:
+            return UNIT_SPELLINGS[form]
+    valid = {u for _, factors in UNITS.values() for u in factors}
+    return written.lower() if written not in valid and written.lower() in valid else None
+
+
+def unit_hint(written: str) -> str | None:
+    """What to write instead of the unit ``written``: ``"write 'mo' for months ('m' is
+    ambiguous)"``, ``"write 'd' for days"``; None when ``written`` stands for no unit."""
+    unit = spelt_unit(written)
+    if unit is None:
+        return None
+    ambiguous = f" ('{written}' is ambiguous)" if written.lower() in _AMBIGUOUS else ""
+    return f"write '{unit}' for {_UNIT_WORDS[unit]}{ambiguous}"
+
+
 _QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]+)?\s*$")
 
 
@@ -40,10 +79,9 @@ def to_canonical(value: int | float, unit: str | None, kind: str) -> int | float
         if bare is None:
             raise ValueError(f"needs a unit ({', '.join(factors)})")
         unit = bare
-    if unit == "m" and kind == "duration":
-        raise ValueError("unit 'm' is ambiguous; write 'mo' for months (or 'd', 'wk', 'a')")
     if unit not in factors:
-        raise ValueError(f"unit '{unit}' is not a {kind} unit ({', '.join(factors)})")
+        hint = unit_hint(unit) if spelt_unit(unit) in factors else None
+        raise ValueError(f"unit '{unit}' is not a {kind} unit ({', '.join(factors)})" + (f"; {hint}" if hint else ""))
     return tidy(value * factors[unit])
 
 

@@ -8,7 +8,6 @@ problem as a diagnostic with a did-you-mean for misspelt names. Its result, a
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 
 from ..lang import nodes as n
@@ -17,6 +16,7 @@ from ..lang.limits import MAX_DEPTH
 from ..lang.visitor import Visitor
 from ..errors import Diagnostic
 from .kb import CheckedKB
+from .similar import did_you_mean
 
 STRENGTHS = ("strong", "moderate", "weak", "none")
 ORDERED_KINDS = ("int", "number", "duration", "percent", "length", "date")
@@ -28,15 +28,45 @@ class Checker:
         self.modules = modules
         self.kb = CheckedKB(files=[m.file for m in modules])
         self.diagnostics: list[Diagnostic] = []
+        # names declared by statements that failed to parse: references to them are not
+        # reported (the syntax error is); a kind whose name was lost too silences its kind
+        self.failed = {name for m in modules for _, name, _ in m.failed if name}
+        self.failed_kinds = {kind for m in modules for kind, name, _ in m.failed if not name}
+        self.ungraded: set[str] = set()  # rules whose consensus is wrong (reported): not graded
 
     # -- reporting --
-    def error(self, pos: n.Pos, message: str) -> None:
-        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message))
+    def error(self, pos: n.Pos, message: str, code: str, related=()) -> None:
+        self.diagnostics.append(Diagnostic(pos.file, pos.line, pos.column, message, code=code,
+                                           end_line=pos.end_line or None, end_column=pos.end_column or None,
+                                           related=tuple(related)))
 
-    def unknown(self, pos: n.Pos, what: str, name: str, candidates) -> None:
-        close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        self.error(pos, f"unknown {what} '{name}'{hint}")
+    def unknown(self, pos: n.Pos, what: str, name: str, candidates, code: str, kind: str = "", listing: str = "",
+                of: str = "") -> None:
+        """``unknown WHAT 'NAME'`` (``code``) with a did-you-mean from the ``candidates`` (a
+        mapping of each to its labels, or a list of names) and ``listing`` appended; nothing
+        when the name is declared by a statement that failed to parse, or ``kind`` (``concept``,
+        ``attribute``, ``item``, ``document``) lost a name so."""
+        if name in self.failed or kind in self.failed_kinds:
+            return
+        if not isinstance(candidates, dict):
+            candidates = {c: () for c in candidates}
+        self.error(pos, f"unknown {what} '{name}'{of}{did_you_mean(name, candidates)}{listing}", code)
+
+    def labelled(self, table: str) -> dict[str, tuple[str, ...]]:
+        """The names of a part of the vocabulary with their labels (all languages), for a
+        did-you-mean: ``attributes``, ``items``, ``documents`` or ``concepts``."""
+        kb = self.kb
+        if table == "concepts":
+            labels: dict[str, list[str]] = {name: [] for name in kb.concepts}
+            for module in self.modules:
+                for rule in module.rules:
+                    if rule.name in labels:
+                        labels[rule.name].extend(text for _, text in rule.labels)
+            return {name: tuple(texts) for name, texts in labels.items()}
+        if table == "documents":
+            return {name: tuple(text for _, text in d.labels + d.titles) + ((d.title,) if d.title else ())
+                    for name, d in kb.documents.items()}
+        return {name: tuple(text for _, text in x.labels) for name, x in getattr(kb, table).items()}
 
     # -- main --
     def run(self) -> CheckedKB:
@@ -49,7 +79,8 @@ class Checker:
             for rule in module.rules:
                 if rule.id in rule_ids:
                     other = rule_ids[rule.id]
-                    self.error(rule.pos, f"rule id '{rule.id}' is already used at {other.pos}")
+                    self.error(rule.place("id"), f"rule id '{rule.id}' is already used at {other.pos}", "E111",
+                               related=[_first(other.place("id"), f"rule id '{rule.id}' first used here")])
                     continue
                 rule_ids[rule.id] = rule
                 resolved.append(self._check_rule(rule))
@@ -70,13 +101,13 @@ class Checker:
             gate = _Resolve(self, gating=False).visit(attr.applies)
             read = {getattr(c, "attribute", None) for c in n.walk(gate)}
             if attr.name in read:
-                self.error(attr.applies.pos, f"attribute '{attr.name}': 'applies when' cannot test '{attr.name}' itself")
+                self.error(attr.applies.pos, f"attribute '{attr.name}': 'applies when' cannot test '{attr.name}' itself", "E315")
                 continue
             chained = sorted(a for a in read if a and a in self.kb.attributes and self.kb.attributes[a].applies is not None)
             if chained:
                 self.error(attr.applies.pos, f"attribute '{attr.name}': its 'applies when' tests "
                                              f"{', '.join(repr(a) for a in chained)}, which has an 'applies when' of its own; "
-                                             f"gates do not chain: write that condition out here")
+                                             f"gates do not chain: write that condition out here", "E315")
                 continue
             self.gates[attr.name] = gate
             self.kb.attributes[attr.name] = replace(attr, applies=gate)
@@ -87,72 +118,115 @@ class Checker:
             self.kb.gradings.extend(module.gradings)
         for grading in self.kb.gradings:
             if grading.document not in self.kb.documents:
-                self.unknown(grading.pos, "document", grading.document, self.kb.documents)
+                self.unknown(grading.pos, "document", grading.document, self.labelled("documents"), "E103", "document")
                 continue
             ok = True
             for strength, cond, pos in grading.lines:
                 if strength not in STRENGTHS + ("do_not_recommend",):
-                    self.error(pos, f"grading '{grading.name}': '{strength}' is not one of {', '.join(STRENGTHS)}, do_not_recommend")
+                    self.error(pos, f"grading '{grading.name}': '{strength}' is not one of {', '.join(STRENGTHS)}, do_not_recommend", "E304")
                     ok = False
                 for node in n.walk(cond):
                     problem = _GRADING_TERM.visit(node)
                     if problem is not None:
-                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only{problem}")
+                        self.error(node.pos, f"grading '{grading.name}' can test 'evidence' and 'consensus' only{problem}", "E307")
                         ok = False
             if not ok:
                 continue
             for rule in self.kb.rules:
-                if rule.kind != "recommendation" or not rule.sources or rule.sources[0].document != grading.document:
+                if (rule.kind != "recommendation" or not rule.sources or rule.sources[0].document != grading.document
+                        or rule.id in self.ungraded):
                     continue
                 if rule.consensus is None or (rule.polarity == "recommend" and rule.evidence is None):
                     self.error(rule.pos, f"recommendation '{rule.id}' cites {grading.document}, graded by '{grading.name}': "
-                                         "give its 'evidence' and 'consensus'")
+                                         "give its 'evidence' and 'consensus'", "E306")
                     continue
                 expected = next((strength for strength, cond, _ in grading.lines
                                  if _GradeHolds(rule.evidence, rule.consensus.value).visit(cond)), None)
                 stated = "do_not_recommend" if rule.polarity == "do_not_recommend" else rule.strength
                 if expected is not None and stated != expected:
-                    self.error(rule.pos, f"recommendation '{rule.id}': evidence {rule.evidence or '-'} with {rule.consensus.value}% "
-                                         f"consensus grades as '{expected}' under '{grading.name}' "
-                                         f"({grading.pos.file}:{grading.pos.line}), but the rule says '{stated}'")
+                    line = next(pos for strength, cond, pos in grading.lines if strength == expected)
+                    where = rule.place("polarity") if rule.polarity == "do_not_recommend" else rule.place("strength")
+                    self.error(where, f"recommendation '{rule.id}': evidence {rule.evidence or '-'} with {rule.consensus.value}% "
+                                      f"consensus grades as '{expected}' under '{grading.name}' "
+                                      f"({grading.pos.file}:{grading.pos.line}), but the rule says '{stated}'", "E305",
+                               related=[(line.file, line.line, line.column, f"the line of '{grading.name}' that matches: '{expected}'")])
 
     def _check_cycles(self) -> None:
-        """A concept defined in terms of itself has no clinical meaning: report the cycle. Then
-        the depth limit (:data:`~oncologic.lang.limits.MAX_DEPTH`). Both walks are iterative."""
+        """A concept defined in terms of itself has no clinical meaning: report each cycle once
+        (once per strongly connected group of concepts), at the reference that closes it, naming
+        every step with its place (``related``). Then the depth limit
+        (:data:`~oncologic.lang.limits.MAX_DEPTH`). Iterative walks."""
         uses: dict[str, set[str]] = {}
-        first_rule: dict[str, n.Rule] = {}
+        edges: dict[str, list[tuple[str, n.Rule, n.Pos]]] = {}  # concept -> (used concept, rule, where)
         for rule in self.kb.rules:
             if rule.kind in ("concept", "setting") and rule.condition is not None:
-                refs = {c.name for c in n.walk(rule.condition) if isinstance(c, n.ConceptRef)}
-                uses.setdefault(rule.name, set()).update(refs)
-                first_rule.setdefault(rule.name, rule)
-        state: dict[str, int] = {}
-        reported: set[frozenset] = set()
-        cyclic = False
-        for root in sorted(uses):
-            if state.get(root) is not None:
-                continue
-            state[root] = 1
-            path = [root]
-            stack = [iter(sorted(uses.get(root, ())))]
-            while stack:
-                dep = next(stack[-1], None)
-                if dep is None:
-                    state[path.pop()] = 2
-                    stack.pop()
-                elif state.get(dep) == 1:
-                    cycle = path[path.index(dep):] + [dep]
-                    cyclic = True
-                    key = frozenset(cycle)
-                    if key not in reported:
-                        reported.add(key)
-                        self.error(first_rule[dep].pos, "concepts are defined in terms of themselves: " + " -> ".join(cycle))
-                elif state.get(dep) is None:
-                    state[dep] = 1
-                    path.append(dep)
-                    stack.append(iter(sorted(uses.get(dep, ()))))
-        if not cyclic:
+                refs = [c for c in n.walk(rule.condition) if isinstance(c, n.ConceptRef)]
+                uses.setdefault(rule.name, set()).update(c.name for c in refs)
+                edges.setdefault(rule.name, []).extend((c.name, rule, c.pos) for c in refs)
+        groups = [g for g in _strongly_connected(uses) if len(g) > 1 or next(iter(g)) in uses.get(next(iter(g)), ())]
+        for group in groups:
+            self._report_cycle(group, edges)
+        if not groups:
             self._check_depth(uses)
+
+    def _report_cycle(self, group: set[str], edges) -> None:
+        """One error for a group of concepts that use each other, at the use that most likely
+        closed the cycle. A knowledge base without cycles that gains one by an edit gains a use
+        that every cycle goes through: such uses are the candidates (all uses of the group when
+        none is common to every cycle). Among them: the use from the concept furthest below the
+        recommendations (the rest of the knowledge base builds on it) to the one nearest them —
+        a basic concept made to depend on a derived one; then a use of a concept defined further
+        down the same file; then the last written."""
+        users: dict[str, dict[str, n.Rule]] = {}  # concept -> the rules that use it (outside the group), by id
+        for rule in self.kb.rules:
+            if rule.kind in ("concept", "setting") and rule.name in group:
+                continue
+            for cond in (rule.condition, rule.population):
+                for c in n.walk(cond) if cond is not None else ():
+                    if isinstance(c, n.ConceptRef):
+                        users.setdefault(c.name, {})[rule.id] = rule
+        depth: dict[str, int] = {}
+
+        def below_the_top(name: str) -> int:
+            """How many steps of concepts a concept is below the rules that recommend (the
+            longest way up, not through the group): 1 for a setting that recommendations use,
+            more for the concepts settings are built on. Iterative; another cycle counts 0."""
+            entered: set[str] = set()
+            stack = [(name, False)]
+            while stack:
+                node, ready = stack.pop()
+                if node in depth or (not ready and node in entered):
+                    continue
+                above = {r.name for r in users.get(node, {}).values() if r.kind in ("concept", "setting")}
+                if not ready:
+                    entered.add(node)
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in sorted(above) if a not in depth)
+                    continue
+                recommended = any(r.kind not in ("concept", "setting") for r in users.get(node, {}).values())
+                depth[node] = max([depth.get(a, 0) + 1 for a in above] + [1 if recommended else 0])
+            return depth[name]
+
+        weight = {name: below_the_top(name) for name in group}
+        first = {}
+        for rule in self.kb.rules:
+            if rule.kind in ("concept", "setting"):
+                first.setdefault(rule.name, rule.pos)
+
+        def score(edge):
+            source, (target, rule, pos) = edge
+            later = first[target].file == pos.file and first[target].line > rule.pos.line
+            return (weight[source] - weight[target], later, (pos.file, pos.line, pos.column))
+
+        inner = [(source, e) for source in sorted(group) for e in edges.get(source, ()) if e[0] in group]
+        pairs = {(source, e[0]) for source, e in inner}
+        common = {pair for pair in pairs if _acyclic(group, pairs - {pair})}
+        source, (target, rule, pos) = max((edge for edge in inner if not common or (edge[0], edge[1][0]) in common), key=score)
+        path = _path(target, source, {s: [e for e in edges.get(s, ()) if e[0] in group] for s in group})
+        steps = [(source, target, rule, pos)] + path
+        names = [source] + [t for _, t, _, _ in steps]
+        related = [(p.file, p.line, p.column, f"{s} uses {t} ({r.kind} '{r.id}')") for s, t, r, p in steps]
+        self.error(pos, "concepts are defined in terms of themselves: " + " -> ".join(names), "E312", related=related)
 
     def _check_depth(self, uses: dict[str, set[str]]) -> None:
         """Every rule's condition, with the concepts it uses written out, nests at most
@@ -186,55 +260,73 @@ class Checker:
                 continue  # within the limit, or past it already in the concept it uses
             chain = f" through concept '{through}'" if through else ""
             self.error(rule.pos, f"{rule.kind} '{rule.id}': its condition{chain} nests {levels} levels deep with the "
-                                 f"concepts it uses written out (limit {MAX_DEPTH}); define it in fewer steps")
+                                 f"concepts it uses written out (limit {MAX_DEPTH}); define it in fewer steps", "E314")
 
     def _declare(self) -> None:
         kb = self.kb
         for module in self.modules:
             for doc in module.documents:
                 if doc.name in kb.documents:
-                    self.error(doc.pos, f"document '{doc.name}' is already declared at {kb.documents[doc.name].pos}")
+                    first = kb.documents[doc.name].pos
+                    self.error(doc.pos, f"document '{doc.name}' is already declared at {first}", "E110",
+                               related=[_first(first, f"document '{doc.name}' first declared here")])
                 kb.documents.setdefault(doc.name, doc)
             for attr in module.attributes:
                 if attr.name in kb.attributes:
-                    self.error(attr.pos, f"attribute '{attr.name}' is already declared at {kb.attributes[attr.name].pos}")
+                    first = kb.attributes[attr.name].pos
+                    self.error(attr.pos, f"attribute '{attr.name}' is already declared at {first}", "E110",
+                               related=[_first(first, f"attribute '{attr.name}' first declared here")])
                 kb.attributes.setdefault(attr.name, attr)
             for item in module.items:
                 if item.name in kb.items:
-                    self.error(item.pos, f"{item.kind} '{item.name}' is already declared at {kb.items[item.name].pos}")
+                    first = kb.items[item.name].pos
+                    self.error(item.pos, f"{item.kind} '{item.name}' is already declared at {first}", "E110",
+                               related=[_first(first, f"'{item.name}' first declared here")])
                 kb.items.setdefault(item.name, item)
+        declared: dict[str, n.Rule] = {}
         for module in self.modules:
             for rule in module.rules:
                 if rule.kind in ("concept", "setting"):
-                    previous = kb.concepts.get(rule.name)
-                    if previous and previous != rule.kind:
-                        self.error(rule.pos, f"'{rule.name}' is declared both as a concept and as a setting")
+                    previous = declared.setdefault(rule.name, rule)
+                    if previous.kind != rule.kind:
+                        self.error(rule.pos, f"'{rule.name}' is declared both as a concept and as a setting", "E112",
+                                   related=[_first(previous.pos, f"'{rule.name}' declared as {n.a_kind(previous.kind)} here")])
                     if rule.name in kb.attributes:
-                        self.error(rule.pos, f"'{rule.name}' is an attribute (declared at {kb.attributes[rule.name].pos}); a concept needs another name")
+                        first = kb.attributes[rule.name].pos
+                        self.error(rule.pos, f"'{rule.name}' is an attribute (declared at {first}); a concept needs another name", "E112",
+                                   related=[_first(first, f"attribute '{rule.name}' declared here")])
                     kb.concepts[rule.name] = rule.kind
 
     def _check_vocabulary(self) -> None:
         kb = self.kb
+        circles: set[frozenset] = set()
         for attr in kb.attributes.values():
             self._check_type(attr.type, attr.pos, attr.name)
             if attr.derive:
                 for source in attr.derive:
                     src = kb.attributes.get(source)
                     if src is None:
-                        self.unknown(attr.pos, "attribute", source, kb.attributes)
+                        self.unknown(attr.pos, "attribute", source, self.labelled("attributes"), "E101", "attribute")
                     elif src.type.kind != "date":
-                        self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, but '{source}' is a {src.type.kind}")
+                        self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, but '{source}' is {n.a_kind(src.type.kind)}", "E207")
                 if attr.type.kind != "duration":
-                    self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, so it must be a duration, not a {attr.type.kind}")
+                    self.error(attr.pos, f"'{attr.name}' is derived as a difference of dates, so it must be a duration, not {n.a_kind(attr.type.kind)}", "E207")
         for item in kb.items.values():
             for cls in item.isa:
                 target = kb.items.get(cls)
                 if target is None:
-                    self.unknown(item.pos, "class", cls, [i.name for i in kb.items.values() if i.kind in ("class", "group")])
+                    classes = {name: labels for name, labels in self.labelled("items").items() if kb.items[name].kind in ("class", "group")}
+                    self.unknown(item.pos, "class", cls, classes, "E104", "item")
                 elif target.kind not in ("class", "group"):
-                    self.error(item.pos, f"'{item.name}' is declared a member of '{cls}', which is a {target.kind}, not a class")
+                    self.error(item.pos, f"'{item.name}' is declared a member of '{cls}', which is {n.a_kind(target.kind)}, not a class", "E113")
             if item.name in kb.ancestors(item.name):
-                self.error(item.pos, f"class membership of '{item.name}' is circular")
+                circle = frozenset(c for c in kb.ancestors(item.name) if item.name in kb.ancestors(c))
+                if circle not in circles:  # once per circle, at its first member
+                    circles.add(circle)
+                    others = [kb.items[c] for c in sorted(circle - {item.name})]
+                    self.error(item.pos, f"class membership of '{item.name}' is circular: "
+                                         + " -> ".join([item.name, *_circle_path(kb, item.name)]), "E313",
+                               related=[_first(o.pos, f"{o.kind} '{o.name}' is in the circle") for o in others])
 
     def _check_type(self, spec: n.TypeSpec, pos: n.Pos, name: str) -> None:
         if spec.kind in units.UNITS or spec.kind in ("int", "number"):
@@ -242,33 +334,35 @@ class Checker:
                 if bound is not None:
                     self._normalise(bound, spec.kind, pos, f"range of '{name}'")
         if spec.kind in ("enum", "set") and len(set(spec.values)) != len(spec.values):
-            self.error(pos, f"'{name}' lists a value twice")
+            twice = sorted({v for v in spec.values if spec.values.count(v) > 1})
+            self.error(pos, f"'{name}' lists a value twice: {', '.join(twice)}", "E110")
         for fld in spec.fields:
             if fld.type.kind in ("set", "item_set", "record_list"):
-                self.error(fld.pos, f"field '{fld.name}' of '{name}' must be a single value, not a {fld.type.kind}")
+                self.error(fld.pos, f"field '{fld.name}' of '{name}' must be a single value, not {n.a_kind(fld.type.kind)}", "E206")
             self._check_type(fld.type, fld.pos, f"{name}.{fld.name}")
 
     def _normalise(self, q: n.Quantity, kind: str, pos: n.Pos, what: str) -> n.Quantity | None:
         written = f"{q.value}{q.unit or ''}"
         if kind in units.UNITS:
             if q.unit is None and kind != "percent":
-                self.error(pos, f"{what}: {q.value} needs a unit ({', '.join(units.UNITS[kind][1])})")
+                self.error(pos, f"{what}: {q.value} needs a unit ({', '.join(units.UNITS[kind][1])})", "E202")
                 return None
             try:
                 value = units.to_canonical(q.value, q.unit, kind)
             except ValueError as err:
-                self.error(pos, f"{what}: {err}")
+                precision = isinstance(q.value, float) and round(q.value, 6) != q.value
+                self.error(pos, f"{what}: {err}", "E203" if precision else "E202")
                 return None
             return n.Quantity(value, units.canonical_unit(kind), written)
         if kind in ("int", "number"):
             if q.unit is not None:
-                self.error(pos, f"{what} is a plain {kind}; '{q.unit}' is not allowed here")
+                self.error(pos, f"{what} is a plain {kind}; '{q.unit}' is not allowed here", "E202")
                 return None
             if kind == "int" and not isinstance(q.value, int):
-                self.error(pos, f"{what} is a whole number; {q.value} is not")
+                self.error(pos, f"{what} is a whole number; {q.value} is not", "E203")
                 return None
             return n.Quantity(q.value, None, written)
-        self.error(pos, f"{what} is a {kind}; a number does not fit")
+        self.error(pos, f"{what} is {n.a_kind(kind)}; a number does not fit", "E201")
         return None
 
     # -- rules --
@@ -277,51 +371,57 @@ class Checker:
         where = f"{rule.kind} '{rule.id}'"
         for cite in rule.sources:
             if cite.document not in kb.documents:
-                self.unknown(cite.pos, "document", cite.document, kb.documents)
+                self.unknown(cite.pos, "document", cite.document, self.labelled("documents"), "E103", "document")
         if not rule.sources:
-            self.error(rule.pos, f"{where} cites no source; add: source DOCUMENT \"table or section\"")
+            self.error(rule.pos, f"{where} cites no source; add: source DOCUMENT \"table or section\"", "E301")
+        quiet = set()  # an unknown setting is reported once, as a setting (not again as a concept)
+        if rule.setting is not None and kb.concepts.get(rule.setting) is None:
+            self.unknown(rule.place("setting"), "setting", rule.setting, self.labelled("concepts"), "E106", "concept")
+            quiet.add(rule.setting)
         if rule.condition is None:
             hint = "; 'applies when' says when it is relevant, it still needs its condition" if rule.gate is not None else ""
-            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else "") + hint)
+            self.error(rule.pos, f"{where} has no condition; add 'if ...'" + (" or 'for SETTING'" if rule.kind == "recommendation" else "") + hint, "E302")
             if rule.gate is not None:
                 _Resolve(self).visit(rule.gate)  # its names are checked all the same
         if rule.kind == "recommendation":
             if rule.polarity is None:
-                self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'")
+                self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'", "E303")
             if rule.strength is not None and rule.strength not in STRENGTHS:
-                self.error(rule.pos, f"{where}: strength '{rule.strength}' is not one of {', '.join(STRENGTHS)}")
-            if rule.setting is not None and kb.concepts.get(rule.setting) is None:
-                self.unknown(rule.pos, "setting", rule.setting, kb.concepts)
+                self.error(rule.place("strength"), f"{where}: strength '{rule.strength}' is not one of {', '.join(STRENGTHS)}", "E304")
+                self.ungraded.add(rule.id)  # reported: not graded again
         if rule.kind == "contraindication":
             if not rule.regimens:
-                self.error(rule.pos, f"{where} names nothing to avoid; add 'avoid ITEM, ...'")
+                self.error(rule.pos, f"{where} names nothing to avoid; add 'avoid ITEM, ...'", "E308")
             if not rule.reason:
-                self.error(rule.pos, f"{where} gives no reason; add 'because \"...\"'")
+                self.error(rule.pos, f"{where} gives no reason; add 'because \"...\"'", "E309")
         elif rule.kind != "recommendation" and rule.regimens:
-            self.error(rule.pos, f"{where} cannot recommend items; use a recommendation")
+            self.error(rule.place("regimens"), f"{where} cannot recommend items; use a recommendation", "E310")
         if rule.kind != "recommendation":
             for attr_name, value in (("strength", rule.strength), ("evidence", rule.evidence), ("consensus", rule.consensus)):
                 if value is not None:
-                    self.error(rule.pos, f"{where}: '{attr_name}' belongs to recommendations")
+                    self.error(rule.place(attr_name), f"{where}: '{attr_name}' belongs to recommendations", "E310")
         for regimen in rule.regimens:
             for item in regimen:
                 if item not in kb.items:
-                    self.unknown(rule.pos, "drug, class, procedure or action", item, kb.items)
+                    self.unknown(rule.place(f"item:{item}"), "drug, class, procedure or action", item,
+                                 self.labelled("items"), "E104", "item")
             if len(set(regimen)) != len(regimen):
-                self.error(rule.pos, f"{where} names an item twice in one regimen")
+                twice = next(item for item in regimen if regimen.count(item) > 1)
+                self.error(rule.place("regimens"), f"{where} names an item twice in one regimen: '{twice}'", "E311")
         consensus = rule.consensus
         if consensus is not None:
             if consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
-                self.error(rule.pos, f"{where}: consensus is a percentage of experts, 0-100%")
+                self.error(rule.place("consensus"), f"{where}: consensus is a percentage of experts, 0-100%", "E208")
                 consensus = None
+                self.ungraded.add(rule.id)  # reported: not graded again
             else:
                 consensus = n.Quantity(consensus.value, "%")
-        condition = _Resolve(self).visit(rule.condition) if rule.condition is not None else None
+        condition = _Resolve(self, quiet=quiet).visit(rule.condition) if rule.condition is not None else None
         gate = n.gate_parts(condition)[0] if rule.gate is not None and n.gate_parts(condition) else None
         population = rule.population
         if population is not None:
             if rule.kind != "recommendation" or rule.polarity != "recommend":
-                self.error(rule.pos, f"{where}: 'population' belongs to recommendations (it flags a recommended regimen)")
+                self.error(rule.place("population"), f"{where}: 'population' belongs to recommendations (it flags a recommended regimen)", "E310")
             population = _Resolve(self).visit(population)
         return replace(rule, condition=condition, consensus=consensus, gate=gate, population=population)
 
@@ -352,9 +452,10 @@ class _Resolve(Visitor):
     problems go to the checker. ``record``: the list attribute whose fields an ``any ... where``
     tests."""
 
-    def __init__(self, checker: Checker, record: n.Attribute | None = None, gating: bool = True):
+    def __init__(self, checker: Checker, record: n.Attribute | None = None, gating: bool = True, quiet=frozenset()):
         self.checker, self.kb, self.record = checker, checker.kb, record
         self.error, self.unknown = checker.error, checker.unknown
+        self.quiet = quiet  # names reported already (an unknown setting): not again
         self.fits = _Fits(checker)
         # tests of an attribute declared `applies when G` become `(A is known or G) and test`
         self.gates = getattr(checker, "gates", {}) if gating and record is None else {}
@@ -378,7 +479,7 @@ class _Resolve(Visitor):
         if self.record is not None:
             attr = self._attribute(ref.name, ref.pos)
             if attr is not None and attr.type.kind != "bool":
-                self.error(ref.pos, f"field '{ref.name}' is a {attr.type.kind}; compare it with a value")
+                self.error(ref.pos, f"field '{ref.name}' is {n.a_kind(attr.type.kind)}; compare it with a value", "E204")
             return n.Compare(ref.name, "=", n.BoolValue(True), ref.pos)
         if ref.name in kb.concepts:
             return n.ConceptRef(ref.name, ref.pos)
@@ -386,10 +487,13 @@ class _Resolve(Visitor):
         if attr is not None:
             if attr.type.kind == "bool":
                 return self._gated(n.Compare(ref.name, "=", n.BoolValue(True), ref.pos))
-            self.error(ref.pos, f"'{ref.name}' is a {attr.type.kind} attribute; compare it with a value (e.g. '{ref.name} = ...')")
+            self.error(ref.pos, f"'{ref.name}' is {n.a_kind(attr.type.kind)} attribute; compare it with a value (e.g. '{ref.name} = ...')", "E204")
             return ref
-        candidates = list(kb.concepts) + [a for a, v in kb.attributes.items() if v.type.kind == "bool"]
-        self.unknown(ref.pos, "concept", ref.name, candidates)
+        if ref.name in self.quiet:
+            return ref
+        candidates = {**self.checker.labelled("concepts"),
+                      **{a: labels for a, labels in self.checker.labelled("attributes").items() if kb.attributes[a].type.kind == "bool"}}
+        self.unknown(ref.pos, "concept", ref.name, candidates, "E102", "concept")
         return ref
 
     def visit_Compare(self, cond: n.Compare) -> n.Condition:
@@ -403,7 +507,7 @@ class _Resolve(Visitor):
         if attr is None:
             return cond
         if attr.type.kind not in VALUE_KINDS:
-            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')")
+            self.error(cond.pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}; 'in (...)' takes a single-valued attribute (for sets, write 'has any of (...)')", "E204")
             return cond
         return self._gated(replace(cond, values=tuple(self._value(v, attr, cond.pos, "=") for v in cond.values)))
 
@@ -412,14 +516,14 @@ class _Resolve(Visitor):
         if attr is None:
             return cond
         if attr.type.kind not in ("set", "item_set"):
-            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')")
+            self.error(cond.pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}, not a set; 'has' is for sets (write '{attr.name} = ...' or 'in (...)')", "E204")
             return cond
         return self._gated(replace(cond, values=tuple(self._member(v, attr, cond.pos) for v in cond.values)))
 
     def visit_IsEmpty(self, cond: n.IsEmpty) -> n.Condition:
         attr = self._attribute(cond.attribute, cond.pos)
         if attr is not None and attr.type.kind not in ("set", "item_set", "record_list"):
-            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'is empty' is for sets and lists")
+            self.error(cond.pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}; 'is empty' is for sets and lists", "E204")
         return self._gated(cond)
 
     def visit_IsKnown(self, cond: n.IsKnown) -> n.Condition:
@@ -427,54 +531,58 @@ class _Resolve(Visitor):
         return cond
 
     def visit_AnyRecord(self, cond: n.AnyRecord) -> n.Condition:
-        attr = self._attribute(cond.attribute, cond.pos)
+        attr = self._attribute(cond.attribute, cond.pos, at_start=False)
         if attr is None:
             return cond
         if attr.type.kind != "record_list":
-            self.error(cond.pos, f"'{attr.name}' is a {attr.type.kind}; 'any ... where (...)' is for lists of records")
+            self.error(cond.pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}; 'any ... where (...)' is for lists of records", "E204")
             return cond
         if self.record is not None:
-            self.error(cond.pos, "'any ... where' cannot be nested")
+            self.error(cond.pos, "'any ... where' cannot be nested", "E204")
             return cond
         return self._gated(replace(cond, condition=_Resolve(self.checker, record=attr).visit(cond.condition)))
 
-    def _attribute(self, name: str, pos: n.Pos) -> n.Attribute | None:
-        """The attribute (or, inside ``any ... where``, the field) a condition tests."""
+    def _attribute(self, name: str, pos: n.Pos, at_start: bool = True) -> n.Attribute | None:
+        """The attribute (or, inside ``any ... where``, the field) a condition tests; ``pos``
+        is the condition's, whose first word is the name when ``at_start``."""
+        where = _name_at(pos, name) if at_start else pos
         record = self.record
         if record is not None:
             for fld in record.type.fields:
                 if fld.name == name:
                     return n.Attribute(fld.name, fld.type, (), None, True, fld.pos)
-            self.unknown(pos, f"field of '{record.name}'", name, [f.name for f in record.type.fields])
+            fields = [f.name for f in record.type.fields]
+            self.unknown(where, "field", name, fields, "E107", of=f" of '{record.name}'",
+                         listing=f" (the fields of '{record.name}': {', '.join(fields)})")
             return None
         attr = self.kb.attributes.get(name)
         if attr is None:
             if name in self.kb.concepts:
-                self.error(pos, f"'{name}' is a concept, not an attribute; test it by writing its name alone")
+                self.error(where, f"'{name}' is a concept, not an attribute; test it by writing its name alone", "E113")
             else:
-                self.unknown(pos, "attribute", name, self.kb.attributes)
+                self.unknown(where, "attribute", name, self.checker.labelled("attributes"), "E101", "attribute")
         return attr
 
     def _value(self, value: n.Value, attr: n.Attribute, pos: n.Pos, op: str) -> n.Value:
         kind = attr.type.kind
         name = attr.name
         if op not in ("=", "!=") and kind not in ORDERED_KINDS:
-            self.error(pos, f"'{name}' is a {kind}; it can be tested with = or != but not {op}")
+            self.error(pos, f"'{name}' is {n.a_kind(kind)}; it can be tested with = or != but not {op}", "E204")
             return value
         if kind in ("set", "item_set", "record_list"):
-            self.error(pos, f"'{name}' is a {kind.replace('_', ' ')}; test its members with 'has' (e.g. '{name} has ...')")
+            self.error(pos, f"'{name}' is {n.a_kind(kind)}; test its members with 'has' (e.g. '{name} has ...')", "E204")
             return value
         return self.fits.visit(value, attr, pos)
 
     def _member(self, value: n.Value, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if not isinstance(value, n.Symbol):
-            self.error(pos, f"'{attr.name}' holds names; write one without quotes")
+            self.error(pos, f"'{attr.name}' holds names; write one without quotes", "E201")
             return value
         if attr.type.kind == "set":
             if value.name not in attr.type.values:
-                self.unknown(pos, f"value of '{attr.name}'", value.name, attr.type.values)
+                _unknown_value(self.checker, pos, attr, value.name)
         elif value.name not in self.kb.items:
-            self.unknown(pos, "drug or class", value.name, self.kb.items)
+            self.unknown(pos, "drug or class", value.name, self.checker.labelled("items"), "E104", "item")
         return value
 
 
@@ -490,30 +598,146 @@ class _Fits(Visitor):
         kind = attr.type.kind
         if kind in ORDERED_KINDS and kind != "date":
             return self.checker._normalise(value, kind, pos, f"'{attr.name}'") or value
-        self.error(pos, f"'{attr.name}' is a {kind}; a number does not fit")
+        self.error(pos, f"'{attr.name}' is {n.a_kind(kind)}; a number does not fit", "E201")
         return value
 
     def visit_Symbol(self, value: n.Symbol, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if attr.type.kind != "enum":
-            self.error(pos, f"'{attr.name}' is a {attr.type.kind}; '{value.name}' does not fit" + _example(attr))
+            self.error(pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}; '{value.name}' does not fit" + _example(attr), "E201")
         elif value.name not in attr.type.values:
-            self.unknown(pos, f"value of '{attr.name}'", value.name, attr.type.values)
+            _unknown_value(self.checker, pos, attr, value.name)
         return value
 
     def visit_BoolValue(self, value: n.BoolValue, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if attr.type.kind != "bool":
-            self.error(pos, f"'{attr.name}' is a {attr.type.kind}, not true/false" + _example(attr))
+            self.error(pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}, not true/false" + _example(attr), "E201")
         return value
 
     def visit_DateValue(self, value: n.DateValue, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if attr.type.kind != "date":
-            self.error(pos, f"'{attr.name}' is a {attr.type.kind}, not a date")
+            self.error(pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}, not a date", "E201")
         return value
 
     def visit_Text(self, value: n.Text, attr: n.Attribute, pos: n.Pos) -> n.Value:
         if attr.type.kind != "string":
-            self.error(pos, f"'{attr.name}' is a {attr.type.kind}; quoted text does not fit" + _example(attr))
+            self.error(pos, f"'{attr.name}' is {n.a_kind(attr.type.kind)}; quoted text does not fit" + _example(attr), "E201")
         return value
+
+
+def _circle_path(kb: CheckedKB, start: str) -> list[str]:
+    """The classes from ``start`` back to itself along ``is`` (the first listed class that
+    leads back), ``start`` last."""
+    path, node = [], start
+    while True:
+        node = next(c for c in kb.items[node].isa if c in kb.items and (c == start or start in kb.ancestors(c)))
+        path.append(node)
+        if node == start or len(path) > len(kb.items):
+            return path
+
+
+def _first(pos: n.Pos, message: str) -> tuple[str, int, int, str]:
+    """A related place of a finding: (file, line, column, message)."""
+    return (pos.file, pos.line, pos.column, message)
+
+
+def _name_at(pos: n.Pos, name: str) -> n.Pos:
+    """The span of ``name`` written at the start of ``pos`` (a condition that begins with it)."""
+    return n.Pos(pos.file, pos.line, pos.column, pos.line, pos.column + len(name))
+
+
+def _unknown_value(checker: Checker, pos: n.Pos, attr: n.Attribute, value: str) -> None:
+    """``unknown value 'small_cell' of 'histology'; did you mean 'sclc' (small cell lung
+    cancer)?; 'histology' is one of: ...`` (E105): matched against the values and their labels,
+    and listing the values."""
+    labels = dict(attr.values)
+    candidates = {v: tuple(text for _, text in labels.get(v, ())) for v in attr.type.values}
+    values = list(attr.type.values)
+    shown = ", ".join(values[:20]) + (", ..." if len(values) > 20 else "")
+    verb = "is one of" if attr.type.kind == "enum" else "holds values of"
+    checker.unknown(pos, "value", value, candidates, "E105", listing=f" ('{attr.name}' {verb}: {shown})",
+                    of=f" of '{attr.name}'")
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of a graph (Tarjan's algorithm, iterative), each a set
+    of its nodes, in a deterministic order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[set[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = set()
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    group.add(top)
+                    if top == node:
+                        break
+                out.append(group)
+    return out
+
+
+def _acyclic(nodes: set[str], pairs: set[tuple[str, str]]) -> bool:
+    """Whether the uses ``pairs`` (source, target) among ``nodes`` form no cycle (Kahn)."""
+    waiting = {node: 0 for node in nodes}
+    after: dict[str, list[str]] = {}
+    for source, target in pairs:
+        waiting[target] += 1
+        after.setdefault(source, []).append(target)
+    ready = [node for node, count in waiting.items() if count == 0]
+    done = 0
+    while ready:
+        node = ready.pop()
+        done += 1
+        for target in after.get(node, ()):
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    return done == len(nodes)
+
+
+def _path(start: str, goal: str, edges) -> list:
+    """The shortest chain of uses from concept ``start`` to ``goal`` (breadth first, uses in
+    the order written): ``[(source, target, rule, pos), ...]``, empty when start is goal."""
+    if start == goal:
+        return []
+    came: dict[str, tuple] = {start: None}
+    queue = [start]
+    for node in queue:
+        for target, rule, pos in edges.get(node, ()):
+            if target not in came:
+                came[target] = (node, target, rule, pos)
+                if target == goal:
+                    steps = []
+                    while came[target] is not None:
+                        steps.append(came[target])
+                        target = came[target][0]
+                    return steps[::-1]
+                queue.append(target)
+    return []  # pragma: no cover - start and goal are in one strongly connected group
 
 
 def _expanded_depth(cond: n.Condition, concepts: dict[str, int]) -> tuple[int, str | None]:
