@@ -98,18 +98,18 @@ def check(kb_dir, fmt, strict, no_analysis, patients):
     static analysis (warnings with a witness patient or a proof). Exit 2 on an error."""
     from .compile.build import diagnose
     compiled, diagnostics = diagnose(kb_dir)
-    allowed = []
+    allowed = None
     if compiled is not None and not no_analysis:
         found = _analysis(compiled, kb_dir, patients)
         diagnostics = sorted([*diagnostics, *found], key=lambda d: (d.file, d.line, d.column))
-        allowed = found.allowed
+        allowed = len(found.allowed)
     _report_check(compiled, diagnostics, kb_dir, fmt, strict, allowed)
 
 
-def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool, allowed=()) -> None:
-    """Print what ``check`` found (text: findings on stderr, ``ok: ...`` on stdout; JSON on
-    stdout) and exit 2 when it found an error (``strict``: or a warning). ``allowed``: the
-    warnings a ``# check: allow`` marker allows (counted, not shown)."""
+def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool, allowed: int | None = None) -> None:
+    """Print what ``check`` found (text: with an error, the findings on stderr; else ``ok: ...``
+    and the warnings on stdout; JSON on stdout) and exit 2 when it found an error (``strict``:
+    or a warning). ``allowed``: the number of warnings markers allow, when the analysis ran."""
     from .compile.build import locate
     from .report import diagnostics as report
     if fmt == "json":
