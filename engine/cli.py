@@ -96,15 +96,16 @@ def check(kb_dir, fmt, strict):
     _report_check(compiled, diagnostics, kb_dir, fmt, strict)
 
 
-def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool) -> None:
-    """Print what ``check`` found (text: findings on stderr, ``ok: ...`` on stdout; JSON on
-    stdout) and exit 2 when it found an error (``strict``: or a warning)."""
+def _report_check(compiled, diagnostics, kb_dir, fmt: str, strict: bool, allowed: int | None = None) -> None:
+    """Print what ``check`` found (text: with an error, the findings on stderr; else ``ok: ...``
+    and the warnings on stdout; JSON on stdout) and exit 2 when it found an error (``strict``:
+    or a warning). ``allowed``: the number of warnings markers allow, when the analysis ran."""
     from .compile.build import locate
     from .report import diagnostics as report
     if fmt == "json":
-        click.echo(report.as_json(compiled, diagnostics))
+        click.echo(report.as_json(compiled, diagnostics, allowed))
     else:
-        out, err = report.as_text(compiled, diagnostics, report.Sources(lambda shown: locate(kb_dir, shown)))
+        out, err = report.as_text(compiled, diagnostics, report.Sources(lambda shown: locate(kb_dir, shown)), allowed)
         if err:
             click.echo("\n".join(err), err=True)
         if out:

@@ -130,16 +130,31 @@ def test_warnings_print_the_same_way_and_exit_0_unless_strict(tmp_path, monkeypa
     import oncologic.compile.build as build
     kb = write(tmp_path / "kb", 'document d "d.txt"\nattribute x: int\nconcept c if x > 1\n  source d "s"\n')
     compiled, _ = build.diagnose(kb)
-    warning = Diagnostic(f"{kb}/a.rules", 3, 14, "a warning", severity="warning", code="W999", end_line=3, end_column=19)
+    warning = Diagnostic(f"{kb}/a.rules", 3, 14, "a warning", severity="warning", code="W999", end_line=3, end_column=19,
+                         witness={"id": "witness", "x": 2}, proof="x > 1 holds for x = 2",
+                         related=((f"{kb}/a.rules", 2, 1, "x is declared here"),))
     monkeypatch.setattr(build, "diagnose", lambda kb_dir: (compiled, [warning]))
     result = cli("check", "--kb", kb)
-    assert result.exit_code == 0 and result.stdout.startswith("ok: 1 files")
-    assert result.stderr.splitlines() == [f"{kb}/a.rules:3:14: warning[W999]: a warning", " 3 | concept c if x > 1",
-                                          "   |              ^~~~~", "1 warning"]
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "ok: 1 files, 1 attributes, 0 items, 1 concepts, 1 rules, " + result.stdout.split("rules, ")[1].split("\n")[0],
+        f"{kb}/a.rules:3:14: warning[W999]: a warning", " 3 | concept c if x > 1", "   |              ^~~~~",
+        '  witness: {"id": "witness", "x": 2}', "  proof: x > 1 holds for x = 2",
+        f"{kb}/a.rules:2:1: note: x is declared here", "1 warning"]
     assert cli("check", "--kb", kb, "--strict").exit_code == 2
     data = json.loads(cli("check", "--kb", kb, "--format", "json").stdout)
     assert data["ok"] is True and data["errors"] == [] and [w["code"] for w in data["warnings"]] == ["W999"]
     assert data["rules"] == 1
+
+
+def test_the_count_line_and_the_allowed_warnings():
+    from oncologic.report.diagnostics import as_json, count_line
+    error = Diagnostic("f", 1, 1, "e", code="E001")
+    warning = Diagnostic("f", 2, 1, "w", severity="warning", code="W999")
+    assert count_line([error]) == "1 error" and count_line([error, error, warning]) == "2 errors, 1 warning"
+    assert count_line([warning, warning], allowed=3) == "2 warnings (3 allowed)" and count_line([]) == "0 warnings"
+    assert json.loads(as_json(None, [warning], allowed=3))["allowed"] == 3
+    assert "allowed" not in json.loads(as_json(None, [warning]))
 
 
 def test_other_commands_print_the_errors_with_their_codes(tmp_path):

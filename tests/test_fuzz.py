@@ -398,7 +398,7 @@ def assert_located(status: int, err: str, kb: Path, context: str) -> list[tuple[
                 found.append((match.group(1), line, set()))
             elif match:
                 found[-1][2].add(match.group(1))
-            assert match or re.fullmatch(r" \d+ \| .*| +\| .*", line) or re.fullmatch(r"\d+ errors?", line), \
+            assert match or re.fullmatch(r" \d+ \| .*| +\| .*|  (witness|proof): .*", line) or re.fullmatch(r"\d+ errors?", line), \
                 f"{context}\nnot located: {line}"
     return found
 

@@ -2,16 +2,20 @@
 
 Text, as compilers write it: each finding as ``FILE:LINE:COL: error[CODE]: MESSAGE`` (or
 ``warning[CODE]``), then the line of the rule file it is about and a caret line under its span
-(``^~~~``), then one ``FILE:LINE:COL: note: ...`` line for each related place (each step of a
+(``^~~~``), its witness patient (``  witness: {...}``) and its proof (``  proof: ...``) when it
+has them, then one ``FILE:LINE:COL: note: ...`` line for each related place (each step of a
 cycle); all findings of all files in one run, by file, line and column; and a count line
-(``2 errors, 1 warning``). The source line keeps its tabs (so the caret lines up under it in a
-terminal), shows control characters as escapes (:func:`oncologic.errors.visible`) and counts
-full-width characters as two columns.
+(``2 errors, 1 warning``; ``3 warnings (2 allowed)`` when markers allow some). The source line
+keeps its tabs (so the caret lines up under it in a terminal), shows control characters as
+escapes (:func:`oncologic.errors.visible`) and counts full-width characters as two columns.
+With an error, all of it goes to stderr (the knowledge base cannot be used); without, to stdout
+after the ``ok: ...`` line (a report of a knowledge base that works).
 
 JSON (``check --format json``): ``{"ok": no errors, "errors": [...], "warnings": [...],
 "diagnostics": [every finding, sorted], "files", "attributes", "items", "concepts", "rules",
-"clauses"}``, each finding :meth:`oncologic.errors.Diagnostic.to_json`, the counts only when the
-knowledge base compiled.
+"clauses", "allowed"}``, each finding :meth:`oncologic.errors.Diagnostic.to_json`, the counts
+only when the knowledge base compiled, ``allowed`` (the number of warnings markers allow) only
+when the analysis ran.
 """
 from __future__ import annotations
 
@@ -25,13 +29,14 @@ from ..errors import Diagnostic, visible
 WINDOW = 80  # characters shown on each side of a span in a line longer than 2 * WINDOW + 40
 
 
-def count_line(diagnostics: Iterable[Diagnostic]) -> str:
-    """``"2 errors, 1 warning"`` (``"no errors"`` when there is nothing)."""
+def count_line(diagnostics: Iterable[Diagnostic], allowed: int = 0) -> str:
+    """``"2 errors, 1 warning"``; ``"3 warnings (2 allowed)"`` with warnings that markers allow;
+    ``"0 warnings"`` when there is nothing."""
     diagnostics = list(diagnostics)
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     parts = [f"{count} {word}{'' if count == 1 else 's'}" for count, word in ((errors, "error"), (warnings, "warning")) if count]
-    return ", ".join(parts) or "no errors"
+    return (", ".join(parts) or "0 warnings") + (f" ({allowed} allowed)" if allowed else "")
 
 
 class Sources:
@@ -96,6 +101,10 @@ def render_text(diagnostics: list[Diagnostic], sources: Sources) -> list[str]:
             gutter = len(str(d.line))
             out.append(f" {d.line} | {shown}")
             out.append(f" {' ' * gutter} | {caret}")
+        if d.witness is not None:
+            out.append(f"  witness: {visible(json.dumps(d.witness, ensure_ascii=False, separators=(', ', ': ')))}")
+        if d.proof:
+            out.append(f"  proof: {visible(d.proof)}")
         for file, line, column, message in d.related:
             out.append(f"{visible(file)}:{line}:{column}: note: {visible(message)}")
     return out
@@ -114,27 +123,31 @@ def summary(compiled) -> dict:
             "concepts": len(checked.concepts), "rules": len(checked.rules), "clauses": len(compiled.program.clauses)}
 
 
-def as_json(compiled, diagnostics: list[Diagnostic]) -> str:
-    """The JSON ``check --format json`` prints (see the module docstring)."""
+def as_json(compiled, diagnostics: list[Diagnostic], allowed: int | None = None) -> str:
+    """The JSON ``check --format json`` prints (see the module docstring); ``allowed``: the
+    number of warnings that markers allow, when the analysis ran."""
     errors = [d for d in diagnostics if d.severity == "error"]
     data = {"ok": not errors, "errors": [d.to_json() for d in errors],
             "warnings": [d.to_json() for d in diagnostics if d.severity != "error"],
             "diagnostics": [d.to_json() for d in diagnostics]}
     if compiled is not None:
         data.update(summary(compiled))
+    if allowed is not None:
+        data["allowed"] = allowed
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def as_text(compiled, diagnostics: list[Diagnostic], sources: Sources) -> tuple[list[str], list[str]]:
-    """(the lines for stdout, the lines for stderr) of ``check`` in text: the findings and the
-    count line on stderr; ``ok: ...`` with the counts on stdout when the knowledge base compiled
-    without errors."""
-    err = render_text(diagnostics, sources)
-    if diagnostics:
-        err.append(count_line(diagnostics))
-    out = []
-    if compiled is not None and not any(d.severity == "error" for d in diagnostics):
-        s = summary(compiled)
-        out.append(f"ok: {s['files']} files, {s['attributes']} attributes, {s['items']} items, "
-                   f"{s['concepts']} concepts, {s['rules']} rules, {s['clauses']} Datalog clauses")
-    return out, err
+def as_text(compiled, diagnostics: list[Diagnostic], sources: Sources, allowed: int | None = None) -> tuple[list[str], list[str]]:
+    """(the lines for stdout, the lines for stderr) of ``check`` in text (see the module
+    docstring): with an error, the findings and the count on stderr; else ``ok: ...`` with the
+    counts, the findings (warnings) and their count on stdout. ``allowed``: the number of
+    warnings that markers allow, when the analysis ran (the count line is then always there)."""
+    lines = render_text(diagnostics, sources)
+    if diagnostics or allowed is not None:
+        lines.append(count_line(diagnostics, allowed or 0))
+    if any(d.severity == "error" for d in diagnostics) or compiled is None:
+        return [], lines
+    s = summary(compiled)
+    ok = (f"ok: {s['files']} files, {s['attributes']} attributes, {s['items']} items, "
+          f"{s['concepts']} concepts, {s['rules']} rules, {s['clauses']} Datalog clauses")
+    return [ok] + lines, []
