@@ -6,7 +6,6 @@ message on stderr and exits with status 2. Anything else is an internal error (s
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -121,6 +120,7 @@ def visible(text: str, keep_newlines: bool = False) -> str:
         return text
     pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
     text = pattern.sub(_escape, text) if pattern.search(text) else text
+    import unicodedata  # here: only a text that still cannot be shown needs it (a cold start does not)
     if not text.isprintable() and any(unicodedata.category(c) in _HIDDEN and c != "\n" for c in text):
         text = "".join(_escape_code(c) if unicodedata.category(c) in _HIDDEN and c != "\n" else c for c in text)
     return text
