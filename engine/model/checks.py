@@ -698,6 +698,12 @@ def _unknown_value(checker: Checker, pos: n.Pos, attr: n.Attribute, value: str) 
     values = list(attr.type.values)
     shown = ", ".join(values[:20]) + (", ..." if len(values) > 20 else "")
     verb = "is one of" if attr.type.kind == "enum" else "holds values of"
+    if value in checker.kb.concepts and value not in checker.failed:  # `histology = nsclc`: the concept is meant
+        others = did_you_mean(value, candidates)
+        others = f"; or did you mean {others[len('; did you mean '):]}" if others else ""
+        checker.error(pos, f"unknown value '{value}' of '{attr.name}': '{value}' is a concept: write `{value}` alone "
+                           f"as a condition{others} ('{attr.name}' {verb}: {shown})", "E105")
+        return
     checker.unknown(pos, "value", value, candidates, "E105", listing=f" ('{attr.name}' {verb}: {shown})",
                     of=f" of '{attr.name}'")
 
