@@ -430,7 +430,10 @@ class Checker:
         if rule.kind == "recommendation":
             if rule.polarity is None:
                 self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'", "E303")
-            if rule.strength is not None and rule.strength not in STRENGTHS:
+            if rule.polarity == "do_not_recommend" and rule.strength is not None:  # the engine keeps none: say so
+                self.error(rule.place("strength"), f"{where}: a do-not-recommend statement has no strength (its grade is "
+                                                   f"do_not_recommend); remove 'strength {rule.strength}'", "E310")
+            elif rule.strength is not None and rule.strength not in STRENGTHS:
                 self.error(rule.place("strength"), f"{where}: strength '{rule.strength}' is not one of {', '.join(STRENGTHS)}", "E304")
                 self.ungraded.add(rule.id)  # reported: not graded again
         if rule.kind == "contraindication":
@@ -454,7 +457,12 @@ class Checker:
                 self.error(rule.place("regimens"), f"{where} names an item twice in one regimen: '{twice}'", "E311")
         consensus = rule.consensus
         if consensus is not None:
-            if consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
+            if consensus.unit is None and 0 < consensus.value <= 1:  # `consensus 0.92`: a fraction, not 0.92%
+                self.error(rule.place("consensus"), f"{where}: consensus is a percentage: write "
+                                                    f"{units.tidy(float(consensus.value) * 100)}%", "E202")
+                consensus = None
+                self.ungraded.add(rule.id)  # reported: not graded again
+            elif consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
                 self.error(rule.place("consensus"), f"{where}: consensus is a percentage of experts, 0-100%", "E208")
                 consensus = None
                 self.ungraded.add(rule.id)  # reported: not graded again
