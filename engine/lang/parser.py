@@ -174,9 +174,17 @@ def _char(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
+# What an IME's punctuation stands for where NFKC gives nothing (or a character the language
+# does not use: a tilde for a range)
+_IME_TWINS = {"、": ",", "。": ".", "“": '"', "”": '"', "「": '"', "」": '"', "～": "..", "〜": ".."}
+
+
 def _ascii_twin(char: str) -> str | None:
     """The ASCII character a full-width (or other compatibility) character stands for
-    (``＜`` → ``<``, ``（`` → ``(``), by Unicode's NFKC; None when there is none."""
+    (``＜`` → ``<``, ``（`` → ``(``), by Unicode's NFKC, or an IME's punctuation (``、`` → ``,``,
+    ``“`` → ``"``, ``～`` → ``..``); None when there is none."""
+    if char in _IME_TWINS:
+        return _IME_TWINS[char]
     twin = unicodedata.normalize("NFKC", char)
     return twin if twin != char and twin.isascii() and twin.isprintable() else None
 
@@ -186,6 +194,9 @@ _NUMBER_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:\.\d+)?)([ \t\u3000]*)$")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 
 
+_GRADE_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])(evidence)[ \t\u3000]*$")
+
+
 def _unit_hint(text: str, start: int) -> tuple[str, int, int] | None:
     """A unit written the wrong way at ``start`` (``3m``, ``90 days``, ``90D``, ``3个月``): (the
     message, where the quantity starts, where it ends), or None."""
@@ -193,6 +204,8 @@ def _unit_hint(text: str, start: int) -> tuple[str, int, int] | None:
     word = _UNIT_WORD.match(text, start)
     if before is None or word is None:
         return None
+    if _GRADE_BEFORE.search(text, max(0, before.start(1) - 40), before.start(1)):
+        return None  # `evidence 1A`: a level, not a quantity (no unit to write otherwise)
     written = word.group()
     if not written.isascii():  # Chinese units: the longest that is one (个月 before 月)
         written = next((w for w in (written, written[:1]) if w in units.UNIT_SPELLINGS), written)
@@ -223,7 +236,12 @@ def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diag
         else:
             end = at + len(token)
             hint = _unit_hint(text, at) if token.type == "ID" else None
-            if hint is not None:
+            number = _NUMBER_BEFORE.search(text, max(0, at - 40), at) if token.type == "ID" else None
+            level = number is not None and _GRADE_BEFORE.search(text, max(0, number.start(1) - 40), number.start(1))
+            if level:  # `evidence 1A`: not a unit
+                message = (f"unexpected '{token}' after '{level.group(1)} {number.group(1)}': a level is one name "
+                           f"or one number (I, II, III, 1, 2, A1), with no letter after its digits")
+            elif hint is not None:
                 message, start, end = hint
                 code, (line, column) = "E003", _position(text, start)
             else:
@@ -239,7 +257,9 @@ def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diag
             code, message = "E004", f"full-width character '{char}': write '{twin}'"
         else:
             code, message = "E002", f"unexpected character {_char(char)}"
-            if err.allowed:
+            if char == "~":
+                message += "; write '..' for a range (0..4)"
+            elif err.allowed:
                 message += f"; expected {_expected(err.allowed)}"
     else:  # pragma: no cover - lark raises no other kind from parse()
         message = str(err)
