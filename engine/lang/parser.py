@@ -300,7 +300,9 @@ def _misspelt_keyword(word: str) -> str | None:
     lower = word.lower()
     if lower in keywords:
         return lower
-    close = difflib.get_close_matches(lower, keywords, n=1, cutoff=0.8)
+    swapped = [k for k in keywords if len(k) == len(lower) > 3 and sorted(k) == sorted(lower)
+               and sum(a != b for a, b in zip(k, lower)) == 2]  # two letters swapped: `durg`
+    close = swapped or difflib.get_close_matches(lower, keywords, n=1, cutoff=0.8)
     return close[0] if close else None
 
 
