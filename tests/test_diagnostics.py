@@ -256,6 +256,23 @@ def test_small_cell_suggests_sclc_by_its_label_and_lists_the_values(facts):
                              "('histology' is one of: sclc, adenocarcinoma, squamous, large_cell, nsclc_nos)")
 
 
+@pytest.mark.parametrize("written", ["SCLC", "Sclc"])
+def test_a_value_written_in_other_case_suggests_that_value_alone(facts, written):
+    from oncologic.model.similar import did_you_mean
+    assert did_you_mean("Sclc", {"sclc": (), "nsclc_nos": ("NSCLC, not otherwise specified",)}) == "; did you mean 'sclc'?"
+    edit(facts / "lung" / "refractory.rules", REFRACTORY_TFI, "histology = sclc", f"histology = {written}")
+    compiled, (found,) = diagnose(facts)
+    assert found.code == "E105" and found.message.startswith(f"unknown value '{written}' of 'histology'; did you mean 'sclc'? (")
+
+
+def test_a_concept_written_as_a_value_is_offered_as_the_concept_first(facts):
+    edit(facts / "lung" / "refractory.rules", REFRACTORY_TFI, "histology = sclc", "histology = nsclc")
+    compiled, (found,) = diagnose(facts)
+    assert found.code == "E105" and found.message.startswith(
+        "unknown value 'nsclc' of 'histology': 'nsclc' is a concept: write `nsclc` alone as a condition; "
+        "or did you mean 'nsclc_nos' (NSCLC, not otherwise specified)? ('histology' is one of: ")
+
+
 def test_a_reserved_word_is_rejected_where_it_is_declared(facts):
     with (facts / "lung" / "patient.rules").open("a", encoding="utf-8") as f:
         f.write("\nattribute not: bool\n")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -174,9 +174,17 @@ def _char(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
+# What an IME's punctuation stands for where NFKC gives nothing (or a character the language
+# does not use: a tilde for a range)
+_IME_TWINS = {"、": ",", "。": ".", "“": '"', "”": '"', "「": '"', "」": '"', "～": "..", "〜": ".."}
+
+
 def _ascii_twin(char: str) -> str | None:
     """The ASCII character a full-width (or other compatibility) character stands for
-    (``＜`` → ``<``, ``（`` → ``(``), by Unicode's NFKC; None when there is none."""
+    (``＜`` → ``<``, ``（`` → ``(``), by Unicode's NFKC, or an IME's punctuation (``、`` → ``,``,
+    ``“`` → ``"``, ``～`` → ``..``); None when there is none."""
+    if char in _IME_TWINS:
+        return _IME_TWINS[char]
     twin = unicodedata.normalize("NFKC", char)
     return twin if twin != char and twin.isascii() and twin.isprintable() else None
 
@@ -186,6 +194,9 @@ _NUMBER_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])(\d+(?:\.\d+)?)([ \t\u3000]*)$")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 
 
+_GRADE_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])(evidence)[ \t\u3000]*$")
+
+
 def _unit_hint(text: str, start: int) -> tuple[str, int, int] | None:
     """A unit written the wrong way at ``start`` (``3m``, ``90 days``, ``90D``, ``3个月``): (the
     message, where the quantity starts, where it ends), or None."""
@@ -193,6 +204,8 @@ def _unit_hint(text: str, start: int) -> tuple[str, int, int] | None:
     word = _UNIT_WORD.match(text, start)
     if before is None or word is None:
         return None
+    if _GRADE_BEFORE.search(text, max(0, before.start(1) - 40), before.start(1)):
+        return None  # `evidence 1A`: a level, not a quantity (no unit to write otherwise)
     written = word.group()
     if not written.isascii():  # Chinese units: the longest that is one (个月 before 月)
         written = next((w for w in (written, written[:1]) if w in units.UNIT_SPELLINGS), written)
@@ -223,7 +236,12 @@ def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diag
         else:
             end = at + len(token)
             hint = _unit_hint(text, at) if token.type == "ID" else None
-            if hint is not None:
+            number = _NUMBER_BEFORE.search(text, max(0, at - 40), at) if token.type == "ID" else None
+            level = number is not None and _GRADE_BEFORE.search(text, max(0, number.start(1) - 40), number.start(1))
+            if level:  # `evidence 1A`: not a unit
+                message = (f"unexpected '{token}' after '{level.group(1)} {number.group(1)}': a level is one name "
+                           f"or one number (I, II, III, 1, 2, A1), with no letter after its digits")
+            elif hint is not None:
                 message, start, end = hint
                 code, (line, column) = "E003", _position(text, start)
             else:
@@ -239,7 +257,9 @@ def _diagnostic(err: UnexpectedInput, text: str, filename: str, at: int) -> Diag
             code, message = "E004", f"full-width character '{char}': write '{twin}'"
         else:
             code, message = "E002", f"unexpected character {_char(char)}"
-            if err.allowed:
+            if char == "~":
+                message += "; write '..' for a range (0..4)"
+            elif err.allowed:
                 message += f"; expected {_expected(err.allowed)}"
     else:  # pragma: no cover - lark raises no other kind from parse()
         message = str(err)
@@ -264,6 +284,41 @@ class Parsed(Record):
 
 def _starts(text: str) -> list[int]:
     return [m.start(1) for m in _statement_start().finditer(text)]
+
+
+_WORD_NAME = re.compile(rf"^[ \t\f\u3000]*([A-Za-z]+)[ \t\u3000]+({_NAME})", re.M)
+
+
+def _misspelt_keyword(word: str) -> str | None:
+    """The statement keyword a word that is none stands for (``Concept``, ``concpet``,
+    ``atribute``): the same but for case, or one spelt alike; None otherwise (and for a word of
+    the grammar: ``and``, ``if``, ``source`` ...)."""
+    import difflib
+    if word in _keywords().values():
+        return None
+    keywords = sorted(statement_keywords())
+    lower = word.lower()
+    if lower in keywords:
+        return lower
+    swapped = [k for k in keywords if len(k) == len(lower) > 3 and sorted(k) == sorted(lower)
+               and sum(a != b for a, b in zip(k, lower)) == 2]  # two letters swapped: `durg`
+    close = swapped or difflib.get_close_matches(lower, keywords, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _typos(text: str) -> dict[int, tuple[str, str, int, int]]:
+    """Line starts ``WORD NAME`` whose WORD is a misspelt statement keyword: offset of WORD →
+    (the keyword, NAME, line and column of NAME). Each counts as a statement start: the one
+    before it ends there, it is dropped alone, and the name it meant to declare is known."""
+    out = {}
+    for m in _WORD_NAME.finditer(text):
+        keyword = _misspelt_keyword(m.group(1))
+        if keyword is not None and m.group(2) not in _keywords().values():
+            out[m.start(1)] = (keyword, m.group(2), *_position(text, m.start(2)))
+    return out
+
+
+_SPLIT_NAME = re.compile(rf"([ \t\u3000]+|-)({_NAME})")
 
 
 _HEADER = re.compile(rf"({'|'.join(KINDS)})(?![A-Za-z0-9_.])[ \t\n\f\u3000]*({_NAME})?")
@@ -340,12 +395,34 @@ def parse_text(text: str, filename: str, unreadable: tuple[int, ...] = ()) -> Pa
         except UnexpectedInput as err:
             at = _error_offset(err, work)
             start = _statement_of(err, at)
-            starts = _starts(work)
+            typos = _typos(work)
+            starts = sorted(set(_starts(work)) | set(typos))
             cut = next((s for s in starts if start is not None and start < s < at), None)
             if cut is not None:  # the statement ended early: the next one's keyword was read as a name
                 err, at = _ended_early(work, cut, err), cut
+            if at in typos:  # `Concept x`, `concpet x`: that statement, dropped alone, its name known
+                keyword, name, line, column = typos[at]
+                word = re.match(r"[A-Za-z]+", work[at:]).group()
+                out.diagnostics.append(Diagnostic(filename, *_position(work, at), f"unexpected '{word}'; did you mean '{keyword}'?",
+                                                  code="E001", end_line=_position(work, at)[0], end_column=_position(work, at)[1] + len(word)))
+                out.failed.append((KINDS[keyword], name, line, column))
+                end = next((s for s in starts if s > at), len(work))
+                work = _blank(work, at, end)
+                continue
+            diagnostic = _diagnostic(err, work, filename, at)
+            declared = _header(work, start) if start is not None else None
+            split = _SPLIT_NAME.match(work, _HEADER.match(work, start).end()) if declared and declared[1] else None
+            if split is not None and split.start() <= at < split.end() and "\n" not in split.group():
+                # `concept lung cancer`, `concept lung-cancer`: a name is one word; what it meant is known
+                joined = f"{declared[1]}_{split.group(2)}"
+                out.failed.append((declared[0], joined, declared[2], declared[3]))
+                line, column = _position(work, _HEADER.match(work, start).start(2))
+                end_line, end_column = _position(work, split.end())
+                diagnostic = replace(diagnostic, line=line, column=column, end_line=end_line, end_column=end_column,
+                                     message=f"unexpected '{declared[1]}{split.group(1)}{split.group(2)}': "
+                                             f"a name is one word: write '{joined}'")
             if at not in skip:
-                out.diagnostics.append(_diagnostic(err, work, filename, at))
+                out.diagnostics.append(diagnostic)
             if start is None:  # between statements: from the error to the next statement
                 start = at
                 end = next((s for s in starts if s > at), len(work))

@@ -132,10 +132,12 @@ class Checker:
                         ok = False
             if not ok:
                 continue
-            for rule in self.kb.rules:
-                if (rule.kind != "recommendation" or not rule.sources or rule.sources[0].document != grading.document
-                        or rule.id in self.ungraded):
-                    continue
+            cited = [rule for rule in self.kb.rules
+                     if rule.kind == "recommendation" and rule.sources and rule.sources[0].document == grading.document
+                     and rule.id not in self.ungraded]
+            if cited and self._broken_grading(grading, cited):
+                continue  # reported at the grading: the recommendations are not blamed for it
+            for rule in cited:
                 if rule.consensus is None or (rule.polarity == "recommend" and rule.evidence is None):
                     self.error(rule.pos, f"recommendation '{rule.id}' cites {grading.document}, graded by '{grading.name}': "
                                          "give its 'evidence' and 'consensus'", "E306")
@@ -150,6 +152,48 @@ class Checker:
                                       f"consensus grades as '{expected}' under '{grading.name}' "
                                       f"({grading.pos.file}:{grading.pos.line}), but the rule says '{stated}'", "E305",
                                related=[(line.file, line.line, line.column, f"the line of '{grading.name}' that matches: '{expected}'")])
+
+    def _broken_grading(self, grading: n.Grading, cited: list[n.Rule]) -> bool:
+        """A grading that cannot grade the recommendations citing its document (``cited``): no
+        line at all, or a line the lines above it take every case of (over the evidence levels
+        the scheme and its recommendations name, none, and consensus 0-100% at its constants and
+        between them). One E317 at the grading instead of an E305/E306 on each recommendation."""
+        if not grading.lines:
+            self.error(grading.pos,
+                       f"grading '{grading.name}' has no line: {len(cited)} recommendation(s) cite "
+                       f"{grading.document}; give a line per strength, e.g. 'strong if evidence in (I, II) and consensus >= 80%'", "E317")
+            return True
+        levels, points = set(), {0.0, 100.0}
+        for _, cond, _ in grading.lines:
+            for node in n.walk(cond):
+                if isinstance(node, n.OneOf):
+                    levels.update(_level(v) for v in node.values)
+                elif isinstance(node, n.Compare) and node.attribute == "evidence":
+                    levels.add(_level(node.value))
+                elif isinstance(node, n.Compare) and isinstance(node.value, n.Quantity) and 0 <= node.value.value <= 100:
+                    points.add(float(node.value.value))
+        levels.update(rule.evidence for rule in cited if rule.evidence)
+        ordered = sorted(points)
+        values = ordered + [(a + b) / 2 for a, b in zip(ordered, ordered[1:])]
+        cases = [(level, value) for level in sorted(levels) + [None] for value in values]
+        first = {case: next((k for k, (_, cond, _) in enumerate(grading.lines) if _GradeHolds(*case).visit(cond)), None)
+                 for case in cases}
+        broken = False
+        for k, (strength, cond, pos) in enumerate(grading.lines):
+            accepted = [case for case in cases if _GradeHolds(*case).visit(cond)]
+            if not accepted or any(first[case] == k for case in accepted):
+                continue
+            (level, value), = accepted[:1]
+            j = first[(level, value)]
+            taker = f"{grading.lines[j][0]} if {n.to_source(grading.lines[j][1])}"
+            self.error(pos, f"grading '{grading.name}': the line '{strength} if {n.to_source(cond)}' never matches: "
+                            f"the lines above it take every case it accepts (e.g. "
+                            f"{'evidence ' + level if level else 'no evidence level'} and {units.tidy(value)}% consensus match "
+                            f"'{taker}' (line {grading.lines[j][2].line}) first); reorder the lines", "E317",
+                       related=[(grading.lines[j][2].file, grading.lines[j][2].line, grading.lines[j][2].column,
+                                 f"the line that takes its cases: '{taker}'")])
+            broken = True
+        return broken
 
     def _check_cycles(self) -> None:
         """A concept defined in terms of itself has no clinical meaning: report each cycle once
@@ -386,7 +430,10 @@ class Checker:
         if rule.kind == "recommendation":
             if rule.polarity is None:
                 self.error(rule.pos, f"{where} says neither 'recommend ITEMS' nor 'do not recommend ITEMS'", "E303")
-            if rule.strength is not None and rule.strength not in STRENGTHS:
+            if rule.polarity == "do_not_recommend" and rule.strength is not None:  # the engine keeps none: say so
+                self.error(rule.place("strength"), f"{where}: a do-not-recommend statement has no strength (its grade is "
+                                                   f"do_not_recommend); remove 'strength {rule.strength}'", "E310")
+            elif rule.strength is not None and rule.strength not in STRENGTHS:
                 self.error(rule.place("strength"), f"{where}: strength '{rule.strength}' is not one of {', '.join(STRENGTHS)}", "E304")
                 self.ungraded.add(rule.id)  # reported: not graded again
         if rule.kind == "contraindication":
@@ -410,7 +457,12 @@ class Checker:
                 self.error(rule.place("regimens"), f"{where} names an item twice in one regimen: '{twice}'", "E311")
         consensus = rule.consensus
         if consensus is not None:
-            if consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
+            if consensus.unit is None and 0 < consensus.value <= 1:  # `consensus 0.92`: a fraction, not 0.92%
+                self.error(rule.place("consensus"), f"{where}: consensus is a percentage: write "
+                                                    f"{units.tidy(float(consensus.value) * 100)}%", "E202")
+                consensus = None
+                self.ungraded.add(rule.id)  # reported: not graded again
+            elif consensus.unit not in ("%", None) or not 0 <= consensus.value <= 100:
                 self.error(rule.place("consensus"), f"{where}: consensus is a percentage of experts, 0-100%", "E208")
                 consensus = None
                 self.ungraded.add(rule.id)  # reported: not graded again
@@ -654,6 +706,12 @@ def _unknown_value(checker: Checker, pos: n.Pos, attr: n.Attribute, value: str) 
     values = list(attr.type.values)
     shown = ", ".join(values[:20]) + (", ..." if len(values) > 20 else "")
     verb = "is one of" if attr.type.kind == "enum" else "holds values of"
+    if value in checker.kb.concepts and value not in checker.failed:  # `histology = nsclc`: the concept is meant
+        others = did_you_mean(value, candidates)
+        others = f"; or did you mean {others[len('; did you mean '):]}" if others else ""
+        checker.error(pos, f"unknown value '{value}' of '{attr.name}': '{value}' is a concept: write `{value}` alone "
+                           f"as a condition{others} ('{attr.name}' {verb}: {shown})", "E105")
+        return
     checker.unknown(pos, "value", value, candidates, "E105", listing=f" ('{attr.name}' {verb}: {shown})",
                     of=f" of '{attr.name}'")
 

@@ -68,6 +68,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E314": ("error", "a condition too deep with the concepts it uses written out"),
     "E315": ("error", "an attribute's 'applies when' that tests itself or another gated attribute"),
     "E316": ("error", "a rule that depends on its own negation (not stratifiable)"),
+    "E317": ("error", "a grading that cannot grade the recommendations citing its document (a line the lines above it take every case of, or no line)"),
     # -- W4xx logic -----------------------------------------------------------------------------
     # (oncologic.analysis: each a warning with a witness patient, checked by the engine, or a proof)
     "W401": ("warning", "a rule no patient can satisfy (contradictory conditions, through concepts or declared ranges)"),

@@ -14,7 +14,8 @@ id **and** its labels (en and zh, as declared in ``facts/``):
 
 When some label matches, only label matches are offered (the fewer words the label adds, the
 better: ``large_cell`` is not offered for ``small_cell``); else spelling matches, the closest
-first. Ties go by id: deterministic.
+first. Ties go by id: deterministic. A candidate that differs only by case (``SCLC`` for
+``sclc``) is the one offered, alone.
 """
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def similar(written: str, candidates: Mapping[str, Iterable[str]], n: int = 3) -
     """Up to ``n`` candidates ``written`` may stand for, best first: ``(id, label)`` where
     ``label`` is the label that matched by its words, or None for a spelling match.
     ``candidates`` maps each id to its labels (any languages; may be empty)."""
+    same = sorted(name for name in candidates if name != written and name.lower() == written.lower())
+    if same:  # `SCLC`, `Sclc`: only case differs; nothing else is meant
+        return [(name, None) for name in same[:n]]
     wanted = set(words(written))
     plain = " ".join(words(written))
     scored = []
