@@ -338,3 +338,27 @@ def test_the_examples_only_save_solver_calls(kb):
     assert [d.witness is None for d in with_examples if d.code != "W505"] == [d.witness is None for d in without]
     again = analyse(kb.compiled, None, patients=[])  # the same questions asked again: the same answers
     assert [(shown(d, Path("/")), d.witness, d.proof) for d in again] == [(shown(d, Path("/")), d.witness, d.proof) for d in without]
+
+
+def test_an_empty_range_makes_no_rule_unreachable_that_does_not_read_it(tmp_path):
+    """A reversed range (``ecog: int 4..0``, the checker's E210) allows no recorded value; it
+    must not make the rules that never read the attribute unreachable (a false W401)."""
+    from oncologic.analysis.encode import Encoding
+    from oncologic.analysis.logic import Logic
+    from oncologic.analysis.source import Sources
+    compiled, folder, found, _ = run_case(CASES / "W401_unreachable.rules", tmp_path)
+    before = {d.rules[0] for d in found if d.code == "W401"}
+    kb = compiled.checked
+    spec = kb.attributes["ecog"].type
+    low, high = spec.low, spec.high
+    object.__setattr__(spec, "low", high)  # frozen: the checker would refuse it (E210)
+    object.__setattr__(spec, "high", low)
+    try:
+        logic = Logic(kb, Sources(kb, folder), Encoding(kb))
+        logic.unreachable_rules()
+    finally:
+        object.__setattr__(spec, "low", low)
+        object.__setattr__(spec, "high", high)
+    after = {f.diagnostic.rules[0] for f in logic.findings if f.diagnostic.code == "W401"}
+    assert after == before - {"r.range"}  # r.range reads ecog (ecog >= 7): it was unreachable by 0..4
+    assert not any("4..0" in (f.diagnostic.proof or "") for f in logic.findings)

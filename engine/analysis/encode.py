@@ -120,6 +120,13 @@ class Slot:
                 out.append(self.var <= self.const(spec.high))
         return out
 
+    def empty_range(self) -> bool:
+        """Whether the declared range holds no value (its lower bound above its upper one)."""
+        spec = self.spec
+        if self.kind not in ("int", "number", "duration", "percent", "length") or spec.low is None or spec.high is None:
+            return False
+        return z3.is_true(z3.simplify(self.const(spec.low) > self.const(spec.high)))
+
     def const(self, value) -> z3.ExprRef:
         """A rule's constant for this slot, as a z3 value."""
         kind = self.kind
@@ -212,6 +219,16 @@ class Attr:
             self.slot = Slot(enc, name, spec, f"value:{name}")
             ranges += self.slot.range()
         self.range = z3.And(ranges) if ranges else None
+        self.empty_range = self.slot is not None and self.slot.empty_range()
+
+    def gate_range(self) -> None:
+        """A declared range constrains the value where it is recorded (and, when the range
+        holds a value, the completions of a missing one, as :mod:`oncologic.reason.exact`
+        draws them from it); an empty range (the checker's E210) allows no recorded value and
+        so never constrains a record that leaves the attribute out, nor a rule that does not
+        read it."""
+        if self.range is not None and self.empty_range:
+            self.range = z3.Implies(self.known, self.range)
 
     def has(self, names) -> z3.BoolRef:
         """The set holds one of ``names`` (values; items, a member of a class counting)."""
@@ -258,6 +275,8 @@ class Encoding:
         self._scan()
         self.attrs: dict[str, Attr] = {name: Attr(self, attr) for name, attr in kb.attributes.items()}
         self._derive()
+        for attr in self.attrs.values():
+            attr.gate_range()
         self._tests: dict[tuple, z3.BoolRef] = {}
         self._two: dict[int, z3.BoolRef] = {}
         self._kleene: dict[int, tuple] = {}
