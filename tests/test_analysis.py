@@ -137,7 +137,9 @@ def test_proofs_name_the_conflicting_conditions(tmp_path):
                                         f"ecog: int 0..4 (declared at {base}:{ecog}:1)")
     assert by_rule["r.exclusive_concepts"].proof == (
         f"these cannot all hold: histology = sclc ({name}:{line_of(case, 'if histology = sclc')}:6); "
-        f"histology = squamous ({name}:{line_of(case, 'if histology = squamous')}:6)")
+        f"histology = squamous ({name}:{line_of(case, 'if histology = squamous')}:6); "
+        f"small_cell ({name}:{line_of(case, 'if small_cell and squamous_cell')}:6; defined at {name}:{line_of(case, 'concept small_cell')}:1); "
+        f"squamous_cell ({name}:{line_of(case, 'if small_cell and squamous_cell')}:21; defined at {name}:{line_of(case, 'concept squamous_cell')}:1)")
     # through an unreachable concept: one finding, at its cause, naming what it takes along
     assert "never_second_line" not in by_rule and "r.through_never" not in by_rule
     assert by_rule["never"].rules == ("never", "never_second_line", "r.through_never")
@@ -362,3 +364,22 @@ def test_an_empty_range_makes_no_rule_unreachable_that_does_not_read_it(tmp_path
     after = {f.diagnostic.rules[0] for f in logic.findings if f.diagnostic.code == "W401"}
     assert after == before - {"r.range"}  # r.range reads ecog (ecog >= 7): it was unreachable by 0..4
     assert not any("4..0" in (f.diagnostic.proof or "") for f in logic.findings)
+
+
+def test_proofs_state_each_condition_with_its_polarity(tmp_path):
+    """A proof lists what cannot hold together as it must hold: ``not line >= 2``, not
+    ``line >= 2``; a concept it goes through by its name (negated: as a whole), with where it
+    is defined."""
+    case = CASES / "W401_proof_polarity.rules"
+    _, folder, found, name = run_case(case, tmp_path)
+    proof = {d.rules[0]: d.proof for d in found if d.code == "W401"}
+    test = line_of(case, "and not line >= 2")
+    assert proof["r.negated_test"] == f"these cannot all hold: line >= 3 ({name}:{test}:22); not line >= 2 ({name}:{test}:40)"
+    known = line_of(case, "not tfi is known")
+    assert proof["r.negated_known"] == (f"these cannot all hold: tfi is known ({name}:{known}:22); "
+                                        f"not tfi is known ({name}:{known}:43)")
+    concept = line_of(case, "not third_line_or_later")
+    defined = line_of(case, "concept third_line_or_later")
+    assert f"not third_line_or_later ({name}:{concept}:40; defined at {name}:{defined}:1)" in proof["r.negated_concept"]
+    assert "not line >= 3" not in proof["r.negated_concept"]
+    assert f"third_line_or_later ({name}:{line_of(case, 'third_line_or_later and line = 1')}:6; defined at" in proof["r.positive_concept"]

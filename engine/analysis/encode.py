@@ -499,19 +499,26 @@ class _Two(Visitor):
         self.enc, self.free, self.track = enc, free, track
         self.memo = {} if memo is None else memo
         self.concepts = {} if concepts is None else concepts
+        self.negated = False  # tracked: under an odd number of `not`s (a test's polarity in the proof)
 
     def visit(self, cond):
-        key = id(cond)
+        key = id(cond) if self.track is None else (id(cond), self.negated)
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = super().visit(cond)
         return found
 
+    def _text(self, text: str, cond=None) -> str:
+        """A tracked condition as the proof states it: with its polarity (``not line >= 2``)."""
+        if not self.negated:
+            return text
+        return f"not ({text})" if isinstance(cond, (n.And, n.Or)) else f"not {text}"
+
     def _tracked(self, cond, formula):
         if self.track is None:
             return formula
         lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
-        self.track[lit] = Track("test", n.to_source(cond), cond.pos, cond)
+        self.track[lit] = Track("test", self._text(n.to_source(cond), cond), cond.pos, cond)
         return z3.If(lit, formula, z3.FreshBool(ctx=self.enc.ctx))
 
     def visit_And(self, cond: n.And):
@@ -524,7 +531,11 @@ class _Two(Visitor):
         return z3.Or(_once(self.visit(c) for c in cond.items))
 
     def visit_Not(self, cond: n.Not):
-        return z3.Not(self.visit(cond.item))
+        self.negated = not self.negated
+        try:
+            return z3.Not(self.visit(cond.item))
+        finally:
+            self.negated = not self.negated
 
     def visit_IsKnown(self, cond: n.IsKnown):
         return self._tracked(cond, self.enc.attrs[cond.attribute].known)
@@ -533,11 +544,26 @@ class _Two(Visitor):
         name = cond.name
         if name in self.free:
             return z3.Bool(f"free:{name}", self.enc.ctx)
+        if self.track is not None:
+            return self._tracked_concept(cond)
         found = self.concepts.get(name)
         if found is None:
             found = self.concepts[name] = z3.Or([self.visit(r.condition) for r in self.enc.rules_of.get(name, ())]
                                                 or [self.enc.false])
         return found
+
+    def _tracked_concept(self, cond: n.ConceptRef):
+        """A concept in a tracked encoding: one literal of its own, named with its polarity and
+        where it is defined; a negated one as a whole (its tests, negated, are no conjunction
+        a proof could list), a positive one with its tests tracked too."""
+        name, rules = cond.name, self.enc.rules_of.get(cond.name, ())
+        if self.negated:
+            inner = _Two(self.enc, self.free, None, {}, {}).visit(cond)
+        else:
+            inner = z3.Or([self.visit(r.condition) for r in rules] or [self.enc.false])
+        lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
+        self.track[lit] = Track("concept", self._text(name), cond.pos, [r.pos for r in rules])
+        return z3.If(lit, inner, z3.FreshBool(ctx=self.enc.ctx))
 
     def generic_visit(self, cond):
         return self._tracked(cond, self.enc.test(cond))

@@ -219,6 +219,10 @@ class Logic:
             if t.kind == "range":
                 parts.append(f"{t.text} (declared at {where(t.pos)})")
                 related.append((t.pos.file, t.pos.line, t.pos.column, f"declared {t.text}"))
+            elif t.kind == "concept":
+                defined = ", ".join(where(p) for p in t.node)
+                parts.append(f"{t.text} ({where(t.pos)}; defined at {defined})" if defined else f"{t.text} ({where(t.pos)})")
+                related.append((t.pos.file, t.pos.line, t.pos.column, t.text))
             else:
                 parts.append(f"{t.text} ({where(t.pos)})")
                 related.append((t.pos.file, t.pos.line, t.pos.column, t.text))
