@@ -383,3 +383,16 @@ def test_proofs_state_each_condition_with_its_polarity(tmp_path):
     assert f"not third_line_or_later ({name}:{concept}:40; defined at {name}:{defined}:1)" in proof["r.negated_concept"]
     assert "not line >= 3" not in proof["r.negated_concept"]
     assert f"third_line_or_later ({name}:{line_of(case, 'third_line_or_later and line = 1')}:6; defined at" in proof["r.positive_concept"]
+
+
+def test_the_engine_recheck_sees_a_removed_recommendation(tmp_path):
+    """A W405 witness must show the regimen really recommended: the re-check asks the engine
+    for the regimen (kept, not removed by a contraindication), not only for its rule."""
+    from oncologic.analysis.confirm import Engine
+    compiled, _, found, _ = run_case(CASES / "W405_removed.rules", tmp_path)
+    assert not any(d.code == "W405" and "gefitinib" in d.message for d in found)
+    engine = Engine(compiled)
+    (ev,) = engine.evaluate([engine.kb.patient({"id": "p", "cancer": "lung", "line": 4})])
+    assert engine.verdicts(ev, [("r.gefitinib_fourth", True), ("r.not_gefitinib", True)]) == []
+    assert engine.verdicts(ev, [(("r.gefitinib_fourth", ("gefitinib",)), True)]) == [
+        "the engine does not recommend gefitinib by 'r.gefitinib_fourth', the analysis that it recommends it"]

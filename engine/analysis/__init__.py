@@ -33,7 +33,9 @@ that bound).
 - W405 the same item recommended and not recommended (``do not recommend``, an item or a
   class of it) for one patient; W406 recommended and contraindicated for one patient; W407 a
   recommended regimen that contraindications remove for every patient its rule applies to.
-  Witness records; the engine must say both rules hold.
+  Witness records; the engine must say both rules hold, and that the regimen is kept (no
+  contraindication removes it; for W406 none but the one reported). One witness per
+  recommendation listed: "for the same patient" with one, "each for some patient" with more.
 - W408/W409 thresholds within one decision. A decision is the rules of one kind (and
   polarity) whose conjuncts other than their tests of one ordered attribute are the same
   (the same setting, the same concepts, the same other tests, as written): Child-Pugh A, B, C

@@ -498,32 +498,53 @@ class Logic:
                          f"recommendation '{rec.id}': {n.regimen_id(reg)} is removed by "
                          f"{_listing([c.id for c in blockers])} for every patient the rule applies to",
                          rules=(rec.id, *(c.id for c in blockers)), proof=proof, related=related)
+        blockers_of = {(rec.id, reg): [c for c in against if c.kind == "contraindication" and covered[c.id] & set(reg)]
+                       for rec in recs for reg in rec.regimens}
         for stmt in against:
-            met = []  # (rec, what, witness)
+            met = []  # (rec, what, witness, expect)
             for rec in recs:
-                if stmt.kind == "contraindication":
-                    what = [n.regimen_id(reg) for reg in rec.regimens
-                            if covered[stmt.id] & set(reg) and (rec.id, reg) not in always_removed]
-                else:
-                    what = sorted({i for reg in rec.regimens for i in reg} & covered[stmt.id])
-                if not what:
-                    continue
-                wit = self.witness(z3.And(enc.kleene(rec.condition)[0], enc.kleene(stmt.condition)[0]),
-                                   enc.reads(rec.condition) | enc.reads(stmt.condition))
-                if wit is not None:
-                    met.append((rec, what, wit))
+                # one regimen at a time: the witness shows it really recommended (its rule holds
+                # and no contraindication that can remove it, for W406 none but this one, holds)
+                for reg in rec.regimens:
+                    if stmt.kind == "contraindication":
+                        if not covered[stmt.id] & set(reg) or (rec.id, reg) in always_removed:
+                            continue
+                        what = n.regimen_id(reg)
+                    else:
+                        items = sorted(set(reg) & covered[stmt.id])
+                        if not items:
+                            continue
+                        what = ", ".join(items)
+                    if any(r is rec and w == what for r, w, _, _ in met):
+                        continue  # the same items by another regimen of the rule
+                    others = [c for c in blockers_of[(rec.id, reg)] if c.id != stmt.id]
+                    formula = z3.And(enc.kleene(rec.condition)[0], enc.kleene(stmt.condition)[0],
+                                     *[enc.kleene(c.condition)[1] for c in others])
+                    reads = enc.reads(rec.condition) | enc.reads(stmt.condition)
+                    for c in others:
+                        reads |= enc.reads(c.condition)
+                    wit = self.witness(formula, reads)
+                    if wit is None:
+                        continue
+                    expect = [(rec.id, True), (stmt.id, True)] + [(c.id, False) for c in others]
+                    if stmt.kind != "contraindication":
+                        expect.append(((rec.id, tuple(reg)), True))  # recommended: the engine keeps the regimen
+                    met.append((rec, what, wit, expect))
             if not met:
                 continue
-            listing = "; ".join(f"{', '.join(what)} by '{rec.id}'" for rec, what, _ in met)
+            listing = "; ".join(f"{what} by '{rec.id}'" for rec, what, _, _ in met)
+            whom = " for the same patient" if len(met) == 1 else ", each for some patient (the witness shows the first)"
             if stmt.kind == "contraindication":
-                code, message = "W406", f"recommended ({listing}) and contraindicated by '{stmt.id}' for the same patient"
+                code, message = "W406", f"recommended ({listing}) and contraindicated by '{stmt.id}'{whom}"
             else:
-                code, message = "W405", f"recommended ({listing}) and not recommended by '{stmt.id}' for the same patient"
+                code, message = "W405", f"recommended ({listing}) and not recommended by '{stmt.id}'{whom}"
             first = met[0]
-            self.add(code, self.at_rule(stmt), message, rules=(stmt.id, *(r.id for r, _, _ in met)),
-                     witness=first[2], expect=[(first[0].id, True), (stmt.id, True)],
-                     related=tuple((r.pos.file, r.pos.line, r.pos.column, f"recommended by '{r.id}'") for r, _, _ in met),
-                     more=[(wit, [(r.id, True), (stmt.id, True)]) for r, _, wit in met[1:]])
+            recs_met = tuple(dict.fromkeys(r.id for r, _, _, _ in met))
+            self.add(code, self.at_rule(stmt), message, rules=(stmt.id, *recs_met),
+                     witness=first[2], expect=first[3],
+                     related=tuple((r.pos.file, r.pos.line, r.pos.column, f"recommended by '{r.id}'")
+                                   for r in (self.by_id[i] for i in recs_met)),
+                     more=[(wit, expect) for _, _, wit, expect in met[1:]])
 
     # -- W408/W409 thresholds within one decision ------------------------------------------------
     def thresholds(self) -> None:
