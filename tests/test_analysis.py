@@ -396,3 +396,20 @@ def test_the_engine_recheck_sees_a_removed_recommendation(tmp_path):
     assert engine.verdicts(ev, [("r.gefitinib_fourth", True), ("r.not_gefitinib", True)]) == []
     assert engine.verdicts(ev, [(("r.gefitinib_fourth", ("gefitinib",)), True)]) == [
         "the engine does not recommend gefitinib by 'r.gefitinib_fourth', the analysis that it recommends it"]
+
+
+def test_no_proof_about_a_list_beyond_the_bound(tmp_path, monkeypatch):
+    """Nine distinct ``any ... where`` conditions: a patient with nine adverse events satisfies
+    the concept (the engine says so); the encoding holds a record per condition, and beyond
+    its bound (here lowered to 8) no W401 is stated at all."""
+    compiled, _, found, _ = run_case(CASES / "W401_many_records.rules", tmp_path / "a")
+    kb = oncologic.KnowledgeBase(compiled)
+    combos = [(t, g) for t in ("hepatitis", "colitis") for g in range(1, 6)][:9]
+    ev = kb.run({"id": "p", "cancer": "lung",
+                 "adverse_events": [{"type": t, "grade": g, "cause": "other"} for t, g in combos]})
+    assert ev.verdict(compiled.rule_node["r.nine_adverse_events"]) is True
+    assert not [d for d in found if d.code == "W401"]
+    from oncologic.analysis import encode
+    monkeypatch.setattr(encode, "MAX_RECORDS", 8)
+    _, _, found, _ = run_case(CASES / "W401_many_records.rules", tmp_path / "b")
+    assert not [d for d in found if d.code in ("W401", "W407", "W499")]

@@ -14,8 +14,8 @@ conflicting conditions for free. Witnesses are made minimal (every attribute a f
 not need is left out, sets and lists hold as few members as it allows) and **every witness is
 evaluated by the engine** (:mod:`.confirm`) before its finding is stated; where the engine
 disagrees the finding is replaced by W499, which says so. Lists of records are bounded (one
-record per ``any ... where`` condition on the list, at most 8: enough for every proof below
-that bound).
+record per distinct ``any ... where`` condition on the list: exact; beyond 64 conditions no
+proof is stated about a rule that reads the list).
 
 **Findings** (the table is :mod:`oncologic.model.codes`):
 

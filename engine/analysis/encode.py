@@ -15,8 +15,9 @@ z3 variables a record is made of:
   for a ``list of {...}`` a bounded number of records (``present`` and a value per field):
   one per distinct ``any ... where`` condition on the list, at most :data:`MAX_RECORDS` — a
   list that satisfies a formula can be cut down to one record per ``any ... where`` it makes
-  true, so the bound loses nothing below :data:`MAX_RECORDS`; above it the proofs are proofs
-  about lists of that many records, said so in the proof.
+  true, so the bound loses nothing up to :data:`MAX_RECORDS` conditions; a list with more is
+  in :attr:`Encoding.bounded_lists`, and no proof (W401, W407, an always-true W402) is stated
+  about a condition that reads it.
 
 Two readings of a condition:
 
@@ -55,7 +56,7 @@ from ..lang import units
 from ..lang.visitor import Visitor
 from ..model.kb import CheckedKB
 
-MAX_RECORDS = 8  # records per list of records (see the module docstring)
+MAX_RECORDS = 64  # records per list of records at most (see the module docstring)
 ORDERED = ("int", "number", "duration", "percent", "length", "date")
 NON_NEGATIVE = ("duration", "percent", "length")  # a record cannot hold a negative one
 DATE_MIN, DATE_MAX = dt.date.min.toordinal(), dt.date.max.toordinal()
@@ -206,6 +207,8 @@ class Attr:
         elif spec.kind == "record_list":
             count = max(1, min(MAX_RECORDS, enc.record_conditions.get(name, 0)))
             self.bounded = enc.record_conditions.get(name, 0) > MAX_RECORDS
+            if self.bounded:
+                enc.bounded_lists.add(name)
             for i in range(count):
                 present = z3.Bool(f"{name}[{i}]", ctx)
                 fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}", strings=f"{name}.{f.name}")
@@ -272,6 +275,7 @@ class Encoding:
         for rule in kb.rules:
             if rule.kind in ("concept", "setting") and rule.condition is not None:
                 self.rules_of.setdefault(rule.name, []).append(rule)
+        self.bounded_lists: set[str] = set()  # lists with more distinct conditions than MAX_RECORDS
         self._scan()
         self.attrs: dict[str, Attr] = {name: Attr(self, attr) for name, attr in kb.attributes.items()}
         self._derive()

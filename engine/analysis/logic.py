@@ -234,7 +234,8 @@ class Logic:
 
     # -- W401 unreachable rules ------------------------------------------------------------
     def unreachable_rules(self) -> None:
-        unsat = [r for r in self.rules if not self.evidence.rule_held(r.id) and self.check(self.lit(r)) == z3.unsat]
+        unsat = [r for r in self.rules if not self.evidence.rule_held(r.id) and not self.bounded(r.condition)
+                 and self.check(self.lit(r)) == z3.unsat]
         self.unreachable = {r.id for r in unsat}
         dead = frozenset(name for name, rules in self.enc.rules_of.items()
                          if rules and all(r.id in self.unreachable for r in rules))
@@ -293,6 +294,12 @@ class Logic:
                                            f"{self.by_id[a].id}: unreachable through '{rule.name}'") for a in also)
             self.add("W401", self.at_rule(rule), message, rules=(rule.id, *also), proof=proof, related=related)
 
+    def bounded(self, *conds) -> bool:
+        """Whether a condition reads a list with more distinct ``any ... where`` conditions than
+        the encoding holds records for: no proof is stated about it (encode.MAX_RECORDS)."""
+        lists = self.enc.bounded_lists
+        return bool(lists) and any(self.enc.reads(c) & lists for c in conds if c is not None)
+
     def _conjunct_tracked(self, rule, dead, track):
         parts = []
         for c in conjuncts(rule.condition):
@@ -328,7 +335,7 @@ class Logic:
         key = ("concept", cond.name) if isinstance(cond, n.ConceptRef) else id(cond)
         found = self._validity.get(key)
         if found is None:
-            if self.evidence.cond_failed(cond):
+            if self.evidence.cond_failed(cond) or self.bounded(cond):
                 found = False
             else:
                 self.s.push()
@@ -476,7 +483,8 @@ class Logic:
         for rec in recs:
             for reg in rec.regimens:
                 blockers = [c for c in against if c.kind == "contraindication" and covered[c.id] & set(reg)]
-                if not blockers or self.evidence.regimen_held(rec.id, reg):
+                if (not blockers or self.evidence.regimen_held(rec.id, reg)
+                        or self.bounded(rec.condition, *(c.condition for c in blockers))):
                     continue
                 self.s.push()
                 self.s.add(z3.And([z3.Not(enc.two(c.condition)) for c in blockers]))
