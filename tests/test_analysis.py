@@ -413,3 +413,11 @@ def test_no_proof_about_a_list_beyond_the_bound(tmp_path, monkeypatch):
     monkeypatch.setattr(encode, "MAX_RECORDS", 8)
     _, _, found, _ = run_case(CASES / "W401_many_records.rules", tmp_path / "b")
     assert not [d for d in found if d.code in ("W401", "W407", "W499")]
+
+
+def test_witnesses_keep_the_six_decimals_of_records(tmp_path):
+    """Records keep 6 decimals: no gap between 1.000001% and 1.000002% (no W499 from a witness
+    of 1.0000015%), and a gap that holds one value has it as its witness."""
+    _, _, found, _ = run_case(CASES / "W408_grid.rules", tmp_path)
+    (gap,) = [d for d in found if d.code == "W408"]
+    assert gap.witness["tfi"] == "1.000002d"

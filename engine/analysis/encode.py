@@ -61,6 +61,7 @@ ORDERED = ("int", "number", "duration", "percent", "length", "date")
 NON_NEGATIVE = ("duration", "percent", "length")  # a record cannot hold a negative one
 DATE_MIN, DATE_MAX = dt.date.min.toordinal(), dt.date.max.toordinal()
 TIMEOUT_MS = 5000
+GRID = 10 ** 6  # a record's real value times this is whole
 
 _OPS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
@@ -102,6 +103,8 @@ class Slot:
                 enc.structure.append(z3.And(self.var >= DATE_MIN, self.var <= DATE_MAX))
         elif kind in ("number", "duration", "percent", "length"):
             self.var = z3.Real(tag, ctx)
+            # a record keeps 6 decimals in the canonical unit (units.tidy): a multiple of 1e-6
+            enc.structure.append(z3.IsInt(self.var * GRID))
             if kind in NON_NEGATIVE:
                 enc.structure.append(self.var >= 0)
         elif kind == "string":

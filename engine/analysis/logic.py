@@ -360,7 +360,7 @@ class Logic:
         elif kind in ("int", "number", "duration", "percent", "length", "date"):
             consts = [_number(v, kind) for v in values]
             if all(c is not None for c in consts):
-                integral = kind in ("int", "date")
+                integral = _grid(kind)
                 domain, _ = _domain(spec)
                 spans = [s for c in consts for s in Values.test(op, c, integral).spans]
                 accepted = Values(spans, integral).intersect(domain)
@@ -587,7 +587,7 @@ class Logic:
             listing = ", ".join(f"'{m[0].id}' ({n.to_source(_anded(m[1]))}, line {m[0].pos.line})" for m in members)
             first = members[0][0]
             for gap in gaps.spans:
-                value = gap.sample()
+                value = gap.sample(union.step)
                 wit = self._gap_witness(first, members[0][1], attr, spec, value)
                 text = _span_text(attr, gap, spec)
                 self.add("W408", self.at_rule(members[-1][0]),
@@ -835,10 +835,18 @@ def _number(value, kind: str):
     return None
 
 
+GRID = Fraction(1, 10 ** 6)  # records keep 6 decimals of a number in its canonical unit (units.tidy)
+
+
+def _grid(kind: str) -> bool | Fraction:
+    """The ``integral`` of :class:`Values` for a kind: whole numbers, or the grid of records' reals."""
+    return True if kind in ("int", "date") else GRID
+
+
 def _domain(spec: n.TypeSpec) -> tuple[Values, Values]:
     """(the values a record can hold, the declared range alone)."""
     kind = spec.kind
-    integral = kind in ("int", "date")
+    integral = _grid(kind)
     if kind == "date":
         span = Values([Span(Fraction(DATE_MIN), True, Fraction(DATE_MAX), True)], True)
         return span, span
@@ -890,7 +898,7 @@ def _single_attribute(kb, cond) -> str | None:
 
 def _accepts(tests, spec) -> Values | None:
     """The values of the attribute the tests (all of them) accept."""
-    integral = spec.kind in ("int", "date")
+    integral = _grid(spec.kind)
     out = Values.everything(integral)
     for t in tests:
         v = _accepts_one(test_of(t), spec, integral)
