@@ -421,3 +421,20 @@ def test_witnesses_keep_the_six_decimals_of_records(tmp_path):
     _, _, found, _ = run_case(CASES / "W408_grid.rules", tmp_path)
     (gap,) = [d for d in found if d.code == "W408"]
     assert gap.witness["tfi"] == "1.000002d"
+
+
+def test_a_rule_that_needs_an_attribute_unknown_and_its_value_is_never_certain(tmp_path):
+    """The engine keeps such a rule possible (never certain) for a record without the
+    attribute, and false for one with it: W401 says so, with the reason as its proof."""
+    case = CASES / "W401_never_certain.rules"
+    compiled, _, found, name = run_case(case, tmp_path)
+    (d,) = [d for d in found if d.code == "W401"]
+    line = line_of(case, "not tfi is known and tfi < 90d")
+    assert d.proof.startswith(f"the condition needs 'tfi' not recorded (not tfi is known, {name}:{line}:22) "
+                              f"and a value of it (tfi < 90d, {name}:{line}:43) at once")
+    kb = oncologic.KnowledgeBase(compiled)
+    node = compiled.rule_node["r.unknown_and_value"]
+    assert kb.run({"id": "p", "cancer": "lung"}).verdict(node) is None
+    assert kb.run({"id": "p", "cancer": "lung", "tfi": "30d"}).verdict(node) is False
+    # decided by the domain: certain without ecog
+    assert kb.run({"id": "p", "cancer": "lung"}).verdict(compiled.rule_node["r.unknown_and_always"]) is True

@@ -19,7 +19,8 @@ proof is stated about a rule that reads the list).
 
 **Findings** (the table is :mod:`oncologic.model.codes`):
 
-- W401 a rule no patient can satisfy (contradictory tests, a declared range, through concepts);
+- W401 a rule no patient can satisfy (contradictory tests, a declared range, through concepts),
+  or one certain for no patient (``not tfi is known and tfi < 90d``: possible, never certain);
   a rule unreachable only because a concept it uses is, is named in that concept's finding
   (no cascade); the proof is the unsat core, each condition with its place.
 - W402 a test the declared domain decides: ``ecog <= 4`` for ``ecog: int 0..4``, an ``in``

@@ -293,6 +293,49 @@ class Logic:
                 related = related + tuple((self.by_id[a].pos.file, self.by_id[a].pos.line, self.by_id[a].pos.column,
                                            f"{self.by_id[a].id}: unreachable through '{rule.name}'") for a in also)
             self.add("W401", self.at_rule(rule), message, rules=(rule.id, *also), proof=proof, related=related)
+        self._never_certain()
+
+    def _never_certain(self) -> None:
+        """W401 for a rule possible for some records but certain for none: a conjunct
+        ``not A is known`` beside a conjunct testing A's value that the declared domain does
+        not decide — with A missing, some completions of it pass the test and some fail it
+        (:mod:`oncologic.reason.exact`), so the engine keeps the rule possible for ever."""
+        self._status = getattr(self, "_status", {})
+        for rule in self.rules:
+            if rule.id in self.unreachable or self.evidence.rule_held(rule.id):
+                continue
+            parts = conjuncts(rule.condition)
+            unknown = {c.item.attribute: c for c in parts
+                       if isinstance(c, n.Not) and isinstance(c.item, n.IsKnown) and c.item.attribute in self.enc.attrs}
+            found = None
+            for c in parts:
+                t = test_of(c)
+                if not isinstance(t, (n.Compare, n.OneOf)) or t.attribute not in unknown:
+                    continue
+                attr = self.kb.attributes[t.attribute]
+                if attr.required:
+                    continue
+                values = [t.value] if isinstance(t, n.Compare) else list(t.values)
+                if attr.derive and any(isinstance(v, n.Quantity) and not Fraction(str(v.value)).denominator == 1
+                                       for v in values):
+                    continue  # completions from two dates are whole days: the domain alone does not say it
+                if self._leaf_status(t, attr.type) is None:
+                    found = (unknown[t.attribute], t)
+                    break
+            if found is None:
+                continue
+            missing, test = found
+            self.unreachable.add(rule.id)
+            name = test.attribute
+            proof = (f"the condition needs '{name}' not recorded ({n.to_source(missing)}, {where(missing.pos)}) and a "
+                     f"value of it ({n.to_source(test)}, {where(test.pos)}) at once: with '{name}' missing, "
+                     f"'{n.to_source(test)}' holds for some of its possible values and not for others, so the "
+                     f"condition is certain for no record (at most possible)")
+            related = ((missing.pos.file, missing.pos.line, missing.pos.column, n.to_source(missing)),
+                       (test.pos.file, test.pos.line, test.pos.column, n.to_source(test)))
+            self.add("W401", self.at_rule(rule), f"{kind_word(rule)} '{rule.id}' can never hold: it needs '{name}' "
+                     f"unknown and a value of it at once, so it is certain for no patient", rules=(rule.id,),
+                     proof=proof, related=related)
 
     def bounded(self, *conds) -> bool:
         """Whether a condition reads a list with more distinct ``any ... where`` conditions than
