@@ -438,3 +438,16 @@ def test_a_rule_that_needs_an_attribute_unknown_and_its_value_is_never_certain(t
     assert kb.run({"id": "p", "cancer": "lung", "tfi": "30d"}).verdict(node) is False
     # decided by the domain: certain without ecog
     assert kb.run({"id": "p", "cancer": "lung"}).verdict(compiled.rule_node["r.unknown_and_always"]) is True
+
+
+def test_proofs_take_a_disjunction_as_a_whole(tmp_path):
+    """An `or`, or a negated `and`, is one condition of a proof (its parts need not all hold)."""
+    case = CASES / "W401_proof_polarity.rules"
+    _, _, found, name = run_case(case, tmp_path)
+    proof = {d.rules[0]: d.proof for d in found if d.code == "W401"}
+    line = line_of(case, "(line = 1 or line = 2) and line >= 3")
+    assert proof["r.disjunction"] == (f"these cannot all hold: (line = 1 or line = 2) ({name}:{line}:23); "
+                                      f"line >= 3 ({name}:{line}:49)")
+    line = line_of(case, "not (line >= 3 and ecog >= 1)")
+    assert proof["r.negated_conjunction"].startswith(
+        f"these cannot all hold: not (line >= 3 and ecog >= 1) ({name}:{line}:27); line >= 3 ({name}:{line}:56)")

@@ -518,7 +518,7 @@ class _Two(Visitor):
     def _text(self, text: str, cond=None) -> str:
         """A tracked condition as the proof states it: with its polarity (``not line >= 2``)."""
         if not self.negated:
-            return text
+            return f"({text})" if isinstance(cond, n.Or) else text
         return f"not ({text})" if isinstance(cond, (n.And, n.Or)) else f"not {text}"
 
     def _tracked(self, cond, formula):
@@ -528,13 +528,20 @@ class _Two(Visitor):
         self.track[lit] = Track("test", self._text(n.to_source(cond), cond), cond.pos, cond)
         return z3.If(lit, formula, z3.FreshBool(ctx=self.enc.ctx))
 
+    def _whole(self, cond):
+        """A tracked condition as one literal, its parts untracked."""
+        return self._tracked(cond, _Two(self.enc, self.free, None, {}, {}).visit(cond))
+
+    # tracked, a proof lists conditions that must all hold: it goes into a conjunction (an `and`,
+    # a negated `or`) and takes a disjunction (an `or`, a negated `and`) as a whole
     def visit_And(self, cond: n.And):
-        if n.gated_attribute(cond) is not None and self.track is not None:
-            untracked = _Two(self.enc, self.free, None, {}, {})
-            return self._tracked(cond, untracked.visit(cond))
+        if self.track is not None and (self.negated or n.gated_attribute(cond) is not None):
+            return self._whole(cond)
         return z3.And(_once(self.visit(c) for c in cond.items))
 
     def visit_Or(self, cond: n.Or):
+        if self.track is not None and not self.negated:
+            return self._whole(cond)
         return z3.Or(_once(self.visit(c) for c in cond.items))
 
     def visit_Not(self, cond: n.Not):
@@ -561,13 +568,14 @@ class _Two(Visitor):
 
     def _tracked_concept(self, cond: n.ConceptRef):
         """A concept in a tracked encoding: one literal of its own, named with its polarity and
-        where it is defined; a negated one as a whole (its tests, negated, are no conjunction
-        a proof could list), a positive one with its tests tracked too."""
+        where it is defined; a negated one, or one with several rules, as a whole (its tests
+        are no conjunction a proof could list), one with a single rule with its tests tracked
+        too."""
         name, rules = cond.name, self.enc.rules_of.get(cond.name, ())
-        if self.negated:
+        if self.negated or len(rules) != 1:  # a negated concept, or one of several rules: a disjunction
             inner = _Two(self.enc, self.free, None, {}, {}).visit(cond)
         else:
-            inner = z3.Or([self.visit(r.condition) for r in rules] or [self.enc.false])
+            inner = self.visit(rules[0].condition)
         lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
         self.track[lit] = Track("concept", self._text(name), cond.pos, [r.pos for r in rules])
         return z3.If(lit, inner, z3.FreshBool(ctx=self.enc.ctx))
