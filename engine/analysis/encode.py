@@ -217,7 +217,8 @@ class Attr:
                 fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}", strings=f"{name}.{f.name}")
                           for f in spec.fields}
                 for slot in fields.values():
-                    ranges += [z3.Implies(present, c) for c in slot.range()]
+                    if not slot.empty_range():  # an empty one (E210) must not empty the list
+                        ranges += [z3.Implies(present, c) for c in slot.range()]
                 if self.records:
                     enc.structure.append(z3.Implies(present, self.records[-1][0]))  # records fill from the first
                 self.records.append((present, fields))
