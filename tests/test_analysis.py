@@ -137,7 +137,9 @@ def test_proofs_name_the_conflicting_conditions(tmp_path):
                                         f"ecog: int 0..4 (declared at {base}:{ecog}:1)")
     assert by_rule["r.exclusive_concepts"].proof == (
         f"these cannot all hold: histology = sclc ({name}:{line_of(case, 'if histology = sclc')}:6); "
-        f"histology = squamous ({name}:{line_of(case, 'if histology = squamous')}:6)")
+        f"histology = squamous ({name}:{line_of(case, 'if histology = squamous')}:6); "
+        f"small_cell ({name}:{line_of(case, 'if small_cell and squamous_cell')}:6; defined at {name}:{line_of(case, 'concept small_cell')}:1); "
+        f"squamous_cell ({name}:{line_of(case, 'if small_cell and squamous_cell')}:21; defined at {name}:{line_of(case, 'concept squamous_cell')}:1)")
     # through an unreachable concept: one finding, at its cause, naming what it takes along
     assert "never_second_line" not in by_rule and "r.through_never" not in by_rule
     assert by_rule["never"].rules == ("never", "never_second_line", "r.through_never")
@@ -338,3 +340,114 @@ def test_the_examples_only_save_solver_calls(kb):
     assert [d.witness is None for d in with_examples if d.code != "W505"] == [d.witness is None for d in without]
     again = analyse(kb.compiled, None, patients=[])  # the same questions asked again: the same answers
     assert [(shown(d, Path("/")), d.witness, d.proof) for d in again] == [(shown(d, Path("/")), d.witness, d.proof) for d in without]
+
+
+def test_an_empty_range_makes_no_rule_unreachable_that_does_not_read_it(tmp_path):
+    """A reversed range (``ecog: int 4..0``, the checker's E210) allows no recorded value; it
+    must not make the rules that never read the attribute unreachable (a false W401)."""
+    from oncologic.analysis.encode import Encoding
+    from oncologic.analysis.logic import Logic
+    from oncologic.analysis.source import Sources
+    compiled, folder, found, _ = run_case(CASES / "W401_unreachable.rules", tmp_path)
+    before = {d.rules[0] for d in found if d.code == "W401"}
+    kb = compiled.checked
+    spec = kb.attributes["ecog"].type
+    low, high = spec.low, spec.high
+    object.__setattr__(spec, "low", high)  # frozen: the checker would refuse it (E210)
+    object.__setattr__(spec, "high", low)
+    try:
+        logic = Logic(kb, Sources(kb, folder), Encoding(kb))
+        logic.unreachable_rules()
+    finally:
+        object.__setattr__(spec, "low", low)
+        object.__setattr__(spec, "high", high)
+    after = {f.diagnostic.rules[0] for f in logic.findings if f.diagnostic.code == "W401"}
+    assert after == before - {"r.range"}  # r.range reads ecog (ecog >= 7): it was unreachable by 0..4
+    assert not any("4..0" in (f.diagnostic.proof or "") for f in logic.findings)
+
+
+def test_proofs_state_each_condition_with_its_polarity(tmp_path):
+    """A proof lists what cannot hold together as it must hold: ``not line >= 2``, not
+    ``line >= 2``; a concept it goes through by its name (negated: as a whole), with where it
+    is defined."""
+    case = CASES / "W401_proof_polarity.rules"
+    _, folder, found, name = run_case(case, tmp_path)
+    proof = {d.rules[0]: d.proof for d in found if d.code == "W401"}
+    test = line_of(case, "and not line >= 2")
+    assert proof["r.negated_test"] == f"these cannot all hold: line >= 3 ({name}:{test}:22); not line >= 2 ({name}:{test}:40)"
+    known = line_of(case, "not tfi is known")
+    assert proof["r.negated_known"] == (f"these cannot all hold: tfi is known ({name}:{known}:22); "
+                                        f"not tfi is known ({name}:{known}:43)")
+    concept = line_of(case, "not third_line_or_later")
+    defined = line_of(case, "concept third_line_or_later")
+    assert f"not third_line_or_later ({name}:{concept}:40; defined at {name}:{defined}:1)" in proof["r.negated_concept"]
+    assert "not line >= 3" not in proof["r.negated_concept"]
+    assert f"third_line_or_later ({name}:{line_of(case, 'third_line_or_later and line = 1')}:6; defined at" in proof["r.positive_concept"]
+
+
+def test_the_engine_recheck_sees_a_removed_recommendation(tmp_path):
+    """A W405 witness must show the regimen really recommended: the re-check asks the engine
+    for the regimen (kept, not removed by a contraindication), not only for its rule."""
+    from oncologic.analysis.confirm import Engine
+    compiled, _, found, _ = run_case(CASES / "W405_removed.rules", tmp_path)
+    assert not any(d.code == "W405" and "gefitinib" in d.message for d in found)
+    engine = Engine(compiled)
+    (ev,) = engine.evaluate([engine.kb.patient({"id": "p", "cancer": "lung", "line": 4})])
+    assert engine.verdicts(ev, [("r.gefitinib_fourth", True), ("r.not_gefitinib", True)]) == []
+    assert engine.verdicts(ev, [(("r.gefitinib_fourth", ("gefitinib",)), True)]) == [
+        "the engine does not recommend gefitinib by 'r.gefitinib_fourth', the analysis that it recommends it"]
+
+
+def test_no_proof_about_a_list_beyond_the_bound(tmp_path, monkeypatch):
+    """Nine distinct ``any ... where`` conditions: a patient with nine adverse events satisfies
+    the concept (the engine says so); the encoding holds a record per condition, and beyond
+    its bound (here lowered to 8) no W401 is stated at all."""
+    compiled, _, found, _ = run_case(CASES / "W401_many_records.rules", tmp_path / "a")
+    kb = oncologic.KnowledgeBase(compiled)
+    combos = [(t, g) for t in ("hepatitis", "colitis") for g in range(1, 6)][:9]
+    ev = kb.run({"id": "p", "cancer": "lung",
+                 "adverse_events": [{"type": t, "grade": g, "cause": "other"} for t, g in combos]})
+    assert ev.verdict(compiled.rule_node["r.nine_adverse_events"]) is True
+    assert not [d for d in found if d.code == "W401"]
+    from oncologic.analysis import encode
+    monkeypatch.setattr(encode, "MAX_RECORDS", 8)
+    _, _, found, _ = run_case(CASES / "W401_many_records.rules", tmp_path / "b")
+    assert not [d for d in found if d.code in ("W401", "W407", "W499")]
+
+
+def test_witnesses_keep_the_six_decimals_of_records(tmp_path):
+    """Records keep 6 decimals: no gap between 1.000001% and 1.000002% (no W499 from a witness
+    of 1.0000015%), and a gap that holds one value has it as its witness."""
+    _, _, found, _ = run_case(CASES / "W408_grid.rules", tmp_path)
+    (gap,) = [d for d in found if d.code == "W408"]
+    assert gap.witness["tfi"] == "1.000002d"
+
+
+def test_a_rule_that_needs_an_attribute_unknown_and_its_value_is_never_certain(tmp_path):
+    """The engine keeps such a rule possible (never certain) for a record without the
+    attribute, and false for one with it: W401 says so, with the reason as its proof."""
+    case = CASES / "W401_never_certain.rules"
+    compiled, _, found, name = run_case(case, tmp_path)
+    (d,) = [d for d in found if d.code == "W401"]
+    line = line_of(case, "not tfi is known and tfi < 90d")
+    assert d.proof.startswith(f"the condition needs 'tfi' not recorded (not tfi is known, {name}:{line}:22) "
+                              f"and a value of it (tfi < 90d, {name}:{line}:43) at once")
+    kb = oncologic.KnowledgeBase(compiled)
+    node = compiled.rule_node["r.unknown_and_value"]
+    assert kb.run({"id": "p", "cancer": "lung"}).verdict(node) is None
+    assert kb.run({"id": "p", "cancer": "lung", "tfi": "30d"}).verdict(node) is False
+    # decided by the domain: certain without ecog
+    assert kb.run({"id": "p", "cancer": "lung"}).verdict(compiled.rule_node["r.unknown_and_always"]) is True
+
+
+def test_proofs_take_a_disjunction_as_a_whole(tmp_path):
+    """An `or`, or a negated `and`, is one condition of a proof (its parts need not all hold)."""
+    case = CASES / "W401_proof_polarity.rules"
+    _, _, found, name = run_case(case, tmp_path)
+    proof = {d.rules[0]: d.proof for d in found if d.code == "W401"}
+    line = line_of(case, "(line = 1 or line = 2) and line >= 3")
+    assert proof["r.disjunction"] == (f"these cannot all hold: (line = 1 or line = 2) ({name}:{line}:23); "
+                                      f"line >= 3 ({name}:{line}:49)")
+    line = line_of(case, "not (line >= 3 and ecog >= 1)")
+    assert proof["r.negated_conjunction"].startswith(
+        f"these cannot all hold: not (line >= 3 and ecog >= 1) ({name}:{line}:27); line >= 3 ({name}:{line}:56)")

@@ -14,12 +14,13 @@ conflicting conditions for free. Witnesses are made minimal (every attribute a f
 not need is left out, sets and lists hold as few members as it allows) and **every witness is
 evaluated by the engine** (:mod:`.confirm`) before its finding is stated; where the engine
 disagrees the finding is replaced by W499, which says so. Lists of records are bounded (one
-record per ``any ... where`` condition on the list, at most 8: enough for every proof below
-that bound).
+record per distinct ``any ... where`` condition on the list: exact; beyond 64 conditions no
+proof is stated about a rule that reads the list).
 
 **Findings** (the table is :mod:`oncologic.model.codes`):
 
-- W401 a rule no patient can satisfy (contradictory tests, a declared range, through concepts);
+- W401 a rule no patient can satisfy (contradictory tests, a declared range, through concepts),
+  or one certain for no patient (``not tfi is known and tfi < 90d``: possible, never certain);
   a rule unreachable only because a concept it uses is, is named in that concept's finding
   (no cascade); the proof is the unsat core, each condition with its place.
 - W402 a test the declared domain decides: ``ecog <= 4`` for ``ecog: int 0..4``, an ``in``
@@ -33,7 +34,9 @@ that bound).
 - W405 the same item recommended and not recommended (``do not recommend``, an item or a
   class of it) for one patient; W406 recommended and contraindicated for one patient; W407 a
   recommended regimen that contraindications remove for every patient its rule applies to.
-  Witness records; the engine must say both rules hold.
+  Witness records; the engine must say both rules hold, and that the regimen is kept (no
+  contraindication removes it; for W406 none but the one reported). One witness per
+  recommendation listed: "for the same patient" with one, "each for some patient" with more.
 - W408/W409 thresholds within one decision. A decision is the rules of one kind (and
   polarity) whose conjuncts other than their tests of one ordered attribute are the same
   (the same setting, the same concepts, the same other tests, as written): Child-Pugh A, B, C

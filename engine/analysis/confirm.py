@@ -74,11 +74,21 @@ class Engine:
     def verdicts(self, ev, expect) -> list[str]:
         """The disagreements of an evaluation with the expected exact verdicts ``(rule id, verdict)``."""
         out = []
-        for rule_id, wanted in expect:
-            got = ev.verdict(self.compiled.rule_node[rule_id])
+        word = {True: "holds", False: "fails", None: "is undecided"}
+        for key, wanted in expect:
+            if isinstance(key, tuple):  # (rule id, regimen): recommended, not removed by a contraindication
+                rule_id, regimen = key
+                kid = next((k for k in self.compiled.regimens if self.compiled.nodes[k].rule == rule_id
+                            and tuple(self.compiled.nodes[k].items) == tuple(regimen)), None)
+                got = ev.verdict(kid) if kid is not None else None
+                if got is not wanted:
+                    said = {True: "recommends", False: "does not recommend", None: "leaves undecided"}
+                    out.append(f"the engine {said[got]} {'+'.join(regimen)} by '{rule_id}', the analysis that it "
+                               f"{said[wanted]} it")
+                continue
+            got = ev.verdict(self.compiled.rule_node[key])
             if got is not wanted:
-                word = {True: "holds", False: "fails", None: "is undecided"}
-                out.append(f"the engine says '{rule_id}' {word[got]}, the analysis that it {word[wanted]}")
+                out.append(f"the engine says '{key}' {word[got]}, the analysis that it {word[wanted]}")
         return out
 
 

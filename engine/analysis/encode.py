@@ -15,8 +15,9 @@ z3 variables a record is made of:
   for a ``list of {...}`` a bounded number of records (``present`` and a value per field):
   one per distinct ``any ... where`` condition on the list, at most :data:`MAX_RECORDS` — a
   list that satisfies a formula can be cut down to one record per ``any ... where`` it makes
-  true, so the bound loses nothing below :data:`MAX_RECORDS`; above it the proofs are proofs
-  about lists of that many records, said so in the proof.
+  true, so the bound loses nothing up to :data:`MAX_RECORDS` conditions; a list with more is
+  in :attr:`Encoding.bounded_lists`, and no proof (W401, W407, an always-true W402) is stated
+  about a condition that reads it.
 
 Two readings of a condition:
 
@@ -55,11 +56,12 @@ from ..lang import units
 from ..lang.visitor import Visitor
 from ..model.kb import CheckedKB
 
-MAX_RECORDS = 8  # records per list of records (see the module docstring)
+MAX_RECORDS = 64  # records per list of records at most (see the module docstring)
 ORDERED = ("int", "number", "duration", "percent", "length", "date")
 NON_NEGATIVE = ("duration", "percent", "length")  # a record cannot hold a negative one
 DATE_MIN, DATE_MAX = dt.date.min.toordinal(), dt.date.max.toordinal()
 TIMEOUT_MS = 5000
+GRID = 10 ** 6  # a record's real value times this is whole
 
 _OPS = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
@@ -101,6 +103,8 @@ class Slot:
                 enc.structure.append(z3.And(self.var >= DATE_MIN, self.var <= DATE_MAX))
         elif kind in ("number", "duration", "percent", "length"):
             self.var = z3.Real(tag, ctx)
+            # a record keeps 6 decimals in the canonical unit (units.tidy): a multiple of 1e-6
+            enc.structure.append(z3.IsInt(self.var * GRID))
             if kind in NON_NEGATIVE:
                 enc.structure.append(self.var >= 0)
         elif kind == "string":
@@ -119,6 +123,13 @@ class Slot:
             if spec.high is not None:
                 out.append(self.var <= self.const(spec.high))
         return out
+
+    def empty_range(self) -> bool:
+        """Whether the declared range holds no value (its lower bound above its upper one)."""
+        spec = self.spec
+        if self.kind not in ("int", "number", "duration", "percent", "length") or spec.low is None or spec.high is None:
+            return False
+        return z3.is_true(z3.simplify(self.const(spec.low) > self.const(spec.high)))
 
     def const(self, value) -> z3.ExprRef:
         """A rule's constant for this slot, as a z3 value."""
@@ -199,12 +210,15 @@ class Attr:
         elif spec.kind == "record_list":
             count = max(1, min(MAX_RECORDS, enc.record_conditions.get(name, 0)))
             self.bounded = enc.record_conditions.get(name, 0) > MAX_RECORDS
+            if self.bounded:
+                enc.bounded_lists.add(name)
             for i in range(count):
                 present = z3.Bool(f"{name}[{i}]", ctx)
                 fields = {f.name: Slot(enc, f.name, f.type, f"{name}[{i}].{f.name}", strings=f"{name}.{f.name}")
                           for f in spec.fields}
                 for slot in fields.values():
-                    ranges += [z3.Implies(present, c) for c in slot.range()]
+                    if not slot.empty_range():  # an empty one (E210) must not empty the list
+                        ranges += [z3.Implies(present, c) for c in slot.range()]
                 if self.records:
                     enc.structure.append(z3.Implies(present, self.records[-1][0]))  # records fill from the first
                 self.records.append((present, fields))
@@ -212,6 +226,16 @@ class Attr:
             self.slot = Slot(enc, name, spec, f"value:{name}")
             ranges += self.slot.range()
         self.range = z3.And(ranges) if ranges else None
+        self.empty_range = self.slot is not None and self.slot.empty_range()
+
+    def gate_range(self) -> None:
+        """A declared range constrains the value where it is recorded (and, when the range
+        holds a value, the completions of a missing one, as :mod:`oncologic.reason.exact`
+        draws them from it); an empty range (the checker's E210) allows no recorded value and
+        so never constrains a record that leaves the attribute out, nor a rule that does not
+        read it."""
+        if self.range is not None and self.empty_range:
+            self.range = z3.Implies(self.known, self.range)
 
     def has(self, names) -> z3.BoolRef:
         """The set holds one of ``names`` (values; items, a member of a class counting)."""
@@ -255,9 +279,12 @@ class Encoding:
         for rule in kb.rules:
             if rule.kind in ("concept", "setting") and rule.condition is not None:
                 self.rules_of.setdefault(rule.name, []).append(rule)
+        self.bounded_lists: set[str] = set()  # lists with more distinct conditions than MAX_RECORDS
         self._scan()
         self.attrs: dict[str, Attr] = {name: Attr(self, attr) for name, attr in kb.attributes.items()}
         self._derive()
+        for attr in self.attrs.values():
+            attr.gate_range()
         self._tests: dict[tuple, z3.BoolRef] = {}
         self._two: dict[int, z3.BoolRef] = {}
         self._kleene: dict[int, tuple] = {}
@@ -480,32 +507,50 @@ class _Two(Visitor):
         self.enc, self.free, self.track = enc, free, track
         self.memo = {} if memo is None else memo
         self.concepts = {} if concepts is None else concepts
+        self.negated = False  # tracked: under an odd number of `not`s (a test's polarity in the proof)
 
     def visit(self, cond):
-        key = id(cond)
+        key = id(cond) if self.track is None else (id(cond), self.negated)
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = super().visit(cond)
         return found
 
+    def _text(self, text: str, cond=None) -> str:
+        """A tracked condition as the proof states it: with its polarity (``not line >= 2``)."""
+        if not self.negated:
+            return f"({text})" if isinstance(cond, n.Or) else text
+        return f"not ({text})" if isinstance(cond, (n.And, n.Or)) else f"not {text}"
+
     def _tracked(self, cond, formula):
         if self.track is None:
             return formula
         lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
-        self.track[lit] = Track("test", n.to_source(cond), cond.pos, cond)
+        self.track[lit] = Track("test", self._text(n.to_source(cond), cond), cond.pos, cond)
         return z3.If(lit, formula, z3.FreshBool(ctx=self.enc.ctx))
 
+    def _whole(self, cond):
+        """A tracked condition as one literal, its parts untracked."""
+        return self._tracked(cond, _Two(self.enc, self.free, None, {}, {}).visit(cond))
+
+    # tracked, a proof lists conditions that must all hold: it goes into a conjunction (an `and`,
+    # a negated `or`) and takes a disjunction (an `or`, a negated `and`) as a whole
     def visit_And(self, cond: n.And):
-        if n.gated_attribute(cond) is not None and self.track is not None:
-            untracked = _Two(self.enc, self.free, None, {}, {})
-            return self._tracked(cond, untracked.visit(cond))
+        if self.track is not None and (self.negated or n.gated_attribute(cond) is not None):
+            return self._whole(cond)
         return z3.And(_once(self.visit(c) for c in cond.items))
 
     def visit_Or(self, cond: n.Or):
+        if self.track is not None and not self.negated:
+            return self._whole(cond)
         return z3.Or(_once(self.visit(c) for c in cond.items))
 
     def visit_Not(self, cond: n.Not):
-        return z3.Not(self.visit(cond.item))
+        self.negated = not self.negated
+        try:
+            return z3.Not(self.visit(cond.item))
+        finally:
+            self.negated = not self.negated
 
     def visit_IsKnown(self, cond: n.IsKnown):
         return self._tracked(cond, self.enc.attrs[cond.attribute].known)
@@ -514,11 +559,27 @@ class _Two(Visitor):
         name = cond.name
         if name in self.free:
             return z3.Bool(f"free:{name}", self.enc.ctx)
+        if self.track is not None:
+            return self._tracked_concept(cond)
         found = self.concepts.get(name)
         if found is None:
             found = self.concepts[name] = z3.Or([self.visit(r.condition) for r in self.enc.rules_of.get(name, ())]
                                                 or [self.enc.false])
         return found
+
+    def _tracked_concept(self, cond: n.ConceptRef):
+        """A concept in a tracked encoding: one literal of its own, named with its polarity and
+        where it is defined; a negated one, or one with several rules, as a whole (its tests
+        are no conjunction a proof could list), one with a single rule with its tests tracked
+        too."""
+        name, rules = cond.name, self.enc.rules_of.get(cond.name, ())
+        if self.negated or len(rules) != 1:  # a negated concept, or one of several rules: a disjunction
+            inner = _Two(self.enc, self.free, None, {}, {}).visit(cond)
+        else:
+            inner = self.visit(rules[0].condition)
+        lit = z3.Bool(f"track:{len(self.track)}", self.enc.ctx)
+        self.track[lit] = Track("concept", self._text(name), cond.pos, [r.pos for r in rules])
+        return z3.If(lit, inner, z3.FreshBool(ctx=self.enc.ctx))
 
     def generic_visit(self, cond):
         return self._tracked(cond, self.enc.test(cond))

@@ -3,7 +3,10 @@
 An :class:`Span` is an interval with open or closed ends (``None``: unbounded); a
 :class:`Values` a sorted union of disjoint spans. An integer domain (``int``, day numbers of
 dates) is kept as closed spans of whole numbers, so ``line > 2`` is ``[3, ∞)`` and ``line = 2``
-beside ``line >= 3`` leaves no gap.
+beside ``line >= 3`` leaves no gap. A real domain may have a grid (``integral`` a Fraction:
+the step, 1e-6 for the values of records, which keep 6 decimals): a span that holds no point
+of the grid is empty (no record lies strictly between 1.000001% and 1.000002%), and a sample
+is a point of the grid.
 """
 from __future__ import annotations
 
@@ -33,8 +36,18 @@ class Span(Value):
     def point(self) -> bool:
         return self.low is not None and self.low == self.high
 
-    def sample(self):
-        """A value inside the span."""
+    def sample(self, step: Fraction | None = None):
+        """A value inside the span (a multiple of ``step`` when given)."""
+        if step is not None:
+            on = _whole(Span(None if self.low is None else self.low / step, self.low_closed,
+                             None if self.high is None else self.high / step, self.high_closed))
+            if on is None:
+                return None
+            if on.low is not None:
+                return on.low * step
+            if on.high is not None:
+                return min(on.high, Fraction(0)) * step
+            return Fraction(0)
         if self.low is not None and self.low_closed:
             return self.low
         if self.high is not None and self.high_closed:
@@ -51,17 +64,20 @@ class Span(Value):
 class Values:
     """A union of disjoint spans over the reals or (``integral``) the whole numbers."""
 
-    def __init__(self, spans, integral: bool):
+    def __init__(self, spans, integral: bool | Fraction):
         self.integral = integral
+        self.step = Fraction(1) if integral is True else (integral or None)
         norm = []
         for s in spans:
-            if integral:
+            if integral is True:
                 s = _whole(s)
                 if s is None:
                     continue
+            elif self.step is not None and s.sample(self.step) is None:
+                continue  # no point of the grid in it
             if not s.empty():
                 norm.append(s)
-        self.spans = _merge(norm, integral)
+        self.spans = _merge(norm, integral is True)
 
     @classmethod
     def everything(cls, integral: bool) -> "Values":

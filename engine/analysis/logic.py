@@ -219,6 +219,10 @@ class Logic:
             if t.kind == "range":
                 parts.append(f"{t.text} (declared at {where(t.pos)})")
                 related.append((t.pos.file, t.pos.line, t.pos.column, f"declared {t.text}"))
+            elif t.kind == "concept":
+                defined = ", ".join(where(p) for p in t.node)
+                parts.append(f"{t.text} ({where(t.pos)}; defined at {defined})" if defined else f"{t.text} ({where(t.pos)})")
+                related.append((t.pos.file, t.pos.line, t.pos.column, t.text))
             else:
                 parts.append(f"{t.text} ({where(t.pos)})")
                 related.append((t.pos.file, t.pos.line, t.pos.column, t.text))
@@ -230,7 +234,8 @@ class Logic:
 
     # -- W401 unreachable rules ------------------------------------------------------------
     def unreachable_rules(self) -> None:
-        unsat = [r for r in self.rules if not self.evidence.rule_held(r.id) and self.check(self.lit(r)) == z3.unsat]
+        unsat = [r for r in self.rules if not self.evidence.rule_held(r.id) and not self.bounded(r.condition)
+                 and self.check(self.lit(r)) == z3.unsat]
         self.unreachable = {r.id for r in unsat}
         dead = frozenset(name for name, rules in self.enc.rules_of.items()
                          if rules and all(r.id in self.unreachable for r in rules))
@@ -288,6 +293,55 @@ class Logic:
                 related = related + tuple((self.by_id[a].pos.file, self.by_id[a].pos.line, self.by_id[a].pos.column,
                                            f"{self.by_id[a].id}: unreachable through '{rule.name}'") for a in also)
             self.add("W401", self.at_rule(rule), message, rules=(rule.id, *also), proof=proof, related=related)
+        self._never_certain()
+
+    def _never_certain(self) -> None:
+        """W401 for a rule possible for some records but certain for none: a conjunct
+        ``not A is known`` beside a conjunct testing A's value that the declared domain does
+        not decide — with A missing, some completions of it pass the test and some fail it
+        (:mod:`oncologic.reason.exact`), so the engine keeps the rule possible for ever."""
+        self._status = getattr(self, "_status", {})
+        for rule in self.rules:
+            if rule.id in self.unreachable or self.evidence.rule_held(rule.id):
+                continue
+            parts = conjuncts(rule.condition)
+            unknown = {c.item.attribute: c for c in parts
+                       if isinstance(c, n.Not) and isinstance(c.item, n.IsKnown) and c.item.attribute in self.enc.attrs}
+            found = None
+            for c in parts:
+                t = test_of(c)
+                if not isinstance(t, (n.Compare, n.OneOf)) or t.attribute not in unknown:
+                    continue
+                attr = self.kb.attributes[t.attribute]
+                if attr.required:
+                    continue
+                values = [t.value] if isinstance(t, n.Compare) else list(t.values)
+                if attr.derive and any(isinstance(v, n.Quantity) and not Fraction(str(v.value)).denominator == 1
+                                       for v in values):
+                    continue  # completions from two dates are whole days: the domain alone does not say it
+                if self._leaf_status(t, attr.type) is None:
+                    found = (unknown[t.attribute], t)
+                    break
+            if found is None:
+                continue
+            missing, test = found
+            self.unreachable.add(rule.id)
+            name = test.attribute
+            proof = (f"the condition needs '{name}' not recorded ({n.to_source(missing)}, {where(missing.pos)}) and a "
+                     f"value of it ({n.to_source(test)}, {where(test.pos)}) at once: with '{name}' missing, "
+                     f"'{n.to_source(test)}' holds for some of its possible values and not for others, so the "
+                     f"condition is certain for no record (at most possible)")
+            related = ((missing.pos.file, missing.pos.line, missing.pos.column, n.to_source(missing)),
+                       (test.pos.file, test.pos.line, test.pos.column, n.to_source(test)))
+            self.add("W401", self.at_rule(rule), f"{kind_word(rule)} '{rule.id}' can never hold: it needs '{name}' "
+                     f"unknown and a value of it at once, so it is certain for no patient", rules=(rule.id,),
+                     proof=proof, related=related)
+
+    def bounded(self, *conds) -> bool:
+        """Whether a condition reads a list with more distinct ``any ... where`` conditions than
+        the encoding holds records for: no proof is stated about it (encode.MAX_RECORDS)."""
+        lists = self.enc.bounded_lists
+        return bool(lists) and any(self.enc.reads(c) & lists for c in conds if c is not None)
 
     def _conjunct_tracked(self, rule, dead, track):
         parts = []
@@ -324,7 +378,7 @@ class Logic:
         key = ("concept", cond.name) if isinstance(cond, n.ConceptRef) else id(cond)
         found = self._validity.get(key)
         if found is None:
-            if self.evidence.cond_failed(cond):
+            if self.evidence.cond_failed(cond) or self.bounded(cond):
                 found = False
             else:
                 self.s.push()
@@ -349,7 +403,7 @@ class Logic:
         elif kind in ("int", "number", "duration", "percent", "length", "date"):
             consts = [_number(v, kind) for v in values]
             if all(c is not None for c in consts):
-                integral = kind in ("int", "date")
+                integral = _grid(kind)
                 domain, _ = _domain(spec)
                 spans = [s for c in consts for s in Values.test(op, c, integral).spans]
                 accepted = Values(spans, integral).intersect(domain)
@@ -472,7 +526,8 @@ class Logic:
         for rec in recs:
             for reg in rec.regimens:
                 blockers = [c for c in against if c.kind == "contraindication" and covered[c.id] & set(reg)]
-                if not blockers or self.evidence.regimen_held(rec.id, reg):
+                if (not blockers or self.evidence.regimen_held(rec.id, reg)
+                        or self.bounded(rec.condition, *(c.condition for c in blockers))):
                     continue
                 self.s.push()
                 self.s.add(z3.And([z3.Not(enc.two(c.condition)) for c in blockers]))
@@ -494,32 +549,53 @@ class Logic:
                          f"recommendation '{rec.id}': {n.regimen_id(reg)} is removed by "
                          f"{_listing([c.id for c in blockers])} for every patient the rule applies to",
                          rules=(rec.id, *(c.id for c in blockers)), proof=proof, related=related)
+        blockers_of = {(rec.id, reg): [c for c in against if c.kind == "contraindication" and covered[c.id] & set(reg)]
+                       for rec in recs for reg in rec.regimens}
         for stmt in against:
-            met = []  # (rec, what, witness)
+            met = []  # (rec, what, witness, expect)
             for rec in recs:
-                if stmt.kind == "contraindication":
-                    what = [n.regimen_id(reg) for reg in rec.regimens
-                            if covered[stmt.id] & set(reg) and (rec.id, reg) not in always_removed]
-                else:
-                    what = sorted({i for reg in rec.regimens for i in reg} & covered[stmt.id])
-                if not what:
-                    continue
-                wit = self.witness(z3.And(enc.kleene(rec.condition)[0], enc.kleene(stmt.condition)[0]),
-                                   enc.reads(rec.condition) | enc.reads(stmt.condition))
-                if wit is not None:
-                    met.append((rec, what, wit))
+                # one regimen at a time: the witness shows it really recommended (its rule holds
+                # and no contraindication that can remove it, for W406 none but this one, holds)
+                for reg in rec.regimens:
+                    if stmt.kind == "contraindication":
+                        if not covered[stmt.id] & set(reg) or (rec.id, reg) in always_removed:
+                            continue
+                        what = n.regimen_id(reg)
+                    else:
+                        items = sorted(set(reg) & covered[stmt.id])
+                        if not items:
+                            continue
+                        what = ", ".join(items)
+                    if any(r is rec and w == what for r, w, _, _ in met):
+                        continue  # the same items by another regimen of the rule
+                    others = [c for c in blockers_of[(rec.id, reg)] if c.id != stmt.id]
+                    formula = z3.And(enc.kleene(rec.condition)[0], enc.kleene(stmt.condition)[0],
+                                     *[enc.kleene(c.condition)[1] for c in others])
+                    reads = enc.reads(rec.condition) | enc.reads(stmt.condition)
+                    for c in others:
+                        reads |= enc.reads(c.condition)
+                    wit = self.witness(formula, reads)
+                    if wit is None:
+                        continue
+                    expect = [(rec.id, True), (stmt.id, True)] + [(c.id, False) for c in others]
+                    if stmt.kind != "contraindication":
+                        expect.append(((rec.id, tuple(reg)), True))  # recommended: the engine keeps the regimen
+                    met.append((rec, what, wit, expect))
             if not met:
                 continue
-            listing = "; ".join(f"{', '.join(what)} by '{rec.id}'" for rec, what, _ in met)
+            listing = "; ".join(f"{what} by '{rec.id}'" for rec, what, _, _ in met)
+            whom = " for the same patient" if len(met) == 1 else ", each for some patient (the witness shows the first)"
             if stmt.kind == "contraindication":
-                code, message = "W406", f"recommended ({listing}) and contraindicated by '{stmt.id}' for the same patient"
+                code, message = "W406", f"recommended ({listing}) and contraindicated by '{stmt.id}'{whom}"
             else:
-                code, message = "W405", f"recommended ({listing}) and not recommended by '{stmt.id}' for the same patient"
+                code, message = "W405", f"recommended ({listing}) and not recommended by '{stmt.id}'{whom}"
             first = met[0]
-            self.add(code, self.at_rule(stmt), message, rules=(stmt.id, *(r.id for r, _, _ in met)),
-                     witness=first[2], expect=[(first[0].id, True), (stmt.id, True)],
-                     related=tuple((r.pos.file, r.pos.line, r.pos.column, f"recommended by '{r.id}'") for r, _, _ in met),
-                     more=[(wit, [(r.id, True), (stmt.id, True)]) for r, _, wit in met[1:]])
+            recs_met = tuple(dict.fromkeys(r.id for r, _, _, _ in met))
+            self.add(code, self.at_rule(stmt), message, rules=(stmt.id, *recs_met),
+                     witness=first[2], expect=first[3],
+                     related=tuple((r.pos.file, r.pos.line, r.pos.column, f"recommended by '{r.id}'")
+                                   for r in (self.by_id[i] for i in recs_met)),
+                     more=[(wit, expect) for _, _, wit, expect in met[1:]])
 
     # -- W408/W409 thresholds within one decision ------------------------------------------------
     def thresholds(self) -> None:
@@ -554,7 +630,7 @@ class Logic:
             listing = ", ".join(f"'{m[0].id}' ({n.to_source(_anded(m[1]))}, line {m[0].pos.line})" for m in members)
             first = members[0][0]
             for gap in gaps.spans:
-                value = gap.sample()
+                value = gap.sample(union.step)
                 wit = self._gap_witness(first, members[0][1], attr, spec, value)
                 text = _span_text(attr, gap, spec)
                 self.add("W408", self.at_rule(members[-1][0]),
@@ -802,10 +878,18 @@ def _number(value, kind: str):
     return None
 
 
+GRID = Fraction(1, 10 ** 6)  # records keep 6 decimals of a number in its canonical unit (units.tidy)
+
+
+def _grid(kind: str) -> bool | Fraction:
+    """The ``integral`` of :class:`Values` for a kind: whole numbers, or the grid of records' reals."""
+    return True if kind in ("int", "date") else GRID
+
+
 def _domain(spec: n.TypeSpec) -> tuple[Values, Values]:
     """(the values a record can hold, the declared range alone)."""
     kind = spec.kind
-    integral = kind in ("int", "date")
+    integral = _grid(kind)
     if kind == "date":
         span = Values([Span(Fraction(DATE_MIN), True, Fraction(DATE_MAX), True)], True)
         return span, span
@@ -857,7 +941,7 @@ def _single_attribute(kb, cond) -> str | None:
 
 def _accepts(tests, spec) -> Values | None:
     """The values of the attribute the tests (all of them) accept."""
-    integral = spec.kind in ("int", "date")
+    integral = _grid(spec.kind)
     out = Values.everything(integral)
     for t in tests:
         v = _accepts_one(test_of(t), spec, integral)

@@ -374,9 +374,12 @@ class Checker:
 
     def _check_type(self, spec: n.TypeSpec, pos: n.Pos, name: str) -> None:
         if spec.kind in units.UNITS or spec.kind in ("int", "number"):
-            for bound in (spec.low, spec.high):
-                if bound is not None:
-                    self._normalise(bound, spec.kind, pos, f"range of '{name}'")
+            bounds = [self._normalise(bound, spec.kind, pos, f"range of '{name}'") if bound is not None else None
+                      for bound in (spec.low, spec.high)]
+            low, high = bounds
+            if low is not None and high is not None and low.value > high.value:
+                self.error(pos, f"the declared range of '{name}' is empty: {low.written} is above {high.written} "
+                                f"(write the lower bound first)", "E210")
         if spec.kind in ("enum", "set") and len(set(spec.values)) != len(spec.values):
             twice = sorted({v for v in spec.values if spec.values.count(v) > 1})
             self.error(pos, f"'{name}' lists a value twice: {', '.join(twice)}", "E110")

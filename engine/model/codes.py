@@ -51,6 +51,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E207": ("error", "a derived attribute that is not a duration between two dates"),
     "E208": ("error", "a consensus outside 0-100%"),
     "E209": ("error", "value labels on an attribute without listed values"),
+    "E210": ("error", "an empty declared range (its lower bound above its upper bound)"),
     # -- E3xx rules, sources, grading, cycles ---------------------------------------------------
     "E301": ("error", "a rule without a source"),
     "E302": ("error", "a rule without a condition"),
