@@ -18,6 +18,7 @@ from ..values import Record
 from ..lang import nodes as n
 from ..lang import units
 from ..lang.visitor import Visitor
+from ..model.checks import grading_levels
 from .encode import DATE_MAX, DATE_MIN, NON_NEGATIVE, Encoding, Track
 from .intervals import Span, Values
 from .source import Sources
@@ -672,17 +673,8 @@ class Logic:
     # -- W410/W411 grading schemes ------------------------------------------------------------------
     def gradings(self) -> None:
         for grading in self.kb.gradings:
-            levels = set()
-            for _, cond, _ in grading.lines:
-                for node in n.walk(cond):
-                    if isinstance(node, n.OneOf):
-                        levels.update(_level(v) for v in node.values)
-                    elif isinstance(node, n.Compare) and node.attribute == "evidence":
-                        levels.add(_level(node.value))
-            for rule in self.kb.rules:
-                if rule.sources and rule.sources[0].document == grading.document and rule.evidence:
-                    levels.add(rule.evidence)
-            levels = sorted(levels) + ["\x00other"]
+            cited = [r for r in self.kb.rules if r.sources and r.sources[0].document == grading.document]
+            levels = sorted(grading_levels(grading, cited)) + ["\x00other"]
             ctx = self.enc.ctx
             ev, cons = z3.Int("evidence", ctx), z3.Real("consensus", ctx)
             dom = [ev >= 0, ev <= len(levels), cons >= 0, cons <= 100]  # len(levels): no evidence given

@@ -72,24 +72,28 @@ def _keywords() -> dict[str, str]:
             if t.pattern.type == "str" and re.fullmatch(r"[A-Za-z_]+", t.pattern.value)}
 
 
-def _first_words(rule: str) -> set[str]:
-    """The keywords a grammar rule can begin with."""
-    rules, words = parser().rules, _keywords()
-    seen, stack, out = set(), [rule], set()
+def _reachable(start: str, follow) -> set[str]:
+    """The grammar rules reachable from ``start`` (itself included), ``follow(expansion)``
+    naming the symbols of one expansion to go on with."""
+    rules = parser().rules
+    seen, stack = set(), [start]
     while stack:
         name = stack.pop()
         if name in seen:
             continue
         seen.add(name)
         for r in rules:
-            if r.origin.name == name and r.expansion:
-                first = r.expansion[0]
-                if first.is_term:
-                    if first.name in words:
-                        out.add(words[first.name])
-                else:
-                    stack.append(first.name)
-    return out
+            if r.origin.name == name:
+                stack.extend(sym.name for sym in follow(r.expansion) if not sym.is_term)
+    return seen
+
+
+def _first_words(rule: str) -> set[str]:
+    """The keywords a grammar rule can begin with."""
+    words = _keywords()
+    below = _reachable(rule, lambda expansion: expansion[:1])
+    return {words[r.expansion[0].name] for r in parser().rules
+            if r.origin.name in below and r.expansion and r.expansion[0].is_term and r.expansion[0].name in words}
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,16 +113,7 @@ def reserved_words() -> frozenset[str]:
     keywords (``id``, ``grade``, ``date`` ...) open a clause of their own only after a complete
     condition, so they stay free as names (the contract's ``id`` attribute is one)."""
     rules, words = parser().rules, _keywords()
-    below: set[str] = set()
-    stack = ["expr"]
-    while stack:
-        name = stack.pop()
-        if name in below:
-            continue
-        below.add(name)
-        for r in rules:
-            if r.origin.name == name:
-                stack.extend(s.name for s in r.expansion if not s.is_term)
+    below = _reachable("expr", lambda expansion: expansion)
     out = set(statement_keywords())
     for r in rules:
         terms = [words[s.name] for s in r.expansion if s.is_term and s.name in words]

@@ -163,16 +163,10 @@ class Checker:
                        f"grading '{grading.name}' has no line: {len(cited)} recommendation(s) cite "
                        f"{grading.document}; give a line per strength, e.g. 'strong if evidence in (I, II) and consensus >= 80%'", "E317")
             return True
-        levels, points = set(), {0.0, 100.0}
-        for _, cond, _ in grading.lines:
-            for node in n.walk(cond):
-                if isinstance(node, n.OneOf):
-                    levels.update(_level(v) for v in node.values)
-                elif isinstance(node, n.Compare) and node.attribute == "evidence":
-                    levels.add(_level(node.value))
-                elif isinstance(node, n.Compare) and isinstance(node.value, n.Quantity) and 0 <= node.value.value <= 100:
-                    points.add(float(node.value.value))
-        levels.update(rule.evidence for rule in cited if rule.evidence)
+        levels = grading_levels(grading, cited)
+        points = {0.0, 100.0} | {float(node.value.value) for _, cond, _ in grading.lines for node in n.walk(cond)
+                                 if isinstance(node, n.Compare) and isinstance(node.value, n.Quantity)
+                                 and 0 <= node.value.value <= 100}
         ordered = sorted(points)
         values = ordered + [(a + b) / 2 for a, b in zip(ordered, ordered[1:])]
         cases = [(level, value) for level in sorted(levels) + [None] for value in values]
@@ -880,6 +874,21 @@ class _GradeHolds(Visitor):
 def _level(value: n.Value) -> str:
     """An evidence level as a grading line writes it (``I``, ``II``, ...: a symbol, or a number)."""
     return getattr(value, "name", str(getattr(value, "value", "")))
+
+
+def grading_levels(grading: n.Grading, rules) -> set[str]:
+    """The evidence levels a grading scheme's lines name (``evidence in (I, II)``, ``evidence =
+    III``) and those the recommendations in ``rules`` state: the levels worth trying when asking
+    which line grades what (E317 here, W410 in the analysis)."""
+    levels = set()
+    for _, cond, _ in grading.lines:
+        for node in n.walk(cond):
+            if isinstance(node, n.OneOf):
+                levels.update(_level(v) for v in node.values)
+            elif isinstance(node, n.Compare) and node.attribute == "evidence":
+                levels.add(_level(node.value))
+    levels.update(rule.evidence for rule in rules if rule.evidence)
+    return levels
 
 
 _GRADING_TERM = _GradingTerm()
