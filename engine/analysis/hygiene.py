@@ -110,6 +110,10 @@ def apply_markers(findings: list[Diagnostic], sources: Sources) -> tuple[list[Di
     for m in sources.markers:
         def add(code, message):
             shown.append(Diagnostic(m.file, m.line, m.column, message, "warning", code, m.line, m.end_column))
+        if m.malformed:
+            add("W508", f"'# {m.reason}' is not read as a marker: write '# check: allow CODE — reason' "
+                        "(lower case, a colon after 'check')")
+            continue
         if not m.codes:
             add("W508", "'# check: allow' names no code; write e.g. '# check: allow W401 — why'")
             continue

@@ -35,6 +35,10 @@ _TOKEN = re.compile(r"""
   | (?P<punct>.)
 """, re.VERBOSE)
 MARKER = re.compile(r"^\s*check:\s*allow\b\s*(?P<codes>[A-Za-z]\d{3}(?:\s*,\s*[A-Za-z]\d{3})*)?(?P<rest>.*)$")
+# A comment that means to be a marker but is not written as one (`# check allow W503`, `# Check:
+# Allow ...`, `# check: allows ...`): never read as one, always reported (W508), so that a
+# reviewer does not believe a warning allowed when it is not.
+NEAR_MARKER = re.compile(r"^\s*check\s*:?\s*allow", re.IGNORECASE)
 
 
 @dataclass(eq=False, repr=False)
@@ -49,6 +53,7 @@ class Marker(Record):
     reason: str
     statement: "Statement | None" = None
     used: set = field(default_factory=set)  # the codes it allowed for some finding
+    malformed: bool = False  # meant as a marker, not written as one (NEAR_MARKER): allows nothing
 
 
 @dataclass(eq=False, repr=False)
@@ -183,6 +188,9 @@ class Sources:
             column, text = found
             m = MARKER.match(text)
             if m is None:
+                if NEAR_MARKER.match(text):
+                    self.markers.append(Marker(src.shown, ln, column, len(src.lines[ln - 1]) + 1, (), text.strip(),
+                                               malformed=True))
                 continue
             codes = tuple(c.strip().upper() for c in (m.group("codes") or "").split(",") if c.strip())
             reason = m.group("rest").strip().lstrip("—–-:;,").strip()

@@ -92,7 +92,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W505": ("warning", "a rule no patient of the examples (or of --patients) reaches"),
     "W506": ("warning", "a '# check: allow' marker that allows nothing"),
     "W507": ("warning", "a '# check: allow' marker without a reason"),
-    "W508": ("warning", "a '# check: allow' marker naming no code, an unknown code or an error"),
+    "W508": ("warning", "a '# check: allow' marker naming no code, an unknown code or an error; or a comment meant as a marker but not written as one ('# check allow')"),
     "W509": ("warning", "a patient record the analysis cannot use (not valid for the knowledge base)"),
 }
 
