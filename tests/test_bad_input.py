@@ -503,3 +503,18 @@ def test_tfi_in_days_beside_its_dates_must_be_their_difference(kb, tfi, ok):
     else:
         with pytest.raises(PatientError, match="'tfi'.*contradicts"):
             kb.patient(record)
+
+
+@pytest.mark.parametrize("field, written, meant", [
+    ("histology", "small_cell", "sclc"),            # the value's label: "small cell lung cancer"
+    ("histology", "SCLC", "sclc"),                  # only case differs: that value alone
+    ("mutations", ["egfr_exon_19_deletion"], "egfr_19del"),  # label "EGFR exon 19 deletion"
+    ("prior_therapies", ["topotecane"], "topotecan"),        # spelling
+])
+def test_a_record_s_did_you_mean_reads_labels_as_rule_files_do(tmp_path, field, written, meant):
+    """The same suggestions as `check` gives for rule files (issue 13): labels, then spelling."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"id": "p", "cancer": "lung", "histology": "sclc", field: written}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["recommend", str(path)])
+    assert result.exit_code == 2
+    assert f"attribute '{field}'" in result.stderr and f"(did you mean '{meant}'?)" in result.stderr

@@ -8,7 +8,6 @@ An absent attribute is unknown, never false; ``null`` counts as absent. Every pr
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -65,11 +64,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SCALARS = (str, bool, int, float, Written, dt.date, type(None))
 
 
-def _suggest(word: str, choices) -> str:
-    choices = list(choices)
-    same = [c for c in choices if c.lower() == str(word).lower()]  # values are case-sensitive
-    close = same or difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def _suggest(word: str, choices, labels=None) -> str:
+    """`` (did you mean 'sclc'?)`` for a value, attribute or item the record misspells, or "".
+    As for rule files (:func:`oncologic.model.similar.similar`): a name that differs only in
+    case first (values are case-sensitive), then what a label says (``labels``: each choice's
+    ``(lang, text)`` pairs; ``small_cell`` → ``sclc``, "small cell lung cancer"), then spelling."""
+    from ..model.similar import similar  # an error path only: not at import
+    labels = labels or {}
+    found = similar(str(word), {c: [text for _, text in labels.get(c, ())] for c in choices}, n=1)
+    return f" (did you mean '{found[0][0]}'?)" if found else ""
+
+
+def _value_labels(attr) -> dict:
+    """An attribute's value labels by value (``value sclc label en ... zh ...``)."""
+    return dict(attr.values) if attr is not None else {}
 
 
 def _range_text(spec: n.TypeSpec) -> str:
@@ -150,7 +158,7 @@ class Validator:
             key = str(key)
             attr = self.kb.attributes.get(key)
             if attr is None:
-                self.fail(key, f"unknown attribute{_suggest(key, self.kb.attributes)}; "
+                self.fail(key, f"unknown attribute{_suggest(key, self.kb.attributes, {a: v.labels for a, v in self.kb.attributes.items()})}; "
                                f"the knowledge base declares: {', '.join(sorted(self.kb.attributes))}")
             if value is None:
                 continue  # null = unknown
@@ -197,7 +205,8 @@ class Validator:
             self.fail(name, f"{value} is not a number a record can hold")
         if kind == "enum":
             if not isinstance(value, str) or value not in spec.values:
-                self.fail(name, f"{_show(value)} is not allowed{_suggest(value, spec.values) if isinstance(value, str) else ''}; "
+                labels = _value_labels(self.kb.attributes.get(name))
+                self.fail(name, f"{_show(value)} is not allowed{_suggest(value, spec.values, labels) if isinstance(value, str) else ''}; "
                                 f"expected one of: {', '.join(spec.values)}")
             return value
         if kind == "bool":
@@ -257,7 +266,9 @@ class Validator:
                 if not isinstance(x, str) or x not in allowed:
                     what = "an allowed value" if kind == "set" else "a known drug or class"
                     listing = f"; expected some of: {', '.join(allowed)}" if kind == "set" else ""
-                    self.fail(name, f"{_show(x)} is not {what}{_suggest(x, allowed) if isinstance(x, str) else ''}{listing}")
+                    labels = (_value_labels(self.kb.attributes.get(name)) if kind == "set"
+                              else {i: item.labels for i, item in self.kb.items.items()})
+                    self.fail(name, f"{_show(x)} is not {what}{_suggest(x, allowed, labels) if isinstance(x, str) else ''}{listing}")
             return frozenset(value)
         if kind == "record_list":
             if not isinstance(value, list):
