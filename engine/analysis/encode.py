@@ -482,11 +482,8 @@ class _Test(Visitor):
         return z3.Or([z3.And(present, _Fields(self.enc, fields).visit(cond.condition)) for present, fields in attr.records])
 
 
-class _Fields(Visitor):
-    """A condition on the fields of one record."""
-
-    def __init__(self, enc: Encoding, fields: dict):
-        self.test = _Test(enc, fields)
+class Connectives(Visitor):
+    """``and``, ``or`` and ``not`` as z3's (two-valued); subclasses say what a test is."""
 
     def visit_And(self, cond):
         return z3.And([self.visit(c) for c in cond.items])
@@ -496,6 +493,13 @@ class _Fields(Visitor):
 
     def visit_Not(self, cond):
         return z3.Not(self.visit(cond.item))
+
+
+class _Fields(Connectives):
+    """A condition on the fields of one record."""
+
+    def __init__(self, enc: Encoding, fields: dict):
+        self.test = _Test(enc, fields)
 
     def generic_visit(self, cond):
         return self.test.visit(cond)

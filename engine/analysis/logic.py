@@ -19,7 +19,7 @@ from ..lang import nodes as n
 from ..lang import units
 from ..lang.visitor import Visitor
 from ..model.checks import grading_levels
-from .encode import DATE_MAX, DATE_MIN, NON_NEGATIVE, Encoding, Track
+from .encode import DATE_MAX, DATE_MIN, NON_NEGATIVE, Connectives, Encoding, Track
 from .intervals import Span, Values
 from .source import Sources
 
@@ -761,7 +761,7 @@ def _holds(formula, ev, e: int, cons, c) -> bool:
     return s.check() == z3.sat
 
 
-class _Grade(Visitor):
+class _Grade(Connectives):
     """A grading line as z3, read as the checker's ``_GradeHolds`` reads it."""
 
     def __init__(self, ev, cons, levels, ctx):
@@ -769,15 +769,6 @@ class _Grade(Visitor):
 
     def _is(self, level: str):
         return self.ev == self.levels.index(level) if level in self.levels else z3.BoolVal(False, self.ctx)
-
-    def visit_And(self, c):
-        return z3.And([self.visit(x) for x in c.items])
-
-    def visit_Or(self, c):
-        return z3.Or([self.visit(x) for x in c.items])
-
-    def visit_Not(self, c):
-        return z3.Not(self.visit(c.item))
 
     def visit_OneOf(self, c):
         given = self.ev < len(self.levels)
