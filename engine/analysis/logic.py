@@ -17,7 +17,6 @@ from ..errors import Diagnostic
 from ..values import Record
 from ..lang import nodes as n
 from ..lang import units
-from ..lang.visitor import Visitor
 from ..model.checks import grading_levels
 from .encode import DATE_MAX, DATE_MIN, NON_NEGATIVE, Connectives, Encoding, Track
 from .intervals import Span, Values
@@ -476,7 +475,6 @@ class Logic:
         consts = [_number(v, kind) for v in values]
         if any(c is None for c in consts):
             return
-        integral = kind in ("int", "date")
         status = None
         spots = None
         for i, (v, c) in enumerate(zip(values, consts)):
@@ -518,7 +516,7 @@ class Logic:
         """One finding per do-not-recommend statement (W405) or contraindication (W406): the
         recommendations it meets for some patient, each shown so by a witness (the first one
         in the diagnostic); W407 per recommended regimen that contraindications always remove."""
-        kb, enc = self.kb, self.enc
+        enc = self.enc
         recs = [r for r in self.rules if r.kind == "recommendation" and r.polarity == "recommend" and r.id not in self.unreachable]
         against = [r for r in self.rules if r.id not in self.unreachable and
                    (r.kind == "contraindication" or (r.kind == "recommendation" and r.polarity == "do_not_recommend"))]
