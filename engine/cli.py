@@ -265,12 +265,13 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
     if save and not boundaries:
         _fail("error: --save goes with --boundaries", 2)
     kb = _kb(kb_dir)
-    tests = ruletests.load_tests(kb, kb_dir, pattern)
+    tests = ruletests.load_tests(kb, kb_dir, None if boundaries else pattern)
     if boundaries:
         from .authoring import boundaries as b
-        found = b.boundaries(kb, tests)
+        found = b.boundaries(kb, tests, pattern)
         if save:
-            b.save(kb, found, save)
+            count = b.save(kb, found, save)
+            click.echo(f"wrote {count} boundary tests to {save}", err=True)
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
     report = ruletests.run(kb, tests, lang, coverage_required)

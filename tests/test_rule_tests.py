@@ -340,3 +340,67 @@ tests:
     assert "tfi" not in tests["child"].record and tests["child"].record["line"] == 3 and tests["child"].record["ecog"] == 0
     assert tests["child"].patient.id == "child" and tests["grandchild"].patient.id == "given"
     assert tests["grandchild"].record["line"] == 3
+
+
+# -- boundary patients --------------------------------------------------------------------------
+
+BOUNDARY_TESTS = """
+tests:
+  - test: second line
+  - test: dated
+    patient: {tfi: null, first_line_end_date: 2026-01-15, progression_date: 2026-02-01}
+"""
+
+
+def test_boundaries_report_what_flips_at_each_threshold(tmp_path):
+    folder = _kb(tmp_path, BOUNDARY_TESTS)
+    res = _run(folder, "--boundaries", "tfi")
+    assert res.exit_code == 0, res.output
+    rules = folder / "rules.rules"
+    assert res.output.splitlines() == [
+        "tfi at 90d:",
+        f"  tfi < 90d  (refractory, {rules}:3)",
+        "  from 'second line', 'dated':",
+        "    89d: recommended anlotinib+carboplatin, bevacizumab, topotecan; concepts refractory, second_line",
+        "    90d: (none of these)",
+        "    91d: (none of these)",
+        "1 thresholds; 1 of them flip a conclusion from some test's patient"]
+    status, out = _json(folder, "--boundaries", "ecog")
+    th, = out["thresholds"]
+    assert (th["attribute"], th["value"], th["unit"]) == ("ecog", 1, None)
+    assert th["comparisons"] == [{"rule": "r.bev", "file": str(rules), "line": 24, "comparison": "ecog <= 1"}]
+    group, = th["groups"]
+    assert group["values"] == ["0", "1", "2"]
+    assert group["flips"] == {"recommended": {"0": ["bevacizumab"], "1": ["bevacizumab"], "2": []}}
+
+
+def test_a_threshold_in_months_is_met_in_days():
+    from oncologic.authoring.boundaries import points
+    assert points(90) == [89, 90, 91]
+    assert points(91.3125) == [91, 91.3125, 92]  # 3mo
+
+
+def test_saved_boundaries_run_as_rule_tests_and_catch_an_edited_threshold(tmp_path):
+    folder = _kb(tmp_path, BOUNDARY_TESTS)
+    saved = folder / "boundaries.tests.yaml"
+    res = _run(folder, "--boundaries", "tfi", "--save", str(saved))
+    assert res.exit_code == 0
+    assert _run(folder, "boundaries").exit_code == 0  # the outcomes as they are now
+    text = saved.read_text()
+    assert "tfi = 89d from second line" in text and "tfi: 89d" in text
+    rules = folder / "rules.rules"
+    rules.write_text(rules.read_text().replace("tfi < 90d", "tfi < 3mo"))
+    status, out = _json(folder, "boundaries")
+    assert status == 1
+    failed = sorted(t["name"].split(" from ")[0] for t in out["tests"] if not t["ok"])
+    assert failed == ["tfi = 90d", "tfi = 91d"]
+
+
+def test_boundaries_move_the_later_date_of_a_derived_duration(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: dated\n    patient: {tfi: null, first_line_end_date: 2026-01-15, "
+                           "progression_date: 2026-02-01}\n")
+    saved = tmp_path / "saved.tests.yaml"
+    assert _run(folder, "--boundaries", "tfi", "--save", str(saved)).exit_code == 0
+    text = saved.read_text()
+    for day in ("2026-04-14", "2026-04-15", "2026-04-16"):  # 2026-01-15 + 89, 90, 91 days
+        assert f"progression_date: '{day}'" in text or f"progression_date: {day}" in text
