@@ -240,5 +240,46 @@ def schema():
     click.echo(json.dumps(Result.json_schema(), indent=2))
 
 
+
+# ---- test ----
+
+@main.command("test")
+@click.argument("pattern", required=False)
+@KB
+@FORMAT
+@LANG
+@click.option("--coverage-required", is_flag=True,
+              help="A rule no test reaches is a failure (exit 1), as a test that fails.")
+@click.option("--boundaries", is_flag=True,
+              help="Instead of running the tests: patients just below, at and above every threshold a rule "
+                   "compares with, from the tests' patients, and the conclusions that flip.")
+@click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
+              help="With --boundaries: write the boundary patients and their current outcomes as a rule-test file.")
+@guarded
+def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save):
+    """Run the rule tests (*.tests.yaml beside the rule files) whose file path or name contains
+    PATTERN: PASS/FAIL per test, each failure with the expected and actual sets and the why-not,
+    then the rules no test reaches. Exit 0 all pass, 1 a test fails, 2 bad input."""
+    import json
+    from .authoring import ruletests
+    if save and not boundaries:
+        _fail("error: --save goes with --boundaries", 2)
+    kb = _kb(kb_dir)
+    tests = ruletests.load_tests(kb, kb_dir, None if boundaries else pattern)
+    if boundaries:
+        from .authoring import boundaries as b
+        found = b.boundaries(kb, tests, pattern)
+        if save:
+            count = b.save(kb, found, save)
+            click.echo(f"wrote {count} boundary tests to {save}", err=True)
+        click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
+        return
+    report = ruletests.run(kb, tests, lang, coverage_required)
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if fmt == "json" else ruletests.render_text(report))
+    if not report.ok:
+        sys.stdout.flush()
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -424,14 +424,17 @@ def _loader_class():
 _Loader = None
 
 
-def parse_yaml(text: str, where: str) -> Any:
-    """One YAML document, read with the YAML 1.2 core schema."""
+def parse_yaml(text: str, where: str, with_node: bool = False) -> Any:
+    """One YAML document, read with the YAML 1.2 core schema. ``with_node``: ``(value, node)``,
+    the composed node tree beside the value (its marks give the line of every key and entry:
+    rule-test files name the line of each test and expectation)."""
     import yaml
     loader = None
     try:
         loader = _loader_class()(text)  # its reader refuses unprintable characters here
         node = loader.get_single_node()
-        return loader.construct_document(node) if node is not None else None
+        value = loader.construct_document(node) if node is not None else None
+        return (value, node) if with_node else value
     except _Problem as problem:
         at = f" (line {problem.mark.line + 1}, column {problem.mark.column + 1})" if problem.mark else ""
         raise PatientError(where, problem.message + at, problem.attribute) from None

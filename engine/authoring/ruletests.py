@@ -1,0 +1,754 @@
+"""Rule tests: ``*.tests.yaml`` files beside the rule files, run against the knowledge base
+(``oncologic test``; the format is docs/rule-tests.md).
+
+In: a knowledge-base folder (default: the shipped ``facts/``) and an optional PATTERN. The test
+files under the folder are read with the records' YAML 1.2 safe loader
+(:func:`oncologic.records.reading.parse_yaml`, with the node tree for line numbers); each test's
+patient is merged (file ``patient``, ``extends``, ``patient_file``, ``null`` removes) and
+validated as ``recommend`` validates a record; every id an expectation names must be one the
+knowledge base declares.
+
+Out: a :class:`Report` — per test, ``ok`` and its failures (section, expected, actual, missing
+from the answer, not expected, gradings that differ, the why-not of each expected id that is
+absent) — and the rule coverage (the rules no test's patient reaches: a rule is reached when its
+node is certainly true for the patient). :func:`render_text` and :meth:`Report.to_dict` write it.
+
+Errors: :class:`TestFileError` (an :class:`~oncologic.errors.OncologicError`: exit 2) for every
+problem of the test files at once — malformed YAML, an unknown key, an unknown id (with a
+did-you-mean), an invalid patient — each naming the file, the line and the test.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import OncologicError, PatientError, visible
+
+SUFFIX = ".tests.yaml"
+SECTIONS = ("recommended", "possible", "not_recommended", "possibly_not_recommended", "contraindicated",
+            "concepts", "missing", "verdicts")
+GRADED = ("recommended", "possible", "not_recommended", "possibly_not_recommended")
+REGIMEN_SECTIONS = GRADED + ("contraindicated",)
+TEST_KEYS = ("test", "source", "patient", "extends", "patient_file") + SECTIONS
+FILE_KEYS = ("patient", "sets", "tests")
+GRADING_KEYS = ("strength", "evidence", "consensus", "flags", "setting", "rule", "missing")
+STRENGTHS = ("strong", "moderate", "weak")
+VERDICTS = ("holds", "fails", "undecided")
+_CONSENSUS = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
+
+
+class TestFileError(OncologicError):
+    """Bad input in rule-test files: every problem found, one a line (``FILE:LINE: ...``)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems) + f"\n{len(problems)} problem(s) in the rule-test files")
+
+
+# -- the tests as read -------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Expectation:
+    """One section of a test: ``mode`` exact or includes; ``ids`` id → grading spec (a dict of
+    the keys to check, possibly empty) or, for verdicts, the verdict; ``excludes`` ids."""
+
+    section: str
+    line: int
+    mode: str
+    ids: dict[str, Any]
+    excludes: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # id -> its grading as written
+
+
+@dataclass(eq=False)
+class RuleTest:
+    __test__ = False
+
+    name: str
+    file: str
+    line: int
+    record: dict
+    expectations: list[Expectation]
+    source: str | None = None
+    patient: Any = None  # the validated Patient
+
+
+@dataclass(eq=False)
+class Failure:
+    section: str
+    line: int
+    mode: str
+    expected: list[str]
+    actual: list[str]
+    missing: list[str]
+    unexpected: list[str]
+    gradings: list[dict] = field(default_factory=list)  # {"id", "expected", "actual"}
+    why_not: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"section": self.section, "line": self.line, "mode": self.mode, "expected": self.expected,
+                "actual": self.actual, "missing": self.missing, "unexpected": self.unexpected,
+                "gradings": self.gradings, "why_not": self.why_not}
+
+
+@dataclass(eq=False)
+class Outcome:
+    test: RuleTest
+    failures: list[Failure]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass(eq=False)
+class Report:
+    outcomes: list[Outcome]
+    rules: int
+    unreached: list[tuple[str, str, int]]  # (rule id, file, line)
+    coverage_required: bool = False
+
+    @property
+    def passed(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not (self.coverage_required and self.unreached)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "passed": self.passed, "failed": self.failed,
+                "tests": [{"name": o.test.name, "file": o.test.file, "line": o.test.line, "ok": o.ok,
+                           "failures": [f.to_dict() for f in o.failures]} for o in self.outcomes],
+                "coverage": {"rules": self.rules, "reached": self.rules - len(self.unreached),
+                             "unreached": [{"rule": r, "file": f, "line": l} for r, f, l in self.unreached]}}
+
+
+# -- finding and reading ------------------------------------------------------------------------
+
+def kb_folder(kb_dir) -> tuple[Path, str]:
+    """The knowledge-base folder and how its paths are shown (``facts`` for the shipped one),
+    as the compiler shows rule files."""
+    from ..compile.build import _folder
+    return _folder(kb_dir)
+
+
+def test_files(kb_dir=None) -> list[tuple[Path, str]]:
+    """Every ``*.tests.yaml`` under the knowledge-base folder: (path, shown path), sorted."""
+    directory, display = kb_folder(kb_dir)
+    found = sorted(p for p in directory.rglob(f"*{SUFFIX}") if p.is_file())
+    return [(p, os.path.join(display, str(p.relative_to(directory)))) for p in found]
+
+
+class _Lines:
+    """The line of every key of a mapping and every entry of a list, from the composed nodes."""
+
+    def __init__(self, node, data):
+        self.table: dict[int, Any] = {}
+        self._walk(node, data)
+
+    def _walk(self, node, data) -> None:
+        from yaml.nodes import MappingNode, SequenceNode
+        if isinstance(node, MappingNode) and isinstance(data, dict):
+            self.table[id(data)] = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+            for k, v in node.value:
+                self._walk(v, data.get(k.value))
+        elif isinstance(node, SequenceNode) and isinstance(data, list):
+            self.table[id(data)] = [c.start_mark.line + 1 for c in node.value]
+            for c, d in zip(node.value, data):
+                self._walk(c, d)
+
+    def of(self, container, key, default: int) -> int:
+        lines = self.table.get(id(container))
+        try:
+            return lines[key] if lines is not None else default
+        except (KeyError, IndexError, TypeError):
+            return default
+
+
+class Vocabulary:
+    """The ids an expectation may name, with labels for the did-you-mean."""
+
+    def __init__(self, compiled):
+        checked = compiled.checked
+        self.compiled = compiled
+        self.items = {name: [t for _, t in item.labels] for name, item in checked.items.items()}
+        self.regimens = sorted({compiled.nodes[k].name for k in compiled.regimens}
+                               | {n_id for r in checked.rules if r.kind == "recommendation" for n_id in _regimen_ids(r)})
+        self.concepts = {name: [t for r in checked.rules_for(name) for _, t in r.labels] for name in checked.concepts}
+        self.attributes = {name: [t for _, t in a.labels] for name, a in checked.attributes.items()}
+        self.rules = {r.id: [] for r in checked.rules}
+
+    def problem(self, section: str, ident: str) -> str | None:
+        """Why ``ident`` cannot be named in ``section``, or None."""
+        from ..model.similar import did_you_mean
+        if section in REGIMEN_SECTIONS:
+            if ident in self.regimens or ident in self.items:
+                return None
+            parts = ident.split("+")
+            if len(parts) > 1 and all(p in self.items for p in parts):
+                ordered = "+".join(sorted(parts))
+                return None if ordered == ident else \
+                    f"'{ident}': a regimen id lists its items in alphabetical order: '{ordered}'"
+            table = {**{r: [] for r in self.regimens}, **self.items}
+            what = "a recommendation id or item"
+        elif section == "concepts":
+            if ident in self.concepts:
+                return None
+            table, what = self.concepts, "a concept or setting"
+        elif section == "missing":
+            if ident in self.attributes:
+                return None
+            table, what = self.attributes, "an attribute"
+        else:  # verdicts: what explain takes
+            if ident in self.concepts or ident in self.regimens or ident in self.rules:
+                return None
+            table = {**self.concepts, **{r: [] for r in self.regimens}, **self.rules}
+            what = "a concept, setting, recommendation id or rule id"
+        return f"unknown id '{ident}': not {what} of this knowledge base{did_you_mean(ident, table)}"
+
+
+def _regimen_ids(rule) -> list[str]:
+    from ..lang.nodes import regimen_id
+    return [regimen_id(items) for items in rule.regimens]
+
+
+def load_tests(kb, kb_dir=None, pattern: str | None = None, files=None) -> list[RuleTest]:
+    """Every rule test under the knowledge-base folder whose file path or name contains
+    ``pattern``, its patient merged and validated against ``kb`` (a KnowledgeBase). Raises
+    :class:`TestFileError` with every problem of every file read."""
+    vocabulary = Vocabulary(kb.compiled)
+    problems: list[str] = []
+    tests: list[RuleTest] = []
+    for path, shown in (files if files is not None else test_files(kb_dir)):
+        tests += _read_file(kb, vocabulary, path, shown, pattern, problems)
+    if problems:
+        raise TestFileError(sorted(problems, key=_place))
+    return tests
+
+
+def _place(problem: str) -> tuple:
+    match = re.match(r"(.*?):([0-9]+):", problem)
+    return (match.group(1), int(match.group(2))) if match else (problem, 0)
+
+
+def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[str]) -> list[RuleTest]:
+    from ..model.similar import did_you_mean
+    from ..records.reading import parse_yaml
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(f"{shown}: cannot be read: {err}")
+        return []
+    try:
+        data, node = parse_yaml(text, shown, with_node=True)
+    except PatientError as err:
+        problems.append(visible(str(err)).replace("attribute '", "key '"))
+        return []
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        problems.append(f"{shown}:1: a rule-test file is a mapping with 'tests' (and optionally 'patient', 'sets')")
+        return []
+    lines = _Lines(node, data)
+
+    def bad(line: int, message: str, test: str | None = None) -> None:
+        problems.append(visible(f"{shown}:{line}: " + (f"test '{test}': " if test else "") + message))
+
+    for key in data:
+        if key not in FILE_KEYS:
+            bad(lines.of(data, key, 1), f"unknown key '{key}' (a file has {', '.join(FILE_KEYS)})"
+                + did_you_mean(key, {k: [] for k in FILE_KEYS}))
+    base = data.get("patient") or {}
+    if not isinstance(base, dict):
+        bad(lines.of(data, "patient", 1), "'patient' is a mapping of attribute values")
+        base = {}
+    sets = data.get("sets") or {}
+    if not isinstance(sets, dict):
+        bad(lines.of(data, "sets", 1), "'sets' is a mapping of named groups of expectations")
+        sets = {}
+    for name in sets:
+        if name in vocabulary.regimens or name in vocabulary.items or name in vocabulary.concepts:
+            bad(lines.of(sets, name, 1), f"set name '{name}' is an id the knowledge base declares; name the set otherwise")
+    entries = data.get("tests")
+    if not isinstance(entries, list):
+        bad(lines.of(data, "tests", 1), "'tests' is a list of tests (each begins with '- test: NAME')")
+        return []
+    raw: dict[str, tuple[dict, int]] = {}
+    for i, entry in enumerate(entries):
+        line = lines.of(entries, i, 1)
+        if not isinstance(entry, dict) or not isinstance(entry.get("test"), str) or not entry["test"].strip():
+            bad(line, "a test is a mapping that begins with 'test: NAME'")
+            continue
+        if entry["test"] in raw:
+            bad(line, f"test '{entry['test']}' is written twice (first at line {raw[entry['test']][1]}); names are unique within a file")
+            continue
+        raw[entry["test"]] = (entry, line)
+
+    merged: dict[str, dict | None] = {}
+
+    def record_of(name: str, chain: tuple = ()) -> dict | None:
+        if name in merged:
+            return merged[name]
+        entry, line = raw[name]
+        if name in chain:
+            bad(line, f"'extends' goes round in a circle: {' -> '.join([*chain, name])}", name)
+            return None
+        if "extends" in entry:
+            parent = entry["extends"]
+            if parent not in raw:
+                bad(lines.of(entry, "extends", line), f"extends '{parent}': no such test in this file"
+                    + did_you_mean(str(parent), {k: [] for k in raw}), name)
+                merged[name] = None
+                return None
+            start = record_of(parent, (*chain, name))
+            if start is None:
+                merged[name] = None
+                return None
+        elif "patient_file" in entry:
+            start = _patient_file(path, entry["patient_file"])
+            if isinstance(start, str):
+                bad(lines.of(entry, "patient_file", line), start, name)
+                merged[name] = None
+                return None
+        else:
+            start = base
+        over = entry.get("patient") or {}
+        if not isinstance(over, dict):
+            bad(lines.of(entry, "patient", line), "'patient' is a mapping of attribute values", name)
+            merged[name] = None
+            return None
+        record = dict(start)
+        for key, value in over.items():
+            if value is None:
+                record.pop(key, None)
+            else:
+                record[key] = value
+        merged[name] = record
+        return record
+
+    tests = []
+    for name, (entry, line) in raw.items():
+        record = record_of(name)
+        for key in entry:
+            if key not in TEST_KEYS:
+                bad(lines.of(entry, key, line), f"unknown key '{key}'" + did_you_mean(key, {k: [] for k in TEST_KEYS}), name)
+        expectations = []
+        for section in SECTIONS:
+            if section in entry:
+                found = _expectation(section, entry[section], lines.of(entry, section, line), sets, lines, vocabulary,
+                                     lambda at, msg, name=name: bad(at, msg, name))
+                if found is not None:
+                    expectations.append(found)
+        if pattern and pattern not in shown and pattern not in name:
+            continue
+        if record is None:
+            continue
+        record = dict(record)
+        record.setdefault("id", name)
+        test = RuleTest(name, shown, line, record, expectations, entry.get("source"))
+        try:
+            test.patient = kb.patient(record, source=f"{shown}:{line}: test '{name}'")
+        except PatientError as err:
+            over = entry.get("patient") if isinstance(entry.get("patient"), dict) else {}
+            at = lines.of(over, err.attribute, line) if err.attribute in over else line
+            problems.append(visible(str(err)).replace(f"{shown}:{line}:", f"{shown}:{at}:", 1))
+            continue
+        tests.append(test)
+    return tests
+
+
+def _patient_file(test_file: Path, written) -> dict | str:
+    """The record of a ``patient_file`` (relative to the test file), or why it cannot be used."""
+    from ..records.reading import read_entries
+    if not isinstance(written, str):
+        return "'patient_file' is the path of a .json/.yaml record"
+    try:
+        entries = list(read_entries(test_file.parent / written))
+    except PatientError as err:
+        return f"patient_file: {err}"
+    if len(entries) != 1:
+        return f"patient_file '{written}' holds {len(entries)} records; one is needed"
+    raw = entries[0][2]
+    if isinstance(raw, PatientError):
+        return f"patient_file: {raw}"
+    if not isinstance(raw, dict):
+        return f"patient_file '{written}' does not hold a record (a mapping of attribute values)"
+    return raw
+
+
+def _expectation(section, value, line, sets, lines, vocabulary, bad) -> Expectation | None:
+    """One section as written → an :class:`Expectation`, or None after reporting what is wrong."""
+    if section == "verdicts":
+        if not isinstance(value, dict):
+            bad(line, "'verdicts' is a mapping GOAL: holds | fails | undecided")
+            return None
+        out = Expectation(section, line, "includes", {})
+        for goal, verdict in value.items():
+            at = lines.of(value, goal, line)
+            if verdict not in VERDICTS:
+                bad(at, f"verdict of '{goal}' is {verdict!r}; write holds, fails or undecided")
+                continue
+            problem = vocabulary.problem(section, str(goal))
+            if problem:
+                bad(at, problem)
+                continue
+            out.ids[str(goal)] = verdict
+        return out
+    if isinstance(value, dict) and value and set(value) <= {"includes", "excludes"}:
+        out = Expectation(section, line, "includes", {})
+        if "includes" in value:
+            _entries(section, value["includes"], lines.of(value, "includes", line), sets, lines, vocabulary, bad, out, ())
+        excludes = value.get("excludes") or []
+        if not isinstance(excludes, list):
+            bad(lines.of(value, "excludes", line), "'excludes' is a list of ids")
+            excludes = []
+        for i, ident in enumerate(excludes):
+            at = lines.of(excludes, i, line)
+            for name in _expand(ident, sets, bad, at):
+                problem = vocabulary.problem(section, name)
+                if problem:
+                    bad(at, problem)
+                else:
+                    out.excludes.append(name)
+        return out
+    out = Expectation(section, line, "exact", {})
+    _entries(section, value, line, sets, lines, vocabulary, bad, out, ())
+    return out
+
+
+def _expand(ident, sets, bad, at) -> list[str]:
+    """A set name → its ids (a set used in ``excludes``: only its ids); an id → itself."""
+    if not isinstance(ident, str):
+        bad(at, f"{ident!r} is not an id")
+        return []
+    if ident in sets:
+        group = sets[ident]
+        return [e if isinstance(e, str) else next(iter(e)) for e in group] if isinstance(group, list) else \
+            list(group) if isinstance(group, dict) else []
+    return [ident]
+
+
+def _entries(section, value, line, sets, lines, vocabulary, bad, out: Expectation, seen: tuple) -> None:
+    """Add the ids (with gradings) of a list or mapping, expanding set names, to ``out``."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        pairs = [(k, v, lines.of(value, k, line)) for k, v in value.items()]
+    elif isinstance(value, list):
+        pairs = []
+        for i, entry in enumerate(value):
+            at = lines.of(value, i, line)
+            if isinstance(entry, dict) and len(entry) == 1:
+                (k, v), = entry.items()
+                pairs.append((k, v, at))
+            elif isinstance(entry, str):
+                pairs.append((entry, None, at))
+            else:
+                bad(at, f"{section}: an entry is an id, a set name or 'ID: GRADING'; got {entry!r}")
+    else:
+        bad(line, f"{section}: write a list of ids, a mapping ID: GRADING, or includes/excludes")
+        return
+    for ident, grading, at in pairs:
+        ident = str(ident)
+        if ident in sets and ident not in vocabulary.regimens:
+            if grading is not None:
+                bad(at, f"set '{ident}' takes no grading (its entries carry theirs)")
+            if ident in seen:
+                bad(at, f"set '{ident}' includes itself")
+                continue
+            _entries(section, sets[ident], lines.of(sets, ident, at), sets, lines, vocabulary, bad, out, (*seen, ident))
+            continue
+        problem = vocabulary.problem(section, ident)
+        if problem:
+            bad(at, problem)
+            continue
+        spec = {}
+        if grading is not None:
+            if section not in GRADED:
+                bad(at, f"{section}: '{ident}' takes no grading (gradings are checked on {', '.join(GRADED)})")
+                continue
+            try:
+                spec = parse_grading(grading, section)
+            except ValueError as err:
+                bad(at, f"grading of '{ident}': {err}")
+                continue
+            out.written[ident] = grading_text(spec)
+        out.ids[ident] = spec
+
+
+def parse_grading(written, section: str = "recommended") -> dict:
+    """A grading as written → the keys to check: ``strong I 92%`` → strength, evidence,
+    consensus (what the string leaves out must be null; ``ungraded`` all three null); a mapping
+    → its keys as given. For not_recommended a string states the consensus only. Raises
+    ValueError saying what is wrong."""
+    from ..records.reading import Written
+    if isinstance(written, (int, float, Written)) and not isinstance(written, bool):
+        written = f"{getattr(written, 'value', written)}%" if section.endswith("not_recommended") else str(written)
+    if isinstance(written, str):
+        tokens = written.split()
+        if not tokens:
+            return {}
+        if section.endswith("not_recommended"):
+            if len(tokens) != 1 or not (_CONSENSUS.match(tokens[0]) or tokens[0] == "ungraded"):
+                raise ValueError(f"'{written}': a not-recommended statement's grading is its consensus only ('46%')")
+            match = _CONSENSUS.match(tokens[0])
+            return {"consensus": _number(match.group(1)) if match else None}
+        if tokens == ["ungraded"]:
+            return {"strength": None, "evidence": None, "consensus": None}
+        spec: dict[str, Any] = {}
+        for token in tokens:
+            match = _CONSENSUS.match(token)
+            key, val = ("strength", token) if token in STRENGTHS else ("consensus", _number(match.group(1))) if match \
+                else ("evidence", token) if re.fullmatch(r"I|II|III|IV|V|[1-5][A-Da-d]?|[A-D]", token) else (None, None)
+            if key is None:
+                raise ValueError(f"'{token}' is not a strength ({', '.join(STRENGTHS)}), an evidence level (I..V) "
+                                 "or a consensus (92%)")
+            if key in spec:
+                raise ValueError(f"'{written}' gives the {key} twice")
+            spec[key] = val
+        return {"strength": None, "evidence": None, "consensus": None, **spec}
+    if isinstance(written, dict):
+        for key in written:
+            if key not in GRADING_KEYS:
+                raise ValueError(f"unknown key '{key}' (a grading has {', '.join(GRADING_KEYS)})")
+        spec = {}
+        for key, val in written.items():
+            if key in ("flags", "missing"):
+                if val is not None and not (isinstance(val, list) and all(isinstance(v, str) for v in val)):
+                    raise ValueError(f"'{key}' is a list of names")
+                spec[key] = sorted(val or [])
+            elif key == "consensus" and val is not None:
+                val = getattr(val, "value", val)
+                if isinstance(val, str) and _CONSENSUS.match(val):
+                    val = _number(_CONSENSUS.match(val).group(1))
+                if isinstance(val, bool) or not isinstance(val, (int, float)):
+                    raise ValueError(f"consensus {val!r} is a number (92)")
+                spec[key] = val
+            else:
+                spec[key] = val
+        return spec
+    raise ValueError(f"{written!r}: write e.g. 'strong I 92%' or a mapping strength/evidence/consensus")
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def grading_text(spec: dict | None) -> str:
+    """A grading spec or actual grading for a person: ``strong I 92%``, ``ungraded``, or
+    ``key=value`` pairs for the other keys."""
+    if not spec:
+        return "-"
+    main = [spec.get("strength"), spec.get("evidence"),
+            f"{spec['consensus']}%" if spec.get("consensus") is not None else None]
+    parts = [p for p in main if p]
+    if not parts and all(k in spec for k in ("strength", "evidence", "consensus")):
+        parts = ["ungraded"]
+    elif not parts and "consensus" in spec and spec["consensus"] is None and len(spec) == 1:
+        parts = ["ungraded"]
+    parts += [f"{k}={v}" for k, v in spec.items() if k not in ("strength", "evidence", "consensus")]
+    return " ".join(parts)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def _answers(result) -> dict[str, dict[str, Any]]:
+    """Each section of a result: id → the entry (the object the gradings are read from)."""
+    return {
+        "recommended": {r.id: r for r in result.recommendations},
+        "possible": {p.id: p for p in result.possible},
+        "not_recommended": {x.id: x for x in result.not_recommended},
+        "possibly_not_recommended": {x.id: x for x in result.possibly_not_recommended},
+        "contraindicated": {c.id: c for c in result.contraindicated},
+        "concepts": {d: None for d in result.derived},
+        "missing": {m.attribute: None for m in result.missing},
+    }
+
+
+def actual_grading(entry, keys) -> dict:
+    """The keys of a grading spec, read from an answer's entry."""
+    graded = getattr(entry, "recommendation", entry)  # a possible one carries its recommendation
+    out = {}
+    for key in keys:
+        if key == "flags":
+            out[key] = sorted(f.kind for f in getattr(entry, "flags", []))
+        elif key == "missing":
+            out[key] = sorted(getattr(entry, "missing", []))
+        elif key == "rule":
+            out[key] = graded.rule.id
+        else:
+            out[key] = getattr(graded, key, None)
+    return out
+
+
+def run(kb, tests: list[RuleTest], lang: str = "en", coverage_required: bool = False) -> Report:
+    """Evaluate every test's patient (one batch), compare, and measure the rule coverage."""
+    from ..reason.evaluate import evaluate_all
+    patients = [t.patient for t in tests]
+    results = list(kb.evaluate_many(patients, lang)) if patients else []
+    reached: set[str] = set()
+    compiled = kb.compiled
+    for start in range(0, len(patients), kb.BATCH):
+        for ev in evaluate_all(compiled, kb.backend, patients[start:start + kb.BATCH]):
+            reached.update(rule for rule, node in compiled.rule_node.items() if ev.value(node) is True)
+    words = _words(kb, lang)
+    outcomes = [Outcome(t, _compare(kb, t, res, words)) for t, res in zip(tests, results)]
+    rules = compiled.checked.rules
+    unreached = [(r.id, r.pos.file, r.pos.line) for r in rules if r.id not in reached]
+    return Report(outcomes, len(rules), unreached, coverage_required)
+
+
+def _words(kb, lang):
+    from ..report.words import Words
+    checked = kb.compiled.checked
+    return Words(lang, checked.label, checked.value_label)
+
+
+def _compare(kb, test: RuleTest, result, words) -> list[Failure]:
+    answers = _answers(result)
+    failures = []
+    for exp in test.expectations:
+        if exp.section == "verdicts":
+            failure = _verdicts(kb, test, exp, words)
+        else:
+            failure = _section(kb, test, exp, answers, words)
+        if failure is not None:
+            failures.append(failure)
+    return failures
+
+
+def _section(kb, test, exp: Expectation, answers, words) -> Failure | None:
+    actual = answers[exp.section]
+    expected = set(exp.ids)
+    missing = sorted(expected - set(actual))
+    if exp.mode == "exact":
+        unexpected = sorted(set(actual) - expected)
+    else:
+        unexpected = sorted(set(exp.excludes) & set(actual))
+    gradings = []
+    for ident, spec in exp.ids.items():
+        if spec and ident in actual:
+            got = actual_grading(actual[ident], spec)
+            if got != spec:
+                gradings.append({"id": ident, "expected": grading_text(spec), "actual": grading_text(got)})
+    if not (missing or unexpected or gradings):
+        return None
+    why = {ident: _why_not(kb, test, ident, exp.section, answers, words) for ident in missing}
+    shown_expected = sorted(expected) if exp.mode == "exact" else sorted(expected) + [f"not {x}" for x in exp.excludes]
+    return Failure(exp.section, exp.line, exp.mode, shown_expected, sorted(actual), missing, unexpected, gradings, why)
+
+
+def _verdicts(kb, test, exp: Expectation, words) -> Failure | None:
+    wrong, gradings, why = [], [], {}
+    for goal, verdict in exp.ids.items():
+        got = kb.explain(test.patient, goal).verdict
+        if got != verdict:
+            wrong.append(goal)
+            gradings.append({"id": goal, "expected": verdict, "actual": got})
+            if verdict == "holds":
+                why[goal] = _why_not(kb, test, goal, "verdicts", {}, words)
+    if not wrong:
+        return None
+    return Failure("verdicts", exp.line, "includes", [f"{g}: {v}" for g, v in exp.ids.items()],
+                   [g["id"] + ": " + g["actual"] for g in gradings], [], [], gradings, why)
+
+
+WHERE = {"recommended": "recommended (certain)", "possible": "possible", "not_recommended": "not recommended",
+         "possibly_not_recommended": "possibly not recommended", "contraindicated": "contraindicated"}
+
+
+def _why_not(kb, test, ident: str, section: str, answers, words, limit: int = 6) -> list[str]:
+    """Why ``ident`` is absent: where the answer has it instead, then for each rule that could
+    conclude it the failed conditions with the patient's values and the missing data."""
+    from ..errors import GoalError
+    lines = [f"it is {WHERE[other]} instead" for other in REGIMEN_SECTIONS
+             if other != section and ident in answers.get(other, {})]
+    if section == "missing":
+        return lines
+    try:
+        wn = kb.why_not(test.patient, ident)
+    except GoalError:
+        return lines + ["no rule concludes it"]
+    if wn.holds:
+        return lines + [f"{ident} holds (verdict {wn.verdict})"]
+    if wn.verdict == "undecided" and wn.missing:
+        lines.append(f"undecided: missing {', '.join(wn.missing)}")
+    for attempt in _attempts(wn.attempts):
+        if len(lines) >= limit:
+            lines.append("...")
+            break
+        why = [words.condition(c) + (" (missing)" if c.holds is None else "") for c in attempt.failed]
+        if attempt.missing:
+            why.append("missing: " + ", ".join(attempt.missing))
+        if attempt.removed_by:
+            why.append("removed by " + ", ".join(r.rule.id for r in attempt.removed_by))
+        if why:
+            lines.append(f"{attempt.rule.id} ({attempt.rule.file}:{attempt.rule.line}): " + "; ".join(why))
+    return lines
+
+
+def _attempts(attempts):
+    """The attempts and their sub-attempts (the concepts they need), depth first."""
+    from ..reason.results import Attempt
+    for attempt in attempts:
+        yield attempt
+        yield from _attempts([c for c in attempt.children if isinstance(c, Attempt)])
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+def failure_lines(outcome: Outcome) -> list[str]:
+    """A failed test's failures, for a person: one block per section."""
+    out = []
+    for f in outcome.failures:
+        out.append(f"  {f.section} (line {f.line}, {f.mode}):")
+        if f.section == "verdicts":
+            for g in f.gradings:
+                out.append(f"    {g['id']}: expected {g['expected']}, got {g['actual']}")
+        else:
+            out.append(f"    expected: {_names(f.expected)}")
+            out.append(f"    actual:   {_names(f.actual)}")
+            if f.missing:
+                out.append(f"    missing from the answer: {_names(f.missing)}")
+            if f.unexpected:
+                out.append(f"    not expected: {_names(f.unexpected)}")
+            for g in f.gradings:
+                out.append(f"    grading of {g['id']}: expected {g['expected']}, got {g['actual']}")
+        for ident, why in f.why_not.items():
+            if why:
+                out.append(f"    why not {ident}:")
+                out += [f"      {line}" for line in why]
+    return out
+
+
+def _names(ids) -> str:
+    return ", ".join(ids) if ids else "(none)"
+
+
+def render_text(report: Report) -> str:
+    lines = []
+    for o in report.outcomes:
+        t = o.test
+        lines.append(f"{'PASS' if o.ok else 'FAIL'} {t.file}:{t.line}  {t.name}")
+        if not o.ok:
+            lines += failure_lines(o)
+    reached = report.rules - len(report.unreached)
+    lines.append(f"coverage: {reached}/{report.rules} rules reached by a test")
+    for rule, file, line in report.unreached:
+        lines.append(f"  not reached: {rule}  {file}:{line}")
+    count = f"{len(report.outcomes)} tests: {report.passed} passed, {report.failed} failed"
+    if report.coverage_required and report.unreached:
+        count += f"; {len(report.unreached)} rule(s) not reached (coverage required)"
+    lines.append(count)
+    return "\n".join(visible(line) for line in lines)

@@ -1,0 +1,406 @@
+"""Rule tests (docs/rule-tests.md): every rule test shipped beside the rules passes, every rule
+of the shipped knowledge base is reached by one, and the runner itself (`oncologic test`) on a
+small knowledge base: comparisons, gradings, sets, patients, bad input, coverage, JSON."""
+from __future__ import annotations
+
+import functools
+import json
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from minikb import write_kb
+from support import shipped_kb
+
+from oncologic.authoring import ruletests
+from oncologic.cli import main
+
+
+# -- the shipped knowledge base -----------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _shipped():
+    """(tests, report) of the shipped rule tests, or the load error's message."""
+    kb = shipped_kb()
+    try:
+        tests = ruletests.load_tests(kb)
+    except ruletests.TestFileError as err:
+        return str(err), None
+    return tests, ruletests.run(kb, tests)
+
+
+def _shipped_ids() -> list[str]:
+    tests, _ = _shipped()
+    if isinstance(tests, str):
+        return ["<the rule-test files>"]
+    return [f"{t.file}::{t.name}" for t in tests]
+
+
+@pytest.mark.parametrize("test_id", _shipped_ids())
+def test_shipped_rule_test(test_id):
+    tests, report = _shipped()
+    assert not isinstance(tests, str), tests  # bad input in a shipped test file
+    outcome = next(o for o in report.outcomes if f"{o.test.file}::{o.test.name}" == test_id)
+    assert outcome.ok, "\n" + "\n".join([f"FAIL {outcome.test.file}:{outcome.test.line}  {outcome.test.name}",
+                                         *ruletests.failure_lines(outcome)])
+
+
+def test_every_shipped_rule_is_reached_by_a_rule_test():
+    tests, report = _shipped()
+    assert not isinstance(tests, str), tests
+    assert report.unreached == [], "rules no rule test reaches:\n" + "\n".join(
+        f"  {rule}  {file}:{line}" for rule, file, line in report.unreached)
+
+
+# -- the runner on a small knowledge base -------------------------------------------------------
+
+RULES = """
+concept refractory
+  if histology = sclc and tfi < 90d
+  source doc "s1"
+
+setting second_line
+  if refractory and line = 2
+  source doc "s2"
+
+recommendation r.topotecan
+  recommend topotecan
+  for second_line
+  strength strong  evidence I  consensus 92%
+  source doc "t1"
+
+recommendation r.combo
+  recommend carboplatin + anlotinib
+  for second_line
+  strength weak  evidence V  consensus 68%
+  source doc "t2"
+
+recommendation r.bev
+  recommend bevacizumab
+  if refractory and ecog <= 1
+  source doc "t3"
+
+recommendation r.no_anlotinib
+  do not recommend anlotinib
+  if refractory and line >= 3
+  consensus 46%
+  source doc "t4"
+  because "not in third line"
+
+recommendation r.unreached
+  recommend bronchoscopy
+  if stenosis
+  source doc "t5"
+"""
+
+HEAD = """
+patient:
+  cancer: lung
+  histology: sclc
+  tfi: 45d
+  line: 2
+  ecog: 1
+  stenosis: false
+sets:
+  second:
+    topotecan: strong I 92%
+    anlotinib+carboplatin: weak V 68%
+"""
+
+
+def _kb(tmp_path, tests: str, name: str = "kb"):
+    folder = write_kb(tmp_path, RULES, name=name)
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + textwrap.dedent(tests), encoding="utf-8")
+    return folder
+
+
+def _run(folder, *args):
+    return CliRunner().invoke(main, ["test", "--kb", str(folder), *args])
+
+
+def _json(folder, *args):
+    res = _run(folder, "--format", "json", *args)
+    return res.exit_code, json.loads(res.output) if res.output.startswith("{") else res.output
+
+
+PASSING = """
+tests:
+  - test: second line
+    recommended: [second, bevacizumab]
+    possible: []
+    not_recommended: []
+    contraindicated: []
+    concepts: [refractory, second_line]
+    missing: []
+    verdicts: {refractory: holds, second_line: holds, r.no_anlotinib: fails}
+  - test: mapping form
+    recommended: {second:, bevacizumab: ungraded}
+  - test: third line
+    patient: {line: 3}
+    recommended: {bevacizumab: {strength: null, rule: r.bev}}
+    not_recommended: {anlotinib: 46%}
+    concepts: {includes: [refractory], excludes: [second_line]}
+  - test: poor performance
+    extends: third line
+    patient: {ecog: 2}
+    recommended: []
+    not_recommended: [anlotinib]
+  - test: ecog unknown
+    patient: {ecog: null}
+    recommended: {includes: [topotecan], excludes: [bevacizumab]}
+    possible: {bevacizumab: {missing: [ecog], strength: null}}
+    missing: [ecog]
+  - test: from a file
+    patient_file: patients/late.json
+    patient: {tfi: 100d}
+    concepts: []
+    verdicts: {refractory: fails}
+"""
+
+
+def test_passing_tests_exit_0_and_report_each(tmp_path):
+    folder = _kb(tmp_path, PASSING)
+    (folder / "patients").mkdir()
+    (folder / "patients" / "late.json").write_text('{"cancer": "lung", "histology": "sclc", "line": 2}')
+    res = _run(folder)
+    assert res.exit_code == 0, res.output
+    shown = str(folder / "sclc.tests.yaml")
+    assert f"PASS {shown}:15  second line" in res.output
+    assert f"PASS {shown}:40  from a file" in res.output
+    assert res.output.splitlines()[-1] == "6 tests: 6 passed, 0 failed"
+    assert "coverage: 6/7 rules reached by a test" in res.output
+    assert f"not reached: r.unreached  {folder / 'rules.rules'}:34" in res.output
+
+
+def test_json_shape_and_coverage(tmp_path):
+    folder = _kb(tmp_path, PASSING.split("  - test: from a file")[0])
+    status, out = _json(folder)
+    assert status == 0
+    assert set(out) == {"ok", "passed", "failed", "tests", "coverage"}
+    assert (out["ok"], out["passed"], out["failed"]) == (True, 5, 0)
+    assert out["tests"][0] == {"name": "second line", "file": str(folder / "sclc.tests.yaml"), "line": 15,
+                               "ok": True, "failures": []}
+    assert out["coverage"] == {"rules": 7, "reached": 6,
+                               "unreached": [{"rule": "r.unreached", "file": str(folder / "rules.rules"), "line": 34}]}
+
+
+def test_coverage_required_makes_an_unreached_rule_a_failure(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    concepts: {includes: [refractory]}\n")
+    assert _run(folder).exit_code == 0
+    res = _run(folder, "--coverage-required")
+    assert res.exit_code == 1
+    assert "1 tests: 1 passed, 0 failed; 2 rule(s) not reached (coverage required)" in res.output
+
+
+FAILING = """
+tests:
+  - test: exact fails
+    recommended: [topotecan, bronchoscopy]
+  - test: grading fails
+    recommended:
+      includes: {topotecan: moderate I 92%, anlotinib+carboplatin: {consensus: 70}}
+      excludes: [bevacizumab]
+  - test: verdict fails
+    patient: {tfi: 90d}
+    verdicts: {refractory: holds}
+"""
+
+
+def test_a_failing_test_exits_1_with_expected_actual_and_why_not(tmp_path):
+    folder = _kb(tmp_path, FAILING)
+    res = _run(folder)
+    assert res.exit_code == 1
+    out = res.output
+    assert f"FAIL {folder / 'sclc.tests.yaml'}:15  exact fails" in out
+    assert "  recommended (line 16, exact):\n" \
+           "    expected: bronchoscopy, topotecan\n" \
+           "    actual:   anlotinib+carboplatin, bevacizumab, topotecan\n" \
+           "    missing from the answer: bronchoscopy\n" \
+           "    not expected: anlotinib+carboplatin, bevacizumab\n" \
+           "    why not bronchoscopy:\n" \
+           f"      r.unreached ({folder / 'rules.rules'}:34): stenosis = true (patient: false)\n" in out
+    assert "    not expected: bevacizumab\n" in out  # excluded, yet recommended
+    assert "    grading of topotecan: expected moderate I 92%, got strong I 92%\n" in out
+    assert "    grading of anlotinib+carboplatin: expected 70%, got 68%\n" in out
+    assert "    refractory: expected holds, got fails\n    why not refractory:\n" \
+           f"      refractory ({folder / 'rules.rules'}:2): tfi < 90 d (patient: 90 d)" in out
+    assert out.splitlines()[-1] == "3 tests: 0 passed, 3 failed"
+
+
+def test_failure_in_json(tmp_path):
+    folder = _kb(tmp_path, FAILING.split("  - test: grading")[0])
+    status, out = _json(folder)
+    assert status == 1 and out["ok"] is False and out["failed"] == 1
+    failure, = out["tests"][0]["failures"]
+    assert failure["section"] == "recommended" and failure["line"] == 16 and failure["mode"] == "exact"
+    assert failure["missing"] == ["bronchoscopy"]
+    assert failure["unexpected"] == ["anlotinib+carboplatin", "bevacizumab"]
+    assert failure["why_not"]["bronchoscopy"][0].startswith("r.unreached (")
+
+
+def test_pattern_selects_by_name_or_file(tmp_path):
+    folder = _kb(tmp_path, FAILING)
+    status, out = _json(folder, "verdict")
+    assert [t["name"] for t in out["tests"]] == ["verdict fails"]
+    status, out = _json(folder, "sclc.tests")
+    assert len(out["tests"]) == 3
+    status, out = _json(folder, "nothing like it")
+    assert (status, out["tests"]) == (0, [])
+
+
+@pytest.mark.parametrize("written, section, spec", [
+    ("strong I 92%", "recommended", {"strength": "strong", "evidence": "I", "consensus": 92}),
+    ("92% V weak", "possible", {"strength": "weak", "evidence": "V", "consensus": 92}),
+    ("moderate III", "recommended", {"strength": "moderate", "evidence": "III", "consensus": None}),
+    ("ungraded", "recommended", {"strength": None, "evidence": None, "consensus": None}),
+    ("46%", "not_recommended", {"consensus": 46}),
+    ({"consensus": None, "flags": ["conflict"]}, "recommended", {"consensus": None, "flags": ["conflict"]}),
+])
+def test_grading_forms(written, section, spec):
+    assert ruletests.parse_grading(written, section) == spec
+
+
+@pytest.mark.parametrize("written, section, message", [
+    ("strong VI 92%", "recommended", "'VI' is not a strength"),
+    ("strong weak", "recommended", "gives the strength twice"),
+    ("weak 46%", "not_recommended", "consensus only"),
+    ({"strenght": "weak"}, "recommended", "unknown key 'strenght'"),
+])
+def test_bad_gradings(written, section, message):
+    with pytest.raises(ValueError, match=message):
+        ruletests.parse_grading(written, section)
+
+
+def test_ungraded_checks_null(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    recommended: {includes: {topotecan: ungraded}}\n")
+    res = _run(folder)
+    assert res.exit_code == 1
+    assert "grading of topotecan: expected ungraded, got strong I 92%" in res.output
+
+
+def test_bad_input_exits_2_naming_file_line_and_test(tmp_path):
+    folder = _kb(tmp_path, """
+tests:
+  - test: a
+    recommended: [topotecn, anlotinib+carboplatin, carboplatin+anlotinib]
+    concepts: [refractroy]
+  - test: b
+    patient:
+      line: 2
+      ecog: 7
+    recomended: []
+  - test: c
+    extends: aa
+""")
+    res = _run(folder)
+    assert res.exit_code == 2
+    f = folder / "sclc.tests.yaml"
+    assert res.output.splitlines() == [
+        f"error: {f}:16: test 'a': unknown id 'topotecn': not a recommendation id or item of this knowledge base; "
+        "did you mean 'topotecan'?",
+        f"{f}:16: test 'a': 'carboplatin+anlotinib': a regimen id lists its items in alphabetical order: 'anlotinib+carboplatin'",
+        f"{f}:17: test 'a': unknown id 'refractroy': not a concept or setting of this knowledge base; did you mean 'refractory'?",
+        f"{f}:21: test 'b': attribute 'ecog': 7 is out of range; expected a whole number from 0 to 4",
+        f"{f}:22: test 'b': unknown key 'recomended'; did you mean 'recommended' or 'not_recommended'?",
+        f"{f}:24: test 'c': extends 'aa': no such test in this file; did you mean 'a'?",
+        "6 problem(s) in the rule-test files"]
+
+
+def test_malformed_yaml_exits_2_with_the_line(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: a\n    patient: {line: [}\n")
+    res = _run(folder)
+    assert res.exit_code == 2
+    assert f"{folder / 'sclc.tests.yaml'}: is not valid YAML at line 15, column" in res.output
+
+
+def test_set_names_must_not_be_ids(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n").parent / "kb"
+    (folder / "sclc.tests.yaml").write_text("sets:\n  topotecan: [bevacizumab]\ntests: []\n")
+    res = _run(folder)
+    assert res.exit_code == 2 and "set name 'topotecan' is an id the knowledge base declares" in res.output
+
+
+def test_patient_merge_null_removes_and_extends_chain(tmp_path):
+    folder = _kb(tmp_path, """
+tests:
+  - test: base
+    patient: {ecog: 0}
+  - test: child
+    extends: base
+    patient: {tfi: null, line: 3}
+  - test: grandchild
+    extends: child
+    patient: {id: given}
+""")
+    kb = __import__("oncologic").load(folder)
+    tests = {t.name: t for t in ruletests.load_tests(kb, folder)}
+    assert tests["base"].record == {"cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2, "ecog": 0,
+                                    "stenosis": False, "id": "base"}
+    assert "tfi" not in tests["child"].record and tests["child"].record["line"] == 3 and tests["child"].record["ecog"] == 0
+    assert tests["child"].patient.id == "child" and tests["grandchild"].patient.id == "given"
+    assert tests["grandchild"].record["line"] == 3
+
+
+# -- boundary patients --------------------------------------------------------------------------
+
+BOUNDARY_TESTS = """
+tests:
+  - test: second line
+  - test: dated
+    patient: {tfi: null, first_line_end_date: 2026-01-15, progression_date: 2026-02-01}
+"""
+
+
+def test_boundaries_report_what_flips_at_each_threshold(tmp_path):
+    folder = _kb(tmp_path, BOUNDARY_TESTS)
+    res = _run(folder, "--boundaries", "tfi")
+    assert res.exit_code == 0, res.output
+    rules = folder / "rules.rules"
+    assert res.output.splitlines() == [
+        "tfi at 90d:",
+        f"  tfi < 90d  (refractory, {rules}:3)",
+        "  from 'second line', 'dated':",
+        "    89d: recommended anlotinib+carboplatin, bevacizumab, topotecan; concepts refractory, second_line",
+        "    90d: (none of these)",
+        "    91d: (none of these)",
+        "1 thresholds; 1 of them flip a conclusion from some test's patient"]
+    status, out = _json(folder, "--boundaries", "ecog")
+    th, = out["thresholds"]
+    assert (th["attribute"], th["value"], th["unit"]) == ("ecog", 1, None)
+    assert th["comparisons"] == [{"rule": "r.bev", "file": str(rules), "line": 24, "comparison": "ecog <= 1"}]
+    group, = th["groups"]
+    assert group["values"] == ["0", "1", "2"]
+    assert group["flips"] == {"recommended": {"0": ["bevacizumab"], "1": ["bevacizumab"], "2": []}}
+
+
+def test_a_threshold_in_months_is_met_in_days():
+    from oncologic.authoring.boundaries import points
+    assert points(90) == [89, 90, 91]
+    assert points(91.3125) == [91, 91.3125, 92]  # 3mo
+
+
+def test_saved_boundaries_run_as_rule_tests_and_catch_an_edited_threshold(tmp_path):
+    folder = _kb(tmp_path, BOUNDARY_TESTS)
+    saved = folder / "boundaries.tests.yaml"
+    res = _run(folder, "--boundaries", "tfi", "--save", str(saved))
+    assert res.exit_code == 0
+    assert _run(folder, "boundaries").exit_code == 0  # the outcomes as they are now
+    text = saved.read_text()
+    assert "tfi = 89d from second line" in text and "tfi: 89d" in text
+    rules = folder / "rules.rules"
+    rules.write_text(rules.read_text().replace("tfi < 90d", "tfi < 3mo"))
+    status, out = _json(folder, "boundaries")
+    assert status == 1
+    failed = sorted(t["name"].split(" from ")[0] for t in out["tests"] if not t["ok"])
+    assert failed == ["tfi = 90d", "tfi = 91d"]
+
+
+def test_boundaries_move_the_later_date_of_a_derived_duration(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: dated\n    patient: {tfi: null, first_line_end_date: 2026-01-15, "
+                           "progression_date: 2026-02-01}\n")
+    saved = tmp_path / "saved.tests.yaml"
+    assert _run(folder, "--boundaries", "tfi", "--save", str(saved)).exit_code == 0
+    text = saved.read_text()
+    for day in ("2026-04-14", "2026-04-15", "2026-04-16"):  # 2026-01-15 + 89, 90, 91 days
+        assert f"progression_date: '{day}'" in text or f"progression_date: {day}" in text
