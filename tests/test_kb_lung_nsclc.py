@@ -115,19 +115,12 @@ def rare_driver(mutation: str, **attrs) -> dict:
 
 # ---- definitions (§二 (2)(3)) --------------------------------------------------------------------
 
+# The decision tables (patient -> recommendations, concepts) are in facts/lung/nsclc_*.tests.yaml and
+# facts/lung/resistance.tests.yaml; here: which rule proves what, why-not texts, notes, sources, catalogue.
+
 def test_rare_drivers_are_refractory_driver_positive(kb):
-    for mutation in ("egfr_exon20ins", "her2_mutation"):
-        res = kb.evaluate(rare_driver(mutation))
-        assert {"nsclc", "driver_positive", "refractory_driver_positive_nsclc", "refractory_lung_cancer"} <= set(res.derived)
-        assert "refractory_driver_negative_nsclc" not in res.derived
     proof = kb.explain(rare_driver("egfr_exon20ins"), "refractory_driver_positive_nsclc")
     assert proof.holds and proof.proof.rule.id == "refractory_driver_positive_nsclc.rare_driver"
-
-
-def test_common_egfr_mutation_alone_is_not_refractory(kb):
-    res = kb.evaluate(rare_driver("egfr_19del", prior_therapies=[]))
-    assert "refractory_driver_positive_nsclc" not in res.derived
-    assert "refractory_lung_cancer" not in res.derived
 
 
 def test_refractory_lung_cancer_holds_for_each_nsclc_subtype(kb):
@@ -135,15 +128,6 @@ def test_refractory_lung_cancer_holds_for_each_nsclc_subtype(kb):
                          (driver_negative(), "refractory_lung_cancer.driver_negative")):
         proof = kb.explain(record, "refractory_lung_cancer")
         assert proof.holds and proof.proof.rule.id == rule
-
-
-def test_transformation_definition_needs_prior_egfr_tki(kb):
-    res = kb.evaluate(egfr_after_tki(transformation="squamous"))
-    assert {"histological_transformation_after_egfr_tki", "refractory_driver_positive_nsclc"} <= set(res.derived)
-    # no EGFR-TKI received: the transformation stratum does not apply
-    res = kb.evaluate(egfr_after_tki(transformation="squamous", prior_therapies=["carboplatin", "pemetrexed"]))
-    assert "histological_transformation_after_egfr_tki" not in res.derived
-    assert "refractory_driver_positive_nsclc" not in res.derived
 
 
 def test_transformation_with_histology_recorded_as_sclc(kb):
@@ -154,154 +138,17 @@ def test_transformation_with_histology_recorded_as_sclc(kb):
     assert TRANSFORMATION <= graded_ours(kb, egfr_after_tki(histology="sclc", transformation="sclc"))
 
 
-def test_driver_negative_definition_needs_prior_ici_and_extensive_progression(kb):
-    assert "refractory_driver_negative_nsclc" in kb.evaluate(driver_negative()).derived
-    no_ici = kb.evaluate(driver_negative(prior_therapies=["carboplatin", "pemetrexed"]))
-    assert "driver_negative" in no_ici.derived
-    assert "refractory_driver_negative_nsclc" not in no_ici.derived
-
-
 # ---- Table 4 strata ------------------------------------------------------------------------------
 
-def test_egfr_exon20ins_second_line(kb):
-    record = rare_driver("egfr_exon20ins")
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == EXON20INS | PRECISION
-    assert "nsclc_egfr_exon20ins_second_line" in res.derived
-    assert not_recommended(res) == set()
-
-
-def test_her2_second_line(kb):
-    record = rare_driver("her2_mutation")
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == HER2 | PRECISION
-    assert "nsclc_her2_mutation_second_line" in res.derived
-    assert not_recommended(res) == set()
-
-
-def test_transformation_second_line(kb):
-    record = egfr_after_tki(mutations=["egfr_19del"], transformation="sclc")
-    res = kb.evaluate(record)
-    # re-tested, no targetable alteration: seed 004 §七 chemotherapy as well
-    assert graded(ours(res)) == TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert {"nsclc_transformation_second_line", "refractory_driver_positive_nsclc", "refractory_lung_cancer"} <= set(res.derived)
-    # a transformed tumour is not the "extensive progression lacking targets" stratum
-    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
-    assert not_recommended(res) == set()
-
-
-def test_extensive_progression_lacking_targets_second_line(kb):
+def test_extensive_progression_lacking_targets_proof(kb):
     record = egfr_after_tki()
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert {"nsclc_extensive_progression_no_targeted_option_second_line", "extensive_progression_without_targeted_option",
-            "targeted_options_exhausted", "refractory_driver_positive_nsclc", "refractory_lung_cancer",
-            "driver_positive", "egfr_sensitizing_mutation", "prior_egfr_tki", "progression_on_egfr_tki"} <= set(res.derived)
-    assert "later_line_targeted_option" not in res.derived
-    assert not_recommended(res) == {("adc", 54)}
     proof = kb.explain(record, "refractory_driver_positive_nsclc")
     assert proof.proof.rule.id == "refractory_driver_positive_nsclc.extensive_progression"
 
 
-def test_driver_positive_third_line(kb):
-    record = egfr_after_tki(line=3, prior_therapies=["osimertinib", "cisplatin", "pemetrexed"])
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert "refractory_driver_positive_nsclc_third_line_or_later" in res.derived
-    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
-    assert not_recommended(res) == set()          # the ADC not-recommendation is §四(二)2, second line
-
-
-def test_rare_driver_third_line(kb):
-    res = kb.evaluate(rare_driver("egfr_exon20ins", line=3, prior_therapies=["carboplatin", "pemetrexed", "sunvozertinib"]))
-    # sunvozertinib is an EGFR-TKI: progression on it brings seed 004's first step, and re-testing
-    # (rebiopsy_after_progression unrecorded) is possible
-    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM}
-    assert "rebiopsy" in possible_ids(res)
-
-
-def test_line_two_versus_three_driver_positive(kb):
-    two = graded_ours(kb, egfr_after_tki(line=2))
-    three = graded_ours(kb, egfr_after_tki(line=3))
-    assert EXTENSIVE_NO_TARGET <= two and not DP_THIRD_LINE & two
-    assert DP_THIRD_LINE <= three and not EXTENSIVE_NO_TARGET & three
-    # line 1 (a rare driver is refractory by definition, but no Table 4 row is first line)
-    assert graded_ours(kb, rare_driver("her2_mutation", line=1, prior_therapies=[])) == PRECISION
-
-
-def test_oligoprogression_is_not_the_extensive_stratum(kb):
-    record = egfr_after_tki(progression="oligo", current_therapy=["osimertinib"])
-    res = kb.evaluate(record)
-    assert "refractory_driver_positive_nsclc" not in res.derived
-    assert "refractory_lung_cancer" not in res.derived
-    assert graded(ours(res)) == {CONFIRM, ("continue_tki+local_therapy", None, None, None), NO_TARGET_CHEMO}
-    assert not_recommended(res) == set()
-
-
 # ---- Table 5 strata ------------------------------------------------------------------------------
 
-def test_driver_negative_second_line_switch(kb):
-    res = kb.evaluate(driver_negative(immunotherapy_strategy="switch"))
-    assert graded(ours(res)) == DN_SWITCH | PRECISION
-    assert {"refractory_driver_negative_nsclc", "refractory_lung_cancer", "driver_negative",
-            "refractory_driver_negative_nsclc_second_line_switch"} <= set(res.derived)
-    assert "refractory_driver_negative_nsclc_second_line_cross_line" not in res.derived
-    assert not_recommended(res) == set()
-
-
-def test_driver_negative_second_line_cross_line(kb):
-    res = kb.evaluate(driver_negative(immunotherapy_strategy="cross_line", current_therapy=["pembrolizumab"]))
-    assert graded(ours(res)) == DN_CROSS_LINE | PRECISION
-    assert "refractory_driver_negative_nsclc_second_line_cross_line" in res.derived
-    assert "refractory_driver_negative_nsclc_second_line_switch" not in res.derived
-    assert not_recommended(res) == set()
-
-
-def test_driver_negative_strategy_not_chosen_offers_both(kb):
-    res = kb.evaluate(driver_negative())
-    assert graded(ours(res)) == DN_SWITCH | DN_CROSS_LINE | PRECISION
-
-
-def test_driver_negative_third_line(kb):
-    record = driver_negative(histology="squamous", line=3,
-                             prior_therapies=["tislelizumab", "carboplatin", "paclitaxel", "docetaxel"])
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == DN_THIRD_LINE | PRECISION
-    assert {"refractory_driver_negative_nsclc_third_line_or_later", "squamous_nsclc"} <= set(res.derived)
-    assert not_recommended(res) == set()
-
-
-def test_line_two_versus_three_driver_negative(kb):
-    assert graded_ours(kb, driver_negative(line=3)) == DN_THIRD_LINE | PRECISION
-    assert not DN_THIRD_LINE & graded_ours(kb, driver_negative(line=2))
-
-
-def test_oligoprogression_is_not_refractory_driver_negative(kb):
-    res = kb.evaluate(driver_negative(progression="oligo"))
-    assert "refractory_driver_negative_nsclc" not in res.derived
-    assert "refractory_lung_cancer" not in res.derived
-    assert graded(ours(res)) == set()
-
-
-def test_airway_stenosis_adds_bronchoscopic_intervention(kb):
-    res = kb.evaluate(driver_negative(line=3, central_airway_stenosis=True))
-    assert graded(ours(res)) == DN_THIRD_LINE | PRECISION | {("bronchoscopic_intervention", "strong", "II", 90)}
-
-
 # ---- unknowns ------------------------------------------------------------------------------------
-
-def test_driver_status_unknown(kb):
-    record = driver_negative()
-    del record["mutations"]
-    res = kb.evaluate(record)
-    assert "driver_positive" not in res.derived and "driver_negative" not in res.derived
-    assert "refractory_driver_negative_nsclc" not in res.derived
-    assert not {"docetaxel", "anlotinib+docetaxel", "chemotherapy+pembrolizumab"} & ids(res)
-    assert {"docetaxel", "anlotinib+docetaxel", "chemotherapy+pembrolizumab", "sunvozertinib", "pyrotinib"} <= possible_ids(res)
-    docetaxel = next(p for p in res.possible if p.id == "docetaxel")
-    assert docetaxel.missing == ["mutations"]
-    assert any(m.attribute == "mutations" for m in res.missing)
-
 
 def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
     # no re-biopsy: no transformation status either (a recorded one implies the re-biopsy, see below)
@@ -318,90 +165,14 @@ def test_no_rebiopsy_does_not_conclude_lacking_targets(kb):
     assert any(t.startswith("rebiopsy_after_progression") for t in texts(why))
 
 
-def test_rebiopsy_unknown_leaves_the_stratum_possible(kb):
-    record = egfr_after_tki()
-    del record["rebiopsy_after_progression"], record["transformation"]   # nothing says a re-test was done
-    res = kb.evaluate(record)
-    assert "cisplatin+pemetrexed" not in ids(res)
-    assert {"cisplatin+pemetrexed", "rebiopsy"} <= possible_ids(res)
-    assert "rebiopsy_after_progression" in next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing
-
-
 # Data that implies other data (issue 10): what only a re-test after progression can find means the
 # re-test was done (seed 004 §二, §三, §六) — rebiopsy_done, declared in resistance.rules.
-@pytest.mark.parametrize("attrs, done", [
-    (dict(rebiopsy_after_progression=True, transformation=None), True),
-    (dict(rebiopsy_after_progression=None, transformation="none"), True),          # transformation status recorded
-    (dict(rebiopsy_after_progression=None, transformation="squamous"), True),
-    (dict(rebiopsy_after_progression=False, transformation="none"), True),         # the finding wins over the flag
-    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_c797s"]), True),
-    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_19del", "egfr_t790m"],
-          prior_therapies=["gefitinib"]), True),
-    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "met_amplification"]), True),
-    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "her2_mutation"]), True),
-    (dict(rebiopsy_after_progression=None, transformation=None, mutations=["egfr_l858r", "braf_v600e"]), True),
-    (dict(rebiopsy_after_progression=False, transformation=None), False),
-    (dict(rebiopsy_after_progression=False, transformation=None, mutations=["egfr_l858r", "kras_g12c"]), False),
-    (dict(rebiopsy_after_progression=None, transformation=None), None),           # undecided
-])
-def test_rebiopsy_done_is_implied_by_its_findings(kb, attrs, done):
-    record = egfr_after_tki(**attrs)
-    ev = kb.run(record)
-    assert ev.value(kb.compiled.concept_node["rebiopsy_done"]) is done
-    res = kb.evaluate(record)
-    # seed 004 §二/§八 advises a re-biopsy only when none was done
-    assert ("rebiopsy" in ids(res)) is (done is False)
-    assert ("rebiopsy" in possible_ids(res)) is (done is None)
-
-
-def test_issue10_transformation_none_without_rebiopsy_flag_is_the_no_target_stratum(kb):
-    # transformation "none" is the result of a re-biopsy: no need to record rebiopsy_after_progression too
-    record = egfr_after_tki(rebiopsy_after_progression=None)
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert not_recommended(res) == {("adc", 54)}
-
-
-def test_c797s_after_osimertinib_implies_the_rebiopsy(kb):
-    # C797S after osimertinib: no later-line target (seed 004), re-tested by implication; the transformation
-    # status is not recorded, so the transformation and no-target strata of Table 4 stay possible
-    record = egfr_after_tki(mutations=["egfr_19del", "egfr_c797s"], rebiopsy_after_progression=None, transformation=None)
-    res = kb.evaluate(record)
-    assert {"rebiopsy_done", "targeted_options_exhausted"} <= set(res.derived)
-    assert {CONFIRM, NO_TARGET_CHEMO} <= graded(ours(res))
-    # refractory whichever the transformation status (issue 10 §4): certain under exact verdicts, possible
-    # under Kleene logic — both accepted here until the engine decides it
-    assert {r[0] for r in PRECISION} <= ids(res) | possible_ids(res)
-    assert graded(ours(res)) - PRECISION == {CONFIRM, NO_TARGET_CHEMO}
-    assert {r[0] for r in EXTENSIVE_NO_TARGET} | {"etoposide+platinum"} <= possible_ids(res)
-    assert "rebiopsy" not in ids(res) | possible_ids(res)
-
-
-def test_retest_result_unknown_leaves_the_stratum_possible(kb):
-    record = egfr_after_tki()
-    del record["mutations"]
-    res = kb.evaluate(record)
-    assert "cisplatin+pemetrexed" in possible_ids(res)
-    assert "mutations" in next(p for p in res.possible if p.id == "cisplatin+pemetrexed").missing
-
-
-def test_transformation_unknown_leaves_the_stratum_possible(kb):
-    record = egfr_after_tki()
-    del record["transformation"]
-    res = kb.evaluate(record)
-    assert not {r[0] for r in EXTENSIVE_NO_TARGET} & ids(res)
-    assert {r[0] for r in EXTENSIVE_NO_TARGET} | {"etoposide+platinum"} <= possible_ids(res)
 
 
 # ---- seed 004: resistance --------------------------------------------------------------------------
 
 def test_t790m_blocks_the_lacking_targets_stratum(kb):
     record = egfr_after_tki(mutations=["egfr_19del", "egfr_t790m"], prior_therapies=["gefitinib"])
-    res = kb.evaluate(record)
-    assert graded(ours(res)) == {CONFIRM, ("osimertinib", None, None, None)}
-    assert {"egfr_t790m_after_early_generation_tki", "later_line_targeted_option"} <= set(res.derived)
-    assert "refractory_driver_positive_nsclc" not in res.derived
-    assert not_recommended(res) == set()
     for goal in ("cisplatin+pemetrexed", "nsclc_extensive_progression_no_targeted_option_second_line",
                  "refractory_driver_positive_nsclc"):
         why = kb.why_not(record, goal)
@@ -411,14 +182,6 @@ def test_t790m_blocks_the_lacking_targets_stratum(kb):
     assert proof.proof.rule.id == "later_line_targeted_option.egfr_t790m"
 
 
-def test_t790m_after_osimertinib_is_no_option(kb):
-    record = egfr_after_tki(mutations=["egfr_19del", "egfr_t790m", "egfr_c797s"], prior_therapies=["gefitinib", "osimertinib"])
-    res = kb.evaluate(record)
-    assert "egfr_t790m_after_early_generation_tki" not in res.derived
-    assert "osimertinib" not in ids(res)
-    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-
-
 @pytest.mark.parametrize("mutation, concept, regimen, prior", [
     ("met_amplification", "met_amplification_after_egfr_tki", "egfr_tki+met_inhibitor", ["osimertinib"]),
     ("braf_v600e", "braf_v600e_after_egfr_tki", "braf_inhibitor+mek_inhibitor", ["afatinib"]),
@@ -426,9 +189,6 @@ def test_t790m_after_osimertinib_is_no_option(kb):
 def test_bypass_and_cross_pathway_alterations(kb, mutation, concept, regimen, prior):
     record = egfr_after_tki(mutations=["egfr_19del", mutation], prior_therapies=prior)
     res = kb.evaluate(record)
-    assert graded(ours(res)) == {CONFIRM, (regimen, None, None, None)}
-    assert {concept, "later_line_targeted_option"} <= set(res.derived)
-    assert "refractory_driver_positive_nsclc" not in res.derived
     why = kb.why_not(record, "cisplatin+pemetrexed")
     assert f"not {concept} (holds)" in texts(why)
     rec = next(r for r in res.recommendations if r.id == regimen)
@@ -440,31 +200,12 @@ def test_acquired_her2_after_egfr_tki_is_the_no_target_stratum_with_its_adc_refu
     first line as for driver-negative NSCLC, ORR<30%). A HER2 mutation acquired next to EGFR L858R after
     osimertinib is 靶向治疗进展后 — extensive progression with no seed-000 targeted regimen — so it is the
     广泛进展缺乏后线靶向治疗方案 stratum, with its ADC not-recommendation (§四(二)2(5), 54%).
-    (Before, it was sent to the HER2 row at that row's grading and escaped the refusal.)"""
+    (Before, it was sent to the HER2 row at that row's grading and escaped the refusal.)
+    (The decision itself: facts/lung/resistance.tests.yaml; here the refusal's note.)"""
     record = egfr_after_tki(mutations=["egfr_l858r", "her2_mutation"])
     res = kb.evaluate(record)
-    assert {"her2_mutation_after_egfr_tki", "nsclc_extensive_progression_no_targeted_option_second_line",
-            "targeted_options_exhausted"} <= set(res.derived)
-    assert not {"nsclc_her2_mutation_second_line", "poor_response_driver_positive_nsclc",
-                "later_line_targeted_option"} & set(res.derived)
-    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert not {r[0] for r in HER2} & (ids(res) | possible_ids(res))
-    assert not_recommended(res) == {("adc", 54)}
     adc = res.not_recommended[0]
     assert any("acquired on an EGFR-TKI" in n for n in adc.notes)
-
-
-@pytest.mark.parametrize("mutations, prior, her2_row", [
-    (["her2_mutation"], ["carboplatin", "pemetrexed"], True),                 # primary HER2: Table 4 HER2 row
-    (["her2_mutation"], ["carboplatin", "pemetrexed", "pembrolizumab"], True),
-    (["egfr_l858r", "her2_mutation"], ["osimertinib"], False),                # acquired on an EGFR-TKI
-    (["egfr_19del", "her2_mutation"], ["gefitinib"], False),
-    (["egfr_exon20ins", "her2_mutation"], ["carboplatin", "pemetrexed"], True),   # exon 20ins is not sensitising
-])
-def test_her2_row_is_for_primary_her2(kb, mutations, prior, her2_row):
-    res = kb.evaluate(rare_driver("her2_mutation", mutations=mutations, prior_therapies=prior))
-    assert ("nsclc_her2_mutation_second_line" in res.derived) is her2_row
-    assert (HER2 <= graded(ours(res))) is her2_row
 
 
 def test_her2_with_unknown_prior_therapies_leaves_the_adc_refusal_pending(kb):
@@ -473,8 +214,6 @@ def test_her2_with_unknown_prior_therapies_leaves_the_adc_refusal_pending(kb):
     (54%): the ADC rows stay recommended (their own rule holds), each naming that statement as
     pending, and the statement itself is possibly not recommended, naming the data."""
     res = kb.evaluate(rare_driver("her2_mutation", prior_therapies=None))
-    assert "nsclc_her2_mutation_second_line" in res.derived
-    assert HER2 <= graded(ours(res))
     for rec in res.recommendations:
         if rec.id in ("trastuzumab_deruxtecan", "trastuzumab_emtansine"):
             assert [(x.kind, x.rule.id) for x in rec.pending] == [
@@ -482,15 +221,6 @@ def test_her2_with_unknown_prior_therapies_leaves_the_adc_refusal_pending(kb):
             assert "prior_therapies" in rec.pending[0].missing
         else:
             assert rec.pending == []
-    (adc,) = res.possibly_not_recommended
-    assert adc.id == "adc" and "prior_therapies" in adc.missing
-    assert not res.not_recommended
-
-
-def test_her2_after_egfr_tki_example(kb):
-    res = kb.evaluate(EXAMPLES / "nsclc_resistance_her2_after_egfr_tki.json")
-    assert graded(ours(res)) == EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert not_recommended(res) == {("adc", 54)}
 
 
 def test_every_alteration_keeps_later_line_option_and_exhausted_in_step(kb):
@@ -504,18 +234,6 @@ def test_every_alteration_keeps_later_line_option_and_exhausted_in_step(kb):
         assert ("later_line_targeted_option" in derived) != ("targeted_options_exhausted" in derived), (mutations, prior)
 
 
-def test_no_target_with_high_pd_l1_adds_immunotherapy(kb):
-    res = kb.evaluate(egfr_after_tki(pd_l1_tps="70%"))
-    assert ("immune_checkpoint_inhibitor", None, None, None) in graded(ours(res))
-    res = kb.evaluate(egfr_after_tki(pd_l1_tps="49%"))
-    assert "immune_checkpoint_inhibitor" not in ids(res)
-
-
-@pytest.mark.parametrize("tps, immunotherapy", [("49%", False), ("50%", True), ("51%", True), (50, True)])
-def test_pd_l1_boundary_for_immunotherapy_when_no_target_is_left(kb, tps, immunotherapy):
-    assert ("immune_checkpoint_inhibitor" in ids(kb.evaluate(egfr_after_tki(pd_l1_tps=tps)))) is immunotherapy
-
-
 def test_resistance_rules_cite_seed_004_ungraded(kb):
     res = kb.evaluate(egfr_after_tki(progression="oligo", pd_l1_tps="80%"))
     for rec in res.recommendations:
@@ -524,30 +242,7 @@ def test_resistance_rules_cite_seed_004_ungraded(kb):
             assert (rec.strength, rec.evidence, rec.consensus) == (None, None, None)
 
 
-def test_no_progression_no_resistance_advice(kb):
-    res = kb.evaluate(egfr_after_tki(progression="none"))
-    assert graded(ours(res)) == set()
-
-
 # ---- the bundled examples ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name, expected", [
-    ("nsclc_egfr_exon20ins_second_line.json", EXON20INS | PRECISION),
-    ("nsclc_her2_mutation_second_line.yaml", HER2 | PRECISION),
-    ("nsclc_transformation_second_line.json", TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
-    ("nsclc_egfr_extensive_progression_second_line.json", EXTENSIVE_NO_TARGET | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
-    ("nsclc_driver_positive_third_line.yaml", DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
-    ("nsclc_driver_negative_switch_second_line.json", DN_SWITCH | PRECISION),
-    ("nsclc_driver_negative_cross_line_second_line.json", DN_CROSS_LINE | PRECISION),
-    ("nsclc_driver_negative_third_line.yaml", DN_THIRD_LINE | PRECISION),
-    ("nsclc_resistance_t790m.json", {CONFIRM, ("osimertinib", None, None, None)}),
-    ("nsclc_resistance_no_rebiopsy.json", {CONFIRM, ("rebiopsy", None, None, None)}),
-])
-def test_examples(kb, name, expected):
-    res = kb.evaluate(EXAMPLES / name)
-    # the examples leave central_airway_stenosis unrecorded: bronchoscopic intervention is only possible
-    assert graded(ours(res)) == expected
-
 
 # ---- ALK and ROS1 (issue 10): §二's definitions are not EGFR-only ------------------------------------
 # Seed 000 §二 (2): 驱动基因阳性NSCLC靶向治疗后组织学转化、广泛进展后缺乏后线靶向治疗方案 — any driver;
@@ -561,65 +256,17 @@ def alk_after(prior, **attrs) -> dict:
     return egfr_after_tki(mutations=["alk_fusion"], prior_therapies=prior, **attrs)
 
 
-@pytest.mark.parametrize("prior, expected, refractory", [
-    (["crizotinib"], {CONFIRM, ALK_SECOND, ALK_NEXT}, False),          # a second and a third generation are left
-    (["alectinib"], {CONFIRM, ALK_NEXT}, False),                       # lorlatinib is left
-    (["brigatinib"], {CONFIRM, ALK_NEXT}, False),
-    (["crizotinib", "ensartinib"], {CONFIRM, ALK_NEXT}, False),
-    (["alectinib", "lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),   # no generation left: §二 (2)
-    (["lorlatinib"], PRECISION | {CONFIRM, NO_TARGET_CHEMO}, True),
-])
-def test_alk_after_tki_generations(kb, prior, expected, refractory):
-    res = kb.evaluate(alk_after(prior))
-    assert graded(ours(res)) == expected
-    assert ("refractory_driver_positive_nsclc" in res.derived) is refractory
-    assert ("refractory_lung_cancer" in res.derived) is refractory
-    # Table 4's second-line rows of 广泛进展缺乏后线靶向治疗方案 are written for EGFR-TKI (§四(二)2): none here,
-    # nor its ADC refusal
-    assert "nsclc_extensive_progression_no_targeted_option_second_line" not in res.derived
-    assert not_recommended(res) == set()
-
-
 def test_alk_after_lorlatinib_third_line_example(kb):
-    res = kb.evaluate(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml")
-    # Table 4 ≥三线 anlotinib (ALTER 0303 included ALK 重排) and Table 6
-    assert graded(ours(res)) == DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert {"refractory_driver_positive_nsclc", "extensive_progression_without_targeted_option",
-            "refractory_driver_positive_nsclc_third_line_or_later"} <= set(res.derived)
     assert kb.explain(EXAMPLES / "nsclc_alk_after_lorlatinib_third_line.yaml", "targeted_options_exhausted").proof.rule.id \
         == "targeted_options_exhausted.alk"
-
-
-@pytest.mark.parametrize("name, expected", [
-    ("nsclc_alk_after_alectinib.json", {CONFIRM, ALK_NEXT}),
-    ("nsclc_alk_after_crizotinib.json", {CONFIRM, ALK_SECOND, ALK_NEXT}),
-    ("nsclc_ros1_after_crizotinib.json", {CONFIRM, ROS1_NEXT}),
-    ("nsclc_ros1_after_repotrectinib.json", DP_THIRD_LINE | PRECISION | {CONFIRM, NO_TARGET_CHEMO}),
-])
-def test_alk_ros1_examples(kb, name, expected):
-    assert graded(ours(kb.evaluate(EXAMPLES / name))) == expected
-
-
-@pytest.mark.parametrize("prior, option", [(["crizotinib"], True), (["entrectinib"], True), (["crizotinib", "lorlatinib"], False),
-                                           (["entrectinib", "repotrectinib"], False), (["taletrectinib"], False)])
-def test_ros1_next_generation_boundary(kb, prior, option):
-    res = kb.evaluate(egfr_after_tki(mutations=["ros1_fusion"], prior_therapies=prior))
-    assert ("ros1_tki_next_generation" in ids(res)) is option
-    assert ("refractory_driver_positive_nsclc" in res.derived) is (not option)
 
 
 def test_alk_transformation_uses_the_egfr_row_with_a_note(kb):
     record = alk_after(["alectinib"], histology="sclc", transformation="sclc")
     res = kb.evaluate(record)
-    assert graded(ours(res)) == TRANSFORMATION | PRECISION | {CONFIRM, NO_TARGET_CHEMO}
-    assert {"small_cell_transformation", "histological_transformation_after_alk_ros1_tki",
-            "nsclc_transformation_second_line"} <= set(res.derived)
-    assert "refractory_sclc" not in res.derived
     row = next(r for r in res.recommendations if r.id == "etoposide+platinum")
     assert row.rule.id == "nsclc.driver_positive.transformation.etoposide_platinum.alk_ros1"
     assert any(n.startswith("outside the row's population") for n in row.notes)
-    # the next-generation TKI is not the strategy for a transformed tumour (seed 004 §三)
-    assert "alk_tki_third_generation" not in ids(res)
     # after an EGFR-TKI the row is used as written, without that note
     egfr = kb.evaluate(egfr_after_tki(transformation="sclc"))
     row = next(r for r in egfr.recommendations if r.id == "etoposide+platinum")
