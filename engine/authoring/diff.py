@@ -574,7 +574,13 @@ WORDS = {
            "absent": "absent", "derived": "derived", "recommendations": "recommended", "possible": "possible",
            "contraindicated": "contraindicated", "not_recommended": "not recommended",
            "possibly_not_recommended": "possibly not recommended", "no_diff": "no difference",
-           "in_canonical": "in the canonical unit", "concept": "concept", "not": "not recommended:"},
+           "in_canonical": "in the canonical unit", "concept": "concept", "not": "not recommended:",
+           "added": "added", "removed": "removed", "changed": "changed",
+           "summary": "{rules_added} rule(s) added, {rules_removed} removed, {rules_changed} changed; "
+                      "{declarations_changed} declaration(s) added, removed or changed; "
+                      "{patients_changed} of {patients_compared} patient(s) change",
+           "one_only": "{patients_valid_under_one} valid under one knowledge base only",
+           "both_bad": "{patients_invalid} invalid under both"},
     "zh": {"rules_added": "新增规则", "rules_removed": "删除规则", "rules_changed": "修改规则",
            "decl_added": "新增声明", "decl_removed": "删除声明", "decl_changed": "修改声明",
            "patients": "结论改变的患者", "invalid": "在两个知识库下都无效的记录", "because": "原因",
@@ -582,7 +588,12 @@ WORDS = {
            "valid_old_only": "仅在旧知识库下有效；新知识库", "valid_new_only": "仅在新知识库下有效；旧知识库",
            "absent": "无", "derived": "成立", "recommendations": "推荐", "possible": "可能",
            "contraindicated": "禁忌", "not_recommended": "不推荐", "possibly_not_recommended": "可能不推荐",
-           "no_diff": "无差异", "in_canonical": "统一单位", "concept": "概念", "not": "不推荐："},
+           "no_diff": "无差异", "in_canonical": "统一单位", "concept": "概念", "not": "不推荐：",
+           "added": "新增", "removed": "删除", "changed": "修改",
+           "summary": "规则：新增 {rules_added}，删除 {rules_removed}，修改 {rules_changed}；声明改变 {declarations_changed}；"
+                      "{patients_compared} 名患者中 {patients_changed} 名结论改变",
+           "one_only": "{patients_valid_under_one} 名仅在一个知识库下有效",
+           "both_bad": "{patients_invalid} 名在两个知识库下都无效"},
 }
 
 
@@ -660,22 +671,23 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
                 lines.append(f"    {head}: {_state(c['section_old'], c['old'], w)} → {_state(c['section_new'], c['new'], w)}")
                 if c["cause_rules"]:
                     lines.append(f"      {w['because']} " + "; ".join(
-                        f"{x['id']} ({x['change']}{': ' + ', '.join(x['fields']) if x['fields'] else ''}; {x['file']}:{x['line']})"
+                        f"{x['id']} ({w[x['change']]}{': ' + ', '.join(x['fields']) if x['fields'] else ''}; {x['file']}:{x['line']})"
                         for x in c["cause_rules"]))
                 elif c["declarations"]:
                     lines.append(f"      {w['no_rule']} " + ", ".join(
-                        f"{x['what']} {x['name']} ({x['change']})" for x in c["declarations"]))
+                        f"{x['what']} {x['name']} ({w[x['change']]})" for x in c["declarations"]))
                 else:
                     lines.append(f"      {w['nothing']}")
     if d.errors:
         lines += ["", f"{w['invalid']} ({len(d.errors)})"]
         lines += [f"  {e['error']}" for e in d.errors]
     s = d.to_dict()["summary"]
-    lines += ["", (f"{s['rules_added']} rule(s) added, {s['rules_removed']} removed, {s['rules_changed']} changed; "
-                   f"{s['declarations_changed']} declaration(s) added, removed or changed; "
-                   f"{s['patients_changed']} of {s['patients_compared']} patient(s) change"
-                   + (f"; {s['patients_valid_under_one']} valid under one knowledge base only" if s['patients_valid_under_one'] else "")
-                   + (f"; {s['patients_invalid']} invalid under both" if s['patients_invalid'] else ""))]
+    summary = [w["summary"].format(**s)]
+    if s["patients_valid_under_one"]:
+        summary.append(w["one_only"].format(**s))
+    if s["patients_invalid"]:
+        summary.append(w["both_bad"].format(**s))
+    lines += ["", ("；" if lang == "zh" else "; ").join(summary)]
     return lines
 
 
