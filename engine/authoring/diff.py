@@ -48,6 +48,7 @@ from ..records.patient import validate
 from ..records.reading import read_entries
 
 PATIENT_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
+BATCH = 100  # patients per engine query (as KnowledgeBase.evaluate_many)
 
 
 # ---- canonical rendering of conditions ------------------------------------------------------
@@ -458,7 +459,8 @@ def diff(old: CompiledKB, new: CompiledKB, patients=(), old_name: str = "OLD", n
         rows.append((where, pid, *pair))
     both = [row for row in rows if not isinstance(row[2], PatientError) and not isinstance(row[3], PatientError)]
     out.compared = len(both)
-    evals = [evaluate_all(side.compiled, side.backend, [row[2 + i] for row in both]) if both else []
+    evals = [[ev for start in range(0, len(both), BATCH)
+              for ev in evaluate_all(side.compiled, side.backend, [row[2 + i] for row in both[start:start + BATCH]])]
              for i, side in enumerate(sides)]
     changed_ids = _changed_rules(out.rules)
     evaluated = {id(row): (evals[0][k], evals[1][k]) for k, row in enumerate(both)}
