@@ -283,3 +283,41 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ---- diff ----
+
+@main.command("diff")
+@click.argument("old_kb", type=click.Path(file_okay=False))
+@click.argument("new_kb", type=click.Path(file_okay=False))
+@click.argument("patients", nargs=-1, type=click.Path())
+@FORMAT
+@LANG
+@guarded
+def diff_command(old_kb, new_kb, patients, fmt, lang):
+    """The rules added, removed and changed from OLD_KB to NEW_KB (knowledge-base folders), the
+    declarations that changed meaning, and for PATIENTS (record files, folders of them, .jsonl
+    cohorts) the conclusions that change, with the rule change that caused each. Exit 0 whether
+    or not they differ; 2 for a bad knowledge base (its errors as `check` prints them) or a
+    patient path that does not exist. See docs/diff.md."""
+    import json
+    from pathlib import Path
+    from .compile.build import diagnose
+    for path in patients:
+        if not Path(path).exists():
+            _fail(f"error: {path}: no such patient file or folder", 2)
+    compiled = []
+    for kb_dir in (old_kb, new_kb):
+        built, diagnostics = diagnose(kb_dir)
+        if built is None:
+            _report_check(built, diagnostics, kb_dir, "text", False)  # the errors on stderr, exit 2
+            _fail(f"error: {kb_dir}: the knowledge base has errors", 2)  # pragma: no cover - exited above
+        compiled.append(built)
+    from .authoring.diff import diff, render_text
+    found = diff(compiled[0], compiled[1], patients, old_kb, new_kb)
+    if fmt == "json":
+        click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        checked = compiled[1].checked
+        old_checked = compiled[0].checked
+        click.echo("\n".join(render_text(found, lang, lambda name, lg: checked.label(name, lg) or old_checked.label(name, lg))))
