@@ -34,7 +34,7 @@ from ..reason.conclude import covering
 from ..reason.explain import Goal
 from ..report.pictures import Graph, Line, Names, Node, Cluster
 
-CONDITION_COLUMNS = 120  # a condition or reason written on a node is cut after this many columns
+CONDITION_COLUMNS = 160  # a condition or reason written on a node is cut after this many columns
 
 
 def kb_graph(compiled: CompiledKB, goal: Optional[str] = None, lang: str = "en") -> Graph:
