@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import OncologicError, visible
+from ..values import Record
 
 FORMATS = ("dot", "mermaid", "svg")
 
@@ -42,16 +43,16 @@ class PictureError(OncologicError):
 
 # ---- the model ------------------------------------------------------------------------------
 
-@dataclass
-class Line:
+@dataclass(eq=False, repr=False)
+class Line(Record):
     """One line of a node's label: ``title`` (bold), ``plain`` or ``small`` (grey, smaller)."""
 
     text: str
     style: str = "plain"
 
 
-@dataclass
-class Node:
+@dataclass(eq=False, repr=False)
+class Node(Record):
     id: str
     kind: str
     lines: list[Line] = field(default_factory=list)
@@ -59,22 +60,22 @@ class Node:
     cluster: Optional[str] = None
 
 
-@dataclass
-class Edge:
+@dataclass(eq=False, repr=False)
+class Edge(Record):
     src: str
     dst: str
     kind: str = "depends"  # depends | removes | contradicts | alternative
     label: Optional[str] = None
 
 
-@dataclass
-class Cluster:
+@dataclass(eq=False, repr=False)
+class Cluster(Record):
     id: str
     label: str
 
 
-@dataclass
-class Graph:
+@dataclass(eq=False, repr=False)
+class Graph(Record):
     title: str = ""
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
