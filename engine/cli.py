@@ -191,16 +191,25 @@ def _cohort(kb, path: str, fmt: str, lang: str) -> None:
 @click.argument("patient", type=click.Path(dir_okay=False))
 @click.argument("goal")
 @KB
-@FORMAT
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid", "svg"]), default="text",
+              show_default=True, help="text: a readable tree; json: the contract's JSON; dot, mermaid, svg: the "
+                                      "proof as a picture (green holds, red fails, grey undecided; svg needs Graphviz's dot).")
 @LANG
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write a picture (dot, mermaid, svg) to this file instead of stdout.")
 @guarded
-def explain(patient, goal, kb_dir, fmt, lang):
+def explain(patient, goal, kb_dir, fmt, lang, out):
     """The proof of GOAL (a recommendation id or a concept name) for PATIENT."""
     kb = _kb(kb_dir)
     person = kb.patient(patient)
     ex = kb.explain(person, goal)
     if fmt == "json":
         _emit_json(ex)
+    elif fmt in ("dot", "mermaid", "svg"):
+        from .report.pictures import render
+        from .report.proof_picture import proof_picture
+        why = kb.why_not(person, goal) if not ex.holds and not ex.cases else None
+        _picture(render(proof_picture(ex, why, person.id, kb.compiled.checked, lang), fmt), out)
     else:
         _renderer(kb, lang).explanation(ex, person.id, patient)
 
@@ -238,7 +247,6 @@ def schema():
     import json
     from .reason.results import Result
     click.echo(json.dumps(Result.json_schema(), indent=2))
-
 
 
 # ---- test ----
@@ -281,8 +289,38 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
         sys.exit(1)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# ---- graph ----
+
+def _picture(text: str, out: str | None) -> None:
+    """A picture to stdout, or to ``out`` (a message naming the file when it cannot be written)."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        _fail(f"error: cannot write {out}: {err.strerror or err}", 2)
+
+
+@main.command()
+@click.argument("goal", required=False)
+@KB
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "svg"]), default="dot", show_default=True,
+              help="dot: Graphviz DOT text; mermaid: a Mermaid flowchart; svg: drawn by Graphviz's dot program.")
+@LANG
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the picture to this file instead of stdout.")
+@guarded
+def graph(goal, kb_dir, fmt, lang, out):
+    """The dependency graph of the knowledge base: concepts, settings, recommendations,
+    `do not recommend` statements, contraindications and the attributes they read, one box per
+    rule file. With GOAL (a concept, setting, recommendation id or rule id): what GOAL depends
+    on, and for a regimen the contraindications and statements that can remove it."""
+    from .authoring.graph import kb_graph
+    from .report.pictures import render
+    _picture(render(kb_graph(_kb(kb_dir).compiled, goal, lang), fmt), out)
+
 
 
 # ---- diff ----
@@ -321,3 +359,7 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
         checked = compiled[1].checked
         old_checked = compiled[0].checked
         click.echo("\n".join(render_text(found, lang, lambda name, lg: checked.label(name, lg) or old_checked.label(name, lg))))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
