@@ -263,11 +263,12 @@ def schema():
                    "compares with, from the tests' patients, and the conclusions that flip.")
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
               help="With --boundaries: write the boundary patients and their current outcomes as a rule-test file.")
+@click.option("-v", "--verbose", is_flag=True, help="A PASS/FAIL line per test (default: a line per test file).")
 @guarded
-def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save):
+def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, verbose):
     """Run the rule tests (*.tests.yaml beside the rule files) whose file path or name contains
-    PATTERN: PASS/FAIL per test, each failure with the expected and actual sets and the why-not,
-    then the rules no test reaches. Exit 0 all pass, 1 a test fails, 2 bad input."""
+    PATTERN: a line per test file (-v: per test), each failing test with the expected and actual
+    sets and the why-not, then the rules no test reaches. Exit 0 all pass, 1 a test fails, 2 bad input."""
     import json
     from .authoring import ruletests
     if save and not boundaries:
@@ -283,7 +284,7 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
     report = ruletests.run(kb, tests, lang, coverage_required)
-    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if fmt == "json" else ruletests.render_text(report))
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if fmt == "json" else ruletests.render_text(report, verbose))
     if not report.ok:
         sys.stdout.flush()
         sys.exit(1)

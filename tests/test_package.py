@@ -44,3 +44,11 @@ def test_wheel_installs_and_runs_with_the_shipped_kb(tmp_path):
                           "--format", "json"], capture_output=True, text=True, cwd=outside,
                          env=env)
     assert rec.returncode == 0 and "topotecan" in {r["id"] for r in json.loads(rec.stdout)["recommendations"]}
+    # the rule tests ship beside the rules and need nothing outside the package (no examples/)
+    rule_tests = {"oncologic/facts/" + p.relative_to(ROOT / "facts").as_posix() for p in (ROOT / "facts").rglob("*.tests.yaml")}
+    assert rule_tests and rule_tests <= set(names)
+    ran = subprocess.run([str(env_dir / "bin" / "oncologic"), "test", "--coverage-required"], capture_output=True,
+                         text=True, cwd=outside, env=env)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
+    last = ran.stdout.splitlines()[-1]
+    assert last.endswith(" passed, 0 failed") and ran.stdout.startswith("facts/hcc/"), ran.stdout

@@ -163,14 +163,39 @@ def test_passing_tests_exit_0_and_report_each(tmp_path):
     folder = _kb(tmp_path, PASSING)
     (folder / "patients").mkdir()
     (folder / "patients" / "late.json").write_text('{"cancer": "lung", "histology": "sclc", "line": 2}')
+    (folder / "more.tests.yaml").write_text("tests:\n  - {test: one, patient: {cancer: lung, line: 2}}\n")
     res = _run(folder)
     assert res.exit_code == 0, res.output
     shown = str(folder / "sclc.tests.yaml")
-    assert f"PASS {shown}:15  second line" in res.output
-    assert f"PASS {shown}:40  from a file" in res.output
-    assert res.output.splitlines()[-1] == "6 tests: 6 passed, 0 failed"
-    assert "coverage: 6/7 rules reached by a test" in res.output
-    assert f"not reached: r.unreached  {folder / 'rules.rules'}:34" in res.output
+    assert res.output.splitlines() == [  # a line per test file
+        f"{folder / 'more.tests.yaml'}  1 passed",
+        f"{shown}  6 passed",
+        "coverage: 6/7 rules reached by a test",
+        f"  not reached: r.unreached  {folder / 'rules.rules'}:34",
+        "7 tests: 7 passed, 0 failed"]
+    verbose = _run(folder, "-v").output.splitlines()  # a line per test
+    assert verbose[0] == f"PASS {folder / 'more.tests.yaml'}:2  one"
+    assert f"PASS {shown}:15  second line" in verbose and f"PASS {shown}:40  from a file" in verbose
+    assert len(verbose) == 7 + 3
+
+
+def test_a_missing_patient_file_is_named_as_written(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient_file: ../elsewhere/p.json\n")
+    res = _run(folder)
+    assert res.exit_code == 2
+    assert res.output.splitlines()[0] == (f"error: {folder / 'sclc.tests.yaml'}:15: test 't': patient_file "
+                                          "'../elsewhere/p.json' (relative to the test file): no such file")
+
+
+def test_the_shipped_knowledge_base_copied_elsewhere_passes_its_own_tests(tmp_path):
+    import shutil
+    from oncologic.resources import default_kb_dir
+    copy = tmp_path / "new"
+    shutil.copytree(default_kb_dir(), copy)
+    assert not any("patient_file" in p.read_text(encoding="utf-8") for p in copy.rglob("*.tests.yaml"))
+    res = _run(copy, "--coverage-required")
+    assert res.exit_code == 0, res.output[-3000:]
+    assert res.output.splitlines()[-1] == f"{len(_shipped()[0])} tests: {len(_shipped()[0])} passed, 0 failed"
 
 
 def test_json_shape_and_coverage(tmp_path):
@@ -212,7 +237,8 @@ def test_a_failing_test_exits_1_with_expected_actual_and_why_not(tmp_path):
     res = _run(folder)
     assert res.exit_code == 1
     out = res.output
-    assert f"FAIL {folder / 'sclc.tests.yaml'}:15  exact fails" in out
+    assert out.splitlines()[0] == f"{folder / 'sclc.tests.yaml'}  0 passed, 3 failed"
+    assert out.splitlines()[1] == f"FAIL {folder / 'sclc.tests.yaml'}:15  exact fails"
     assert "  recommended (line 16, exact):\n" \
            "    expected: bronchoscopy, topotecan\n" \
            "    actual:   anlotinib+carboplatin, bevacizumab, topotecan\n" \
@@ -307,11 +333,63 @@ tests:
         "6 problem(s) in the rule-test files"]
 
 
-def test_malformed_yaml_exits_2_with_the_line(tmp_path):
+def test_malformed_yaml_exits_2_with_file_line_column(tmp_path):
     folder = _kb(tmp_path, "tests:\n  - test: a\n    patient: {line: [}\n")
     res = _run(folder)
     assert res.exit_code == 2
-    assert f"{folder / 'sclc.tests.yaml'}: is not valid YAML at line 15, column" in res.output
+    assert res.output.splitlines()[0] == (f"error: {folder / 'sclc.tests.yaml'}:15:22: not valid YAML: while parsing "
+                                          "a flow node expected the node content, but found '}'")
+    (folder / "sclc.tests.yaml").write_text("tests:\n  - test: a\n    recommended: []\n    recommended: [topotecan]\n")
+    res = _run(folder)
+    assert res.exit_code == 2
+    assert res.output.splitlines()[0] == \
+        f"error: {folder / 'sclc.tests.yaml'}:4: key 'recommended' is given twice in one mapping (first at line 3)"
+
+
+@pytest.mark.parametrize("written, line", [
+    ("  - {test: tfi 89d, ecog 0, recommended: []}", "test 'tfi 89d': unknown key 'ecog 0'; if it is part of the name, "),
+    ("  - {test: tfi: 89d, recommended: []}", "3:15: not valid YAML: while parsing a flow mapping expected ',' or '}', "
+                                              "but got ':'; "),
+    ("  - test: tfi: 89d\n    recommended: []", "3:14: not valid YAML: mapping values are not allowed here; "),
+])
+def test_an_unquoted_name_cut_at_a_comma_or_colon_says_quote_it(tmp_path, written, line):
+    folder = _kb(tmp_path, "tests: []\n")
+    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n{written}\n")
+    res = _run(folder)
+    assert res.exit_code == 2
+    first = res.output.splitlines()[0]
+    assert line in first and first.endswith(ruletests.QUOTE_THE_NAME), first
+    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n  - {{test: \"tfi: 89d, ecog 0\"}}\n")
+    assert _run(folder).exit_code == 0
+
+
+def test_missing_of_a_possible_one_may_be_includes(tmp_path):
+    folder = _kb(tmp_path, """
+tests:
+  - test: waits for ecog
+    patient: {ecog: null}
+    possible: {bevacizumab: {missing: {includes: [ecog]}}}
+  - test: waits for more
+    patient: {ecog: null}
+    possible: {bevacizumab: {missing: {includes: [ecog, tfi]}}}
+  - test: exact still exact
+    patient: {ecog: null}
+    possible: {bevacizumab: {missing: []}}
+""")
+    status, out = _json(folder)
+    assert [t["ok"] for t in out["tests"]] == [True, False, False]
+    assert out["tests"][1]["failures"][0]["gradings"] == [
+        {"id": "bevacizumab", "expected": "missing=includes [ecog, tfi]", "actual": "missing=[ecog]"}]
+    with pytest.raises(ValueError, match=r"\{includes: \[\.\.\.\]\}"):
+        ruletests.parse_grading({"missing": {"excludes": ["ecog"]}}, "possible")
+
+
+def test_the_why_not_says_missing_in_the_language_asked(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient: {ecog: null}\n    recommended: {includes: [bevacizumab]}\n")
+    english = _run(folder).output
+    chinese = _run(folder, "--lang", "zh").output
+    assert "(missing)" in english and "（缺少数据）" not in english
+    assert "（缺少数据）" in chinese and "(missing)" not in chinese
 
 
 def test_set_names_must_not_be_ids(tmp_path):
@@ -358,12 +436,13 @@ def test_boundaries_report_what_flips_at_each_threshold(tmp_path):
     assert res.exit_code == 0, res.output
     rules = folder / "rules.rules"
     assert res.output.splitlines() == [
+        "for each threshold: the conclusions that differ between the values just below, at and just above it",
         "tfi at 90d:",
         f"  tfi < 90d  (refractory, {rules}:3)",
         "  from 'second line', 'dated':",
         "    89d: recommended anlotinib+carboplatin, bevacizumab, topotecan; concepts refractory, second_line",
-        "    90d: (none of these)",
-        "    91d: (none of these)",
+        "    90d: — none of the conclusions above",
+        "    91d: — none of the conclusions above",
         "1 thresholds; 1 of them flip a conclusion from some test's patient"]
     status, out = _json(folder, "--boundaries", "ecog")
     th, = out["thresholds"]
@@ -404,3 +483,26 @@ def test_boundaries_move_the_later_date_of_a_derived_duration(tmp_path):
     text = saved.read_text()
     for day in ("2026-04-14", "2026-04-15", "2026-04-16"):  # 2026-01-15 + 89, 90, 91 days
         assert f"progression_date: '{day}'" in text or f"progression_date: {day}" in text
+
+
+def test_boundaries_leave_out_the_tests_where_nothing_differs(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: second line\n  - test: not refractory\n    patient: {tfi: 120d}\n")
+    res = _run(folder, "--boundaries", "line")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[2:7] == [
+        f"  line = 2  (second_line, {folder / 'rules.rules'}:7)",
+        "  from 'second line':",
+        "    1: — none of the conclusions below",
+        "    2: recommended anlotinib+carboplatin, topotecan; concepts second_line",
+        "    3: not recommended anlotinib"]
+    assert lines[7] == "  (from 1 other test patient(s), nothing differs)"
+    assert "not refractory" not in res.output
+
+
+def test_excludes_takes_a_set_name(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    recommended: {excludes: [second]}\n"
+                           "  - test: u\n    patient: {line: 3}\n    recommended: {excludes: [second]}\n")
+    status, out = _json(folder)
+    assert [t["ok"] for t in out["tests"]] == [False, True]
+    assert out["tests"][0]["failures"][0]["unexpected"] == ["anlotinib+carboplatin", "topotecan"]

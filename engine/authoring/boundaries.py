@@ -194,9 +194,15 @@ def to_dict(found: list[Threshold]) -> dict:
     } for th in found]}
 
 
+LEGEND = "for each threshold: the conclusions that differ between the values just below, at and just above it"
+
+
 def render_text(found: list[Threshold]) -> str:
+    """The legend, then per threshold its comparisons and, per group of base tests that flip
+    alike, each value with the differing conclusions that hold there (a group whose conclusions
+    are the same at the three values is not shown, only counted)."""
     from ..errors import visible
-    lines = []
+    lines = [LEGEND]
     flipping = 0
     for th in found:
         lines.append(f"{th.attribute} at {th.shown}:")
@@ -204,16 +210,25 @@ def render_text(found: list[Threshold]) -> str:
             lines.append(f"  {c.written}  ({c.rule}, {c.file}:{c.line})")
         if not th.groups:
             lines.append(f"  no rule test gives {th.attribute}")
-        for g in th.groups:
-            names = ", ".join(f"'{t}'" for t, _, _ in g.tests[:3]) + (f" and {len(g.tests) - 3} more" if len(g.tests) > 3 else "")
-            if not g.flips:
-                lines.append(f"  from {names}: nothing flips at {', '.join(g.values)}")
-                continue
+        groups = [g for g in th.groups if g.flips]
+        still = sum(len(g.tests) for g in th.groups if not g.flips)
+        if groups:
             flipping += 1
+        elif still:
+            lines.append(f"  nothing differs, from the {still} test patient(s) that give {th.attribute}")
+        for g in groups:
+            names = ", ".join(f"'{t}'" for t, _, _ in g.tests[:3]) + (f" and {len(g.tests) - 3} more" if len(g.tests) > 3 else "")
             lines.append(f"  from {names}:")
+            said_before = False
             for value in g.values:
-                said = [f"{section} {', '.join(ids[value])}" for section, ids in g.flips.items() if ids.get(value)]
-                lines.append(f"    {value}: " + ("; ".join(said) if said else "(none of these)"))
+                said = [f"{section.replace('_', ' ')} {', '.join(ids[value])}" for section, ids in g.flips.items() if ids.get(value)]
+                if said:
+                    lines.append(f"    {value}: " + "; ".join(said))
+                else:
+                    lines.append(f"    {value}: — none of the conclusions " + ("above" if said_before else "below"))
+                said_before = said_before or bool(said)
+        if still and groups:
+            lines.append(f"  (from {still} other test patient(s), nothing differs)")
     lines.append(f"{len(found)} thresholds; {flipping} of them flip a conclusion from some test's patient")
     return "\n".join(visible(line) for line in lines)
 

@@ -252,7 +252,7 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
     try:
         data, node = parse_yaml(text, shown, with_node=True)
     except PatientError as err:
-        problems.append(visible(str(err)).replace("attribute '", "key '"))
+        problems.append(_yaml_problem(visible(str(err)), shown, text))
         return []
     if data is None:
         return []
@@ -341,7 +341,10 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
         record = record_of(name)
         for key in entry:
             if key not in TEST_KEYS:
-                bad(lines.of(entry, key, line), f"unknown key '{key}'" + did_you_mean(key, {k: [] for k in TEST_KEYS}), name)
+                hint = did_you_mean(key, {k: [] for k in TEST_KEYS})
+                if entry[key] is None and not hint:  # {test: a, b, ...}: 'b' is the rest of the name
+                    hint = f"; if it is part of the name, {QUOTE_THE_NAME}"
+                bad(lines.of(entry, key, line), f"unknown key '{key}'" + hint, name)
         expectations = []
         for section in SECTIONS:
             if section in entry:
@@ -367,20 +370,51 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
     return tests
 
 
+QUOTE_THE_NAME = "quote the test name (test: \"A, B: C\"): a name holding ': ' (or ', ' inside {...}) is cut there"
+
+
+def _yaml_problem(message: str, shown: str, text: str = "") -> str:
+    """The reader's message on a test file that is not valid YAML, as every other problem:
+    ``FILE:LINE:COLUMN: ...`` (``FILE:1: ...`` when the reader names no place); when the line
+    is a test's name, the likely cause: an unquoted name holding ': '."""
+    said = message[len(shown) + 2:] if message.startswith(shown + ": ") else message
+    said = said.replace("attribute '", "key '", 1)
+    match = re.fullmatch(r"is not valid YAML at line ([0-9]+), column ([0-9]+)(?:: (.*))?", said, re.S)
+    if match:
+        number = int(match.group(1))
+        line = text.split("\n")[number - 1] if 0 < number <= text.count("\n") + 1 else ""
+        hint = f"; {QUOTE_THE_NAME}" if re.search(r"(^|[{,\s])test:\s+[^\s\"']", line) else ""
+        return f"{shown}:{number}:{match.group(2)}: not valid YAML" + (f": {match.group(3)}" if match.group(3) else "") + hint
+    match = re.fullmatch(r"(key '.*'): is given twice in one object, at line ([0-9]+) and at line ([0-9]+);.*", said, re.S)
+    if match:
+        return f"{shown}:{match.group(3)}: {match.group(1)} is given twice in one mapping (first at line {match.group(2)})"
+    match = re.fullmatch(r"(.*) \(line ([0-9]+), column ([0-9]+)\)", said, re.S)
+    if match:
+        return f"{shown}:{match.group(2)}:{match.group(3)}: {match.group(1)}"
+    return f"{shown}:1: {said}"
+
+
 def _patient_file(test_file: Path, written) -> dict | str:
     """The record of a ``patient_file`` (relative to the test file), or why it cannot be used."""
     from ..records.reading import read_entries
     if not isinstance(written, str):
         return "'patient_file' is the path of a .json/.yaml record"
+    full = test_file.parent / written
+    shown = f"patient_file '{written}' (relative to the test file)"
+
+    def said(err: PatientError) -> str:  # the path as written, not as joined to the test file's folder
+        text = str(err)
+        return shown + text[len(str(full)):] if text.startswith(str(full)) else f"{shown}: {text}"
+
     try:
-        entries = list(read_entries(test_file.parent / written))
+        entries = list(read_entries(full))
     except PatientError as err:
-        return f"patient_file: {err}"
+        return said(err)
     if len(entries) != 1:
         return f"patient_file '{written}' holds {len(entries)} records; one is needed"
     raw = entries[0][2]
     if isinstance(raw, PatientError):
-        return f"patient_file: {raw}"
+        return said(raw)
     if not isinstance(raw, dict):
         return f"patient_file '{written}' does not hold a record (a mapping of attribute values)"
     return raw
@@ -523,9 +557,13 @@ def parse_grading(written, section: str = "recommended") -> dict:
                 raise ValueError(f"unknown key '{key}' (a grading has {', '.join(GRADING_KEYS)})")
         spec = {}
         for key, val in written.items():
-            if key in ("flags", "missing"):
-                if val is not None and not (isinstance(val, list) and all(isinstance(v, str) for v in val)):
-                    raise ValueError(f"'{key}' is a list of names")
+            if key == "missing" and isinstance(val, dict):
+                if set(val) != {"includes"} or not _names_list(val["includes"]):
+                    raise ValueError("'missing' is a list of attributes (exactly these) or {includes: [...]} (at least these)")
+                spec[key] = {"includes": sorted(val["includes"])}
+            elif key in ("flags", "missing"):
+                if val is not None and not _names_list(val):
+                    raise ValueError(f"'{key}' is a list of names" + (" or {includes: [...]}" if key == "missing" else ""))
                 spec[key] = sorted(val or [])
             elif key == "consensus" and val is not None:
                 val = getattr(val, "value", val)
@@ -538,6 +576,26 @@ def parse_grading(written, section: str = "recommended") -> dict:
                 spec[key] = val
         return spec
     raise ValueError(f"{written!r}: write e.g. 'strong I 92%' or a mapping strength/evidence/consensus")
+
+
+def _show_list(values) -> str:
+    return "[" + ", ".join(values) + "]"
+
+
+def _names_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def grading_matches(spec: dict, got: dict) -> bool:
+    """Whether an answer's grading (:func:`actual_grading`) is what the spec says: each key
+    equal, but ``missing: {includes: [...]}`` only needs those attributes among the missing."""
+    for key, want in spec.items():
+        if isinstance(want, dict):
+            if not set(want["includes"]) <= set(got.get(key) or []):
+                return False
+        elif got.get(key) != want:
+            return False
+    return True
 
 
 def _number(text: str) -> int | float:
@@ -557,7 +615,8 @@ def grading_text(spec: dict | None) -> str:
         parts = ["ungraded"]
     elif not parts and "consensus" in spec and spec["consensus"] is None and len(spec) == 1:
         parts = ["ungraded"]
-    parts += [f"{k}={v}" for k, v in spec.items() if k not in ("strength", "evidence", "consensus")]
+    parts += [f"{k}=" + (f"includes {_show_list(v['includes'])}" if isinstance(v, dict) else _show_list(v) if isinstance(v, list) else f"{v}")
+              for k, v in spec.items() if k not in ("strength", "evidence", "consensus")]
     return " ".join(parts)
 
 
@@ -640,7 +699,7 @@ def _section(kb, test, exp: Expectation, answers, words) -> Failure | None:
     for ident, spec in exp.ids.items():
         if spec and ident in actual:
             got = actual_grading(actual[ident], spec)
-            if got != spec:
+            if not grading_matches(spec, got):
                 gradings.append({"id": ident, "expected": grading_text(spec), "actual": grading_text(got)})
     if not (missing or unexpected or gradings):
         return None
@@ -688,7 +747,7 @@ def _why_not(kb, test, ident: str, section: str, answers, words, limit: int = 6)
         if len(lines) >= limit:
             lines.append("...")
             break
-        why = [words.condition(c) + (" (missing)" if c.holds is None else "") for c in attempt.failed]
+        why = [words.condition(c) + (words.phrase["missing_marker"] if c.holds is None else "") for c in attempt.failed]
         if attempt.missing:
             why.append("missing: " + ", ".join(attempt.missing))
         if attempt.removed_by:
@@ -736,13 +795,25 @@ def _names(ids) -> str:
     return ", ".join(ids) if ids else "(none)"
 
 
-def render_text(report: Report) -> str:
+def render_text(report: Report, verbose: bool = False) -> str:
+    """The report for a person: one line per test file (``FILE  N passed, M failed``), each
+    failing test in full beneath its file; ``verbose``: a ``PASS``/``FAIL`` line per test. Then
+    the coverage and the count."""
     lines = []
+    files: dict[str, list[Outcome]] = {}
     for o in report.outcomes:
-        t = o.test
-        lines.append(f"{'PASS' if o.ok else 'FAIL'} {t.file}:{t.line}  {t.name}")
-        if not o.ok:
-            lines += failure_lines(o)
+        files.setdefault(o.test.file, []).append(o)
+    for file, outcomes in files.items():
+        if not verbose:
+            passed = sum(o.ok for o in outcomes)
+            failed = len(outcomes) - passed
+            lines.append(f"{file}  {passed} passed" + (f", {failed} failed" if failed else ""))
+        for o in outcomes:
+            t = o.test
+            if verbose or not o.ok:
+                lines.append(f"{'PASS' if o.ok else 'FAIL'} {t.file}:{t.line}  {t.name}")
+            if not o.ok:
+                lines += failure_lines(o)
     reached = report.rules - len(report.unreached)
     lines.append(f"coverage: {reached}/{report.rules} rules reached by a test")
     for rule, file, line in report.unreached:
