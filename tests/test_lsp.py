@@ -23,6 +23,7 @@ from pygls.uris import from_fs_path  # noqa: E402
 
 GOOD_FOR = "  for refractory_sclc_second_line\n"
 BROKEN_FOR = "  for refractory_sclc_second_lin\n"
+NEVER = '\nconcept never_true\n  if histology = sclc and histology = squamous\n  source imforte "x"\n'
 
 
 def _copy(tmp: Path) -> Path:
@@ -79,6 +80,19 @@ async def _session(tmp: Path) -> dict:
             content_changes=[t.TextDocumentContentChangeWholeDocument(text=good)]))
         await until(lambda: len(published[sclc_uri]) > 1, "the diagnostics after the fix")
         out["fixed"] = published[sclc_uri][-1]
+
+        # a concept no patient satisfies: the analysis (W401) runs on save, not on a change
+        saved = good + NEVER
+        sclc.write_text(saved, encoding="utf-8")
+        client.text_document_did_change(t.DidChangeTextDocumentParams(
+            text_document=t.VersionedTextDocumentIdentifier(uri=sclc_uri, version=3),
+            content_changes=[t.TextDocumentContentChangeWholeDocument(text=saved)]))
+        await until(lambda: len(published[sclc_uri]) > 2, "the diagnostics after a change")
+        out["changed"] = published[sclc_uri][-1]
+        client.text_document_did_save(t.DidSaveTextDocumentParams(
+            text_document=t.TextDocumentIdentifier(uri=sclc_uri)))
+        await until(lambda: len(published[sclc_uri]) > 3, "the diagnostics after saving")
+        out["saved"] = published[sclc_uri][-1]
 
         text = refractory.read_text(encoding="utf-8")
         client.text_document_did_open(t.DidOpenTextDocumentParams(
@@ -141,6 +155,16 @@ def test_every_rule_file_of_the_folder_is_published(session):
 
 def test_fixing_the_file_clears_its_diagnostics(session):
     assert list(session["fixed"]) == []
+
+
+def test_static_analysis_runs_on_save_only(session):
+    assert list(session["changed"]) == []
+    found = {(d.code, d.severity, d.range.start.line, d.message) for d in session["saved"]}
+    assert found == {  # as `check` reports them
+        ("W401", t.DiagnosticSeverity.Warning, 113, "concept 'never_true' can never hold: no patient satisfies its condition"),
+        ("W503", t.DiagnosticSeverity.Warning, 113, "concept 'never_true' is concluded but no rule uses it")}
+    [w401] = [d for d in session["saved"] if d.code == "W401"]
+    assert w401.source == "oncologic"
 
 
 def test_hover_on_an_attribute(session):
