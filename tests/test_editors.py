@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
