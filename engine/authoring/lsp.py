@@ -45,6 +45,7 @@ from ..lang import nodes as n
 from ..lang.builder import build_module
 from ..lang.parser import keywords, parse_text, read_text, statement_keywords
 from ..resources import __version__
+from ..values import Record, Value
 
 DEBOUNCE = 0.3  # seconds without a change before a changed document is checked
 SOURCE = "oncologic"
@@ -80,8 +81,8 @@ def kb_folder(document: Path, root: Path | None = None) -> Path:
 
 # ---- the index of names ------------------------------------------------------------------------
 
-@dataclass
-class Index:
+@dataclass(eq=False, repr=False)
+class Index(Record):
     """The names a knowledge-base folder declares, each with where (``Pos.file`` is the file's
     path: the folder is shown as its absolute path)."""
 
@@ -239,8 +240,8 @@ _FOR_CONTEXT = re.compile(r"\bfor\s+$")
 _SOURCE_CONTEXT = re.compile(r"\bsource\s+$")
 
 
-@dataclass(frozen=True)
-class Candidate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Candidate(Value):
     label: str
     kind: str  # value, item, setting, concept, document, attribute, keyword
     detail: str = ""
