@@ -224,7 +224,9 @@ def test_overlay_reads_unsaved_text_and_leaves_the_cache_alone(tmp_path, monkeyp
 def test_lsp_without_pygls_exits_2_saying_how_to_install(monkeypatch):
     from oncologic.cli import main
     monkeypatch.setitem(sys.modules, "pygls", None)
+    import oncologic.authoring
     monkeypatch.delitem(sys.modules, "oncologic.authoring.lsp", raising=False)
+    monkeypatch.delattr(oncologic.authoring, "lsp", raising=False)  # imported by an earlier test
     result = CliRunner().invoke(main, ["lsp"])
     assert result.exit_code == 2
     assert "pip install 'oncologic[lsp]'" in result.output
