@@ -223,6 +223,8 @@ def test_overlay_reads_unsaved_text_and_leaves_the_cache_alone(tmp_path, monkeyp
 
 def test_lsp_without_pygls_exits_2_saying_how_to_install(monkeypatch):
     from oncologic.cli import main
+    for name in [m for m in sys.modules if m.startswith("pygls.")]:
+        monkeypatch.delitem(sys.modules, name)  # as on a machine where pygls was never installed
     monkeypatch.setitem(sys.modules, "pygls", None)
     import oncologic.authoring
     monkeypatch.delitem(sys.modules, "oncologic.authoring.lsp", raising=False)
