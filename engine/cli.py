@@ -361,6 +361,23 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
         old_checked = compiled[0].checked
         click.echo("\n".join(render_text(found, lang, lambda name, lg: checked.label(name, lg) or old_checked.label(name, lg))))
 
+# ---- lsp ----
+
+@main.command()
+@click.option("--stdio", is_flag=True, help="Talk LSP over stdin/stdout (the default and only transport; "
+                                             "accepted because editors pass it).")
+def lsp(stdio):
+    """Run the language server for rule files over stdin/stdout (diagnostics as you type, hover,
+    go to definition, completion). Needs pygls: pip install 'oncologic[lsp]'."""
+    try:
+        from .authoring import lsp as server
+    except ImportError as err:
+        if (err.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        _fail("error: the language server needs pygls, which is not installed: "
+              "pip install 'oncologic[lsp]' (or pip install 'pygls>=2,<3')", 2)
+    server.main()
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

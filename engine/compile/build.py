@@ -75,24 +75,42 @@ def _sorted(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def _build(directory: Path, display: str) -> tuple[CompiledKB | None, list[Diagnostic]]:
+def _overlaid(files: list[Path], directory: Path, overlay: dict[Path, str] | None) -> tuple[list[Path], dict[Path, str]]:
+    """The rule files of ``directory`` with the overlaid ones among them (a ``*.rules`` file an
+    editor holds but has not saved yet counts too), and the overlay keyed by those paths."""
+    if not overlay:
+        return files, {}
+    root = directory.resolve()
+    texts = {Path(p).resolve(): text for p, text in overlay.items()}
+    out = {path: texts[path.resolve()] for path in files if path.resolve() in texts}
+    known = {path.resolve() for path in files}
+    for path, text in texts.items():
+        if path not in known and path.name.endswith(RULE_SUFFIX) and path.is_relative_to(root):
+            added = directory / path.relative_to(root)
+            files.append(added)
+            out[added] = text
+    return sorted(files), out
+
+
+def _build(directory: Path, display: str, overlay: dict[Path, str] | None = None) -> tuple[CompiledKB | None, list[Diagnostic]]:
     """Run the front end (parse, build, check, compile) on the ``*.rules`` files under
     ``directory``: (the compiled knowledge base or None, every diagnostic of every stage,
-    sorted). The compiler runs only when no earlier stage found an error."""
+    sorted). The compiler runs only when no earlier stage found an error. ``overlay``: the
+    text of some files as an editor holds it, read in place of what is on disk."""
     # imported here: a cached knowledge base needs neither the parser nor the checker
     from ..lang.builder import build_module
     from ..model.checks import check
     from .compiler import compile_kb
     from ..lang.parser import parse_file
 
-    files = rule_files(directory)
+    files, texts = _overlaid(rule_files(directory), directory, overlay)
     if not files:
         raise OncologicError(f"{display}: no rule files (*{RULE_SUFFIX}) in this folder")
     diagnostics: list[Diagnostic] = []
     modules = []
     for path in files:
         shown = os.path.join(display, str(path.relative_to(directory)))
-        parsed = parse_file(path, shown)
+        parsed = parse_file(path, shown, texts.get(path))
         module, errors = build_module(parsed.tree, shown, parsed.failed)
         diagnostics += parsed.diagnostics + errors
         modules.append(module)
@@ -150,16 +168,23 @@ def load_compiled(kb_dir: str | os.PathLike | None = None) -> CompiledKB:
     return compiled
 
 
-def diagnose(kb_dir: str | os.PathLike | None = None) -> tuple[CompiledKB | None, list[Diagnostic]]:
+def diagnose(kb_dir: str | os.PathLike | None = None,
+             overlay: dict[Path, str] | None = None) -> tuple[CompiledKB | None, list[Diagnostic]]:
     """Every finding of the front end on the knowledge base in ``kb_dir`` (default: the
     shipped one), without raising for them: ``(compiled, diagnostics)``, ``compiled`` None when
     there is an error (then it must not be used), ``diagnostics`` sorted by file, line and column
     (a fresh cache entry stands for a knowledge base without any: ``(compiled, [])``). Uses and
     fills the cache as :func:`load_compiled` does. Raises OncologicError for a missing folder or
-    one without rule files."""
+    one without rule files.
+
+    ``overlay``: file path → text, for files an editor holds unsaved (the language server): read
+    in place of the file on disk (a new ``*.rules`` path under the folder counts as a rule
+    file). The cache is neither read nor written then: its key is the files on disk."""
     from . import cache as c
 
     directory, display = _folder(kb_dir)
+    if overlay:
+        return _build(directory, display, overlay)
     files = rule_files(directory)
     root = _cache_dir()
     folder = c.cache_folder(root) if root is not None and files else None

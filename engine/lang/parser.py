@@ -72,6 +72,18 @@ def _keywords() -> dict[str, str]:
             if t.pattern.type == "str" and re.fullmatch(r"[A-Za-z_]+", t.pattern.value)}
 
 
+def keywords() -> frozenset[str]:
+    """Every word the grammar spells out (``attribute``, ``if``, ``not``, ``en``, ``int`` ...):
+    what editors highlight and complete as the language's own words."""
+    return frozenset(_keywords().values())
+
+
+def unit_pattern() -> str:
+    """The regular expression of a unit after a number, as the grammar writes it (``d``,
+    ``wk``, ``mo``, ``a``, ``mm``, ``cm``, ``%``)."""
+    return parser().get_terminal("UNIT").pattern.value
+
+
 def _reachable(start: str, follow) -> set[str]:
     """The grammar rules reachable from ``start`` (itself included), ``follow(expansion)``
     naming the symbols of one expansion to go on with."""
@@ -534,12 +546,13 @@ def read_text(path: Path) -> str:
     return decode(path.read_bytes(), str(path))[0]
 
 
-def parse_file(path: Path, display_name: str) -> Parsed:
+def parse_file(path: Path, display_name: str, text: str | None = None) -> Parsed:
     """Read, decode and parse one rule file (:func:`parse_text`); a file that cannot be read
     is one error (E007) and no tree, and may have declared anything (``failed`` holds every
-    kind without a name)."""
+    kind without a name). ``text``: the file's content as an editor holds it (not saved yet),
+    read in place of the file's bytes, as the bytes would be (line ends, a BOM)."""
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if text is None else text.encode("utf-8", "surrogatepass")
     except OSError as err:  # what it declares is unknown: no unknown name of any kind is reported
         return Parsed(None, [Diagnostic(display_name, 1, 1, f"cannot be read: {err.strerror or err}",
                                         code="E007", end_line=1, end_column=1)],

@@ -1,0 +1,235 @@
+"""The language server (``oncologic lsp``), driven as an editor drives it: a real subprocess
+speaking LSP over stdio to pygls's client. One server session (in a temporary copy of the
+shipped knowledge base) serves every assertion of the session tests; the overlay of unsaved
+text on the front end is tested in-process."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from support import ROOT
+
+pytest.importorskip("pygls")
+from lsprotocol import types as t  # noqa: E402
+from pygls.lsp.client import LanguageClient  # noqa: E402
+from pygls.uris import from_fs_path  # noqa: E402
+
+GOOD_FOR = "  for refractory_sclc_second_line\n"
+BROKEN_FOR = "  for refractory_sclc_second_lin\n"
+NEVER = '\nconcept never_true\n  if histology = sclc and histology = squamous\n  source imforte "x"\n'
+
+
+def _copy(tmp: Path) -> Path:
+    shutil.copytree(ROOT / "facts", tmp / "facts", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    return tmp / "facts"
+
+
+def _position_after(text: str, needle: str) -> t.Position:
+    """The position just after the first ``needle`` in ``text``."""
+    at = text.index(needle) + len(needle)
+    line = text.count("\n", 0, at)
+    return t.Position(line=line, character=at - (text.rfind("\n", 0, at) + 1))
+
+
+async def _session(tmp: Path) -> dict:
+    kb = _copy(tmp)
+    sclc, refractory = kb / "lung" / "sclc.rules", kb / "lung" / "refractory.rules"
+    good = sclc.read_text(encoding="utf-8")
+    broken = good.replace(GOOD_FOR, BROKEN_FOR, 1)
+    sclc_uri, refractory_uri = from_fs_path(str(sclc)), from_fs_path(str(refractory))
+    published: dict[str, list[list[t.Diagnostic]]] = {}
+    client = LanguageClient("oncologic-test", "1")
+
+    @client.feature(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(params: t.PublishDiagnosticsParams):
+        published.setdefault(params.uri, []).append(params.diagnostics)
+
+    async def until(predicate, what: str, timeout: float = 8.0):
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out waiting for {what}; published: {published}")
+            await asyncio.sleep(0.02)
+
+    env = {**os.environ, "ONCOLOGIC_CACHE_DIR": str(tmp / "cache")}
+    env.pop("ONCOLOGIC_NO_CACHE", None)
+    await client.start_io(sys.executable, "-m", "oncologic", "lsp", env=env)
+    out: dict = {"sclc_uri": sclc_uri, "kb": kb, "tmp": tmp}
+    try:
+        init = await client.initialize_async(t.InitializeParams(
+            capabilities=t.ClientCapabilities(), root_uri=from_fs_path(str(tmp)),
+            workspace_folders=[t.WorkspaceFolder(uri=from_fs_path(str(tmp)), name="tmp")]))
+        out["capabilities"] = init.capabilities
+        client.initialized(t.InitializedParams())
+
+        client.text_document_did_open(t.DidOpenTextDocumentParams(
+            text_document=t.TextDocumentItem(uri=sclc_uri, language_id="oncologic", version=1, text=broken)))
+        await until(lambda: published.get(sclc_uri), "the diagnostics of the broken file")
+        out["broken"] = published[sclc_uri][-1]
+        out["others"] = {uri: runs[-1] for uri, runs in published.items() if uri != sclc_uri}
+
+        client.text_document_did_change(t.DidChangeTextDocumentParams(
+            text_document=t.VersionedTextDocumentIdentifier(uri=sclc_uri, version=2),
+            content_changes=[t.TextDocumentContentChangeWholeDocument(text=good)]))
+        await until(lambda: len(published[sclc_uri]) > 1, "the diagnostics after the fix")
+        out["fixed"] = published[sclc_uri][-1]
+
+        # a concept no patient satisfies: the analysis (W401) runs on save, not on a change
+        saved = good + NEVER
+        sclc.write_text(saved, encoding="utf-8")
+        client.text_document_did_change(t.DidChangeTextDocumentParams(
+            text_document=t.VersionedTextDocumentIdentifier(uri=sclc_uri, version=3),
+            content_changes=[t.TextDocumentContentChangeWholeDocument(text=saved)]))
+        await until(lambda: len(published[sclc_uri]) > 2, "the diagnostics after a change")
+        out["changed"] = published[sclc_uri][-1]
+        client.text_document_did_save(t.DidSaveTextDocumentParams(
+            text_document=t.TextDocumentIdentifier(uri=sclc_uri)))
+        await until(lambda: len(published[sclc_uri]) > 3, "the diagnostics after saving")
+        out["saved"] = published[sclc_uri][-1]
+
+        text = refractory.read_text(encoding="utf-8")
+        client.text_document_did_open(t.DidOpenTextDocumentParams(
+            text_document=t.TextDocumentItem(uri=refractory_uri, language_id="oncologic", version=1, text=text)))
+        tfi = _position_after(text, "and tfi")
+        out["hover"] = await client.text_document_hover_async(t.HoverParams(
+            text_document=t.TextDocumentIdentifier(uri=refractory_uri), position=t.Position(line=tfi.line, character=tfi.character - 1)))
+        out["completion"] = await client.text_document_completion_async(t.CompletionParams(
+            text_document=t.TextDocumentIdentifier(uri=refractory_uri), position=_position_after(text, "and histology = ")))
+        concept = _position_after(good, "  if refractory_sclc")
+        out["definition"] = await client.text_document_definition_async(t.DefinitionParams(
+            text_document=t.TextDocumentIdentifier(uri=sclc_uri), position=t.Position(line=concept.line, character=concept.character - 2)))
+        setting = _position_after(good, "  for refractory_sclc_second")
+        out["for_definition"] = await client.text_document_definition_async(t.DefinitionParams(
+            text_document=t.TextDocumentIdentifier(uri=sclc_uri), position=setting))
+
+        await client.shutdown_async(None)
+        client.exit(None)
+        await asyncio.wait_for(client._server.wait(), 5)
+        out["returncode"] = client._server.returncode
+    finally:
+        if client._server is not None and client._server.returncode is None:
+            client._server.kill()
+        await client.stop()
+    return out
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    started = time.monotonic()
+    out = asyncio.run(_session(tmp_path_factory.mktemp("lsp")))
+    out["seconds"] = time.monotonic() - started
+    return out
+
+
+def test_broken_file_gets_the_diagnostic_check_gives(session):
+    """The E106 of an unknown setting, at the name (0-based), as ``check`` reports it on the
+    same text saved to disk."""
+    from oncologic.compile.build import diagnose
+    [d] = session["broken"]
+    assert (d.code, d.source, d.severity) == ("E106", "oncologic", t.DiagnosticSeverity.Error)
+    assert d.message.startswith("unknown setting 'refractory_sclc_second_lin'; did you mean 'refractory_sclc_second_line'")
+    assert (d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character) == (18, 6, 18, 32)
+    # the same as the front end of `check` on a folder with the broken file saved
+    saved = _copy(session["tmp"] / "saved")
+    path = saved / "lung" / "sclc.rules"
+    path.write_text(path.read_text(encoding="utf-8").replace(GOOD_FOR, BROKEN_FOR, 1), encoding="utf-8")
+    [c] = diagnose(saved)[1]
+    assert (c.code, c.line - 1, c.column - 1, c.end_line - 1, c.end_column - 1, c.message) == (
+        d.code, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character, d.message)
+
+
+def test_every_rule_file_of_the_folder_is_published(session):
+    """The other files of the knowledge base get their (empty) diagnostics too."""
+    kb = session["kb"]
+    expected = {from_fs_path(str(p)) for p in kb.rglob("*.rules")} - {session["sclc_uri"]}
+    assert set(session["others"]) == expected
+    assert {uri: [d.message for d in ds] for uri, ds in session["others"].items() if ds} == {}
+
+
+def test_fixing_the_file_clears_its_diagnostics(session):
+    assert list(session["fixed"]) == []
+
+
+def test_static_analysis_runs_on_save_only(session):
+    assert list(session["changed"]) == []
+    found = {(d.code, d.severity, d.range.start.line, d.message) for d in session["saved"]}
+    assert found == {  # as `check` reports them
+        ("W401", t.DiagnosticSeverity.Warning, 113, "concept 'never_true' can never hold: no patient satisfies its condition"),
+        ("W503", t.DiagnosticSeverity.Warning, 113, "concept 'never_true' is concluded but no rule uses it")}
+    [w401] = [d for d in session["saved"] if d.code == "W401"]
+    assert w401.source == "oncologic"
+
+
+def test_hover_on_an_attribute(session):
+    hover = session["hover"].contents.value
+    assert hover.startswith("**tfi** — attribute: `duration 0d..`")
+    assert "一线标准治疗结束到疾病进展的时间间隔" in hover and "treatment-free interval" in hover
+    assert "derived: progression_date - first_line_end_date" in hover
+    assert "defined at facts/lung/patient.rules:18" in hover
+
+
+def test_completion_after_an_enum_comparison_offers_its_values(session):
+    items = {i.label: i for i in session["completion"].items}
+    assert set(items) == {"sclc", "adenocarcinoma", "squamous", "large_cell", "nsclc_nos"}
+    assert items["sclc"].detail == "small cell lung cancer / 小细胞肺癌"
+    assert items["sclc"].kind == t.CompletionItemKind.EnumMember
+
+
+def test_definition_of_a_concept_and_of_a_setting(session):
+    kb = session["kb"]
+    refractory = from_fs_path(str(kb / "lung" / "refractory.rules"))
+    lines = (kb / "lung" / "refractory.rules").read_text(encoding="utf-8").split("\n")
+    defining = [i for i, line in enumerate(lines) if line.startswith("concept refractory_sclc") and line.split()[1] == "refractory_sclc"]
+    assert defining == [8, 26]  # two rules define it: both are definitions
+    assert [(loc.uri, loc.range.start.line, loc.range.start.character) for loc in session["definition"]] == [
+        (refractory, line, 0) for line in defining]
+    [setting] = session["for_definition"]
+    assert (setting.uri, setting.range.start.line) == (session["sclc_uri"], 4)
+
+
+def test_session_shuts_down_cleanly_and_quickly(session):
+    assert session["returncode"] == 0
+    assert session["seconds"] < 15
+    # an overlaid build neither writes nor reads the cache: its key is the files on disk
+    cache = session["tmp"] / "cache"
+    assert not cache.exists() or not any(cache.rglob("kb-*.json"))
+
+
+def test_overlay_reads_unsaved_text_and_leaves_the_cache_alone(tmp_path, monkeypatch):
+    from oncologic.compile.build import diagnose
+    monkeypatch.setenv("ONCOLOGIC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ONCOLOGIC_NO_CACHE", raising=False)
+    kb = _copy(tmp_path)
+    sclc = kb / "lung" / "sclc.rules"
+    broken = sclc.read_text(encoding="utf-8").replace(GOOD_FOR, BROKEN_FOR, 1)
+    compiled, found = diagnose(kb, overlay={sclc: broken})
+    assert compiled is None and [(d.code, d.line, d.column) for d in found] == [("E106", 19, 7)]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("kb-*.json"))
+    new = kb / "lung" / "draft.rules"  # not on disk yet: counts as a rule file of the folder
+    _, found = diagnose(kb, overlay={new: "concept draft if no_such_attribute\n"})
+    assert found and all(d.file.endswith("draft.rules") for d in found)
+    assert "unknown concept 'no_such_attribute'" in " ".join(d.message for d in found if d.code == "E102")
+    compiled, found = diagnose(kb)  # the disk is untouched: it compiles, and now fills the cache
+    assert compiled is not None and found == []
+    assert len(list((tmp_path / "cache").rglob("kb-*.json"))) == 1
+
+
+def test_lsp_without_pygls_exits_2_saying_how_to_install(monkeypatch):
+    from oncologic.cli import main
+    for name in [m for m in sys.modules if m.startswith("pygls.")]:
+        monkeypatch.delitem(sys.modules, name)  # as on a machine where pygls was never installed
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    import oncologic.authoring
+    monkeypatch.delitem(sys.modules, "oncologic.authoring.lsp", raising=False)
+    monkeypatch.delattr(oncologic.authoring, "lsp", raising=False)  # imported by an earlier test
+    result = CliRunner().invoke(main, ["lsp"])
+    assert result.exit_code == 2
+    assert "pip install 'oncologic[lsp]'" in result.output
+    assert "Traceback" not in result.output
