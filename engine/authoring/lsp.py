@@ -44,6 +44,7 @@ from ..errors import OncologicError
 from ..lang import nodes as n
 from ..lang.builder import build_module
 from ..lang.parser import keywords, parse_text, read_text, statement_keywords
+from ..model.kb import ancestors
 from ..resources import __version__
 from ..values import Record, Value
 
@@ -118,13 +119,7 @@ class Index(Record):
         return out
 
     def ancestors(self, name: str) -> list[str]:
-        seen, stack = [], list(self.items[name].isa) if name in self.items else []
-        while stack:
-            cls = stack.pop(0)
-            if cls not in seen:
-                seen.append(cls)
-                stack.extend(self.items[cls].isa if cls in self.items else ())
-        return seen
+        return ancestors(self.items, name)
 
     def members(self, cls: str) -> list[str]:
         return sorted(name for name in self.items if name != cls and cls in self.ancestors(name))

@@ -13,6 +13,19 @@ from ..values import Record
 from ..lang import nodes as n
 
 
+def ancestors(items: dict, item: str) -> list[str]:
+    """The classes ``item`` belongs to in ``items`` (name -> :class:`~oncologic.lang.nodes.Item`),
+    transitively, nearest first; not the item itself. Unknown names have none."""
+    seen: list[str] = []
+    stack = list(items[item].isa) if item in items else []
+    while stack:
+        cls = stack.pop(0)
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(items[cls].isa if cls in items else ())
+    return seen
+
+
 @dataclass(eq=False, repr=False)
 class CheckedKB(Record):
     """The resolved knowledge base: vocabulary plus rules with resolved conditions."""
@@ -27,14 +40,7 @@ class CheckedKB(Record):
 
     def ancestors(self, item: str) -> list[str]:
         """The classes an item belongs to, transitively (not the item itself)."""
-        seen: list[str] = []
-        stack = list(self.items[item].isa) if item in self.items else []
-        while stack:
-            cls = stack.pop(0)
-            if cls not in seen:
-                seen.append(cls)
-                stack.extend(self.items[cls].isa if cls in self.items else ())
-        return seen
+        return ancestors(self.items, item)
 
     def members(self, cls: str) -> set[str]:
         """The item itself and every item that belongs to it, transitively (a new set)."""
