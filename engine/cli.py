@@ -262,10 +262,12 @@ def schema():
               help="Instead of running the tests: patients just below, at and above every threshold a rule "
                    "compares with, from the tests' patients, and the conclusions that flip.")
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
-              help="With --boundaries: write the boundary patients and their current outcomes as a rule-test file.")
+              help="With --boundaries: write the boundary patients and their current outcomes as a rule-test file "
+                   "(not over an existing file unless --force).")
+@click.option("--force", is_flag=True, help="With --save: overwrite FILE if it exists.")
 @click.option("-v", "--verbose", is_flag=True, help="A PASS/FAIL line per test (default: a line per test file).")
 @guarded
-def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, verbose):
+def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, force, verbose):
     """Run the rule tests (*.tests.yaml beside the rule files) whose file path or name contains
     PATTERN: a line per test file (-v: per test), each failing test with the expected and actual
     sets and the why-not, then the rules no test reaches. Exit 0 all pass, 1 a test fails, 2 bad input."""
@@ -273,14 +275,21 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
     from .authoring import ruletests
     if save and not boundaries:
         _fail("error: --save goes with --boundaries", 2)
+    if force and not save:
+        _fail("error: --force goes with --save", 2)
+    if save:
+        _can_save(save, force)
     kb = _kb(kb_dir)
     tests = ruletests.load_tests(kb, kb_dir, None if boundaries else pattern)
     if boundaries:
         from .authoring import boundaries as b
         found = b.boundaries(kb, tests, pattern)
         if save:
-            count = b.save(kb, found, save)
-            click.echo(f"wrote {count} boundary tests to {save}", err=True)
+            try:
+                count = b.save(kb, found, save)
+            except OSError as err:
+                _fail(f"error: cannot write {save}: {err.strerror or err}", 2)
+            click.echo(f"wrote {count} tests to {save} {_saved_where(save, kb_dir)}", err=True)
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
     report = ruletests.run(kb, tests, lang, coverage_required)
@@ -288,6 +297,30 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
     if not report.ok:
         sys.stdout.flush()
         sys.exit(1)
+
+
+def _can_save(path: str, force: bool) -> None:
+    """Exit 2 unless ``path`` can be written: its folder exists, and it does not unless ``force``."""
+    import os
+    if os.path.exists(path) and not force:
+        _fail(f"error: {path} exists; choose another name or pass --force", 2)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        _fail(f"error: cannot write {path}: no such folder", 2)
+
+
+def _saved_where(path: str, kb_dir) -> str:
+    """How to run a saved test file: inside the knowledge-base folder as *.tests.yaml it is a
+    rule-test file `oncologic test` reads; elsewhere it is not."""
+    from pathlib import Path
+    from .authoring import ruletests
+    folder, _ = ruletests.kb_folder(kb_dir)
+    saved = Path(path).resolve()
+    name = saved.name
+    if name.endswith(ruletests.SUFFIX) and saved.is_relative_to(folder.resolve()):
+        kb = f" --kb {kb_dir}" if kb_dir else ""
+        return f"(run: oncologic test{kb} {name[:-len(ruletests.SUFFIX)]})"
+    return (f"(not run by oncologic test, which reads the *{ruletests.SUFFIX} files inside {kb_dir or 'facts'}; "
+            f"run it there as one of them)")
 
 
 # ---- graph ----
