@@ -30,6 +30,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ..values import Record
 from ..errors import OncologicError
 from ..lang import nodes as n
 from ..lang.units import canonical_unit, tidy
@@ -43,8 +44,8 @@ class BoundaryError(OncologicError):
     """A PATTERN that selects neither a threshold nor a rule test."""
 
 
-@dataclass(eq=False)
-class Comparison:
+@dataclass(eq=False, repr=False)
+class Comparison(Record):
     rule: str
     file: str
     line: int
@@ -58,8 +59,8 @@ class Comparison:
         return {"<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v, "=": x == v}[self.op]
 
 
-@dataclass(eq=False)
-class Run:
+@dataclass(eq=False, repr=False)
+class Run(Record):
     """The boundary patients made from one starting test: (value text, record, outcome)."""
 
     test: tuple[str, str, int]  # (name, file, line)
@@ -68,8 +69,8 @@ class Run:
     unreachable: list[str] = field(default_factory=list)  # values whole-day dates cannot reach
 
 
-@dataclass(eq=False)
-class Group:
+@dataclass(eq=False, repr=False)
+class Group(Record):
     """Base tests whose boundary patients flip alike: ``flips`` section → value text → the ids
     concluded at that value but not at all three."""
 
@@ -80,8 +81,8 @@ class Group:
     order: list[str] = field(default_factory=list)  # values and unreachable values, low to high
 
 
-@dataclass(eq=False)
-class Threshold:
+@dataclass(eq=False, repr=False)
+class Threshold(Record):
     attribute: str
     value: int | float
     unit: str | None
