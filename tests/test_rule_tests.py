@@ -163,7 +163,7 @@ def test_passing_tests_exit_0_and_report_each(tmp_path):
     folder = _kb(tmp_path, PASSING)
     (folder / "patients").mkdir()
     (folder / "patients" / "late.json").write_text('{"cancer": "lung", "histology": "sclc", "line": 2}')
-    (folder / "more.tests.yaml").write_text("tests:\n  - {test: one, patient: {cancer: lung, line: 2}}\n")
+    (folder / "more.tests.yaml").write_text("tests:\n  - {test: one, patient: {cancer: lung, line: 2}, recommended: []}\n")
     res = _run(folder)
     assert res.exit_code == 0, res.output
     shown = str(folder / "sclc.tests.yaml")
@@ -180,7 +180,7 @@ def test_passing_tests_exit_0_and_report_each(tmp_path):
 
 
 def test_a_missing_patient_file_is_named_as_written(tmp_path):
-    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient_file: ../elsewhere/p.json\n")
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient_file: ../elsewhere/p.json\n    recommended: []\n")
     res = _run(folder)
     assert res.exit_code == 2
     assert res.output.splitlines()[0] == (f"error: {folder / 'sclc.tests.yaml'}:15: test 't': patient_file "
@@ -244,6 +244,8 @@ def test_a_failing_test_exits_1_with_expected_actual_and_why_not(tmp_path):
            "    actual:   anlotinib+carboplatin, bevacizumab, topotecan\n" \
            "    missing from the answer: bronchoscopy\n" \
            "    not expected: anlotinib+carboplatin, bevacizumab\n" \
+           f"    anlotinib+carboplatin is concluded by r.combo ({folder / 'rules.rules'}:16): second_line (holds)\n" \
+           f"    bevacizumab is concluded by r.bev ({folder / 'rules.rules'}:22): refractory (holds); ecog <= 1 (patient: 1)\n" \
            "    why not bronchoscopy:\n" \
            f"      r.unreached ({folder / 'rules.rules'}:34): stenosis = true (patient: false)\n" in out
     assert "    not expected: bevacizumab\n" in out  # excluded, yet recommended
@@ -265,14 +267,41 @@ def test_failure_in_json(tmp_path):
     assert failure["why_not"]["bronchoscopy"][0].startswith("r.unreached (")
 
 
-def test_pattern_selects_by_name_or_file(tmp_path):
+def test_pattern_selects_by_file_path_first_then_by_name(tmp_path):
     folder = _kb(tmp_path, FAILING)
-    status, out = _json(folder, "verdict")
-    assert [t["name"] for t in out["tests"]] == ["verdict fails"]
+    (folder / "local").mkdir()
+    (folder / "local" / "trials.tests.yaml").write_text(
+        "patient: {cancer: lung, histology: sclc, tfi: 45d, line: 2, ecog: 1, stenosis: false}\n"
+        "tests:\n  - test: verdict of a trial\n    concepts: {includes: [refractory]}\n")
+    status, out = _json(folder, "verdict")  # no file path holds it: the names
+    assert [t["name"] for t in out["tests"]] == ["verdict of a trial", "verdict fails"]
+    assert out["selection"] == "2 tests named with 'verdict' (no test file's path contains it)"
     status, out = _json(folder, "sclc.tests")
     assert len(out["tests"]) == 3
-    status, out = _json(folder, "nothing like it")
-    assert (status, out["tests"]) == (0, [])
+    res = _run(folder, "local")  # the file path, not the name of the tests in other files
+    assert res.output.splitlines()[:2] == ["1 test in files matching 'local'",
+                                           f"{folder / 'local' / 'trials.tests.yaml'}  1 passed"]
+    res = _run(folder, "nomatch")
+    assert res.exit_code == 2
+    assert res.output.splitlines() == [
+        "error: no rule test matches 'nomatch': no test file's path and no test's name contains it (the test files: "
+        f"{folder / 'local' / 'trials.tests.yaml'}, {folder / 'sclc.tests.yaml'})"]
+
+
+def test_with_a_pattern_the_coverage_is_of_the_rules_beside_the_selected_tests(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    concepts: {includes: [refractory]}\n")
+    (folder / "sclc.rules").write_text((folder / "rules.rules").read_text().split("recommendation r.topotecan")[0])
+    (folder / "rules.rules").write_text("recommendation r.unreached\n  recommend bronchoscopy\n  if stenosis\n"
+                                        "  source doc \"t5\"\n")
+    (folder / "other.tests.yaml").write_text("tests:\n  - {test: u, patient: {cancer: lung}, recommended: []}\n")
+    res = _run(folder, "sclc", "--coverage-required")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-2:] == [f"coverage of {folder / 'sclc.rules'}: 2/2 rules reached by a test",
+                                            "1 tests: 1 passed, 0 failed"]
+    status, out = _json(folder, "sclc")
+    assert out["coverage"] == {"rules": 2, "reached": 2, "unreached": [], "files": [str(folder / "sclc.rules")]}
+    res = _run(folder, "other")
+    assert res.output.splitlines()[-2] == "coverage of no rule file (none beside the selected test files): 0/0 rules reached by a test"
 
 
 @pytest.mark.parametrize("written, section, spec", [
@@ -327,10 +356,14 @@ tests:
         "did you mean 'topotecan'?",
         f"{f}:16: test 'a': 'carboplatin+anlotinib': a regimen id lists its items in alphabetical order: 'anlotinib+carboplatin'",
         f"{f}:17: test 'a': unknown id 'refractroy': not a concept or setting of this knowledge base; did you mean 'refractory'?",
+        f"{f}:18: test 'b' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts",
         f"{f}:21: test 'b': attribute 'ecog': 7 is out of range; expected a whole number from 0 to 4",
         f"{f}:22: test 'b': unknown key 'recomended'; did you mean 'recommended' or 'not_recommended'?",
+        f"{f}:23: test 'c' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts",
         f"{f}:24: test 'c': extends 'aa': no such test in this file; did you mean 'a'?",
-        "6 problem(s) in the rule-test files"]
+        "8 problem(s) in the rule-test files"]
 
 
 def test_malformed_yaml_exits_2_with_file_line_column(tmp_path):
@@ -359,7 +392,7 @@ def test_an_unquoted_name_cut_at_a_comma_or_colon_says_quote_it(tmp_path, writte
     assert res.exit_code == 2
     first = res.output.splitlines()[0]
     assert line in first and first.endswith(ruletests.QUOTE_THE_NAME), first
-    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n  - {{test: \"tfi: 89d, ecog 0\"}}\n")
+    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n  - {{test: \"tfi: 89d, ecog 0\", recommended: []}}\n")
     assert _run(folder).exit_code == 0
 
 
