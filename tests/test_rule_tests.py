@@ -539,3 +539,122 @@ def test_excludes_takes_a_set_name(tmp_path):
     status, out = _json(folder)
     assert [t["ok"] for t in out["tests"]] == [False, True]
     assert out["tests"][0]["failures"][0]["unexpected"] == ["anlotinib+carboplatin", "topotecan"]
+
+
+# -- what a fresh tester found ------------------------------------------------------------------
+
+def _problems(folder, body: str) -> list[str]:
+    """The error lines of `oncologic test` on a test file (HEAD's patient and sets, then ``body``)."""
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + textwrap.dedent(body), encoding="utf-8")
+    res = _run(folder)
+    assert res.exit_code == 2, res.output
+    f = str(folder / "sclc.tests.yaml")
+    return [line.replace("error: ", "", 1).replace(f, "F") for line in res.output.splitlines()[:-1]]
+
+
+def test_a_test_without_expectation_is_bad_input_unless_another_extends_it(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: base\n  - test: child\n    extends: base\n    recommended: {includes: [topotecan]}\n")
+    res = _run(folder, "-v")  # 'base' only gives the patient 'child' starts from: not run
+    assert res.exit_code == 0 and res.output.splitlines()[0] == f"PASS {folder / 'sclc.tests.yaml'}:15  child"
+    assert _problems(folder, "tests:\n  - test: alone\n") == [
+        "F:14: test 'alone' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts"]
+    (folder / "empty.tests.yaml").write_text("tests: []\n")
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + "tests:\n  - test: t\n    possible: []\n")
+    res = _run(folder)
+    assert res.exit_code == 0
+    assert f"warning: {folder / 'empty.tests.yaml'}: no tests (the file states no test)" in res.output.splitlines()
+
+
+@pytest.mark.parametrize("body, message", [
+    ("    concepts: {includes: [refractory], excludes: [refractory]}", "F:15: test 't': concepts: 'refractory' is both included and excluded"),
+    ("    recommended: {bevacizumab: {strength: strong, evidence: 1}}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 1: evidence levels are written in Roman numerals I–V (write 'I')"),
+    ("    recommended: {bevacizumab: {evidence: VI}}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 'VI': not a level of this knowledge base (I, II, III, IV, V) or null"),
+    ("    recommended: {bevacizumab: strong 1 92%}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 1: evidence levels are written in Roman numerals I–V (write 'I')"),
+    ("    recommended: {bevacizumab: {consensus: 190%}}",
+     "F:15: test 't': grading of 'bevacizumab': consensus 190%: a consensus is a percentage from 0 to 100"),
+    ("    recommended: {bevacizumab: strong I 190%}",
+     "F:15: test 't': grading of 'bevacizumab': consensus 190%: a consensus is a percentage from 0 to 100"),
+    ("    recommended: {bevacizumab: {strength: high}}",
+     "F:15: test 't': grading of 'bevacizumab': strength 'high': write strong, moderate, weak or null"),
+    ("    recommended: {bevacizumab: {rule: r.bevv}}",
+     "F:15: test 't': grading of 'bevacizumab': rule 'r.bevv': not a rule id of this knowledge base; did you mean 'r.bev'?"),
+    ("    recommended: {topotecan: {setting: refractory}}",
+     "F:15: test 't': grading of 'topotecan': setting 'refractory': not a setting of this knowledge base"),
+    ("    recommended: {topotecan: {flags: [conflicts]}}",
+     "F:15: test 't': grading of 'topotecan': flags: 'conflicts' is not a flag kind (already_received, conflict, "
+     "outside_population); did you mean 'conflict'?"),
+    ("    recommended: [refractory]", "F:15: test 't': 'refractory' is a concept: put it under concepts: (or verdicts:)"),
+    ("    concepts: [topotecan]", "F:15: test 't': 'topotecan' is a recommendation id or item: put it under recommended:, "
+                                 "possible:, not_recommended:, possibly_not_recommended: or contraindicated:"),
+    ("    missing: [second_line]", "F:15: test 't': 'second_line' is a setting: put it under concepts: (or verdicts:)"),
+    ("    concepts: [ecog]", "F:15: test 't': 'ecog' is an attribute: put it under missing: (a test's patient gives its value)"),
+    ("    verdicts: {refractory: true}", "F:15: test 't': verdicts: 'refractory' takes holds, fails or undecided, not true"),
+    ("    recommended:\n      excludes: [{bevacizumab: strong I 90%}]",
+     "F:16: test 't': excludes: takes ids only, without a grading (write 'bevacizumab', not {bevacizumab: strong I 90%})"),
+])
+def test_bad_expectations_are_bad_input_at_their_line(tmp_path, body, message):
+    folder = _kb(tmp_path, "tests: []\n")
+    assert _problems(folder, f"tests:\n  - test: t\n{body}\n") == [message]
+
+
+def test_an_invalid_file_level_value_is_reported_once_where_it_is_written(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    (folder / "sclc.tests.yaml").write_text(
+        "patient:\n  cancer: lung\n  ecog: 9\ntests:\n  - test: a\n    recommended: []\n"
+        "  - test: b\n    patient: {line: x}\n    recommended: []\n  - test: c\n    extends: b\n    recommended: []\n")
+    f = folder / "sclc.tests.yaml"
+    assert _run(folder).output.splitlines() == [
+        f"error: {f}:3: patient: attribute 'ecog': 9 is out of range; expected a whole number from 0 to 4",
+        f"{f}:8: test 'b': attribute 'line': \"x\" is not a number; expected a whole number of at least 1",
+        "2 problem(s) in the rule-test files"]
+
+
+def test_yaml_messages_give_the_quoting_hint_only_where_it_applies(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    (folder / "sclc.tests.yaml").write_text("tests:\n\t- test: a\n")
+    first = _run(folder).output.splitlines()[0]
+    assert first.startswith(f"error: {folder / 'sclc.tests.yaml'}:2:1: not valid YAML") and "quote" not in first
+    (folder / "sclc.tests.yaml").write_text("tests:\n  - test: patient #3\n    recommended: []\n"
+                                            "  - test: patient #4\n    recommended: []\n")
+    assert _run(folder).output.splitlines()[1] == (
+        f"{folder / 'sclc.tests.yaml'}:4: test 'patient' is written twice (first at line 2); names are unique "
+        "within a file (# starts a YAML comment: quote the name)")
+
+
+def test_bad_input_in_json_is_a_json_object_too(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    recommended: [topotecn]\n")
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder), "--format", "json"])
+    assert res.exit_code == 2
+    assert json.loads(res.stdout) == {"ok": False, "errors": [
+        {"file": str(folder / "sclc.tests.yaml"), "line": 15, "test": "t",
+         "message": "unknown id 'topotecn': not a recommendation id or item of this knowledge base; did you mean 'topotecan'?"}]}
+    assert res.stderr.startswith(f"error: {folder / 'sclc.tests.yaml'}:15: test 't': unknown id 'topotecn'")
+
+
+def test_a_contraindication_with_nothing_to_remove_says_so(tmp_path):
+    folder = write_kb(tmp_path, RULES + """
+contraindication c.no_bev
+  avoid bevacizumab
+  if ecog >= 1
+  source doc "c1"
+  because "bleeding"
+""")
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + "tests:\n  - test: t\n    patient: {line: 3, tfi: 120d}\n"
+                                            "    contraindicated: [bevacizumab]\n")
+    out = _run(folder).output
+    assert "    why not bevacizumab:\n      the contraindication holds (rule c.no_bev, " \
+           f"{folder / 'rules.rules'}:39) but there was no recommendation of bevacizumab to remove: bevacizumab's own " \
+           f"rules fail —\n      r.bev ({folder / 'rules.rules'}:22): refractory (does not hold)\n" in out, out
+
+
+def test_a_long_exact_section_shows_the_differences_only(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    failure = ruletests.Failure("concepts", 3, "exact", list("abcdefg"), list("abcdefh"), ["g"], ["h"],
+                                concluded_by={"h": ["r.h (x.rules:1): a (holds)"]})
+    lines = ruletests.failure_lines(ruletests.Outcome(None, [failure]))
+    assert lines == ["  concepts (line 3, exact):", "    missing from the answer: g", "    not expected: h",
+                     "    h is concluded by r.h (x.rules:1): a (holds)", "    (6 others as expected)"]
