@@ -8,14 +8,21 @@ patient is merged (file ``patient``, ``extends``, ``patient_file``, ``null`` rem
 validated as ``recommend`` validates a record; every id an expectation names must be one the
 knowledge base declares.
 
+:func:`select` (``oncologic test PATTERN``) takes the test files whose path contains PATTERN, or
+when none does the tests whose name does; there a test must state an expectation.
+
 Out: a :class:`Report` — per test, ``ok`` and its failures (section, expected, actual, missing
 from the answer, not expected, gradings that differ, the why-not of each expected id that is
-absent) — and the rule coverage (the rules no test's patient reaches: a rule is reached when its
-node is certainly true for the patient). :func:`render_text` and :meth:`Report.to_dict` write it.
+absent, the rules that concluded each id not expected) — and the rule coverage (the rules no
+test's patient reaches: a rule is reached when its node is certainly true for the patient; with a
+PATTERN, of the rule files beside the selected test files). :func:`render_text` and
+:meth:`Report.to_dict` write it.
 
 Errors: :class:`TestFileError` (an :class:`~oncologic.errors.OncologicError`: exit 2) for every
 problem of the test files at once — malformed YAML, an unknown key, an unknown id (with a
-did-you-mean), an invalid patient — each naming the file, the line and the test.
+did-you-mean; an id in the wrong section), a test with no expectation, an invalid grading, an
+invalid patient (a file-level value once, at its line), a PATTERN that selects nothing — each
+naming the file, the line and the test (:meth:`TestFileError.errors`: the same as records).
 """
 from __future__ import annotations
 
