@@ -268,9 +268,11 @@ def schema():
 @click.option("-v", "--verbose", is_flag=True, help="A PASS/FAIL line per test (default: a line per test file).")
 @guarded
 def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, force, verbose):
-    """Run the rule tests (*.tests.yaml beside the rule files) whose file path or name contains
-    PATTERN: a line per test file (-v: per test), each failing test with the expected and actual
-    sets and the why-not, then the rules no test reaches. Exit 0 all pass, 1 a test fails, 2 bad input."""
+    """Run the rule tests (*.tests.yaml beside the rule files) of the test files whose path
+    contains PATTERN (when none does: the tests whose name contains it): a line per test file
+    (-v: per test), each failing test with the expected and actual sets, the why-not and the
+    rules behind what was not expected, then the rules no test reaches (with PATTERN: of the
+    .rules files beside the selected test files). Exit 0 all pass, 1 a test fails, 2 bad input."""
     import json
     from .authoring import ruletests
     if save and not boundaries:
@@ -280,8 +282,8 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
     if save:
         _can_save(save, force)
     kb = _kb(kb_dir)
-    tests = ruletests.load_tests(kb, kb_dir, None if boundaries else pattern)
     if boundaries:
+        tests = ruletests.load_tests(kb, kb_dir)
         from .authoring import boundaries as b
         found = b.boundaries(kb, tests, pattern)
         if save:
@@ -292,7 +294,16 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
             click.echo(f"wrote {count} tests to {save} {_saved_where(save, kb_dir)}", err=True)
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
-    report = ruletests.run(kb, tests, lang, coverage_required)
+    try:
+        chosen = ruletests.select(kb, kb_dir, pattern)
+    except ruletests.TestFileError as err:
+        if fmt == "json":
+            click.echo(json.dumps({"ok": False, "errors": err.errors()}, ensure_ascii=False, indent=2))
+        raise
+    for warning in chosen.warnings:
+        click.echo(warning, err=True)
+    report = ruletests.run(kb, chosen.tests, lang, coverage_required,
+                           ruletests.rules_beside(chosen.tests) if pattern else None, chosen.describe())
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if fmt == "json" else ruletests.render_text(report, verbose))
     if not report.ok:
         sys.stdout.flush()

@@ -163,7 +163,7 @@ def test_passing_tests_exit_0_and_report_each(tmp_path):
     folder = _kb(tmp_path, PASSING)
     (folder / "patients").mkdir()
     (folder / "patients" / "late.json").write_text('{"cancer": "lung", "histology": "sclc", "line": 2}')
-    (folder / "more.tests.yaml").write_text("tests:\n  - {test: one, patient: {cancer: lung, line: 2}}\n")
+    (folder / "more.tests.yaml").write_text("tests:\n  - {test: one, patient: {cancer: lung, line: 2}, recommended: []}\n")
     res = _run(folder)
     assert res.exit_code == 0, res.output
     shown = str(folder / "sclc.tests.yaml")
@@ -180,7 +180,7 @@ def test_passing_tests_exit_0_and_report_each(tmp_path):
 
 
 def test_a_missing_patient_file_is_named_as_written(tmp_path):
-    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient_file: ../elsewhere/p.json\n")
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    patient_file: ../elsewhere/p.json\n    recommended: []\n")
     res = _run(folder)
     assert res.exit_code == 2
     assert res.output.splitlines()[0] == (f"error: {folder / 'sclc.tests.yaml'}:15: test 't': patient_file "
@@ -244,6 +244,8 @@ def test_a_failing_test_exits_1_with_expected_actual_and_why_not(tmp_path):
            "    actual:   anlotinib+carboplatin, bevacizumab, topotecan\n" \
            "    missing from the answer: bronchoscopy\n" \
            "    not expected: anlotinib+carboplatin, bevacizumab\n" \
+           f"    anlotinib+carboplatin is concluded by r.combo ({folder / 'rules.rules'}:16): second_line (holds)\n" \
+           f"    bevacizumab is concluded by r.bev ({folder / 'rules.rules'}:22): refractory (holds); ecog <= 1 (patient: 1)\n" \
            "    why not bronchoscopy:\n" \
            f"      r.unreached ({folder / 'rules.rules'}:34): stenosis = true (patient: false)\n" in out
     assert "    not expected: bevacizumab\n" in out  # excluded, yet recommended
@@ -265,14 +267,41 @@ def test_failure_in_json(tmp_path):
     assert failure["why_not"]["bronchoscopy"][0].startswith("r.unreached (")
 
 
-def test_pattern_selects_by_name_or_file(tmp_path):
+def test_pattern_selects_by_file_path_first_then_by_name(tmp_path):
     folder = _kb(tmp_path, FAILING)
-    status, out = _json(folder, "verdict")
-    assert [t["name"] for t in out["tests"]] == ["verdict fails"]
+    (folder / "local").mkdir()
+    (folder / "local" / "trials.tests.yaml").write_text(
+        "patient: {cancer: lung, histology: sclc, tfi: 45d, line: 2, ecog: 1, stenosis: false}\n"
+        "tests:\n  - test: verdict of a trial\n    concepts: {includes: [refractory]}\n")
+    status, out = _json(folder, "verdict")  # no file path holds it: the names
+    assert [t["name"] for t in out["tests"]] == ["verdict of a trial", "verdict fails"]
+    assert out["selection"] == "2 tests named with 'verdict' (no test file's path contains it)"
     status, out = _json(folder, "sclc.tests")
     assert len(out["tests"]) == 3
-    status, out = _json(folder, "nothing like it")
-    assert (status, out["tests"]) == (0, [])
+    res = _run(folder, "local")  # the file path, not the name of the tests in other files
+    assert res.output.splitlines()[:2] == ["1 test in files matching 'local'",
+                                           f"{folder / 'local' / 'trials.tests.yaml'}  1 passed"]
+    res = _run(folder, "nomatch")
+    assert res.exit_code == 2
+    assert res.output.splitlines() == [
+        "error: no rule test matches 'nomatch': no test file's path and no test's name contains it (the test files: "
+        f"{folder / 'local' / 'trials.tests.yaml'}, {folder / 'sclc.tests.yaml'})"]
+
+
+def test_with_a_pattern_the_coverage_is_of_the_rules_beside_the_selected_tests(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    concepts: {includes: [refractory]}\n")
+    (folder / "sclc.rules").write_text((folder / "rules.rules").read_text().split("recommendation r.topotecan")[0])
+    (folder / "rules.rules").write_text("recommendation r.unreached\n  recommend bronchoscopy\n  if stenosis\n"
+                                        "  source doc \"t5\"\n")
+    (folder / "other.tests.yaml").write_text("tests:\n  - {test: u, patient: {cancer: lung}, recommended: []}\n")
+    res = _run(folder, "sclc", "--coverage-required")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-2:] == [f"coverage of {folder / 'sclc.rules'}: 2/2 rules reached by a test",
+                                            "1 tests: 1 passed, 0 failed"]
+    status, out = _json(folder, "sclc")
+    assert out["coverage"] == {"rules": 2, "reached": 2, "unreached": [], "files": [str(folder / "sclc.rules")]}
+    res = _run(folder, "other")
+    assert res.output.splitlines()[-2] == "coverage of no rule file (none beside the selected test files): 0/0 rules reached by a test"
 
 
 @pytest.mark.parametrize("written, section, spec", [
@@ -327,10 +356,14 @@ tests:
         "did you mean 'topotecan'?",
         f"{f}:16: test 'a': 'carboplatin+anlotinib': a regimen id lists its items in alphabetical order: 'anlotinib+carboplatin'",
         f"{f}:17: test 'a': unknown id 'refractroy': not a concept or setting of this knowledge base; did you mean 'refractory'?",
+        f"{f}:18: test 'b' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts",
         f"{f}:21: test 'b': attribute 'ecog': 7 is out of range; expected a whole number from 0 to 4",
         f"{f}:22: test 'b': unknown key 'recomended'; did you mean 'recommended' or 'not_recommended'?",
+        f"{f}:23: test 'c' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts",
         f"{f}:24: test 'c': extends 'aa': no such test in this file; did you mean 'a'?",
-        "6 problem(s) in the rule-test files"]
+        "8 problem(s) in the rule-test files"]
 
 
 def test_malformed_yaml_exits_2_with_file_line_column(tmp_path):
@@ -359,7 +392,7 @@ def test_an_unquoted_name_cut_at_a_comma_or_colon_says_quote_it(tmp_path, writte
     assert res.exit_code == 2
     first = res.output.splitlines()[0]
     assert line in first and first.endswith(ruletests.QUOTE_THE_NAME), first
-    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n  - {{test: \"tfi: 89d, ecog 0\"}}\n")
+    (folder / "sclc.tests.yaml").write_text(f"patient: {{cancer: lung}}\ntests:\n  - {{test: \"tfi: 89d, ecog 0\", recommended: []}}\n")
     assert _run(folder).exit_code == 0
 
 
@@ -426,3 +459,122 @@ def test_excludes_takes_a_set_name(tmp_path):
     status, out = _json(folder)
     assert [t["ok"] for t in out["tests"]] == [False, True]
     assert out["tests"][0]["failures"][0]["unexpected"] == ["anlotinib+carboplatin", "topotecan"]
+
+
+# -- what a fresh tester found ------------------------------------------------------------------
+
+def _problems(folder, body: str) -> list[str]:
+    """The error lines of `oncologic test` on a test file (HEAD's patient and sets, then ``body``)."""
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + textwrap.dedent(body), encoding="utf-8")
+    res = _run(folder)
+    assert res.exit_code == 2, res.output
+    f = str(folder / "sclc.tests.yaml")
+    return [line.replace("error: ", "", 1).replace(f, "F") for line in res.output.splitlines()[:-1]]
+
+
+def test_a_test_without_expectation_is_bad_input_unless_another_extends_it(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: base\n  - test: child\n    extends: base\n    recommended: {includes: [topotecan]}\n")
+    res = _run(folder, "-v")  # 'base' only gives the patient 'child' starts from: not run
+    assert res.exit_code == 0 and res.output.splitlines()[0] == f"PASS {folder / 'sclc.tests.yaml'}:15  child"
+    assert _problems(folder, "tests:\n  - test: alone\n") == [
+        "F:14: test 'alone' states no expectation; write at least one of recommended, possible, not_recommended, "
+        "possibly_not_recommended, contraindicated, concepts, missing, verdicts"]
+    (folder / "empty.tests.yaml").write_text("tests: []\n")
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + "tests:\n  - test: t\n    possible: []\n")
+    res = _run(folder)
+    assert res.exit_code == 0
+    assert f"warning: {folder / 'empty.tests.yaml'}: no tests (the file states no test)" in res.output.splitlines()
+
+
+@pytest.mark.parametrize("body, message", [
+    ("    concepts: {includes: [refractory], excludes: [refractory]}", "F:15: test 't': concepts: 'refractory' is both included and excluded"),
+    ("    recommended: {bevacizumab: {strength: strong, evidence: 1}}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 1: evidence levels are written in Roman numerals I–V (write 'I')"),
+    ("    recommended: {bevacizumab: {evidence: VI}}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 'VI': not a level of this knowledge base (I, II, III, IV, V) or null"),
+    ("    recommended: {bevacizumab: strong 1 92%}",
+     "F:15: test 't': grading of 'bevacizumab': evidence 1: evidence levels are written in Roman numerals I–V (write 'I')"),
+    ("    recommended: {bevacizumab: {consensus: 190%}}",
+     "F:15: test 't': grading of 'bevacizumab': consensus 190%: a consensus is a percentage from 0 to 100"),
+    ("    recommended: {bevacizumab: strong I 190%}",
+     "F:15: test 't': grading of 'bevacizumab': consensus 190%: a consensus is a percentage from 0 to 100"),
+    ("    recommended: {bevacizumab: {strength: high}}",
+     "F:15: test 't': grading of 'bevacizumab': strength 'high': write strong, moderate, weak or null"),
+    ("    recommended: {bevacizumab: {rule: r.bevv}}",
+     "F:15: test 't': grading of 'bevacizumab': rule 'r.bevv': not a rule id of this knowledge base; did you mean 'r.bev'?"),
+    ("    recommended: {topotecan: {setting: refractory}}",
+     "F:15: test 't': grading of 'topotecan': setting 'refractory': not a setting of this knowledge base"),
+    ("    recommended: {topotecan: {flags: [conflicts]}}",
+     "F:15: test 't': grading of 'topotecan': flags: 'conflicts' is not a flag kind (already_received, conflict, "
+     "outside_population); did you mean 'conflict'?"),
+    ("    recommended: [refractory]", "F:15: test 't': 'refractory' is a concept: put it under concepts: (or verdicts:)"),
+    ("    concepts: [topotecan]", "F:15: test 't': 'topotecan' is a recommendation id or item: put it under recommended:, "
+                                 "possible:, not_recommended:, possibly_not_recommended: or contraindicated:"),
+    ("    missing: [second_line]", "F:15: test 't': 'second_line' is a setting: put it under concepts: (or verdicts:)"),
+    ("    concepts: [ecog]", "F:15: test 't': 'ecog' is an attribute: put it under missing: (a test's patient gives its value)"),
+    ("    verdicts: {refractory: true}", "F:15: test 't': verdicts: 'refractory' takes holds, fails or undecided, not true"),
+    ("    recommended:\n      excludes: [{bevacizumab: strong I 90%}]",
+     "F:16: test 't': excludes: takes ids only, without a grading (write 'bevacizumab', not {bevacizumab: strong I 90%})"),
+])
+def test_bad_expectations_are_bad_input_at_their_line(tmp_path, body, message):
+    folder = _kb(tmp_path, "tests: []\n")
+    assert _problems(folder, f"tests:\n  - test: t\n{body}\n") == [message]
+
+
+def test_an_invalid_file_level_value_is_reported_once_where_it_is_written(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    (folder / "sclc.tests.yaml").write_text(
+        "patient:\n  cancer: lung\n  ecog: 9\ntests:\n  - test: a\n    recommended: []\n"
+        "  - test: b\n    patient: {line: x}\n    recommended: []\n  - test: c\n    extends: b\n    recommended: []\n")
+    f = folder / "sclc.tests.yaml"
+    assert _run(folder).output.splitlines() == [
+        f"error: {f}:3: patient: attribute 'ecog': 9 is out of range; expected a whole number from 0 to 4",
+        f"{f}:8: test 'b': attribute 'line': \"x\" is not a number; expected a whole number of at least 1",
+        "2 problem(s) in the rule-test files"]
+
+
+def test_yaml_messages_give_the_quoting_hint_only_where_it_applies(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    (folder / "sclc.tests.yaml").write_text("tests:\n\t- test: a\n")
+    first = _run(folder).output.splitlines()[0]
+    assert first.startswith(f"error: {folder / 'sclc.tests.yaml'}:2:1: not valid YAML") and "quote" not in first
+    (folder / "sclc.tests.yaml").write_text("tests:\n  - test: patient #3\n    recommended: []\n"
+                                            "  - test: patient #4\n    recommended: []\n")
+    assert _run(folder).output.splitlines()[1] == (
+        f"{folder / 'sclc.tests.yaml'}:4: test 'patient' is written twice (first at line 2); names are unique "
+        "within a file (# starts a YAML comment: quote the name)")
+
+
+def test_bad_input_in_json_is_a_json_object_too(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    recommended: [topotecn]\n")
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder), "--format", "json"])
+    assert res.exit_code == 2
+    assert json.loads(res.stdout) == {"ok": False, "errors": [
+        {"file": str(folder / "sclc.tests.yaml"), "line": 15, "test": "t",
+         "message": "unknown id 'topotecn': not a recommendation id or item of this knowledge base; did you mean 'topotecan'?"}]}
+    assert res.stderr.startswith(f"error: {folder / 'sclc.tests.yaml'}:15: test 't': unknown id 'topotecn'")
+
+
+def test_a_contraindication_with_nothing_to_remove_says_so(tmp_path):
+    folder = write_kb(tmp_path, RULES + """
+contraindication c.no_bev
+  avoid bevacizumab
+  if ecog >= 1
+  source doc "c1"
+  because "bleeding"
+""")
+    (folder / "sclc.tests.yaml").write_text(textwrap.dedent(HEAD) + "tests:\n  - test: t\n    patient: {line: 3, tfi: 120d}\n"
+                                            "    contraindicated: [bevacizumab]\n")
+    out = _run(folder).output
+    assert "    why not bevacizumab:\n      the contraindication holds (rule c.no_bev, " \
+           f"{folder / 'rules.rules'}:39) but there was no recommendation of bevacizumab to remove: bevacizumab's own " \
+           f"rules fail —\n      r.bev ({folder / 'rules.rules'}:22): refractory (does not hold)\n" in out, out
+
+
+def test_a_long_exact_section_shows_the_differences_only(tmp_path):
+    folder = _kb(tmp_path, "tests: []\n")
+    failure = ruletests.Failure("concepts", 3, "exact", list("abcdefg"), list("abcdefh"), ["g"], ["h"],
+                                concluded_by={"h": ["r.h (x.rules:1): a (holds)"]})
+    lines = ruletests.failure_lines(ruletests.Outcome(None, [failure]))
+    assert lines == ["  concepts (line 3, exact):", "    missing from the answer: g", "    not expected: h",
+                     "    h is concluded by r.h (x.rules:1): a (holds)", "    (6 others as expected)"]

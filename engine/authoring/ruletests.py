@@ -8,14 +8,21 @@ patient is merged (file ``patient``, ``extends``, ``patient_file``, ``null`` rem
 validated as ``recommend`` validates a record; every id an expectation names must be one the
 knowledge base declares.
 
+:func:`select` (``oncologic test PATTERN``) takes the test files whose path contains PATTERN, or
+when none does the tests whose name does; there a test must state an expectation.
+
 Out: a :class:`Report` — per test, ``ok`` and its failures (section, expected, actual, missing
 from the answer, not expected, gradings that differ, the why-not of each expected id that is
-absent) — and the rule coverage (the rules no test's patient reaches: a rule is reached when its
-node is certainly true for the patient). :func:`render_text` and :meth:`Report.to_dict` write it.
+absent, the rules that concluded each id not expected) — and the rule coverage (the rules no
+test's patient reaches: a rule is reached when its node is certainly true for the patient; with a
+PATTERN, of the rule files beside the selected test files). :func:`render_text` and
+:meth:`Report.to_dict` write it.
 
 Errors: :class:`TestFileError` (an :class:`~oncologic.errors.OncologicError`: exit 2) for every
 problem of the test files at once — malformed YAML, an unknown key, an unknown id (with a
-did-you-mean), an invalid patient — each naming the file, the line and the test.
+did-you-mean; an id in the wrong section), a test with no expectation, an invalid grading, an
+invalid patient (a file-level value once, at its line), a PATTERN that selects nothing — each
+naming the file, the line and the test (:meth:`TestFileError.errors`: the same as records).
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ TEST_KEYS = ("test", "source", "patient", "extends", "patient_file") + SECTIONS
 FILE_KEYS = ("patient", "sets", "tests")
 GRADING_KEYS = ("strength", "evidence", "consensus", "flags", "setting", "rule", "missing")
 STRENGTHS = ("strong", "moderate", "weak")
+LEVELS = ("I", "II", "III", "IV", "V")
+FLAG_KINDS = ("already_received", "conflict", "outside_population")  # CONTRACT §4 flags
 VERDICTS = ("holds", "fails", "undecided")
 _CONSENSUS = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 
@@ -45,9 +54,23 @@ class TestFileError(OncologicError):
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], summary: bool = True):
         self.problems = problems
-        super().__init__("\n".join(problems) + f"\n{len(problems)} problem(s) in the rule-test files")
+        super().__init__("\n".join(problems) + (f"\n{len(problems)} problem(s) in the rule-test files" if summary else ""))
+
+    def errors(self) -> list[dict]:
+        """Each problem as ``{"file", "line", "test", "message"}`` (None where it names none)."""
+        out = []
+        for problem in self.problems:
+            match = re.match(r"(.*?):([0-9]+)(?::[0-9]+)?: (.*)", problem, re.S)
+            file, line, message = (match.group(1), int(match.group(2)), match.group(3)) if match else (None, None, problem)
+            if not match and re.match(rf"\S+{re.escape(SUFFIX)}: ", problem):
+                file, _, message = problem.partition(": ")
+            named = re.match(r"test '(.*?)'(: | states )", message, re.S)
+            if named and named.group(2) == ": ":
+                message = message[named.end():]
+            out.append({"file": file, "line": line, "test": named.group(1) if named else None, "message": message})
+        return out
 
 
 # -- the tests as read -------------------------------------------------------------------------
@@ -89,11 +112,12 @@ class Failure:
     unexpected: list[str]
     gradings: list[dict] = field(default_factory=list)  # {"id", "expected", "actual"}
     why_not: dict[str, list[str]] = field(default_factory=dict)
+    concluded_by: dict[str, list[str]] = field(default_factory=dict)  # each unexpected id: the rules that concluded it
 
     def to_dict(self) -> dict:
         return {"section": self.section, "line": self.line, "mode": self.mode, "expected": self.expected,
                 "actual": self.actual, "missing": self.missing, "unexpected": self.unexpected,
-                "gradings": self.gradings, "why_not": self.why_not}
+                "gradings": self.gradings, "why_not": self.why_not, "concluded_by": self.concluded_by}
 
 
 @dataclass(eq=False)
@@ -112,6 +136,8 @@ class Report:
     rules: int
     unreached: list[tuple[str, str, int]]  # (rule id, file, line)
     coverage_required: bool = False
+    rule_files: list[str] | None = None  # the coverage is of these rule files only (a PATTERN); None: all
+    selection: str | None = None  # what a PATTERN selected ("3 tests in files matching 'local'")
 
     @property
     def passed(self) -> int:
@@ -130,7 +156,9 @@ class Report:
                 "tests": [{"name": o.test.name, "file": o.test.file, "line": o.test.line, "ok": o.ok,
                            "failures": [f.to_dict() for f in o.failures]} for o in self.outcomes],
                 "coverage": {"rules": self.rules, "reached": self.rules - len(self.unreached),
-                             "unreached": [{"rule": r, "file": f, "line": l} for r, f, l in self.unreached]}}
+                             "unreached": [{"rule": r, "file": f, "line": l} for r, f, l in self.unreached],
+                             **({"files": self.rule_files} if self.rule_files is not None else {})},
+                **({"selection": self.selection} if self.selection else {})}
 
 
 # -- finding and reading ------------------------------------------------------------------------
@@ -187,6 +215,26 @@ class Vocabulary:
         self.concepts = {name: [t for r in checked.rules_for(name) for _, t in r.labels] for name in checked.concepts}
         self.attributes = {name: [t for _, t in a.labels] for name, a in checked.attributes.items()}
         self.rules = {r.id: [] for r in checked.rules}
+        self.settings = sorted(name for name, kind in checked.concepts.items() if kind == "setting")
+        levels = {r.evidence for r in checked.rules if r.evidence}
+        for grading in checked.gradings:
+            from ..model.checks import grading_levels
+            levels |= grading_levels(grading, [])
+        self.levels = sorted(set(LEVELS) | {str(v) for v in levels})
+
+    def kind_of(self, ident: str) -> str | None:
+        """What ``ident`` is, when it is an id of some section: the section it belongs under."""
+        if ident in self.regimens or ident in self.items:
+            return "a recommendation id or item: put it under recommended:, possible:, not_recommended:, " \
+                   "possibly_not_recommended: or contraindicated:"
+        if ident in self.concepts:
+            kind = self.compiled.checked.concepts.get(ident, "concept")
+            return f"a {kind}: put it under concepts: (or verdicts:)"
+        if ident in self.attributes:
+            return "an attribute: put it under missing: (a test's patient gives its value)"
+        if ident in self.rules:
+            return "a rule id: put it under verdicts:"
+        return None
 
     def problem(self, section: str, ident: str) -> str | None:
         """Why ``ident`` cannot be named in ``section``, or None."""
@@ -214,6 +262,9 @@ class Vocabulary:
                 return None
             table = {**self.concepts, **{r: [] for r in self.regimens}, **self.rules}
             what = "a concept, setting, recommendation id or rule id"
+        elsewhere = self.kind_of(ident)
+        if elsewhere:
+            return f"'{ident}' is {elsewhere}"
         return f"unknown id '{ident}': not {what} of this knowledge base{did_you_mean(ident, table)}"
 
 
@@ -222,18 +273,74 @@ def _regimen_ids(rule) -> list[str]:
     return [regimen_id(items) for items in rule.regimens]
 
 
-def load_tests(kb, kb_dir=None, pattern: str | None = None, files=None) -> list[RuleTest]:
-    """Every rule test under the knowledge-base folder whose file path or name contains
-    ``pattern``, its patient merged and validated against ``kb`` (a KnowledgeBase). Raises
-    :class:`TestFileError` with every problem of every file read."""
+@dataclass(eq=False)
+class Selection:
+    """The tests a PATTERN selects: ``by`` "file" (the test files whose path contains it),
+    "name" (no file path does: the tests whose name does) or None (no pattern); ``files`` the
+    test files in scope (shown paths); ``warnings`` one line each (a test file with no test)."""
+
+    tests: list[RuleTest]
+    pattern: str | None = None
+    by: str | None = None
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str | None:
+        if not self.pattern:
+            return None
+        count = f"{len(self.tests)} test{'s' if len(self.tests) != 1 else ''}"
+        return f"{count} in files matching '{self.pattern}'" if self.by == "file" else \
+            f"{count} named with '{self.pattern}' (no test file's path contains it)"
+
+
+def select(kb, kb_dir=None, pattern: str | None = None, expectations_required: bool = True) -> Selection:
+    """The rule tests ``oncologic test PATTERN`` runs: those of the test files whose path
+    (relative to the knowledge-base folder, or with the folder's name) contains ``pattern``; when
+    no file path does, those whose name contains it. ``expectations_required``: a selected test
+    that states no expectation is bad input, unless another test extends it (then it is a
+    starting patient, not run). Raises :class:`TestFileError` with every problem of every file
+    read, or when ``pattern`` selects no test."""
     vocabulary = Vocabulary(kb.compiled)
+    directory, display = kb_folder(kb_dir)
+    files = test_files(kb_dir)
+
+    def relative(path: Path) -> list[str]:
+        rel = str(path.relative_to(directory))
+        return [rel, os.path.join(os.path.basename(os.path.normpath(display)), rel)]
+
+    by = None
+    if pattern:
+        by = "file" if any(pattern in r for path, _ in files for r in relative(path)) else "name"
     problems: list[str] = []
-    tests: list[RuleTest] = []
-    for path, shown in (files if files is not None else test_files(kb_dir)):
-        tests += _read_file(kb, vocabulary, path, shown, pattern, problems)
+    chosen = Selection([], pattern, by)
+    for path, shown in files:
+        file_in = not pattern or (by == "file" and any(pattern in r for r in relative(path)))
+        if file_in:
+            chosen.files.append(shown)
+        name_pattern = pattern if by == "name" else None
+        chosen.tests += _read_file(kb, vocabulary, path, shown, file_in or by == "name", name_pattern, problems,
+                                   expectations_required, chosen.warnings if file_in else [])
     if problems:
-        raise TestFileError(sorted(problems, key=_place))
-    return tests
+        raise TestFileError(sorted(dict.fromkeys(problems), key=_place))
+    if pattern and not chosen.tests:
+        few = [shown for _, shown in files[:4]]
+        more = f" and {len(files) - len(few)} more" if len(files) > len(few) else ""
+        raise TestFileError([f"no rule test matches '{pattern}': no test file's path and no test's name contains it"
+                             + (f" (the test files: {', '.join(few)}{more})" if files else " (no *.tests.yaml file here)")],
+                            summary=False)
+    return chosen
+
+
+def load_tests(kb, kb_dir=None, pattern: str | None = None, expectations_required: bool = False) -> list[RuleTest]:
+    """Every rule test under the knowledge-base folder (as :func:`select`; a PATTERN that
+    selects nothing gives an empty list), its patient merged and validated against ``kb`` (a
+    KnowledgeBase). Raises :class:`TestFileError` with every problem of every file read."""
+    try:
+        return select(kb, kb_dir, pattern, expectations_required).tests
+    except TestFileError as err:
+        if pattern and err.problems and err.problems[0].startswith("no rule test matches"):
+            return []
+        raise
 
 
 def _place(problem: str) -> tuple:
@@ -241,7 +348,8 @@ def _place(problem: str) -> tuple:
     return (match.group(1), int(match.group(2))) if match else (problem, 0)
 
 
-def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[str]) -> list[RuleTest]:
+def _read_file(kb, vocabulary, path: Path, shown: str, in_scope: bool, pattern, problems: list[str],
+               expectations_required: bool = False, warnings: list[str] | None = None) -> list[RuleTest]:
     from ..model.similar import did_you_mean
     from ..records.reading import parse_yaml
     try:
@@ -254,8 +362,11 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
     except PatientError as err:
         problems.append(_yaml_problem(visible(str(err)), shown, text))
         return []
-    if data is None:
-        return []
+    if data is None or (isinstance(data, dict) and data.get("tests") == []):
+        if warnings is not None:
+            warnings.append(f"warning: {shown}: no tests (the file states no test)")
+        if data is None:
+            return []
     if not isinstance(data, dict):
         problems.append(f"{shown}:1: a rule-test file is a mapping with 'tests' (and optionally 'patient', 'sets')")
         return []
@@ -290,11 +401,18 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
             bad(line, "a test is a mapping that begins with 'test: NAME'")
             continue
         if entry["test"] in raw:
-            bad(line, f"test '{entry['test']}' is written twice (first at line {raw[entry['test']][1]}); names are unique within a file")
+            first = raw[entry["test"]][1]
+            comment = any(re.search(r"test:\s*[^\s\"'].*?\s#", _source_line(text, at) or "") for at in (first, line))
+            bad(line, f"test '{entry['test']}' is written twice (first at line {first}); names are unique within a file"
+                + (" (# starts a YAML comment: quote the name)" if comment else ""))
             continue
         raw[entry["test"]] = (entry, line)
 
     merged: dict[str, dict | None] = {}
+    base_line = lines.of(data, "patient", 1)
+    base_origin = {key: (lines.of(base, key, base_line), None) for key in base}
+    origin: dict[str, dict] = {}  # test name -> attribute -> (line, the test that writes it, None: the file's patient)
+    extended = {e.get("extends") for e, _ in raw.values()}
 
     def record_of(name: str, chain: tuple = ()) -> dict | None:
         if name in merged:
@@ -314,14 +432,17 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
             if start is None:
                 merged[name] = None
                 return None
+            where = dict(origin[parent])
         elif "patient_file" in entry:
             start = _patient_file(path, entry["patient_file"])
             if isinstance(start, str):
                 bad(lines.of(entry, "patient_file", line), start, name)
                 merged[name] = None
                 return None
+            where = {key: (lines.of(entry, "patient_file", line), name) for key in start}
         else:
             start = base
+            where = dict(base_origin)
         over = entry.get("patient") or {}
         if not isinstance(over, dict):
             bad(lines.of(entry, "patient", line), "'patient' is a mapping of attribute values", name)
@@ -331,9 +452,12 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
         for key, value in over.items():
             if value is None:
                 record.pop(key, None)
+                where.pop(key, None)
             else:
                 record[key] = value
+                where[key] = (lines.of(over, key, line), name)
         merged[name] = record
+        origin[name] = where
         return record
 
     tests = []
@@ -352,22 +476,43 @@ def _read_file(kb, vocabulary, path: Path, shown: str, pattern, problems: list[s
                                      lambda at, msg, name=name: bad(at, msg, name))
                 if found is not None:
                     expectations.append(found)
-        if pattern and pattern not in shown and pattern not in name:
+        if not in_scope or (pattern and pattern not in name):
             continue
+        runnable = True
+        if expectations_required and not any(section in entry for section in SECTIONS):
+            if name in extended:  # a starting patient for the tests that extend it: not run
+                continue
+            problems.append(visible(f"{shown}:{line}: test '{name}' states no expectation; write at least one of "
+                                    + ", ".join(SECTIONS)))
+            runnable = False  # its patient is still checked
         if record is None:
             continue
         record = dict(record)
         record.setdefault("id", name)
         test = RuleTest(name, shown, line, record, expectations, entry.get("source"))
-        try:
-            test.patient = kb.patient(record, source=f"{shown}:{line}: test '{name}'")
-        except PatientError as err:
-            over = entry.get("patient") if isinstance(entry.get("patient"), dict) else {}
-            at = lines.of(over, err.attribute, line) if err.attribute in over else line
-            problems.append(visible(str(err)).replace(f"{shown}:{line}:", f"{shown}:{at}:", 1))
-            continue
-        tests.append(test)
+        valid = True
+        for _ in range(len(record) + 1):  # each invalid attribute once, where it is written
+            source = f"{shown}:{line}: test '{name}'"
+            try:
+                test.patient = kb.patient(record, source=source)
+                break
+            except PatientError as err:
+                valid = False
+                said = visible(str(err))
+                said = said[len(source) + 2:] if said.startswith(source + ": ") else said
+                at, owner = origin.get(name, {}).get(err.attribute, (line, name))
+                problems.append(visible(f"{shown}:{at}: " + (f"test '{owner}': " if owner else "patient: ") + said))
+                if err.attribute not in record:
+                    break
+                record.pop(err.attribute)
+        if valid and runnable:
+            tests.append(test)
     return tests
+
+
+def _source_line(text: str, number: int) -> str | None:
+    lines = text.split("\n")
+    return lines[number - 1] if 0 < number <= len(lines) else None
 
 
 QUOTE_THE_NAME = "quote the test name (test: \"A, B: C\"): a name holding ': ' (or ', ' inside {...}) is cut there"
@@ -383,7 +528,8 @@ def _yaml_problem(message: str, shown: str, text: str = "") -> str:
     if match:
         number = int(match.group(1))
         line = text.split("\n")[number - 1] if 0 < number <= text.count("\n") + 1 else ""
-        hint = f"; {QUOTE_THE_NAME}" if re.search(r"(^|[{,\s])test:\s+[^\s\"']", line) else ""
+        name = re.search(r"(?:^|[{,\s])test:\s+([^\s\"'].*)", line)
+        hint = f"; {QUOTE_THE_NAME}" if name and (", " in name.group(1) or ": " in name.group(1)) else ""
         return f"{shown}:{number}:{match.group(2)}: not valid YAML" + (f": {match.group(3)}" if match.group(3) else "") + hint
     match = re.fullmatch(r"(key '.*'): is given twice in one object, at line ([0-9]+) and at line ([0-9]+);.*", said, re.S)
     if match:
@@ -430,7 +576,7 @@ def _expectation(section, value, line, sets, lines, vocabulary, bad) -> Expectat
         for goal, verdict in value.items():
             at = lines.of(value, goal, line)
             if verdict not in VERDICTS:
-                bad(at, f"verdict of '{goal}' is {verdict!r}; write holds, fails or undecided")
+                bad(at, f"verdicts: '{goal}' takes holds, fails or undecided, not {_plain_shown(verdict)}")
                 continue
             problem = vocabulary.problem(section, str(goal))
             if problem:
@@ -452,6 +598,8 @@ def _expectation(section, value, line, sets, lines, vocabulary, bad) -> Expectat
                 problem = vocabulary.problem(section, name)
                 if problem:
                     bad(at, problem)
+                elif name in out.ids:
+                    bad(at, f"{section}: '{name}' is both included and excluded")
                 else:
                     out.excludes.append(name)
         return out
@@ -462,8 +610,11 @@ def _expectation(section, value, line, sets, lines, vocabulary, bad) -> Expectat
 
 def _expand(ident, sets, bad, at) -> list[str]:
     """A set name → its ids (a set used in ``excludes``: only its ids); an id → itself."""
+    if isinstance(ident, dict):
+        bad(at, f"excludes: takes ids only, without a grading (write '{next(iter(ident), '')}', not {_shown(ident)})")
+        return []
     if not isinstance(ident, str):
-        bad(at, f"{ident!r} is not an id")
+        bad(at, f"excludes: {_shown(ident)} is not an id")
         return []
     if ident in sets:
         group = sets[ident]
@@ -488,7 +639,7 @@ def _entries(section, value, line, sets, lines, vocabulary, bad, out: Expectatio
             elif isinstance(entry, str):
                 pairs.append((entry, None, at))
             else:
-                bad(at, f"{section}: an entry is an id, a set name or 'ID: GRADING'; got {entry!r}")
+                bad(at, f"{section}: an entry is an id, a set name or 'ID: GRADING'; got {_shown(entry)}")
     else:
         bad(line, f"{section}: write a list of ids, a mapping ID: GRADING, or includes/excludes")
         return
@@ -512,7 +663,7 @@ def _entries(section, value, line, sets, lines, vocabulary, bad, out: Expectatio
                 bad(at, f"{section}: '{ident}' takes no grading (gradings are checked on {', '.join(GRADED)})")
                 continue
             try:
-                spec = parse_grading(grading, section)
+                spec = parse_grading(grading, section, vocabulary)
             except ValueError as err:
                 bad(at, f"grading of '{ident}': {err}")
                 continue
@@ -520,12 +671,16 @@ def _entries(section, value, line, sets, lines, vocabulary, bad, out: Expectatio
         out.ids[ident] = spec
 
 
-def parse_grading(written, section: str = "recommended") -> dict:
+def parse_grading(written, section: str = "recommended", vocabulary: "Vocabulary | None" = None) -> dict:
     """A grading as written → the keys to check: ``strong I 92%`` → strength, evidence,
     consensus (what the string leaves out must be null; ``ungraded`` all three null); a mapping
-    → its keys as given. For not_recommended a string states the consensus only. Raises
-    ValueError saying what is wrong."""
+    → its keys as given, each validated as the string's tokens are (strength, evidence level,
+    consensus 0–100; with a ``vocabulary``: ``rule`` a rule id, ``setting`` a setting, evidence
+    a level the knowledge base uses). For not_recommended a string states the consensus only.
+    Raises ValueError saying what is wrong."""
     from ..records.reading import Written
+    from ..model.similar import did_you_mean
+    levels = vocabulary.levels if vocabulary is not None else list(LEVELS)
     if isinstance(written, (int, float, Written)) and not isinstance(written, bool):
         written = f"{getattr(written, 'value', written)}%" if section.endswith("not_recommended") else str(written)
     if isinstance(written, str):
@@ -536,17 +691,19 @@ def parse_grading(written, section: str = "recommended") -> dict:
             if len(tokens) != 1 or not (_CONSENSUS.match(tokens[0]) or tokens[0] == "ungraded"):
                 raise ValueError(f"'{written}': a not-recommended statement's grading is its consensus only ('46%')")
             match = _CONSENSUS.match(tokens[0])
-            return {"consensus": _number(match.group(1)) if match else None}
+            return {"consensus": _consensus(_number(match.group(1))) if match else None}
         if tokens == ["ungraded"]:
             return {"strength": None, "evidence": None, "consensus": None}
         spec: dict[str, Any] = {}
         for token in tokens:
             match = _CONSENSUS.match(token)
-            key, val = ("strength", token) if token in STRENGTHS else ("consensus", _number(match.group(1))) if match \
-                else ("evidence", token) if re.fullmatch(r"I|II|III|IV|V|[1-5][A-Da-d]?|[A-D]", token) else (None, None)
+            key, val = ("strength", token) if token in STRENGTHS else ("consensus", _consensus(_number(match.group(1)))) \
+                if match else ("evidence", token) if token in levels else (None, None)
             if key is None:
-                raise ValueError(f"'{token}' is not a strength ({', '.join(STRENGTHS)}), an evidence level (I..V) "
-                                 "or a consensus (92%)")
+                if re.fullmatch(r"[1-5]", token):
+                    raise ValueError(_roman(token))
+                raise ValueError(f"'{token}' is not a strength ({', '.join(STRENGTHS)}), an evidence level "
+                                 f"({', '.join(levels)}) or a consensus (92%)")
             if key in spec:
                 raise ValueError(f"'{written}' gives the {key} twice")
             spec[key] = val
@@ -554,28 +711,82 @@ def parse_grading(written, section: str = "recommended") -> dict:
     if isinstance(written, dict):
         for key in written:
             if key not in GRADING_KEYS:
-                raise ValueError(f"unknown key '{key}' (a grading has {', '.join(GRADING_KEYS)})")
+                raise ValueError(f"unknown key '{key}' (a grading has {', '.join(GRADING_KEYS)})"
+                                 + did_you_mean(str(key), {k: [] for k in GRADING_KEYS}))
         spec = {}
         for key, val in written.items():
-            if key == "missing" and isinstance(val, dict):
+            val = getattr(val, "value", val) if type(val).__name__ == "Written" else val
+            if val is None and key != "missing":
+                spec[key] = None if key != "flags" else []
+            elif key == "missing" and isinstance(val, dict):
                 if set(val) != {"includes"} or not _names_list(val["includes"]):
                     raise ValueError("'missing' is a list of attributes (exactly these) or {includes: [...]} (at least these)")
                 spec[key] = {"includes": sorted(val["includes"])}
             elif key in ("flags", "missing"):
                 if val is not None and not _names_list(val):
                     raise ValueError(f"'{key}' is a list of names" + (" or {includes: [...]}" if key == "missing" else ""))
+                if key == "flags":
+                    for kind in val:
+                        if kind not in FLAG_KINDS:
+                            raise ValueError(f"flags: '{kind}' is not a flag kind ({', '.join(FLAG_KINDS)})"
+                                             + did_you_mean(kind, {k: [] for k in FLAG_KINDS}))
                 spec[key] = sorted(val or [])
-            elif key == "consensus" and val is not None:
-                val = getattr(val, "value", val)
+            elif key == "consensus":
                 if isinstance(val, str) and _CONSENSUS.match(val):
                     val = _number(_CONSENSUS.match(val).group(1))
                 if isinstance(val, bool) or not isinstance(val, (int, float)):
-                    raise ValueError(f"consensus {val!r} is a number (92)")
+                    raise ValueError(f"consensus {_shown(val)}: write a percentage from 0 to 100 (92 or 92%)")
+                spec[key] = _consensus(val)
+            elif key == "strength":
+                if val not in STRENGTHS:
+                    raise ValueError(f"strength {_shown(val)}: write {', '.join(STRENGTHS)} or null")
                 spec[key] = val
-            else:
+            elif key == "evidence":
+                if isinstance(val, int) and not isinstance(val, bool) and 1 <= val <= 5:
+                    raise ValueError(_roman(str(val)))
+                if str(val) not in levels or isinstance(val, bool):
+                    raise ValueError(f"evidence {_shown(val)}: not a level of this knowledge base ({', '.join(levels)}) or null")
+                spec[key] = str(val)
+            elif key in ("rule", "setting"):
+                table = (vocabulary.rules if key == "rule" else {k: [] for k in vocabulary.settings}) \
+                    if vocabulary is not None else None
+                if not isinstance(val, str) or (table is not None and val not in table):
+                    what = "a rule id" if key == "rule" else "a setting"
+                    raise ValueError(f"{key} {_shown(val)}: not {what} of this knowledge base"
+                                     + (did_you_mean(str(val), table) if table else ""))
                 spec[key] = val
         return spec
-    raise ValueError(f"{written!r}: write e.g. 'strong I 92%' or a mapping strength/evidence/consensus")
+    raise ValueError(f"{_shown(written)}: write e.g. 'strong I 92%' or a mapping strength/evidence/consensus")
+
+
+def _roman(token: str) -> str:
+    return f"evidence {token}: evidence levels are written in Roman numerals I–V (write '{LEVELS[int(token) - 1]}')"
+
+
+def _consensus(value):
+    if not 0 <= value <= 100:
+        raise ValueError(f"consensus {_shown(value)}%: a consensus is a percentage from 0 to 100")
+    return value
+
+
+def _shown(value) -> str:
+    """A value as YAML writes it (no Python repr in a message): ``true``, ``null``, ``1``,
+    ``{a: b}``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_plain_shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_plain_shown(v) for v in value) + "]"
+    return str(getattr(value, "value", value))
+
+
+def _plain_shown(value) -> str:
+    return value if isinstance(value, str) else _shown(value)
 
 
 def _show_list(values) -> str:
@@ -651,8 +862,15 @@ def actual_grading(entry, keys) -> dict:
     return out
 
 
-def run(kb, tests: list[RuleTest], lang: str = "en", coverage_required: bool = False) -> Report:
-    """Evaluate every test's patient (one batch), compare, and measure the rule coverage."""
+def rules_beside(tests: list[RuleTest]) -> list[str]:
+    """The rule files beside the tests' files (``local/trials.tests.yaml`` → ``local/trials.rules``)."""
+    return sorted({t.file[:-len(SUFFIX)] + ".rules" for t in tests})
+
+
+def run(kb, tests: list[RuleTest], lang: str = "en", coverage_required: bool = False,
+        rule_files: list[str] | None = None, selection: str | None = None) -> Report:
+    """Evaluate every test's patient (one batch), compare, and measure the rule coverage (of
+    the rules of ``rule_files`` only, when given)."""
     from ..reason.evaluate import evaluate_all
     patients = [t.patient for t in tests]
     results = list(kb.evaluate_many(patients, lang)) if patients else []
@@ -663,9 +881,11 @@ def run(kb, tests: list[RuleTest], lang: str = "en", coverage_required: bool = F
             reached.update(rule for rule, node in compiled.rule_node.items() if ev.value(node) is True)
     words = _words(kb, lang)
     outcomes = [Outcome(t, _compare(kb, t, res, words)) for t, res in zip(tests, results)]
-    rules = compiled.checked.rules
+    if rule_files is not None:
+        rule_files = [f for f in rule_files if any(r.pos.file == f for r in compiled.checked.rules)]
+    rules = [r for r in compiled.checked.rules if rule_files is None or r.pos.file in rule_files]
     unreached = [(r.id, r.pos.file, r.pos.line) for r in rules if r.id not in reached]
-    return Report(outcomes, len(rules), unreached, coverage_required)
+    return Report(outcomes, len(rules), unreached, coverage_required, rule_files, selection)
 
 
 def _words(kb, lang):
@@ -704,8 +924,56 @@ def _section(kb, test, exp: Expectation, answers, words) -> Failure | None:
     if not (missing or unexpected or gradings):
         return None
     why = {ident: _why_not(kb, test, ident, exp.section, answers, words) for ident in missing}
+    concluded = {ident: _concluded_by(kb, test, ident, exp.section, actual[ident], words) for ident in unexpected}
     shown_expected = sorted(expected) if exp.mode == "exact" else sorted(expected) + [f"not {x}" for x in exp.excludes]
-    return Failure(exp.section, exp.line, exp.mode, shown_expected, sorted(actual), missing, unexpected, gradings, why)
+    return Failure(exp.section, exp.line, exp.mode, shown_expected, sorted(actual), missing, unexpected, gradings, why,
+                   {k: v for k, v in concluded.items() if v})
+
+
+def _concluded_by(kb, test, ident: str, section: str, entry, words, limit: int = 3) -> list[str]:
+    """Why ``ident`` is in the answer: each rule that concluded it (``RULE (FILE:LINE): the
+    conditions that held``), from the explanation of the rule."""
+    if section == "missing":
+        return []
+    if entry is None:  # a concept or setting
+        ex = kb.explain(test.patient, ident)
+        proofs = [p for p in [ex.proof, *ex.alternatives] if p is not None]
+        return [_proof_line(p, words) for p in proofs[:limit]]
+    graded = getattr(entry, "recommendation", entry)
+    refs = [s.rule for s in getattr(entry, "support", None) or getattr(graded, "support", None) or []] or [graded.rule]
+    lines = []
+    for ref in list({r.id: r for r in refs}.values())[:limit]:
+        ex = kb.explain(test.patient, ref.id)
+        if ex.proof is not None:
+            lines.append(_proof_line(ex.proof, words))
+        else:
+            lines.append(f"{ref.id} ({ref.file}:{ref.line}): {ex.verdict}"
+                         + (f", waits for {', '.join(ex.missing)}" if ex.missing else ""))
+    return lines
+
+
+def _proof_line(proof, words) -> str:
+    held = [words.condition(c) for c in proof.conditions]
+    return f"{proof.rule.id} ({proof.rule.file}:{proof.rule.line}): " + ("; ".join(held) if held else "no condition")
+
+
+def _contraindication_without_target(kb, test, ident: str, answers, words) -> list[str]:
+    """For a contraindicated regimen the answer does not have: when a contraindication that
+    avoids one of its items holds but there was no recommendation of it to remove, say so."""
+    if any(ident in answers[s] for s in ("recommended", "possible", "contraindicated")):
+        return []
+    checked = kb.compiled.checked
+    parts = set(ident.split("+"))
+    for rule in checked.rules:
+        if rule.kind != "contraindication":
+            continue
+        avoided = {m for items in rule.regimens for item in items for m in checked.members(item) | {item}}
+        if not parts & avoided:
+            continue
+        if kb.explain(test.patient, rule.id).verdict == "holds":
+            return [f"the contraindication holds (rule {rule.id}, {rule.pos.file}:{rule.pos.line}) but there was no "
+                    f"recommendation of {ident} to remove: {ident}'s own rules fail —"]
+    return []
 
 
 def _verdicts(kb, test, exp: Expectation, words) -> Failure | None:
@@ -733,6 +1001,8 @@ def _why_not(kb, test, ident: str, section: str, answers, words, limit: int = 6)
     from ..errors import GoalError
     lines = [f"it is {WHERE[other]} instead" for other in REGIMEN_SECTIONS
              if other != section and ident in answers.get(other, {})]
+    if section == "contraindicated" and not lines:
+        lines = _contraindication_without_target(kb, test, ident, answers, words)
     if section == "missing":
         return lines
     try:
@@ -767,6 +1037,9 @@ def _attempts(attempts):
 
 # -- the report ---------------------------------------------------------------------------------
 
+LONG = 5  # an exact section with more ids than this shows the differences only, not both lists
+
+
 def failure_lines(outcome: Outcome) -> list[str]:
     """A failed test's failures, for a person: one block per section."""
     out = []
@@ -776,12 +1049,18 @@ def failure_lines(outcome: Outcome) -> list[str]:
             for g in f.gradings:
                 out.append(f"    {g['id']}: expected {g['expected']}, got {g['actual']}")
         else:
-            out.append(f"    expected: {_names(f.expected)}")
-            out.append(f"    actual:   {_names(f.actual)}")
+            long = f.mode == "exact" and (len(f.expected) > LONG or len(f.actual) > LONG)
+            if not long:
+                out.append(f"    expected: {_names(f.expected)}")
+                out.append(f"    actual:   {_names(f.actual)}")
             if f.missing:
                 out.append(f"    missing from the answer: {_names(f.missing)}")
             if f.unexpected:
                 out.append(f"    not expected: {_names(f.unexpected)}")
+            for ident, rules in f.concluded_by.items():
+                out += [f"    {ident} is concluded by {rule}" for rule in rules]
+            if long:
+                out.append(f"    ({len(set(f.expected) & set(f.actual))} others as expected)")
             for g in f.gradings:
                 out.append(f"    grading of {g['id']}: expected {g['expected']}, got {g['actual']}")
         for ident, why in f.why_not.items():
@@ -815,7 +1094,13 @@ def render_text(report: Report, verbose: bool = False) -> str:
             if not o.ok:
                 lines += failure_lines(o)
     reached = report.rules - len(report.unreached)
-    lines.append(f"coverage: {reached}/{report.rules} rules reached by a test")
+    if report.selection:
+        lines.insert(0, report.selection)
+    if report.rule_files is None:
+        lines.append(f"coverage: {reached}/{report.rules} rules reached by a test")
+    else:
+        lines.append(f"coverage of {', '.join(report.rule_files) or 'no rule file (none beside the selected test files)'}: "
+                     f"{reached}/{report.rules} rules reached by a test")
     for rule, file, line in report.unreached:
         lines.append(f"  not reached: {rule}  {file}:{line}")
     count = f"{len(report.outcomes)} tests: {report.passed} passed, {report.failed} failed"
