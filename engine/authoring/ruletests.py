@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..values import Record
 from ..errors import OncologicError, PatientError, visible
 
 SUFFIX = ".tests.yaml"
@@ -75,8 +76,8 @@ class TestFileError(OncologicError):
 
 # -- the tests as read -------------------------------------------------------------------------
 
-@dataclass(eq=False)
-class Expectation:
+@dataclass(eq=False, repr=False)
+class Expectation(Record):
     """One section of a test: ``mode`` exact or includes; ``ids`` id → grading spec (a dict of
     the keys to check, possibly empty) or, for verdicts, the verdict; ``excludes`` ids."""
 
@@ -88,8 +89,8 @@ class Expectation:
     written: dict[str, str] = field(default_factory=dict)  # id -> its grading as written
 
 
-@dataclass(eq=False)
-class RuleTest:
+@dataclass(eq=False, repr=False)
+class RuleTest(Record):
     __test__ = False
 
     name: str
@@ -101,8 +102,8 @@ class RuleTest:
     patient: Any = None  # the validated Patient
 
 
-@dataclass(eq=False)
-class Failure:
+@dataclass(eq=False, repr=False)
+class Failure(Record):
     section: str
     line: int
     mode: str
@@ -120,8 +121,8 @@ class Failure:
                 "gradings": self.gradings, "why_not": self.why_not, "concluded_by": self.concluded_by}
 
 
-@dataclass(eq=False)
-class Outcome:
+@dataclass(eq=False, repr=False)
+class Outcome(Record):
     test: RuleTest
     failures: list[Failure]
 
@@ -130,8 +131,8 @@ class Outcome:
         return not self.failures
 
 
-@dataclass(eq=False)
-class Report:
+@dataclass(eq=False, repr=False)
+class Report(Record):
     outcomes: list[Outcome]
     rules: int
     unreached: list[tuple[str, str, int]]  # (rule id, file, line)
@@ -273,8 +274,8 @@ def _regimen_ids(rule) -> list[str]:
     return [regimen_id(items) for items in rule.regimens]
 
 
-@dataclass(eq=False)
-class Selection:
+@dataclass(eq=False, repr=False)
+class Selection(Record):
     """The tests a PATTERN selects: ``by`` "file" (the test files whose path contains it),
     "name" (no file path does: the tests whose name does) or None (no pattern); ``files`` the
     test files in scope (shown paths); ``warnings`` one line each (a test file with no test)."""
