@@ -48,6 +48,9 @@ class _Builder:
         self.held = held
         self.names = Names(checked, lang)
         self.words = Words(lang, checked.label, checked.value_label)
+        # an empty set of the record: "none" (the English text report's frozen "{} (none)" shows
+        # a set's braces, which read as code on a picture); Chinese "无" as in the text report
+        self.words.phrase = {**self.words.phrase, "none": self.names.word("empty_set")}
         self.graph = Graph(direction="TB")
         self.rules = {rule.id: rule for rule in checked.rules}
 
