@@ -104,7 +104,8 @@ def test_rules_added_removed_and_changed(report, new_kb):
         "field": "condition",
         "old": "lung_cancer and histology = sclc and tfi < 90d and not small_cell_transformation",
         "new": "lung_cancer and histology = sclc and tfi < 3mo and not small_cell_transformation",
-        "tests_removed": ["tfi < 90d"], "tests_added": ["tfi < 91.3125d"]}]  # one unit: days
+        "tests_removed": ["tfi < 90d"], "tests_added": ["tfi < 91.3125d"],  # one unit: days
+        "unit_converted": True}]
     assert changed["sclc.second_line.chemo.topotecan"]["changes"] == [
         {"field": "strength", "old": "strong", "new": "moderate"}, {"field": "consensus", "old": "92%", "new": "70%"}]
     assert changed["sclc.second_line.chemo.amrubicin"]["changes"] == [
@@ -196,3 +197,51 @@ def test_no_difference_and_bad_input(new_kb, tmp_path):
     assert f"{broken}/x.rules:2:6: error[" in out.stderr and "'cancr'" in out.stderr and "Traceback" not in out.output
     missing = CliRunner().invoke(main, ["diff", OLD, str(new_kb), str(tmp_path / "nobody.json")])
     assert missing.exit_code == 2 and "nobody.json: no such patient file or folder" in missing.stderr
+
+
+ENUM_OLD = """
+document doc "doc.txt" title "Test document"
+attribute id: string required
+attribute line: int 1..
+attribute response: enum cr, pd
+attribute tfi: duration 0d..
+concept refractory
+  if response = pd and tfi < 90d
+  source doc "§1"
+"""
+
+
+def test_an_enum_rename_is_a_changed_condition_without_a_canonical_unit_line(tmp_path):
+    from minikb import write_kb
+    old = write_kb(tmp_path, "", vocabulary=ENUM_OLD, name="old")
+    new = write_kb(tmp_path, "", vocabulary=ENUM_OLD.replace("enum cr, pd", "enum cr, progressive")
+                   .replace("response = pd", "response = progressive"), name="new")
+    out = CliRunner().invoke(main, ["diff", str(old), str(new)])
+    assert out.exit_code == 0, out.output
+    assert ("      condition: response = pd and tfi < 90d\n"
+            "               → response = progressive and tfi < 90d\n\n") in out.output
+    assert "canonical unit" not in out.output  # nothing was converted: the lines above say it all
+    data = json.loads(CliRunner().invoke(main, ["diff", str(old), str(new), "--format", "json"]).output)
+    (change,) = data["rules"]["changed"][0]["changes"]
+    assert (change["tests_removed"], change["tests_added"], change["unit_converted"]) == (
+        ["response = pd"], ["response = progressive"], False)
+    # a threshold written in another unit does get the line
+    months = write_kb(tmp_path, "", vocabulary=ENUM_OLD.replace("tfi < 90d", "tfi < 3mo"), name="months")
+    out = CliRunner().invoke(main, ["diff", str(old), str(months)])
+    assert "      (in the canonical unit: tfi < 90d → tfi < 91.3125d)\n" in out.output
+
+
+def test_records_invalid_under_both_in_line_order_with_their_ids(tmp_path):
+    from minikb import write_kb
+    kb = write_kb(tmp_path, "", vocabulary=ENUM_OLD)
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_text('{"id": "pt-1", "line": 2}\n{"id": "pt-bad", "line": 0}\n{"id": "pt-broken", \n'
+                      '{"line": -1}\n', encoding="utf-8")
+    out = CliRunner().invoke(main, ["diff", str(kb), str(kb), str(cohort)])
+    assert out.exit_code == 0, out.output
+    listed = out.output.split("Records that are invalid under both (3)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(": ", 1)[0] for line in listed] == ["  pt-bad", f"  {cohort}:3", f"  {cohort}:4"]
+    assert listed[0].startswith(f"  pt-bad: {cohort}:2: attribute 'line'")  # the id, then the error naming file:line
+    data = json.loads(CliRunner().invoke(main, ["diff", str(kb), str(kb), str(cohort), "--format", "json"]).output)
+    assert [(e["where"], e["patient"]) for e in data["errors"]] == [
+        (f"{cohort}:2", "pt-bad"), (f"{cohort}:3", None), (f"{cohort}:4", None)]

@@ -23,9 +23,10 @@ SCLC2 = str(EXAMPLES / "sclc_second_line.json")
 TFI90 = str(EXAMPLES / "sclc_tfi_90d.json")
 SQUAMOUS = str(EXAMPLES / "antiangio_first_line_squamous.json")
 GREEN, RED, GREY = STATUS["holds"][0], STATUS["fails"][0], STATUS["undecided"][0]
+REMOVED, POSSIBLE = STATUS["removed"][0], STATUS["possible"][0]  # a rule that holds; its regimen removed / possible
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason=pictures.NO_DOT)
 
-NODE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" \[shape=(\w+), style="[^"]*", fillcolor="(#\w+)", color="#\w+", label=<(.*)>\];$', re.M)
+NODE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" \[shape=(\w+), style="[^"]*", fillcolor="(#\w+)", color="#\w+"(?:, penwidth=\d+)?, label=<(.*)>\];$', re.M)
 EDGE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" -> "((?:[^"\\]|\\.)*)" \[([^\n]*)\];$', re.M)
 
 
@@ -101,14 +102,102 @@ def test_explain_mermaid_in_chinese():
             assert not re.search(r"<(?!/?(b|small|br/)>)", match.group(1)), line
 
 
-def test_explain_removed_regimen_shows_the_contraindication():
+def test_explain_removed_regimen_draws_the_rule_that_holds_and_the_contraindication_that_removes_it():
+    """As the text report says it: the regimen does not hold, its rule holds (setting and
+    conditions green) and is removed by the contraindication, which holds (green)."""
     out = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "dot")
     assert out.exit_code == 0, out.output
     nodes, edges = dot_nodes(out.output), dot_edges(out.output)
-    removal = [(src, dst) for (src, dst), attrs in edges.items() if "dashed" in attrs and "removed by" in attrs]
-    assert removal and all(dst.startswith("antiangiogenic.bevacizumab_squamous") for _, dst in removal)
+    rec, contra = "antiangiogenic.first_line.bevacizumab_carboplatin_paclitaxel", "antiangiogenic.bevacizumab_squamous"
     assert nodes["goal"][1] == RED
-    assert nodes[removal[0][1]][0] == "octagon"
+    assert nodes[rec][1] == REMOVED and RED not in nodes[rec] and f'fillcolor="{REMOVED}", color="#c62828", penwidth=3' in out.output
+    assert lines_of(nodes[rec][2])[-2:] == ["holds; removed by contraindication", "antiangiogenic.bevacizumab_squamous"]
+    # the rule's own derivation, as it holds: its setting and its conditions
+    for below in ("nsclc_first_line_initial", "driver_negative"):
+        assert (rec, below) in edges and nodes[below][1] == GREEN, below
+    assert nodes["nsclc_first_line_initial/line"][1] == GREEN
+    assert lines_of(nodes["nsclc_first_line_initial/line"][2]) == ["line = 1 (patient: 1)"]
+    # the contraindication with its derivation, green, on a red dashed "removed by" edge
+    assert "removed by" in edges[(rec, contra)] and "dashed" in edges[(rec, contra)] and "penwidth=2" in edges[(rec, contra)]
+    assert nodes[contra][:2] == ("octagon", GREEN) and lines_of(nodes[contra][2])[0] == "avoid bevacizumab"
+    assert (contra, "squamous_nsclc") in edges and nodes["squamous_nsclc/histology"][1] == GREEN
+    mermaid = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "mermaid", "--lang", "zh").output
+    assert "成立；因禁忌证移除：antiangiogenic.bevacizumab_squamous" in mermaid.replace("</b><br/><b>", "")
+    assert f"  classDef removed fill:{REMOVED},stroke:#c62828,color:#212121,stroke-width:4px" in mermaid
+
+
+PENDING_KB = """
+document doc "doc.txt" title "Test document"
+attribute id: string required
+attribute line: int 1..
+attribute histology: enum sclc, squamous, adenocarcinoma
+attribute bleeding_risk: bool
+attribute mutations: set of egfr, her2, kras
+drug bevacizumab
+drug docetaxel
+setting second_line
+  if line = 2
+  source doc "Table 1"
+recommendation r.bev
+  recommend bevacizumab + docetaxel
+  for second_line
+  if mutations is empty
+  source doc "Table 3"
+contraindication c.bev
+  avoid bevacizumab
+  if histology = squamous or bleeding_risk
+  because "bleeding"
+  source doc "§2"
+"""
+
+
+def test_explain_of_a_regimen_an_undecided_contraindication_leaves_possible(tmp_path):
+    from minikb import write_kb
+    kb = write_kb(tmp_path, "", vocabulary=PENDING_KB)
+    patient = tmp_path / "p.json"
+    patient.write_text('{"id": "p-pend", "line": 2, "mutations": []}', encoding="utf-8")
+    out = cli("explain", str(patient), "bevacizumab+docetaxel", "--kb", str(kb), "--format", "dot")
+    assert out.exit_code == 0, out.output
+    nodes, edges = dot_nodes(out.output), dot_edges(out.output)
+    assert nodes["goal"][1] == GREY
+    assert nodes["r.bev"][1] == POSSIBLE
+    assert lines_of(nodes["r.bev"][2]) == ["bevacizumab + docetaxel", "rule r.bev", "doc Table 3",
+                                            "holds; possible only: contraindication c.bev", "is undecided"]
+    assert nodes["second_line"][1] == GREEN and nodes["r.bev/mutations"][1] == GREEN
+    assert "may be removed by (undecided)" in edges[("r.bev", "c.bev")] and "dashed" in edges[("r.bev", "c.bev")]
+    assert nodes["c.bev"][:2] == ("octagon", GREY)
+    assert lines_of(nodes["c.bev"][2]) == ["avoid bevacizumab", "rule c.bev", "doc §2", "because: bleeding",
+                                           "undecided; needs histology, bleeding_risk"]
+    assert nodes["c.bev/histology"][1] == GREY
+    assert lines_of(nodes["c.bev/histology"][2]) == ["histology = squamous (patient: unknown)"]
+    assert nodes["c.bev/bleeding_risk"][1] == GREY
+
+
+def test_an_empty_set_reads_none():
+    """An empty set of the record reads "none" on a picture ("无" in Chinese, as the text report);
+    the English text report keeps its frozen "{} (none)" (tests/golden)."""
+    for lang in ("en", "zh"):
+        picture = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "mermaid", "--lang", lang).output
+        assert "{}" not in picture, lang
+    assert "mutations is not empty (patient: none)" in cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel",
+                                                           "--format", "dot").output
+    zh_picture = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "dot", "--lang", "zh").output
+    zh_text = cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--lang", "zh").output
+    assert "驱动基因 不为空（患者：无）" in zh_picture and "驱动基因 不为空（患者：无）" in zh_text
+    assert "(patient: {} (none))" in cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel").output.replace("\n", "")
+
+
+def test_locators_in_chinese_as_the_text_report_writes_them():
+    """The text report and the pictures write a locator's words in the language asked for
+    (``Table 3`` → ``表3``); the JSON keeps the rule file's text."""
+    text = cli("explain", SCLC2, "anlotinib+irinotecan", "--lang", "zh").output.replace("\n", "")
+    picture = cli("explain", SCLC2, "anlotinib+irinotecan", "--format", "dot", "--lang", "zh").output
+    data = cli("explain", SCLC2, "anlotinib+irinotecan", "--format", "json", "--lang", "zh").output
+    assert "表3 (弱推荐, 抗血管生成药物联合化疗); §三(一)2" in text
+    assert "000 表3 (弱推荐, 抗血管生成药物联合化疗);" in picture and "Table 3" not in picture
+    assert '"locator": "Table 3 (弱推荐, 抗血管生成药物联合化疗); §三(一)2"' in data
+    graph = cli("graph", "sclc.second_line.anti_angiogenic_chemo", "--lang", "zh").output
+    assert "000 表3" in graph and "Table 3" not in graph
 
 
 @needs_dot
@@ -168,6 +257,17 @@ def test_graph_of_a_regimen_has_its_grading_and_what_can_remove_it():
     assert "避免 贝伐珠单抗" in nodes["antiangiogenic.bevacizumab_squamous"][2]
     assert "nsclc_first_line_initial" in nodes and ">适用于<" in edges[(rec, "nsclc_first_line_initial")]
     assert not any(key.startswith("sclc.") for key in nodes)  # nothing the goal does not depend on
+
+
+def test_graph_title_quotes_the_goals_label_and_names_its_id():
+    """A label may be a noun or a verb phrase: quoted, so the title reads for any label."""
+    out = cli("graph", "refractory_sclc_second_line", "--format", "mermaid")
+    assert out.output.startswith("---\ntitle: \"Knowledge base: what ‘refractory SCLC, second line’ "
+                                 "(refractory_sclc_second_line) depends on\"\n---\n")
+    out = cli("graph", "refractory_sclc_second_line", "--format", "mermaid", "--lang", "zh")
+    assert out.output.startswith("---\ntitle: \"知识库：“难治性SCLC（二线）”（refractory_sclc_second_line）依赖的内容\"\n")
+    out = cli("graph", "sclc.second_line.anti_angiogenic_chemo", "--format", "mermaid")  # a rule id: no label
+    assert out.output.startswith("---\ntitle: \"Knowledge base: what ‘sclc.second_line.anti_angiogenic_chemo’ depends on\"\n")
 
 
 def test_graph_recommendation_nodes_carry_grading_and_source():

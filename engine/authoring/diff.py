@@ -12,7 +12,9 @@ committee. Shapes (docs/diff.md):
   checked condition: quantities in the canonical unit, values of ``in``/``has`` and the terms of
   ``and``/``or`` in a fixed order, so re-wrapped lines, comments, moved rules or ``90d`` →
   ``12.857wk`` are no change; ``old``/``new`` show it as the rule language writes it, and
-  ``tests_removed``/``tests_added`` the tests that differ, in the canonical unit), ``gate``
+  ``tests_removed``/``tests_added`` the tests that differ, in the canonical unit, and
+  ``unit_converted`` whether one of them holds a quantity not written in its canonical unit: the
+  text shows those tests only then), ``gate``
   (``applies when``), ``setting`` (``for``), ``items``, ``strength``, ``evidence``,
   ``consensus``, ``grade``, ``source``, ``population``, ``reason``, ``notes``, ``labels``.
 - ``declarations``: attributes (type, allowed values, range in the canonical unit, derivation,
@@ -21,7 +23,8 @@ committee. Shapes (docs/diff.md):
 - ``patients``: one entry per record whose conclusions differ or that is valid under one
   knowledge base only: ``{"patient", "where", "changes": [{"conclusion", "kind",
   "section_old", "section_new", "old", "new", "causes", "declarations"}], "error_old",
-  "error_new"}``; ``errors``: records invalid under both (or unreadable files).
+  "error_new"}``; ``errors``: records invalid under both (or unreadable files), ``{"where",
+  "patient", "error"}`` in file and line order (``patient`` None when the record gives no id).
 
 Cause of a changed conclusion: the rules added, removed or changed among those its derivation
 goes through in either knowledge base (the rules that conclude it, the contraindications that
@@ -167,16 +170,37 @@ def rule_fields(rule: n.Rule) -> dict:
 
 def _leaves(cond) -> list[str]:
     """The tests of a condition (comparisons, memberships, references), each in canonical form."""
+    return [_CANONICAL.visit(node) for node in _leaf_nodes(cond)]
+
+
+def _leaf_nodes(cond) -> list:
     out, stack = [], [cond] if cond is not None else []
     while stack:
         node = stack.pop()
         if isinstance(node, n.And) and node.gated and n.gated_attribute(node) is not None:
             stack.append(node.items[1])  # the test; its gate is the attribute's declaration
         elif isinstance(node, (n.Compare, n.OneOf, n.Has, n.IsEmpty, n.IsKnown, n.ConceptRef, n.Ref, n.AnyRecord)):
-            out.append(_CANONICAL.visit(node))
+            out.append(node)
         else:
             stack.extend(reversed(n.children(node)))
     return out
+
+
+def _converted(node) -> bool:
+    """Whether a test holds a quantity whose canonical form is not its written text (``3mo`` is
+    ``91.3125d``; ``90d`` and an enum value are as written)."""
+    import dataclasses
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, n.Quantity):
+            if canonical_value(item).replace(" ", "") != n.value_text(item).replace(" ", ""):
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return False
 
 
 def compare_rules(old: n.Rule, new: n.Rule) -> list[dict]:
@@ -188,10 +212,15 @@ def compare_rules(old: n.Rule, new: n.Rule) -> list[dict]:
         if a[name][0] != b[name][0]:
             change = {"field": name, "old": a[name][1], "new": b[name][1]}
             if name in ("condition", "gate"):
-                before = _leaves(body(old) if name == "condition" else old.gate)
-                after = _leaves(body(new) if name == "condition" else new.gate)
-                change["tests_removed"] = [t for t in before if t not in after]
-                change["tests_added"] = [t for t in after if t not in before]
+                before = _leaf_nodes(body(old) if name == "condition" else old.gate)
+                after = _leaf_nodes(body(new) if name == "condition" else new.gate)
+                texts_before, texts_after = [_CANONICAL.visit(x) for x in before], [_CANONICAL.visit(x) for x in after]
+                removed = [x for x, t in zip(before, texts_before) if t not in texts_after]
+                added = [x for x, t in zip(after, texts_after) if t not in texts_before]
+                change["tests_removed"] = [_CANONICAL.visit(x) for x in removed]
+                change["tests_added"] = [_CANONICAL.visit(x) for x in added]
+                # the text shows them only where a unit was converted (``3mo`` → ``91.3125d``)
+                change["unit_converted"] = any(_converted(x) for x in removed + added)
             out.append(change)
     return out
 
@@ -446,8 +475,8 @@ def diff(old: CompiledKB, new: CompiledKB, patients=(), old_name: str = "OLD", n
         return out
     rows = []  # (where, id, patient under OLD or error, patient under NEW or error)
     for where, line, raw in _entries(patients):
-        if isinstance(raw, PatientError):
-            out.errors.append({"where": where, "error": str(raw)})
+        if isinstance(raw, PatientError):  # unreadable: listed with the invalid ones, in file and line order
+            rows.append((where, None, raw, raw))
             continue
         pair = []
         for side in sides:
@@ -682,7 +711,8 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
                     lines.append(f"      {w['nothing']}")
     if d.errors:
         lines += ["", f"{w['invalid']} ({len(d.errors)})"]
-        lines += [f"  {e['error']}" for e in d.errors]
+        # the error names the file and line; the patient's id is put in front of it when known
+        lines += [f"  {e['patient']}: {e['error']}" if e.get("patient") else f"  {e['error']}" for e in d.errors]
     s = d.to_dict()["summary"]
     summary = [w["summary"].format(**s)]
     if s["patients_valid_under_one"]:
@@ -697,7 +727,7 @@ def _change_lines(c: dict, w: dict) -> list[str]:
     if c["field"] in ("condition", "gate"):
         out = [f"      {c['field']}: {_show(c['old'])}",
                f"      {' ' * len(c['field'])}→ {_show(c['new'])}"]
-        if c.get("tests_removed") or c.get("tests_added"):
+        if c.get("unit_converted"):
             out.append(f"      ({w['in_canonical']}: {_show(c['tests_removed'])} → {_show(c['tests_added'])})")
         return out
     return [f"      {c['field']}: {_show(c['old'])} → {_show(c['new'])}"]

@@ -51,7 +51,9 @@ def kb_graph(compiled: CompiledKB, goal: Optional[str] = None, lang: str = "en")
     graph.edges = [e for e in graph.edges if e.src in keep and e.dst in keep
                    and (e.kind in ("depends", "alternative") or (e.src, e.dst, e.kind) in extra)]
     label = builder.names.regimen(goal) if target.regimens or target.statements else builder.names.name(goal)
-    graph.title = builder.names.word("title_goal", goal=label)
+    # a label is a noun or a verb phrase ("refer to a clinical trial"): quoted, with the id when it differs
+    graph.title = (builder.names.word("title_goal", goal=label) if label == goal
+                   else builder.names.word("title_goal_id", goal=label, id=goal))
     return graph
 
 

@@ -38,3 +38,14 @@ def catalogue(lang: str) -> dict:
 def verdict_key(holds) -> str:
     """The catalogue's key of a three-valued verdict."""
     return "null" if holds is None else "true" if holds else "false"
+
+
+def locator(text: str, lang: str) -> str:
+    """A source's locator in ``lang``: its words from the catalogue (``Table 3`` → ``表3`` in
+    Chinese), the rest as the rule file writes it. The text report and the pictures both write
+    locators with this; the JSON keeps them as written."""
+    import re
+    words = catalogue(lang)["locator"]
+    if not text or all(k == v for k, v in words.items()):
+        return text
+    return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b\s*", lambda m: words[m.group(1)], text)

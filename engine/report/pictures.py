@@ -3,7 +3,8 @@
 In: a :class:`Graph` — nodes (an id, a ``kind``: concept, setting, recommendation,
 not_recommended, contraindication, attribute, rule, condition, goal, note; lines of text, each
 ``title``, ``plain`` or ``small``; an optional ``status`` holds / fails / undecided that colours
-it), edges (``kind`` depends, removes, contradicts, alternative; an optional label) and
+it; ``removed`` / ``possible``: a rule that holds whose regimen a contraindication removes / may
+remove), edges (``kind`` depends, removes, may_remove, contradicts, alternative; an optional label) and
 clusters (a box around nodes, e.g. one per rule file). The builders are
 :mod:`oncologic.authoring.graph` (the knowledge base's dependency graph) and
 :mod:`.proof_picture` (one proof or why-not with the patient's values).
@@ -56,7 +57,7 @@ class Node(Record):
     id: str
     kind: str
     lines: list[Line] = field(default_factory=list)
-    status: Optional[str] = None  # holds | fails | undecided: the colour of a verdict
+    status: Optional[str] = None  # holds | fails | undecided | removed | possible: the colour of a verdict
     cluster: Optional[str] = None
 
 
@@ -64,7 +65,7 @@ class Node(Record):
 class Edge(Record):
     src: str
     dst: str
-    kind: str = "depends"  # depends | removes | contradicts | alternative
+    kind: str = "depends"  # depends | removes | may_remove | contradicts | alternative
     label: Optional[str] = None
 
 
@@ -106,11 +107,16 @@ KINDS = {
     "condition": ("box", "filled", "#ffffff", "#424242", "[", "]"),
     "note": ("note", "filled", "#fffde7", "#9e9d24", "[", "]"),
 }
-# status -> (fill, border): green holds, red fails, grey undecided or missing
-STATUS = {"holds": ("#c8e6c9", "#2e7d32"), "fails": ("#ffcdd2", "#c62828"), "undecided": ("#e0e0e0", "#616161")}
+# status -> (fill, border): green holds, red fails, grey undecided or missing; a rule that holds
+# but whose regimen a contraindication removes: orange with a thick red border (``removed``), or
+# may remove while undecided: light orange with a thick grey border (``possible``)
+STATUS = {"holds": ("#c8e6c9", "#2e7d32"), "fails": ("#ffcdd2", "#c62828"), "undecided": ("#e0e0e0", "#616161"),
+          "removed": ("#ffe0b2", "#c62828"), "possible": ("#fff3e0", "#616161")}
+THICK = ("removed", "possible")  # statuses drawn with a thick border
 # edge kind -> (DOT style, colour, Mermaid arrow)
 EDGES = {"depends": ("solid", "#546e7a", "-->"), "alternative": ("solid", "#546e7a", "-->"),
-         "removes": ("dashed", "#b71c1c", "-.->"), "contradicts": ("dashed", "#ad1457", "-.->")}
+         "removes": ("dashed", "#b71c1c", "-.->"), "contradicts": ("dashed", "#ad1457", "-.->"),
+         "may_remove": ("dashed", "#616161", "-.->")}
 FONT = "Noto Sans CJK SC,Noto Sans,DejaVu Sans,Helvetica,Arial,sans-serif"
 
 
@@ -199,7 +205,7 @@ def to_dot(graph: Graph) -> str:
     out.extend("  " + _dot_node(node) for node in by_cluster.get(None, []))
     for edge in graph.edges:
         style, colour, _ = EDGES.get(edge.kind, EDGES["depends"])
-        attrs = [f'style={style}', f'color="{colour}"']
+        attrs = [f'style={style}', f'color="{colour}"'] + (["penwidth=2"] if edge.kind not in ("depends", "alternative") else [])
         if edge.label:
             attrs.append(f'label={_dot_label([Line(edge.label, "small")])}')
             attrs.append(f'fontcolor="{colour}"')
@@ -212,7 +218,8 @@ def _dot_node(node: Node) -> str:
     shape, style, fill, border, _, _ = KINDS.get(node.kind, KINDS["rule"])
     if node.status:
         fill, border = STATUS[node.status]
-    return (f'{dot_id(node.id)} [shape={shape}, style="{style}", fillcolor="{fill}", color="{border}", '
+    thick = ", penwidth=3" if node.status in THICK else ""
+    return (f'{dot_id(node.id)} [shape={shape}, style="{style}", fillcolor="{fill}", color="{border}"{thick}, '
             f"label={_dot_label(_lines(node))}];")
 
 
@@ -259,14 +266,14 @@ def to_mermaid(graph: Graph) -> str:
         _, colour, arrow = EDGES.get(edge.kind, EDGES["depends"])
         label = f'|"{mermaid_text(edge.label)}"|' if edge.label else ""
         out.append(f"  {ids[edge.src]} {arrow}{label} {ids[edge.dst]}")
-        if edge.kind in ("removes", "contradicts"):
+        if edge.kind in ("removes", "contradicts", "may_remove"):
             styled.append(f"  linkStyle {number} stroke:{colour},stroke-width:2px")
     out.extend(styled)
     for kind, (_, style, fill, border, _, _) in KINDS.items():
         dashed = ",stroke-dasharray:4 3" if "dashed" in style else ""
         out.append(f"  classDef {kind} fill:{fill},stroke:{border},color:#212121{dashed}")
     for status, (fill, border) in STATUS.items():
-        out.append(f"  classDef {status} fill:{fill},stroke:{border},color:#212121,stroke-width:2px")
+        out.append(f"  classDef {status} fill:{fill},stroke:{border},color:#212121,stroke-width:{4 if status in THICK else 2}px")
     for node in graph.nodes.values():
         out.append(f"  class {ids[node.id]} {node.status or node.kind}")
     return "\n".join(out) + "\n"
@@ -328,7 +335,6 @@ class Names:
         self.lang = lang
         self.layout = catalogue(lang)["layout"]
         self.words = catalogue(lang)["pictures"]
-        self.locators = catalogue(lang)["locator"]
         self.by_file = {d.filename: d for d in checked.documents.values()}
 
     def name(self, ident: str) -> str:
@@ -347,14 +353,13 @@ class Names:
         return head if head.isdigit() else (doc.name if doc else document)
 
     def source(self, document: Optional[str], locator: Optional[str]) -> str:
-        """``000 Table 3 (...)``, the locator's words in the language (``表3``)."""
-        import re
+        """``000 Table 3 (...)``, the locator's words in the language (``表3``) as the text report
+        writes them (:func:`.catalogue.locator`)."""
+        from .catalogue import locator as in_language
         short = self.short(document)
         if not short:
             return ""
-        if locator and any(k != v for k, v in self.locators.items()):
-            locator = re.sub(r"\b(" + "|".join(map(re.escape, self.locators)) + r")\b\s*",
-                             lambda m: self.locators[m.group(1)], locator)
+        locator = in_language(locator, self.lang) if locator else locator
         return f"{short} {locator}" if locator else short
 
     def grade(self, strength, evidence, consensus) -> str:

@@ -4,8 +4,11 @@
 In: an :class:`~oncologic.reason.results.Explanation` as :meth:`KnowledgeBase.explain` made it,
 and for a goal that does not hold (fails or undecided, without a case analysis) the
 :class:`~oncologic.reason.results.WhyNot` of :meth:`KnowledgeBase.why_not`; the patient's id;
-the checked knowledge base (labels, documents, rule kinds) and a language. Nothing is
-recomputed: every verdict drawn is one of these results.
+the checked knowledge base (labels, documents, rule kinds) and a language; optionally
+(``held``) the explanations of the rules that hold though a contraindication removes or may
+remove their regimen, and the why-not attempts of those undecided contraindications (the CLI
+asks ``explain``/``why_not`` of their rule ids). Nothing is recomputed: every verdict drawn is
+one of these results.
 
 Out: a graph whose top node (``goal``) gives the goal and its verdict for the patient; below it,
 one node per rule of the proof (its conclusion, grading, rule id, source as ``000 Table 3``),
@@ -14,7 +17,11 @@ of :mod:`.words` in the language asked for), coloured by ``status``: green holds
 grey undecided or missing. A concept a condition names is the node of its own proof. A goal
 that does not hold shows the why-not attempts the same way: each rule that could conclude it,
 its failed and missing conditions, the changes that would make it hold, the contraindications
-that removed it (``removes`` edges) and what is pending. Proofs by case analysis show one
+that removed it (``removes`` edges) and what is pending. A rule that holds but whose regimen a
+contraindication removes is drawn with its own derivation (green) and status ``removed``
+(``holds; removed by contraindication X``, as the text report says it), the contraindication
+below it with its derivation; one that an undecided contraindication may remove has status
+``possible``, the contraindication grey with its undecided conditions (``may_remove`` edge). Proofs by case analysis show one
 ``case`` node per case.
 """
 from __future__ import annotations
@@ -26,16 +33,24 @@ from .pictures import Graph, Line, Names, Node, status_of
 from .words import Words
 
 
-def proof_picture(ex: r.Explanation, why: Optional[r.WhyNot], patient: str, checked, lang: str = "en") -> Graph:
-    """The picture of ``ex`` (with ``why`` drawn for a goal that does not hold)."""
-    return _Builder(checked, lang).explanation(ex, why, patient)
+def proof_picture(ex: r.Explanation, why: Optional[r.WhyNot], patient: str, checked, lang: str = "en",
+                  held: Optional[dict] = None) -> Graph:
+    """The picture of ``ex`` (with ``why`` drawn for a goal that does not hold). ``held``, by
+    rule id: the proof of a rule that holds though a contraindication removes (or may remove)
+    its regimen, and the attempt of an undecided contraindication (``KnowledgeBase.explain`` and
+    ``why_not`` of the rule id), so that both are drawn with their own conditions."""
+    return _Builder(checked, lang, held or {}).explanation(ex, why, patient)
 
 
 class _Builder:
-    def __init__(self, checked, lang: str):
+    def __init__(self, checked, lang: str, held: dict):
         self.checked = checked
+        self.held = held
         self.names = Names(checked, lang)
         self.words = Words(lang, checked.label, checked.value_label)
+        # an empty set of the record: "none" (the English text report's frozen "{} (none)" shows
+        # a set's braces, which read as code on a picture); Chinese "无" as in the text report
+        self.words.phrase = {**self.words.phrase, "none": self.names.word("empty_set")}
         self.graph = Graph(direction="TB")
         self.rules = {rule.id: rule for rule in checked.rules}
 
@@ -104,6 +119,11 @@ class _Builder:
         grade = self.names.grade(node.strength, node.evidence, node.consensus)
         key = self.key(node.rule.id)
         self.graph.add(Node(key, self.kind(node.rule.id), self.head(conclusion, node.rule, node.source, grade), status="holds"))
+        self.derivation(key, node)
+        return key
+
+    def derivation(self, key: str, node: r.ProofNode) -> None:
+        """The conditions of a proof (green) below ``key``, and the proofs of the concepts they name."""
         below = {child.conclusion for child in node.children}
         for cond in node.conditions:
             if cond.concept and cond.op == "is" and cond.concept in below:
@@ -111,7 +131,6 @@ class _Builder:
             self.graph.link(key, self.condition(key, cond))
         for child in node.children:
             self.graph.link(key, self.proof(child))
-        return key
 
     def condition(self, owner: str, cond: r.Condition) -> str:
         key = self.key(f"{owner}/{cond.attribute or cond.concept or cond.op}")
@@ -124,6 +143,8 @@ class _Builder:
         return key
 
     def attempt(self, attempt: r.Attempt) -> str:
+        if attempt.removed_by or attempt.pending:
+            return self.held_attempt(attempt)
         key = self.key(attempt.rule.id)
         self.graph.add(Node(key, self.kind(attempt.rule.id),
                             self.head(self.names.regimen(attempt.conclusion), attempt.rule, attempt.source),
@@ -150,6 +171,59 @@ class _Builder:
             self.graph.link(key, self.removal(removal), "removes", self.names.word("removed_by"))
         for item in attempt.pending:
             self.graph.link(key, self.pending(item))
+        return key
+
+    def held_attempt(self, attempt: r.Attempt) -> str:
+        """A rule that holds (its setting and conditions do) whose regimen a contraindication
+        removes, or may remove while undecided: the rule as the text report says it (``holds;
+        removed by contraindication X`` / ``holds; possible: contraindication X is undecided``),
+        styled ``removed`` or ``possible``, its own derivation in green, and the contraindication
+        below it (green when it holds, grey with its undecided conditions when it is pending)."""
+        proof = self.held.get(attempt.rule.id)
+        grade = self.names.grade(proof.strength, proof.evidence, proof.consensus) if proof is not None else ""
+        key = self.key(attempt.rule.id)
+        lines = self.head(self.names.regimen(attempt.conclusion), attempt.rule, attempt.source, grade)
+        if attempt.removed_by:
+            status = "removed"
+            lines.append(Line(self.names.word("holds_removed", rules=", ".join(x.rule.id for x in attempt.removed_by)), "title"))
+        else:
+            status = "possible"
+            lines.append(Line(self.names.word("holds_pending", rules=", ".join(x.rule.id for x in attempt.pending)), "title"))
+        self.graph.add(Node(key, self.kind(attempt.rule.id), lines, status=status))
+        if proof is not None:
+            self.derivation(key, proof)
+        for removal in attempt.removed_by:
+            self.graph.link(key, self.removal(removal), "removes", self.names.word("removed_by"))
+        for item in attempt.pending:
+            if item.kind == "contraindication":
+                self.graph.link(key, self.pending_contraindication(item), "may_remove", self.names.word("may_be_removed_by"))
+            else:
+                self.graph.link(key, self.pending(item))
+        return key
+
+    def pending_contraindication(self, item: r.Pending) -> str:
+        """An undecided contraindication: grey, what it would avoid, why, and the data it needs;
+        with its attempt (from ``held``) its undecided conditions below it."""
+        key = self.key(item.rule.id)
+        if key != item.rule.id:
+            return item.rule.id  # drawn already (another rule it may remove)
+        tried = self.held.get(item.rule.id)
+        rule = self.rules.get(item.rule.id)
+        avoids = [i for (i,) in rule.regimens] if rule is not None else []
+        source = tried.source if isinstance(tried, r.Attempt) else r.SourceRef()
+        lines = self.head(self.words.avoid(avoids) if avoids else item.rule.id, item.rule, source)
+        if item.reason:
+            lines.append(Line(self.names.word("because", reason=self.reason(item.rule.id, item.reason)), "small"))
+        lines.append(Line(self.names.word("undecided_needs", attributes=self.words.names(item.missing)), "plain"))
+        self.graph.add(Node(key, "contraindication", lines, status="undecided"))
+        if isinstance(tried, r.Attempt):
+            below = {child.conclusion for child in tried.children if isinstance(child, r.Attempt)}
+            for cond in tried.failed:
+                if cond.concept and cond.op == "is" and cond.concept in below:
+                    continue
+                self.graph.link(key, self.condition(key, cond))
+            for child in tried.children:
+                self.graph.link(key, self.attempt(child) if isinstance(child, r.Attempt) else self.proof(child))
         return key
 
     def removal(self, removal: r.Removal) -> str:

@@ -8,7 +8,6 @@ with the labels the knowledge base declares (ids shown next to them in headings)
 from __future__ import annotations
 
 import json
-import re
 import shlex
 
 from rich.console import Console
@@ -78,10 +77,8 @@ class TextRenderer:
         return escape(self.layout["source_locator"].format(title=title, locator=self.locator(src.locator)))
 
     def locator(self, text: str) -> str:
-        words = catalogue(self.lang)["locator"]
-        if all(k == v for k, v in words.items()):
-            return text
-        return re.sub(r"\b(" + "|".join(map(re.escape, words)) + r")\b\s*", lambda m: words[m.group(1)], text)
+        from .catalogue import locator
+        return locator(text, self.lang)
 
     def _documents(self) -> dict:
         """The knowledge base's documents by file name."""
