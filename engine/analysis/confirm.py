@@ -11,21 +11,7 @@ from ..api import KnowledgeBase
 from ..compile.facts import patient_facts
 from ..errors import Diagnostic, PatientError
 from ..reason.evaluate import evaluate_all
-
-PATIENT_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
-
-
-def patient_files(paths) -> list[Path]:
-    """The record files under each path (a file, or a folder searched recursively)."""
-    out = []
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in PATIENT_SUFFIXES)
-        else:
-            out.append(p)
-    return out
-
+from ..records.reading import patient_files
 
 class Engine:
     """Evaluates records with the engine, many at a time."""

@@ -43,14 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compile.compiler import CompiledKB
+from ..values import Record
 from ..errors import PatientError
 from ..lang import nodes as n
 from ..reason.conclude import conclusions
 from ..reason.evaluate import evaluate_all
 from ..records.patient import validate
-from ..records.reading import read_entries
+from ..records.reading import patient_files, read_entries
 
-PATIENT_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
 BATCH = 100  # patients per engine query (as KnowledgeBase.evaluate_many)
 
 
@@ -400,8 +400,8 @@ def _states(result) -> dict[tuple[str, str], tuple[str, dict | None]]:
     return out
 
 
-@dataclass
-class Side:
+@dataclass(eq=False, repr=False)
+class Side(Record):
     """One knowledge base with what the diff needs of it."""
 
     compiled: CompiledKB
@@ -410,18 +410,6 @@ class Side:
 
     def __post_init__(self):
         self.deps = Dependencies(self.compiled)
-
-
-def patient_files(paths) -> list[Path]:
-    """The record files under each path (a file, or a folder searched recursively)."""
-    out = []
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in PATIENT_SUFFIXES)
-        else:
-            out.append(p)
-    return out
 
 
 def _entries(paths):
@@ -434,8 +422,8 @@ def _entries(paths):
             yield str(path), None, err
 
 
-@dataclass
-class Diff:
+@dataclass(eq=False, repr=False)
+class Diff(Record):
     """What ``oncologic diff`` found; :meth:`to_dict` is its JSON."""
 
     old: str

@@ -36,6 +36,21 @@ from ..errors import PatientError
 from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
 
 SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
+
+
+def patient_files(paths) -> list[Path]:
+    """The record files under each path: a file as given, a folder searched recursively for
+    files with a record suffix (:data:`SUFFIXES`, any case), sorted."""
+    out: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
 BOM = "\ufeff"
 
 

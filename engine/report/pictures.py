@@ -182,6 +182,14 @@ def _dot_label(lines: list[Line]) -> str:
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"
 
 
+def _by_cluster(graph: "Graph") -> dict[Optional[str], list[Node]]:
+    """The nodes of each cluster (None: outside every cluster), in the graph's order."""
+    out: dict[Optional[str], list[Node]] = {}
+    for node in graph.nodes.values():
+        out.setdefault(node.cluster if node.cluster in graph.clusters else None, []).append(node)
+    return out
+
+
 def to_dot(graph: Graph) -> str:
     """The graph as Graphviz DOT text."""
     out = ["digraph oncologic {",
@@ -190,9 +198,7 @@ def to_dot(graph: Graph) -> str:
            + (f", label={_dot_label([Line(graph.title, 'title')])}" if graph.title else "") + "];",
            f'  node [fontname="{FONT}", fontsize=13, margin="0.18,0.08", penwidth=1.4];',
            f'  edge [fontname="{FONT}", fontsize=11, arrowsize=0.8];']
-    by_cluster: dict[Optional[str], list[Node]] = {}
-    for node in graph.nodes.values():
-        by_cluster.setdefault(node.cluster if node.cluster in graph.clusters else None, []).append(node)
+    by_cluster = _by_cluster(graph)
     for number, cluster in enumerate(graph.clusters.values()):
         members = by_cluster.get(cluster.id, [])
         if not members:
@@ -248,9 +254,7 @@ def to_mermaid(graph: Graph) -> str:
     out = [f"flowchart {graph.direction}"]
     if graph.title:
         out.insert(0, "---\ntitle: " + _mermaid_title(graph.title) + "\n---")
-    by_cluster: dict[Optional[str], list[Node]] = {}
-    for node in graph.nodes.values():
-        by_cluster.setdefault(node.cluster if node.cluster in graph.clusters else None, []).append(node)
+    by_cluster = _by_cluster(graph)
     for number, cluster in enumerate(graph.clusters.values()):
         members = by_cluster.get(cluster.id, [])
         if not members:
