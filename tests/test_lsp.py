@@ -109,6 +109,8 @@ async def _session(tmp: Path) -> dict:
         out["for_definition"] = await client.text_document_definition_async(t.DefinitionParams(
             text_document=t.TextDocumentIdentifier(uri=sclc_uri), position=setting))
 
+        out["features"] = await _features(client, kb)
+
         await client.shutdown_async(None)
         client.exit(None)
         await asyncio.wait_for(client._server.wait(), 5)
@@ -117,6 +119,66 @@ async def _session(tmp: Path) -> dict:
         if client._server is not None and client._server.returncode is None:
             client._server.kill()
         await client.stop()
+    return out
+
+
+SCRATCH = ("concept scratch_c  # cancer = hcc\n"
+           "  id scratch_c.one\n"
+           "  if cancer = hcc and histology = sclc and any adverse_events where (type = colitis and grade >= 3)\n"
+           '  source imforte "中文 x"\n')
+COMPLETE = ("recommendation scratch_r\n"
+            "  recommend topotecan + \n"
+            "  strength \n"
+            "  evidence \n"
+            "  if histology is \n"
+            "  if tfi < \n"
+            "  if any adverse_events where (\n"
+            "  if any adverse_events where (cause = \n"
+            "  if \n"
+            '  source imforte "Table \n'
+            "  # a comment \n"
+            "attribute foo: \n")
+
+
+async def _features(client: LanguageClient, kb: Path) -> dict:
+    """Hover, definition and completion in context, in two scratch files of the knowledge base."""
+    out: dict = {}
+    scratch, complete = kb / "lung" / "scratch.rules", kb / "lung" / "complete.rules"
+    for path, text in ((scratch, SCRATCH), (complete, COMPLETE)):
+        client.text_document_did_open(t.DidOpenTextDocumentParams(text_document=t.TextDocumentItem(
+            uri=from_fs_path(str(path)), language_id="oncologic", version=1, text=text)))
+    doc = t.TextDocumentIdentifier(uri=from_fs_path(str(scratch)))
+
+    async def hover(needle: str, back: int = 1):
+        at = _position_after(SCRATCH, needle)
+        found = await client.text_document_hover_async(t.HoverParams(
+            text_document=doc, position=t.Position(line=at.line, character=at.character - back)))
+        return found and found.contents.value
+
+    async def definition(needle: str):
+        at = _position_after(SCRATCH, needle)
+        found = await client.text_document_definition_async(t.DefinitionParams(
+            text_document=doc, position=t.Position(line=at.line, character=at.character - 1)))
+        return [(Path(loc.uri).name, loc.range.start.line) for loc in found or ()]
+
+    out["hover"] = {what: await hover(needle) for what, needle in [
+        ("comment", "# cancer = hcc"), ("value", "if cancer = hcc"), ("enum", "histology = sclc"),
+        ("field", "where (type"), ("field value", "type = colitis"), ("rule id", "id scratch_c.one"),
+        ("source text", "中文 x")]}
+    out["definition"] = {what: await definition(needle) for what, needle in [
+        ("value", "if cancer = hcc"), ("enum", "histology = sclc"), ("field", "where (type")]}
+    sclc = (kb / "lung" / "sclc.rules").read_text(encoding="utf-8")
+    head = _position_after(sclc, "recommendation sclc.second_line.chemo.topo")
+    found = await client.text_document_hover_async(t.HoverParams(
+        text_document=t.TextDocumentIdentifier(uri=from_fs_path(str(kb / "lung" / "sclc.rules"))), position=head))
+    out["hover"]["recommendation"] = found and found.contents.value
+    out["completion"] = {}
+    lines = COMPLETE.split("\n")
+    for number, line in enumerate(lines[:-1]):
+        found = await client.text_document_completion_async(t.CompletionParams(
+            text_document=t.TextDocumentIdentifier(uri=from_fs_path(str(complete))),
+            position=t.Position(line=number, character=len(line))))
+        out["completion"][line.strip()] = [i.label for i in found.items] if found else []
     return out
 
 
@@ -233,3 +295,48 @@ def test_lsp_without_pygls_exits_2_saying_how_to_install(monkeypatch):
     assert result.exit_code == 2
     assert "pip install 'oncologic[lsp]'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_hover_in_context(session):
+    """A value after ``ATTR =`` is the attribute's value (``hcc`` of ``cancer``, not the concept
+    hcc); a field and its value inside ``any LIST where (...)``; a rule id; nothing in a comment
+    or a string; a recommendation with its condition and grading."""
+    hover = session["features"]["hover"]
+    assert hover["comment"] is None and hover["source text"] is None
+    assert hover["value"].startswith("**hcc** — value of `cancer` (`enum lung, hcc`)")
+    assert "- en: hepatocellular carcinoma" in hover["value"] and "- zh: 肝细胞癌" in hover["value"]
+    assert "defined at facts/common/patient.rules:6" in hover["value"]
+    assert hover["enum"].startswith("**sclc** — value of `histology`") and "小细胞肺癌" in hover["enum"]
+    assert hover["field"].startswith("**type** — field of `adverse_events`: `enum hepatitis, colitis,")
+    assert hover["field value"].startswith("**colitis** — value of `adverse_events.type`")
+    assert hover["rule id"].startswith("**scratch_c.one** — concept `scratch_c`")
+    assert "if `cancer = hcc and histology = sclc and any adverse_events where" in hover["rule id"]
+    rec = hover["recommendation"]
+    assert rec.startswith("**sclc.second_line.chemo.topotecan** — recommendation")
+    assert "if `refractory_sclc_second_line" in rec and "recommend topotecan" in rec
+    assert "strength strong, evidence I, consensus 92%" in rec
+    assert 'source consensus_refractory_lung "Table 3 (强推荐, 化疗); §三(一)1"' in rec
+
+
+def test_definition_in_context(session):
+    assert session["features"]["definition"] == {
+        "value": [("patient.rules", 5)], "enum": [("patient.rules", 2)], "field": [("patient.rules", 25)]}
+
+
+def test_completion_in_context(session):
+    got = session["features"]["completion"]
+    assert "topotecan" not in got["recommend topotecan +"] and "amrubicin" in got["recommend topotecan +"]
+    assert got["strength"] == ["moderate", "strong", "weak"]
+    assert got["evidence"] == ["I", "II", "III", "IV", "V"]
+    assert got["if histology is"] == ["known", "empty"]  # the grammar's words after `is`, not items
+    assert got["if tfi <"] == []
+    assert got["if any adverse_events where ("][:3] == ["type", "grade", "cause"]
+    assert got["if any adverse_events where (cause ="] == ["immune", "targeted", "local", "unknown"]
+    assert {"histology", "refractory_sclc", "not", "any"} <= set(got["if"])
+    assert not {"recommendation", "strength", "source", "topotecan"} & set(got["if"])
+    assert got['source imforte "Table'] == [] and got["# a comment"] == []
+    assert got["attribute foo:"][:3] == ["enum", "int", "number"]
+
+
+def test_completion_triggers_not_on_space(session):
+    assert " " not in session["capabilities"].completion_provider.trigger_characters

@@ -312,6 +312,7 @@ class Target(Value):
     kind: str
     name: str
     owner: str = ""
+    record: str = ""  # the list attribute of the ``any ... where (`` the name is in
 
 
 def _blanked(text: str) -> str:
@@ -361,9 +362,9 @@ def target_at(index: Index, text: str, line: int, character: int) -> Target | No
     if value:
         owner = _owner_type(index, record, value.group(1))
         if owner is not None and name in owner[1].values:
-            return Target("value", name, value.group(1))
+            return Target("value", name, value.group(1), record.name if record is not None else "")
     if record is not None and any(f.name == name for f in record.type.fields):
-        return Target("field", name, record.name)
+        return Target("field", name, record.name, record.name)
     if re.search(r"(?:^|\s)id\s+$", before_line) or (name in index.rules and "." in name):
         return Target("rule", name) if name in index.rules else None
     return Target("name", name)
@@ -371,7 +372,7 @@ def target_at(index: Index, text: str, line: int, character: int) -> Target | No
 
 def target_hover(index: Index, target: Target, text: str, line: int, folder: Path) -> str | None:
     if target.kind in ("value", "field"):
-        record = record_context(index, "\n".join(_blanked(text).split("\n")[max(0, line - 30):line + 1]))
+        record = index.attributes.get(target.record)
         if target.kind == "field":
             fld = next(f for f in record.type.fields if f.name == target.name)
             return field_hover(record, fld, folder)
@@ -389,7 +390,7 @@ def target_hover(index: Index, target: Target, text: str, line: int, folder: Pat
 
 def target_definitions(index: Index, target: Target, text: str, line: int) -> list[n.Pos]:
     if target.kind in ("value", "field"):
-        record = record_context(index, "\n".join(_blanked(text).split("\n")[max(0, line - 30):line + 1]))
+        record = index.attributes.get(target.record)
         if target.kind == "field":
             return [next(f.pos for f in record.type.fields if f.name == target.name)]
         return [_owner_type(index, record, target.owner)[3]]
