@@ -19,12 +19,20 @@ In: LSP messages on stdin (an editor: VS Code, Neovim, Emacs ...). Out: LSP mess
   ``source``, else attribute names, concepts and the grammar's keywords
   (:func:`oncologic.lang.parser.keywords`; statement keywords at a line's start).
 
+The knowledge-base folder of a file: :func:`kb_folder` (or the ``kb`` initialization option;
+a bad value is shown as a warning). Diagnostics run in a worker thread (requests stay answered
+while a large folder compiles), carry the document version they were computed for, and go only
+to files of that folder. Hover and definition resolve a name by its context
+(:func:`target_at`: a value after ``ATTR =``, a field inside ``any LIST where (``, a rule id
+after ``id``; nothing in comments or strings); completion likewise (:func:`completions`).
+
 The names come from an index of the folder's files (:class:`Index`), parsed and built one file
-at a time (:func:`oncologic.lang.builder.build_module`), so hover and completion keep working
-while another statement of the file is broken. Positions: Python string indices of a line, the
-same as LSP's UTF-16 columns for every character of the Basic Multilingual Plane (Chinese
-included). Requires pygls (``pip install oncologic[lsp]``); importing this module without it
-raises ImportError.
+at a time (:func:`oncologic.lang.builder.build_module`) and kept per folder: a request re-parses
+only the files whose text changed. Positions: the server works in code points and converts to
+and from the encoding negotiated at initialize (UTF-8, UTF-16 or UTF-32; pygls's
+``PositionCodec``). A request whose params do not fit answers InvalidParams; a change to a
+document never opened is ignored (logged); ``exit`` without ``shutdown`` exits 1. Requires
+pygls (``pip install oncologic[lsp]``); importing this module without it raises ImportError.
 """
 from __future__ import annotations
 
