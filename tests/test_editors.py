@@ -131,3 +131,23 @@ def test_textmate_grammar_tokenises_a_shipped_file_as_vscode_does():
     assert scoped(16)[10] == ("d", "keyword.other.unit.oncologic")
     comment = next(token for line in lines for token in line if token[0].startswith("#"))
     assert comment[1:] == ["comment.line.number-sign.oncologic"]
+
+
+def test_textmate_grammar_and_lexer_agree_on_ranges_and_foreign_characters(tmp_path):
+    """The upper bound of a range is a number in both, and what the lexer calls an Error (a
+    full-width operator, a unit written in Chinese) is invalid.illegal in the grammar."""
+    node = shutil.which("node")
+    if node is None or not (VSCODE / "node_modules" / "vscode-textmate").is_dir() \
+            or not (VSCODE / "node_modules" / "vscode-oniguruma").is_dir():
+        pytest.skip("needs node and `npm install` in editors/vscode (vscode-textmate, vscode-oniguruma)")
+    sample = "attribute ecog: int 0..4\nattribute tps: percent 0%..100%\nconcept x if a ＜ 3个月 and b.c = 2.5\n"
+    path = tmp_path / "sample.rules"
+    path.write_text(sample, encoding="utf-8")
+    run = subprocess.run([node, str(VSCODE / "tokenize.js"), str(path)], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    scopes = [(token[0], token[1]) for line in run.stdout.splitlines() for token in json.loads(line) if len(token) > 1]
+    assert ("4", "constant.numeric.oncologic") in scopes and ("100", "constant.numeric.oncologic") in scopes
+    assert ("2.5", "constant.numeric.oncologic") in scopes and ("b.c", "variable.other.oncologic") in scopes
+    invalid = "".join(text for text, scope in scopes if scope == "invalid.illegal.oncologic")
+    errors = "".join(value for token, value in _lexer().get_tokens(sample) if token in Error)
+    assert invalid == errors == "＜个月"
