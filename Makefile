@@ -20,8 +20,9 @@ demo: $(STAMP)
 	$(BIN)/oncologic explain examples/patients/sclc_second_line.json anlotinib+irinotecan
 	$(BIN)/oncologic why-not examples/patients/sclc_tfi_90d.json topotecan
 
+# The suite runs on every core (pytest-xdist); `$(BIN)/python -m pytest tests/FILE.py` runs one file alone.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The fuzz harness (tests/test_fuzz.py) for longer than CI's 45 s: FUZZ_BUDGET seconds shared by
 # the generators, a fresh seed each run unless FUZZ_SEED is given; the runs per generator are
