@@ -269,7 +269,7 @@ def schema():
 @click.option("-v", "--verbose", is_flag=True, help="A PASS/FAIL line per test (default: a line per test file).")
 @guarded
 def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, force, verbose):
-    """Run the rule tests (*.tests.yaml beside the rule files) of the test files whose path
+    """Run the rule tests (*.tests.yaml or *.tests.yml beside the rule files) of the test files whose path
     contains PATTERN (when none does: the tests whose name contains it): a line per test file
     (-v: per test), each failing test with the expected and actual sets, the why-not and the
     rules behind what was not expected, then the rules no test reaches (with PATTERN: of the
@@ -328,9 +328,9 @@ def _saved_where(path: str, kb_dir) -> str:
     folder, _ = ruletests.kb_folder(kb_dir)
     saved = Path(path).resolve()
     name = saved.name
-    if name.endswith(ruletests.SUFFIX) and saved.is_relative_to(folder.resolve()):
+    if ruletests.is_test_file(name) and saved.is_relative_to(folder.resolve()):
         kb = f" --kb {kb_dir}" if kb_dir else ""
-        return f"(run: oncologic test{kb} {name[:-len(ruletests.SUFFIX)]})"
+        return f"(run: oncologic test{kb} {ruletests.stem(name)})"
     return (f"(not run by oncologic test, which reads the *{ruletests.SUFFIX} files inside {kb_dir or 'facts'}; "
             f"run it there as one of them)")
 
