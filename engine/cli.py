@@ -289,10 +289,12 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
         found = b.boundaries(kb, tests, pattern)
         if save:
             try:
-                count = b.save(kb, found, save)
+                count, bases = b.save(kb, found, save)
             except OSError as err:
                 _fail(f"error: cannot write {save}: {err.strerror or err}", 2)
-            click.echo(f"wrote {count} tests to {save} {_saved_where(save, kb_dir)}", err=True)
+            written = f"{count} test{'s' if count != 1 else ''}" + \
+                (f" (and {bases} base patient{'s' if bases != 1 else ''})" if bases else "")
+            click.echo(f"wrote {written} to {save} {_saved_where(save, kb_dir)}", err=True)
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
     try:

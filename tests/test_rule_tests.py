@@ -578,6 +578,13 @@ def test_a_long_exact_section_shows_the_differences_only(tmp_path):
     lines = ruletests.failure_lines(ruletests.Outcome(None, [failure]))
     assert lines == ["  concepts (line 3, exact):", "    missing from the answer: g", "    not expected: h",
                      "    h is concluded by r.h (x.rules:1): a (holds)", "    (6 others as expected)"]
+    # nothing as expected: both lists, as a short section shows them (never "(0 others as expected)")
+    failure = ruletests.Failure("concepts", 3, "exact", [], list("abcdef"), [], list("abcdef"))
+    assert ruletests.failure_lines(ruletests.Outcome(None, [failure])) == [
+        "  concepts (line 3, exact):", "    expected: (none)", "    actual:   a, b, c, d, e, f",
+        "    not expected: a, b, c, d, e, f"]
+    failure = ruletests.Failure("concepts", 3, "exact", list("abcdef"), list("a"), list("bcdef"), [])
+    assert ruletests.failure_lines(ruletests.Outcome(None, [failure]))[-1] == "    (1 other as expected)"
 
 
 def test_tests_yml_is_read_and_near_miss_names_are_warned_of(tmp_path):

@@ -1088,7 +1088,9 @@ def failure_lines(outcome: Outcome) -> list[str]:
             for g in f.gradings:
                 out.append(f"    {g['id']}: expected {g['expected']}, got {g['actual']}")
         else:
-            long = f.mode == "exact" and (len(f.expected) > LONG or len(f.actual) > LONG)
+            same = len(set(f.expected) & set(f.actual))
+            # differences only when some ids are as expected; else both lists, however long
+            long = f.mode == "exact" and (len(f.expected) > LONG or len(f.actual) > LONG) and same > 0
             if not long:
                 out.append(f"    expected: {_names(f.expected)}")
                 out.append(f"    actual:   {_names(f.actual)}")
@@ -1099,7 +1101,7 @@ def failure_lines(outcome: Outcome) -> list[str]:
             for ident, rules in f.concluded_by.items():
                 out += [f"    {ident} is concluded by {rule}" for rule in rules]
             if long:
-                out.append(f"    ({len(set(f.expected) & set(f.actual))} others as expected)")
+                out.append(f"    ({same} other{'s' if same != 1 else ''} as expected)")
             for g in f.gradings:
                 out.append(f"    grading of {g['id']}: expected {g['expected']}, got {g['actual']}")
         for ident, why in f.why_not.items():
