@@ -403,8 +403,9 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
     """The rules added, removed and changed from OLD_KB to NEW_KB (knowledge-base folders), the
     declarations that changed meaning, and for PATIENTS (record files, folders of them, .jsonl
     cohorts) the conclusions that change, with the rule change that caused each. Exit 0 whether
-    or not they differ; 2 for a bad knowledge base (its errors as `check` prints them) or a
-    patient path that does not exist. See docs/diff.md."""
+    or not they differ (a record valid under one knowledge base only is a difference); 2 for a
+    bad knowledge base (its errors as `check` prints them), a patient path that does not exist,
+    or a record invalid under both (after the whole report, which lists it). See docs/diff.md."""
     import json
     from pathlib import Path
     from .compile.build import diagnose
@@ -426,6 +427,11 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
         checked = compiled[1].checked
         old_checked = compiled[0].checked
         click.echo("\n".join(render_text(found, lang, lambda name, lg: checked.label(name, lg) or old_checked.label(name, lg))))
+    if found.errors:  # CONTRACT §1: an invalid record is bad input; the report above still lists every one
+        sys.stdout.flush()
+        n = len(found.errors)
+        _fail(f"error: {n} record{'s' if n != 1 else ''} invalid under both knowledge bases or unreadable "
+              f"(listed in the report{': errors' if fmt == 'json' else ''})", 2)
 
 # ---- lsp ----
 
