@@ -269,7 +269,7 @@ def schema():
 @click.option("-v", "--verbose", is_flag=True, help="A PASS/FAIL line per test (default: a line per test file).")
 @guarded
 def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save, force, verbose):
-    """Run the rule tests (*.tests.yaml beside the rule files) of the test files whose path
+    """Run the rule tests (*.tests.yaml or *.tests.yml beside the rule files) of the test files whose path
     contains PATTERN (when none does: the tests whose name contains it): a line per test file
     (-v: per test), each failing test with the expected and actual sets, the why-not and the
     rules behind what was not expected, then the rules no test reaches (with PATTERN: of the
@@ -289,10 +289,12 @@ def test_command(pattern, kb_dir, fmt, lang, coverage_required, boundaries, save
         found = b.boundaries(kb, tests, pattern)
         if save:
             try:
-                count = b.save(kb, found, save)
+                count, bases = b.save(kb, found, save)
             except OSError as err:
                 _fail(f"error: cannot write {save}: {err.strerror or err}", 2)
-            click.echo(f"wrote {count} tests to {save} {_saved_where(save, kb_dir)}", err=True)
+            written = f"{count} test{'s' if count != 1 else ''}" + \
+                (f" (and {bases} base patient{'s' if bases != 1 else ''})" if bases else "")
+            click.echo(f"wrote {written} to {save} {_saved_where(save, kb_dir)}", err=True)
         click.echo(json.dumps(b.to_dict(found), ensure_ascii=False, indent=2) if fmt == "json" else b.render_text(found))
         return
     try:
@@ -328,9 +330,9 @@ def _saved_where(path: str, kb_dir) -> str:
     folder, _ = ruletests.kb_folder(kb_dir)
     saved = Path(path).resolve()
     name = saved.name
-    if name.endswith(ruletests.SUFFIX) and saved.is_relative_to(folder.resolve()):
+    if ruletests.is_test_file(name) and saved.is_relative_to(folder.resolve()):
         kb = f" --kb {kb_dir}" if kb_dir else ""
-        return f"(run: oncologic test{kb} {name[:-len(ruletests.SUFFIX)]})"
+        return f"(run: oncologic test{kb} {ruletests.stem(name)})"
     return (f"(not run by oncologic test, which reads the *{ruletests.SUFFIX} files inside {kb_dir or 'facts'}; "
             f"run it there as one of them)")
 
@@ -401,8 +403,9 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
     """The rules added, removed and changed from OLD_KB to NEW_KB (knowledge-base folders), the
     declarations that changed meaning, and for PATIENTS (record files, folders of them, .jsonl
     cohorts) the conclusions that change, with the rule change that caused each. Exit 0 whether
-    or not they differ; 2 for a bad knowledge base (its errors as `check` prints them) or a
-    patient path that does not exist. See docs/diff.md."""
+    or not they differ (a record valid under one knowledge base only is a difference); 2 for a
+    bad knowledge base (its errors as `check` prints them), a patient path that does not exist,
+    or a record invalid under both (after the whole report, which lists it). See docs/diff.md."""
     import json
     from pathlib import Path
     from .compile.build import diagnose
@@ -424,6 +427,11 @@ def diff_command(old_kb, new_kb, patients, fmt, lang):
         checked = compiled[1].checked
         old_checked = compiled[0].checked
         click.echo("\n".join(render_text(found, lang, lambda name, lg: checked.label(name, lg) or old_checked.label(name, lg))))
+    if found.errors:  # CONTRACT §1: an invalid record is bad input; the report above still lists every one
+        sys.stdout.flush()
+        n = len(found.errors)
+        _fail(f"error: {n} record{'s' if n != 1 else ''} invalid under both knowledge bases or unreadable "
+              f"(listed in the report{': errors' if fmt == 'json' else ''})", 2)
 
 # ---- lsp ----
 

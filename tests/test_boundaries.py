@@ -145,8 +145,10 @@ def test_saved_boundaries_run_as_rule_tests_and_catch_an_edited_threshold(tmp_pa
     saved = folder / "boundaries.tests.yaml"
     res = _run(folder, "--boundaries", "tfi", "--save", str(saved))
     assert res.exit_code == 0
-    assert res.stderr.splitlines()[-1] == f"wrote 8 tests to {saved} (run: oncologic test --kb {folder} boundaries)"
-    assert _run(folder, "boundaries").exit_code == 0  # the outcomes as they are now
+    assert res.stderr.splitlines()[-1] == (f"wrote 6 tests (and 2 base patients) to {saved} "
+                                           f"(run: oncologic test --kb {folder} boundaries)")
+    ran = _run(folder, "boundaries")  # the outcomes as they are now; as many tests as it said it wrote
+    assert ran.exit_code == 0 and ran.stdout.splitlines()[-1] == "6 tests: 6 passed, 0 failed"
     import yaml
     entries = yaml.safe_load(saved.read_text())["tests"]
     # a base test per starting patient, named as its test; per value a test extending it
@@ -173,7 +175,7 @@ def test_save_keeps_identical_patients_once_and_tells_different_ones_apart(tmp_p
                                            "  - test: dated\n    patient: {ecog: 0}\n", encoding="utf-8")
     saved = tmp_path / "out.tests.yaml"
     res = _run(folder, "--boundaries", "tfi", "--save", str(saved))
-    assert res.stderr.splitlines()[-1] == (f"wrote 12 tests to {saved} (not run by oncologic test, which reads the "
+    assert res.stderr.splitlines()[-1] == (f"wrote 9 tests (and 3 base patients) to {saved} (not run by oncologic test, which reads the "
                                            f"*.tests.yaml files inside {folder}; run it there as one of them)")
     import yaml
     entries = yaml.safe_load(saved.read_text())["tests"]

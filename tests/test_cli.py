@@ -160,3 +160,21 @@ def test_internal_errors_exit_1_without_traceback(tmp_path):
         f.write_bytes(b"not a pickle")
     out = run("check", env={"ONCOLOGIC_CACHE_DIR": str(cache)})
     assert out.returncode == 0
+
+
+def test_a_knowledge_base_without_attribute_id_still_reads_the_records_id(tmp_path):
+    """CONTRACT §1: every record gives an id (a required string); a knowledge base that declares
+    no `attribute id` (check says ok) reads it as built in, never 'unknown attribute' for it."""
+    (tmp_path / "a.rules").write_text('document d "d.txt"\nattribute x: int\nconcept c if x > 1\n  source d "s"\n')
+    assert run("check", "--kb", str(tmp_path), "--no-analysis").returncode == 0
+    good, bad, none = tmp_path / "p.json", tmp_path / "q.json", tmp_path / "r.json"
+    good.write_text('{"id": "p1", "x": 2}')
+    bad.write_text('{"x": 2}')
+    none.write_text('{"id": ["p1"], "x": 2}')
+    out = run("recommend", str(good), "--kb", str(tmp_path), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert (json.loads(out.stdout)["patient"], json.loads(out.stdout)["derived"]) == ("p1", ["c"])
+    out = run("recommend", str(bad), "--kb", str(tmp_path))
+    assert out.returncode == 2 and out.stderr == f"error: {bad}: attribute 'id': is required\n"
+    out = run("recommend", str(none), "--kb", str(tmp_path))
+    assert out.returncode == 2 and out.stderr.startswith(f"error: {none}: attribute 'id': ") and "unknown" not in out.stderr

@@ -137,7 +137,7 @@ def test_warnings_print_the_same_way_and_exit_0_unless_strict(tmp_path, monkeypa
     result = cli("check", "--kb", kb, "--no-analysis")
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.splitlines() == [
-        "ok: 1 files, 1 attributes, 0 items, 1 concepts, 1 rules, " + result.stdout.split("rules, ")[1].split("\n")[0],
+        "ok: 1 file, 1 attribute, 0 items, 1 concept, 1 rule, " + result.stdout.split("rule, ")[1].split("\n")[0],
         f"{kb}/a.rules:3:14: warning[W999]: a warning", " 3 | concept c if x > 1", "   |              ^~~~~",
         '  witness: {"id": "witness", "x": 2}', "  proof: x > 1 holds for x = 2",
         f"{kb}/a.rules:2:1: note: x is declared here", "1 warning"]

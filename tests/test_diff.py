@@ -81,8 +81,10 @@ def cohort(new_kb):
 @pytest.fixture(scope="module")
 def report(new_kb, cohort):
     out = CliRunner().invoke(main, ["diff", OLD, str(new_kb), TFI89, TFI90, SCLC2, T790M, str(cohort), "--format", "json"])
-    assert out.exit_code == 0, out.output
-    return json.loads(out.output)
+    # pt-bad is invalid under both: bad input (CONTRACT §1), after the whole report
+    assert out.exit_code == 2, out.output
+    assert out.stderr == "error: 1 record invalid under both knowledge bases or unreadable (listed in the report: errors)\n"
+    return json.loads(out.stdout)
 
 
 def changes(entry) -> dict:
@@ -238,10 +240,24 @@ def test_records_invalid_under_both_in_line_order_with_their_ids(tmp_path):
     cohort.write_text('{"id": "pt-1", "line": 2}\n{"id": "pt-bad", "line": 0}\n{"id": "pt-broken", \n'
                       '{"line": -1}\n', encoding="utf-8")
     out = CliRunner().invoke(main, ["diff", str(kb), str(kb), str(cohort)])
-    assert out.exit_code == 0, out.output
-    listed = out.output.split("Records that are invalid under both (3)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert out.exit_code == 2 and out.stderr == \
+        "error: 3 records invalid under both knowledge bases or unreadable (listed in the report)\n", out.output
+    listed = out.stdout.split("Records that are invalid under both (3)\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert [line.split(": ", 1)[0] for line in listed] == ["  pt-bad", f"  {cohort}:3", f"  {cohort}:4"]
     assert listed[0].startswith(f"  pt-bad: {cohort}:2: attribute 'line'")  # the id, then the error naming file:line
-    data = json.loads(CliRunner().invoke(main, ["diff", str(kb), str(kb), str(cohort), "--format", "json"]).output)
+    data = json.loads(CliRunner().invoke(main, ["diff", str(kb), str(kb), str(cohort), "--format", "json"]).stdout)
     assert [(e["where"], e["patient"]) for e in data["errors"]] == [
         (f"{cohort}:2", "pt-bad"), (f"{cohort}:3", None), (f"{cohort}:4", None)]
+
+
+def test_a_record_valid_under_one_knowledge_base_has_its_own_section(new_kb, cohort, tmp_path):
+    limited = tmp_path / "limited.jsonl"
+    limited.write_text(cohort.read_text(encoding="utf-8").splitlines()[2] + "\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["diff", OLD, str(new_kb), str(limited)])
+    assert out.exit_code == 0, out.output  # a difference, not bad input
+    assert "Patients whose conclusions change" not in out.stdout
+    section = out.stdout.split("\n\nRecords valid under one knowledge base only (1)\n", 1)[1].split("\n\n", 1)[0]
+    head, why = section.splitlines()
+    assert head == f"  pt-limited  ({limited}:1)"
+    assert why.startswith("    valid under OLD only; under NEW: ") and "attribute 'sclc_stage'" in why
+    assert out.stdout.rstrip().endswith("0 of 0 patient(s) change; 1 valid under one knowledge base only")

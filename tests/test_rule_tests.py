@@ -578,3 +578,38 @@ def test_a_long_exact_section_shows_the_differences_only(tmp_path):
     lines = ruletests.failure_lines(ruletests.Outcome(None, [failure]))
     assert lines == ["  concepts (line 3, exact):", "    missing from the answer: g", "    not expected: h",
                      "    h is concluded by r.h (x.rules:1): a (holds)", "    (6 others as expected)"]
+    # nothing as expected: both lists, as a short section shows them (never "(0 others as expected)")
+    failure = ruletests.Failure("concepts", 3, "exact", [], list("abcdef"), [], list("abcdef"))
+    assert ruletests.failure_lines(ruletests.Outcome(None, [failure])) == [
+        "  concepts (line 3, exact):", "    expected: (none)", "    actual:   a, b, c, d, e, f",
+        "    not expected: a, b, c, d, e, f"]
+    failure = ruletests.Failure("concepts", 3, "exact", list("abcdef"), list("a"), list("bcdef"), [])
+    assert ruletests.failure_lines(ruletests.Outcome(None, [failure]))[-1] == "    (1 other as expected)"
+
+
+def test_tests_yml_is_read_and_near_miss_names_are_warned_of(tmp_path):
+    folder = _kb(tmp_path, "tests:\n  - test: t\n    possible: []\n")
+    (folder / "sclc.tests.yaml").rename(folder / "rules.tests.yml")
+    for name in ("a.test.yaml", "b.test.yml", "c.tests.json", "d_tests.yaml"):
+        (folder / name).write_text("tests: []\n")
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder), "-v"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [f"warning: {folder / n}: not read as rule tests: name it {s}.tests.yaml"
+                                       for n, s in (("a.test.yaml", "a"), ("b.test.yml", "b"), ("c.tests.json", "c"),
+                                                    ("d_tests.yaml", "d"))]
+    assert res.stdout.splitlines()[0] == f"PASS {folder / 'rules.tests.yml'}:14  t"
+    assert res.stdout.splitlines()[-1] == "1 tests: 1 passed, 0 failed"
+    # the coverage of a PATTERN is of the rule file beside the .yml file
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder), "--format", "json", "rules.tests"])
+    assert json.loads(res.stdout)["coverage"]["files"] == [str(folder / "rules.rules")]
+
+
+def test_a_knowledge_base_without_rule_tests_is_a_warning(tmp_path):
+    folder = write_kb(tmp_path, RULES)
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == f"warning: no rule tests under {folder} (write NAME.tests.yaml beside a .rules file: " \
+                         "docs/rule-tests.md)\n"
+    assert res.stdout.splitlines()[-1] == "0 tests: 0 passed, 0 failed"
+    res = CliRunner().invoke(main, ["test", "--kb", str(folder), "--coverage-required"])
+    assert res.exit_code == 1 and res.stderr.startswith("warning: no rule tests under ")

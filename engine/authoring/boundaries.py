@@ -369,13 +369,15 @@ def saved_tests(found: list[Threshold]) -> list[dict]:
                 over = {k: v for k, v in record.items() if base.get(k) != v}
                 removed = {k: None for k in base if k not in record}
                 tests.append({"test": name, "extends": base_name, "patient": {**over, **removed}, **out})
+    extended = {t["extends"] for t in tests}
     entries = [{"test": name, "source": f"{where}, by oncologic test --boundaries", "patient": record}
-               for name, record, where in bases.values()]
+               for name, record, where in bases.values() if name in extended]
     return entries + tests
 
 
-def save(kb, found: list[Threshold], path) -> int:
-    """Write :func:`saved_tests` as a rule-test file; returns the number of tests written.
+def save(kb, found: list[Threshold], path) -> tuple[int, int]:
+    """Write :func:`saved_tests` as a rule-test file; returns (the number of tests written, the
+    number of base patients: entries that only give the patient the tests extend, not run).
     Raises OSError as open() does (the caller refuses an existing file)."""
     import yaml
     entries = saved_tests(found)
@@ -383,7 +385,8 @@ def save(kb, found: list[Threshold], path) -> int:
         f.write("# Boundary patients written by `oncologic test --boundaries --save`: the outcomes as the\n"
                 "# knowledge base concluded them when the file was written.\n")
         yaml.safe_dump({"tests": entries}, f, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
-    return len(entries)
+    bases = sum("extends" not in e for e in entries)
+    return len(entries) - bases, bases
 
 
 def _plain(value):

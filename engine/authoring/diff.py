@@ -587,6 +587,7 @@ WORDS = {
     "en": {"rules_added": "Rules added", "rules_removed": "Rules removed", "rules_changed": "Rules changed",
            "decl_added": "Declarations added", "decl_removed": "Declarations removed",
            "decl_changed": "Declarations changed", "patients": "Patients whose conclusions change",
+           "one_only_heading": "Records valid under one knowledge base only",
            "invalid": "Records that are invalid under both", "because": "because of",
            "no_rule": "because of a declaration change:", "nothing": "no rule change found",
            "valid_old_only": "valid under OLD only; under NEW", "valid_new_only": "valid under NEW only; under OLD",
@@ -602,7 +603,8 @@ WORDS = {
            "both_bad": "{patients_invalid} invalid under both"},
     "zh": {"rules_added": "新增规则", "rules_removed": "删除规则", "rules_changed": "修改规则",
            "decl_added": "新增声明", "decl_removed": "删除声明", "decl_changed": "修改声明",
-           "patients": "结论改变的患者", "invalid": "在两个知识库下都无效的记录", "because": "原因",
+           "patients": "结论改变的患者", "one_only_heading": "仅在一个知识库下有效的记录",
+           "invalid": "在两个知识库下都无效的记录", "because": "原因",
            "no_rule": "原因（声明改变）：", "nothing": "未找到规则改变",
            "valid_old_only": "仅在旧知识库下有效；新知识库", "valid_new_only": "仅在新知识库下有效；旧知识库",
            "absent": "无", "derived": "成立", "recommendations": "推荐", "possible": "可能",
@@ -642,7 +644,8 @@ def _state(section, grading, w) -> str:
 
 def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
     """The diff for a person: sections of rules added, removed and changed, declarations, the
-    patients whose conclusions change (each with its cause), and a summary line. ``label``:
+    patients whose conclusions change (each with its cause), the records valid under one
+    knowledge base only, the records invalid under both, and a summary line. ``label``:
     (name, lang) -> a label or None, for the conclusions."""
     w = WORDS[lang]
     lines = [f"oncologic diff: {d.old} → {d.new}"]
@@ -672,16 +675,12 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
                          f"{x['new']['file']}:{x['new']['line']}")
             for c in x["changes"]:
                 lines.append(f"      {c['field']}: {_show(c['old'])} → {_show(c['new'])}")
-    if d.patients:
-        changed = [p for p in d.patients if p["changes"]]
-        lines += ["", f"{w['patients']} ({len(changed)} / {d.compared})"]
-        # the count is of the patients valid under both; a record valid under one is listed too
-        for p in d.patients:
+    changed = [p for p in d.patients if p["changes"]]
+    one_only = [p for p in d.patients if p["error_old"] or p["error_new"]]
+    if changed:
+        lines += ["", f"{w['patients']} ({len(changed)} / {d.compared})"]  # of the patients valid under both
+        for p in changed:
             lines.append(f"  {p['patient'] or '?'}  ({p['where']})")
-            if p["error_new"]:
-                lines.append(f"    {w['valid_old_only']}: {p['error_new']}")
-            if p["error_old"]:
-                lines.append(f"    {w['valid_new_only']}: {p['error_old']}")
             for c in p["changes"]:
                 name = c["conclusion"]
                 shown = label(name, lang) if label else None
@@ -697,6 +696,14 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
                         f"{x['what']} {x['name']} ({w[x['change']]})" for x in c["declarations"]))
                 else:
                     lines.append(f"      {w['nothing']}")
+    if one_only:
+        lines += ["", f"{w['one_only_heading']} ({len(one_only)})"]
+        for p in one_only:
+            lines.append(f"  {p['patient'] or '?'}  ({p['where']})")
+            if p["error_new"]:
+                lines.append(f"    {w['valid_old_only']}: {p['error_new']}")
+            if p["error_old"]:
+                lines.append(f"    {w['valid_new_only']}: {p['error_old']}")
     if d.errors:
         lines += ["", f"{w['invalid']} ({len(d.errors)})"]
         # the error names the file and line; the patient's id is put in front of it when known

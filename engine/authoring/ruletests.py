@@ -1,4 +1,4 @@
-"""Rule tests: ``*.tests.yaml`` files beside the rule files, run against the knowledge base
+"""Rule tests: ``*.tests.yaml`` (or ``*.tests.yml``) files beside the rule files, run against the knowledge base
 (``oncologic test``; the format is docs/rule-tests.md).
 
 In: a knowledge-base folder (default: the shipped ``facts/``) and an optional PATTERN. The test
@@ -35,7 +35,10 @@ from typing import Any
 from ..values import Record
 from ..errors import OncologicError, PatientError, visible
 
-SUFFIX = ".tests.yaml"
+SUFFIX = ".tests.yaml"  # the name written (--boundaries --save, the messages)
+SUFFIXES = (SUFFIX, ".tests.yml")  # the names read
+# a name an author may mean as a rule-test file but that is not read as one (warned of)
+_NEAR_MISS = re.compile(r"(?i)(?:^|[._-])tests?\.(?:ya?ml|json)$")
 SECTIONS = ("recommended", "possible", "not_recommended", "possibly_not_recommended", "contraindicated",
             "concepts", "missing", "verdicts")
 GRADED = ("recommended", "possible", "not_recommended", "possibly_not_recommended")
@@ -65,7 +68,7 @@ class TestFileError(OncologicError):
         for problem in self.problems:
             match = re.match(r"(.*?):([0-9]+)(?::[0-9]+)?: (.*)", problem, re.S)
             file, line, message = (match.group(1), int(match.group(2)), match.group(3)) if match else (None, None, problem)
-            if not match and re.match(rf"\S+{re.escape(SUFFIX)}: ", problem):
+            if not match and re.match(r"\S+\.tests\.ya?ml: ", problem):
                 file, _, message = problem.partition(": ")
             named = re.match(r"test '(.*?)'(: | states )", message, re.S)
             if named and named.group(2) == ": ":
@@ -171,11 +174,41 @@ def kb_folder(kb_dir) -> tuple[Path, str]:
     return _folder(kb_dir)
 
 
+def is_test_file(name: str) -> bool:
+    """Whether a file name is one of a rule-test file (``*.tests.yaml`` or ``*.tests.yml``)."""
+    return name.endswith(SUFFIXES)
+
+
+def stem(name: str) -> str:
+    """A rule-test file's name without its suffix (``sclc.tests.yml`` → ``sclc``)."""
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
 def test_files(kb_dir=None) -> list[tuple[Path, str]]:
-    """Every ``*.tests.yaml`` under the knowledge-base folder: (path, shown path), sorted."""
+    """Every ``*.tests.yaml`` and ``*.tests.yml`` under the knowledge-base folder: (path, shown
+    path), sorted."""
     directory, display = kb_folder(kb_dir)
-    found = sorted(p for p in directory.rglob(f"*{SUFFIX}") if p.is_file())
+    found = sorted(p for p in directory.rglob("*") if p.is_file() and is_test_file(p.name))
     return [(p, os.path.join(display, str(p.relative_to(directory)))) for p in found]
+
+
+def near_misses(kb_dir=None) -> list[str]:
+    """A warning for each file under the knowledge-base folder whose name looks meant as a
+    rule-test file but is not read as one (``sclc.test.yaml``, ``sclc.tests.json``,
+    ``sclc_tests.yaml``, ``sclc.Tests.YAML``...), naming the file and the name to give it."""
+    directory, display = kb_folder(kb_dir)
+    out = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        match = _NEAR_MISS.search(path.name)
+        if match is None or is_test_file(path.name):
+            continue
+        name = path.name[:match.start()] or "NAME"
+        shown = os.path.join(display, str(path.relative_to(directory)))
+        out.append(f"warning: {shown}: not read as rule tests: name it {name}{SUFFIX}")
+    return out
 
 
 class _Lines:
@@ -278,7 +311,8 @@ def _regimen_ids(rule) -> list[str]:
 class Selection(Record):
     """The tests a PATTERN selects: ``by`` "file" (the test files whose path contains it),
     "name" (no file path does: the tests whose name does) or None (no pattern); ``files`` the
-    test files in scope (shown paths); ``warnings`` one line each (a test file with no test)."""
+    test files in scope (shown paths); ``warnings`` one line each (a test file with no test, a
+    file named almost as a test file, no test file at all)."""
 
     tests: list[RuleTest]
     pattern: str | None = None
@@ -314,6 +348,10 @@ def select(kb, kb_dir=None, pattern: str | None = None, expectations_required: b
         by = "file" if any(pattern in r for path, _ in files for r in relative(path)) else "name"
     problems: list[str] = []
     chosen = Selection([], pattern, by)
+    chosen.warnings += near_misses(kb_dir)
+    if not files:
+        chosen.warnings.append(f"warning: no rule tests under {display} (write NAME{SUFFIX} beside a .rules file: "
+                               "docs/rule-tests.md)")
     for path, shown in files:
         file_in = not pattern or (by == "file" and any(pattern in r for r in relative(path)))
         if file_in:
@@ -865,7 +903,7 @@ def actual_grading(entry, keys) -> dict:
 
 def rules_beside(tests: list[RuleTest]) -> list[str]:
     """The rule files beside the tests' files (``local/trials.tests.yaml`` → ``local/trials.rules``)."""
-    return sorted({t.file[:-len(SUFFIX)] + ".rules" for t in tests})
+    return sorted({stem(t.file) + ".rules" for t in tests})
 
 
 def run(kb, tests: list[RuleTest], lang: str = "en", coverage_required: bool = False,
@@ -1050,7 +1088,9 @@ def failure_lines(outcome: Outcome) -> list[str]:
             for g in f.gradings:
                 out.append(f"    {g['id']}: expected {g['expected']}, got {g['actual']}")
         else:
-            long = f.mode == "exact" and (len(f.expected) > LONG or len(f.actual) > LONG)
+            same = len(set(f.expected) & set(f.actual))
+            # differences only when some ids are as expected; else both lists, however long
+            long = f.mode == "exact" and (len(f.expected) > LONG or len(f.actual) > LONG) and same > 0
             if not long:
                 out.append(f"    expected: {_names(f.expected)}")
                 out.append(f"    actual:   {_names(f.actual)}")
@@ -1061,7 +1101,7 @@ def failure_lines(outcome: Outcome) -> list[str]:
             for ident, rules in f.concluded_by.items():
                 out += [f"    {ident} is concluded by {rule}" for rule in rules]
             if long:
-                out.append(f"    ({len(set(f.expected) & set(f.actual))} others as expected)")
+                out.append(f"    ({same} other{'s' if same != 1 else ''} as expected)")
             for g in f.gradings:
                 out.append(f"    grading of {g['id']}: expected {g['expected']}, got {g['actual']}")
         for ident, why in f.why_not.items():

@@ -154,9 +154,15 @@ class Validator:
         self.screen(raw)
         values: dict[str, Any] = {}
         given: dict[str, Any] = {}
+        builtin_id = None
         for key, value in raw.items():
             key = str(key)
             attr = self.kb.attributes.get(key)
+            if attr is None and key == "id":
+                # the record's id is built in (CONTRACT §1: id, string, required): a knowledge base
+                # that declares no `attribute id` still reads it; it is then no fact for the rules
+                builtin_id = None if value is None else self.value(value, _ID, key)
+                continue
             if attr is None:
                 self.fail(key, f"unknown attribute{_suggest(key, self.kb.attributes, {a: v.labels for a, v in self.kb.attributes.items()})}; "
                                f"the knowledge base declares: {', '.join(sorted(self.kb.attributes))}")
@@ -189,7 +195,7 @@ class Validator:
                     continue  # they agree: the value as given is kept
                 values[attr.name] = self._in_range(days, attr.type, attr.name)
                 derived[attr.name] = attr.derive
-        pid = values.get("id")
+        pid = values.get("id", builtin_id)
         if pid is None:
             self.fail("id", "is required")
         return Patient(str(pid), self.source, values, given, derived)
@@ -302,6 +308,9 @@ class Validator:
 
 def _kind_of(value: Any) -> str:
     return {list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(type(value), "a " + type(value).__name__)
+
+
+_ID = n.TypeSpec("string")  # the type of a record's id when the knowledge base declares none
 
 
 def validate(raw: Any, kb: CheckedKB, source: str = "<record>", line: int | None = None,

@@ -148,6 +148,7 @@ def as_text(compiled, diagnostics: list[Diagnostic], sources: Sources, allowed: 
     if any(d.severity == "error" for d in diagnostics) or compiled is None:
         return [], lines
     s = summary(compiled)
-    ok = (f"ok: {s['files']} files, {s['attributes']} attributes, {s['items']} items, "
-          f"{s['concepts']} concepts, {s['rules']} rules, {s['clauses']} Datalog clauses")
+    counts = [(s["files"], "file"), (s["attributes"], "attribute"), (s["items"], "item"), (s["concepts"], "concept"),
+              (s["rules"], "rule"), (s["clauses"], "Datalog clause")]
+    ok = "ok: " + ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in counts)
     return [ok] + lines, []
