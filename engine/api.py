@@ -187,7 +187,10 @@ class KnowledgeBase:
         otherwise one :class:`~oncologic.reason.results.Attempt` per rule that could conclude
         it, with the conditions that failed, the attributes that are missing, the attempts
         below it (concepts it needs) and ``to_hold``: a small change of the record, verified by
-        the engine, that makes the rule hold (None when no simple change is found).
+        the engine, that makes the rule hold (None when no simple change is found), with what
+        the goal would then be, also asked of the engine: ``to_hold_verdict`` (holds, fails,
+        undecided) and, for a regimen, ``still_removed_by`` (contraindication ids that would
+        still remove it), ``still_pending`` and ``still_against`` (statements against it).
 
         Raises :class:`~oncologic.errors.GoalError` for an unknown goal,
         :class:`~oncologic.errors.PatientError` for an invalid record.

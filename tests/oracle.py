@@ -182,3 +182,66 @@ def check_attempt(oracle, attempt: r.Attempt, compiled):
             check_attempt(oracle, child, compiled)
         else:
             check_proof(oracle, child, compiled)
+
+
+# ---- why-not suggestions keep their promise -------------------------------------------------
+
+def apply_changes(record: dict, changes, checked) -> dict:
+    """A record with a why-not attempt's ``to_hold`` applied (a what-if on a duration derived
+    from dates replaces the dates it came from)."""
+    out = dict(record)
+    for c in changes:
+        if c.action == "set" or c.action == "record":
+            out[c.attribute] = c.value
+            for source in checked.attributes[c.attribute].derive or ():
+                out.pop(source, None)
+        elif c.action == "add":
+            out[c.attribute] = sorted(set(out.get(c.attribute) or []) | {c.value})
+        elif c.action == "remove":
+            out[c.attribute] = [x for x in out.get(c.attribute, []) if x not in c.value]
+        elif c.action == "unset":
+            out.pop(c.attribute, None)
+    return out
+
+
+def check_suggestions(kb, record: dict, goal: str, wn: r.WhyNot) -> int:
+    """Every change a why-not proposes keeps its promise, on the record with the change applied:
+    the rule holds (oracle); a change said to make the GOAL hold makes it hold (engine, and the
+    oracle never finds it false), with no statement against it; one said not to leaves the goal
+    with the verdict it states, removed by exactly the contraindications it names (each holds by
+    the oracle) and with exactly the statements against it that it names. The number checked."""
+    from oncologic.reason.conclude import covering
+    from oncologic.reason.evaluate import holds
+    from oncologic.report.words import ENGLISH
+
+    compiled = kb.compiled
+    count = 0
+    for attempt in wn.attempts:
+        if not attempt.to_hold:
+            continue
+        where = (goal, attempt.rule.id, [c.text or (c.attribute, c.action, c.value) for c in attempt.to_hold])
+        assert attempt.to_hold_verdict in ("holds", "fails", "undecided"), where
+        changed = kb.patient(apply_changes(record, attempt.to_hold, compiled.checked))
+        oracle = Oracle(compiled, changed)
+        assert oracle.rule(attempt.rule.id) is True, where
+        regimen = next((k for k in compiled.regimens if compiled.nodes[k].rule == attempt.rule.id
+                        and compiled.rule(attempt.rule.id).polarity == "recommend"), None)
+        if ENGLISH.goal_would_hold(attempt):
+            assert not (attempt.still_removed_by or attempt.still_pending or attempt.still_against), where
+            node = regimen if regimen is not None else compiled.concept_node.get(goal, compiled.rule_node.get(goal))
+            if node is None:  # a `do not recommend` statement: its rule
+                node = compiled.rule_node[attempt.rule.id]
+            assert holds(compiled, kb.backend, changed, node) or kb.explain(changed, goal).holds is True, where
+            assert oracle.node(compiled.nodes[node]) is not False, where
+            if regimen is not None:
+                assert all(oracle.rule(s) is not True for s in covering(compiled, compiled.nodes[regimen].items)), where
+        else:
+            after = kb.explain(changed, goal)
+            assert after.verdict == attempt.to_hold_verdict, where
+            assert regimen is not None, where  # only a regimen can stay removed or contested
+            assert sorted(kb.run(changed).removed.get(regimen, [])) == sorted(attempt.still_removed_by), where
+            assert all(oracle.rule(c) is True for c in attempt.still_removed_by), where
+            assert all(oracle.rule(p.rule.id) is not True for p in attempt.still_pending), where
+            assert [c.rule.id for c in after.conflicts] == attempt.still_against, where
+        count += 1
+    return count

@@ -1,5 +1,6 @@
 """Faithfulness: the engine's verdict on every node, and every condition an explanation shows,
-agree with the independent oracle — for every bundled patient and every goal; and the
+agree with the independent oracle — for every bundled patient and every goal, and every change
+a why-not proposes makes the goal what it says (oracle.check_suggestions); and the
 focused queries `recommend`, `explain` and `why-not` make (oncologic.compile.plan) answer exactly what
 a complete evaluation of the whole knowledge base answers. Every test runs on every
 registered backend (the ``backend_kb`` fixture)."""
@@ -8,7 +9,7 @@ import pytest
 from oncologic.reason.conclude import conclusions
 from oncologic.report.words import fill_text
 from oncologic.reason.evaluate import evaluate_goals, holds
-from oracle import Oracle, check_attempt, check_proof
+from oracle import Oracle, check_attempt, check_proof, check_suggestions
 from support import example_files, shipped_kb
 
 
@@ -50,6 +51,7 @@ def test_every_explanation_rechecks_against_the_record(backend_kb, patient):
         assert wn.holds == explanation.holds
         for attempt in wn.attempts:
             check_attempt(oracle, attempt, kb.compiled)
+        check_suggestions(kb, dict(patient.given), goal, wn)  # each change keeps its promise for the GOAL
         # what the API answers from a query about this goal alone is the same
         assert kb.explain(patient, goal).to_dict() == explanation.to_dict(), goal
         assert kb.why_not(patient, goal).to_dict() == wn.to_dict(), goal

@@ -174,8 +174,8 @@ def test_explain_of_a_regimen_an_undecided_contraindication_leaves_possible(tmp_
 
 
 def test_an_empty_set_reads_none():
-    """An empty set of the record reads "none" on a picture ("无" in Chinese, as the text report);
-    the English text report keeps its frozen "{} (none)" (tests/golden)."""
+    """An empty set of the record reads "none" on a picture and in the text report ("无" in
+    Chinese); only the JSON contract's English ``text`` fields keep their frozen "{} (none)"."""
     for lang in ("en", "zh"):
         picture = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "mermaid", "--lang", lang).output
         assert "{}" not in picture, lang
@@ -184,7 +184,10 @@ def test_an_empty_set_reads_none():
     zh_picture = cli("explain", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "dot", "--lang", "zh").output
     zh_text = cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--lang", "zh").output
     assert "驱动基因 不为空（患者：无）" in zh_picture and "驱动基因 不为空（患者：无）" in zh_text
-    assert "(patient: {} (none))" in cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel").output.replace("\n", "")
+    en_text = cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel").output.replace("\n", "")
+    assert "mutations is not empty (patient: none) (failed)" in en_text and "{}" not in en_text
+    data = cli("why-not", SQUAMOUS, "bevacizumab+carboplatin+paclitaxel", "--format", "json").output
+    assert '"text": "mutations is not empty (patient: {} (none))"' in data
 
 
 def test_locators_in_chinese_as_the_text_report_writes_them():

@@ -4,7 +4,8 @@ declared vocabulary (any subset of attributes, any valid values), and for each o
 - every node's verdict agrees with the independent oracle (three-valued logic),
 - every proof node and every why-not condition re-checks against the record,
 - every missing attribute is really absent,
-- applying the suggested changes of a why-not attempt makes that rule hold.
+- applying the suggested changes of a why-not attempt makes that rule hold, and the goal what the
+  attempt says it would be (holds; or still removed by the contraindications it names).
 
 Each test runs on every registered backend (the ``backend_kb`` fixture); the generators read
 the vocabulary, which does not depend on the backend.
@@ -18,7 +19,8 @@ from oncologic.reason import explain as ex
 from oncologic.lang import units
 from oncologic.reason.conclude import conclusions
 from oncologic.report.words import fill_text
-from oracle import Oracle, check_attempt, check_proof
+from oracle import Oracle, check_attempt, check_proof, check_suggestions
+from oracle import apply_changes as _apply_changes
 from support import shipped_kb
 
 KB = shipped_kb()  # the vocabulary only; the tests evaluate on backend_kb
@@ -129,19 +131,7 @@ def names_a_class(kb, patient, attribute) -> bool:
 
 
 def apply_changes(record: dict, changes) -> dict:
-    out = dict(record)
-    for c in changes:
-        if c.action == "set" or c.action == "record":
-            out[c.attribute] = c.value
-            for source in ATTRS[c.attribute].derive or ():  # a what-if on tfi replaces the dates it came from
-                out.pop(source, None)
-        elif c.action == "add":
-            out[c.attribute] = sorted(set(out.get(c.attribute) or []) | {c.value})
-        elif c.action == "remove":
-            out[c.attribute] = [x for x in out.get(c.attribute, []) if x not in c.value]
-        elif c.action == "unset":
-            out.pop(c.attribute, None)
-    return out
+    return _apply_changes(record, changes, KB.compiled.checked)
 
 
 @COMMON
@@ -158,3 +148,15 @@ def test_suggested_changes_make_the_rule_hold(backend_kb, record, goals):
             assert Oracle(kb.compiled, changed).rule(attempt.rule.id) is True, (attempt.rule.id, attempt.to_hold, record)
             after = kb.run(changed)
             assert after.value(kb.compiled.rule_node[attempt.rule.id]) is True
+
+
+@COMMON
+@given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=3, unique=True))
+def test_suggested_changes_keep_their_promise_for_the_goal(backend_kb, record, goals):
+    """A change said to make the goal hold makes the GOAL hold (a regimen: after its
+    contraindications and the statements against it); one said to leave the regimen removed or
+    contested leaves it so, by exactly the rules it names (oracle.check_suggestions)."""
+    kb = backend_kb
+    ev = kb.run(kb.patient(record))
+    for goal in goals:
+        check_suggestions(kb, record, goal, fill_text(ex.why_not(ev, goal)))

@@ -518,13 +518,56 @@ def why_not(ev: Evaluation, goal_text: str) -> r.WhyNot:
         return out
     if goal.concept:
         rules = compiled.nodes[compiled.concept_node[goal.concept]].children
-        out.attempts = _nearest_first([rule_attempt(ev, compiled.nodes[rid].rule, goal.concept, top=True) for rid in rules])
+        out.attempts = _nearest_first([_verified(ev, goal, rule_attempt(ev, compiled.nodes[rid].rule, goal.concept, top=True))
+                                       for rid in rules])
     elif goal.rule:
-        out.attempts = [rule_attempt(ev, goal.rule, goal.rule, top=True)]
+        out.attempts = [_verified(ev, goal, rule_attempt(ev, goal.rule, goal.rule, top=True))]
     else:
         kids = goal.regimens or goal.statements
-        out.attempts = _nearest_first([rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name,
-                                                    k if goal.regimens else None, top=True) for k in kids])
+        out.attempts = _nearest_first([_verified(ev, goal, rule_attempt(ev, compiled.nodes[k].rule, compiled.nodes[k].name,
+                                                                        k if goal.regimens else None, top=True),
+                                                 k if goal.regimens else None) for k in kids])
         out.attempts.sort(key=lambda a: 0 if a.removed_by else 1)
         out.pending = [p for p in explanation.pending if p.kind == "not_recommended"]
     return out
+
+
+def _verified(ev: Evaluation, goal: Goal, attempt: r.Attempt, regimen_node: int | None = None) -> r.Attempt:
+    """The attempt, its change (``to_hold``, which makes the RULE hold) checked against the
+    GOAL: the attempt says the goal's verdict on the changed record (``to_hold_verdict``) and,
+    for a regimen, what would still stand against it — the contraindications that would still
+    remove it, those (and the statements against it) that would be undecided, and the `do not
+    recommend` statements that would hold. Nothing here proposes to change what a
+    contraindication tests (a recorded histology, say): the removal is stated, not argued away.
+
+    For a regimen the engine is asked on the changed record: first whether the regimen
+    certainly holds (the cheapest question; enough when no statement covers it), else the
+    goal's whole verdict. A concept, a rule or a statement is carried by the rule's own verdict,
+    which :func:`changes_to_hold` asked. A change the engine cannot check is dropped."""
+    from .evaluate import evaluate_goals, holds
+    from .suggest import changed_patient
+
+    if not attempt.to_hold:
+        return attempt
+    if not goal.regimens or regimen_node is None:
+        # a concept holds when one of its rules does, a rule or a statement is its rule: the
+        # engine's verdict that the rule certainly holds on the changed record (changes_to_hold
+        # asked it) is the goal's; nothing removes them (tests/test_whynot_goal.py checks it)
+        attempt.to_hold_verdict = "holds"
+        return attempt
+    compiled = ev.compiled
+    patient = changed_patient(ev, attempt.to_hold)
+    if patient is None:
+        attempt.to_hold = None
+        return attempt
+    items = compiled.nodes[regimen_node].items
+    if not covering(compiled, items) and holds(compiled, ev.backend, patient, regimen_node):
+        attempt.to_hold_verdict = "holds"  # certainly recommended (no contraindication can remove it), no statement against
+        return attempt
+    after = evaluate_goals(compiled, ev.backend, patient, goal.roots(compiled))
+    value, _, _ = _goal_verdict(after, goal)
+    attempt.to_hold_verdict = VERDICT[value]
+    attempt.still_removed_by = list(dict.fromkeys(after.removed.get(regimen_node, [])))
+    attempt.still_pending = pending_contraindications(after, regimen_node) + pending_statements(after, items)
+    attempt.still_against = list(dict.fromkeys(compiled.nodes[k].rule for k in _holding_statements(after, goal)))
+    return attempt

@@ -348,7 +348,8 @@ class Removal(Model):
 class Attempt(Model):
     """One rule that could conclude the goal, as ``why-not`` tried it: whether it holds, the
     conditions that failed or lack data, its sub-attempts, and a verified change of the record
-    that makes it hold."""
+    that makes it hold, with what the goal would then be (``to_hold_verdict``): the regimen may
+    still be removed by a contraindication, or a statement against it may still hold."""
 
     conclusion: str
     rule: RuleRef
@@ -362,6 +363,11 @@ class Attempt(Model):
     pending: list[Pending] = field(default_factory=list)  # the rule holds; these undecided contraindications could remove it
     applies_when: Optional[str] = None  # the rule's `applies when`, as written (None: the rule has none)
     applies: Optional[bool] = None  # its verdict: False = the rule does not apply to the patient (`failed` says why)
+    # ``to_hold`` makes the RULE hold; what the GOAL would then be, asked of the engine on the changed record:
+    to_hold_verdict: Optional[str] = None  # the goal's verdict with ``to_hold`` applied: holds | fails | undecided
+    still_removed_by: list[str] = field(default_factory=list)  # contraindications (ids) that would still remove the regimen
+    still_pending: list[Pending] = field(default_factory=list)  # contraindications / statements against that would be undecided
+    still_against: list[str] = field(default_factory=list)  # `do not recommend` statements (ids) that would still hold against it
 
 
 @dataclass(kw_only=True, eq=False, repr=False)

@@ -49,6 +49,19 @@ def changes_to_hold(ev: Evaluation, node_id: int) -> list[r.Change] | None:
     return None
 
 
+def changed_patient(ev: Evaluation, changes: list[r.Change]):
+    """The patient of ``ev`` with ``changes`` (a :func:`changes_to_hold` answer) applied, as
+    :func:`changes_to_hold` verified it; None if the changed record is not valid."""
+    from ..errors import PatientError
+    from ..records.patient import validate
+
+    original = {k: (sorted(v) if _is_set(v) else v) for k, v in ev.patient.given.items()}
+    try:
+        return validate(_apply(original, changes), ev.compiled.checked, ev.patient.source, check_agreement=False)
+    except PatientError:
+        return None
+
+
 def _is_set(value) -> bool:
     return isinstance(value, list) and all(isinstance(x, str) for x in value)
 

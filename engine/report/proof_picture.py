@@ -48,9 +48,6 @@ class _Builder:
         self.held = held
         self.names = Names(checked, lang)
         self.words = Words(lang, checked.label, checked.value_label)
-        # an empty set of the record: "none" (the English text report's frozen "{} (none)" shows
-        # a set's braces, which read as code on a picture); Chinese "无" as in the text report
-        self.words.phrase = {**self.words.phrase, "none": self.names.word("empty_set")}
         self.graph = Graph(direction="TB")
         self.rules = {rule.id: rule for rule in checked.rules}
 
@@ -166,12 +163,25 @@ class _Builder:
         if attempt.missing:
             self.graph.link(key, self.note(self.names.word("missing", attributes=self.words.names(attempt.missing)), "undecided"))
         if attempt.to_hold:
-            self.graph.link(key, self.note(self.names.word("would_hold", changes=self.words.changes(attempt.to_hold))))
+            self.graph.link(key, self.to_hold(attempt))
         for removal in attempt.removed_by:
             self.graph.link(key, self.removal(removal), "removes", self.names.word("removed_by"))
         for item in attempt.pending:
             self.graph.link(key, self.pending(item))
         return key
+
+    def to_hold(self, attempt: r.Attempt) -> str:
+        """The note of an attempt's change: ``would hold if: …`` when the engine found that it
+        makes the goal hold; else ``the rule would hold if: …`` and what would still stand against
+        the goal (a contraindication that would still remove the regimen), in red."""
+        changes = self.words.changes(attempt.to_hold)
+        if self.words.goal_would_hold(attempt):
+            return self.note(self.names.word("would_hold", changes=changes))
+        still = self.words.still(attempt, lambda rid: self.reason(rid, self.rules[rid].reason) if rid in self.rules else None)
+        text = self.names.word("rule_would_hold", changes=changes)
+        if still:
+            text += self.words.phrase["still_lead"] + self.words.phrase["changes_sep"].join(still)
+        return self.note(text, "fails" if attempt.still_removed_by or attempt.to_hold_verdict == "fails" else "undecided")
 
     def held_attempt(self, attempt: r.Attempt) -> str:
         """A rule that holds (its setting and conditions do) whose regimen a contraindication

@@ -90,6 +90,10 @@ class TextRenderer:
     def text(self, text: str | None) -> str:
         """A note or reason of the knowledge base (in English in the results) in the report's
         language, where a rule gives it in that language (``note en "..." zh "..."``); escaped."""
+        return escape(self.plain_text(text))
+
+    def plain_text(self, text: str | None) -> str:
+        """:meth:`text`, not escaped."""
         if not text:
             return ""
         if self.lang != "en":
@@ -104,7 +108,7 @@ class TextRenderer:
                     if rule.population_text is not None:
                         table.setdefault(rule.population_text, rule.population_labels)
             text = label_of(table.get(text, ()), self.lang) or text
-        return escape(text)
+        return text
 
     @staticmethod
     def rule(rule: r.RuleRef) -> str:
@@ -390,7 +394,7 @@ class TextRenderer:
         if attempt.missing:
             branch.add(self.t("missing_data", attributes=self.names(attempt.missing)))
         if attempt.to_hold:
-            branch.add(self.t("would_hold", changes=escape(self.words.changes(attempt.to_hold))))
+            branch.add(self.to_hold(attempt))
         for removal in attempt.removed_by:
             sub = branch.add(self.t("removed_by", rule=self.rule(removal.rule), reason=self.text(removal.reason)))
             if removal.proof:
@@ -398,6 +402,18 @@ class TextRenderer:
         for item in attempt.pending:
             branch.add(self.pending_line(item))
         return branch
+
+    def to_hold(self, attempt: r.Attempt) -> str:
+        """``would hold with: …`` when the change makes the goal hold (the engine checked it);
+        else ``the rule would hold with: …; the regimen would still be removed by …``."""
+        changes = escape(self.words.changes(attempt.to_hold))
+        if self.words.goal_would_hold(attempt):
+            return self.t("would_hold", changes=changes)
+        still = self.words.still(attempt, lambda rid: self.plain_text(self.compiled.rule(rid).reason))
+        line = self.t("rule_would_hold", changes=changes)
+        if still:
+            line += self.t("still", text=escape(self.words.phrase["still_lead"] + self.words.phrase["changes_sep"].join(still)))
+        return line
 
     def why_not(self, wn: r.WhyNot, patient: str) -> None:
         c = self.console

@@ -32,8 +32,9 @@ class Words:
     base's :meth:`~oncologic.model.kb.CheckedKB.label`); English uses the ids as written."""
 
     def __init__(self, lang: str = "en", label: Optional[Callable[[str, str], Optional[str]]] = None,
-                 value_label: Optional[Callable[[str, str, str], Optional[str]]] = None):
+                 value_label: Optional[Callable[[str, str, str], Optional[str]]] = None, contract: bool = False):
         self.lang = lang
+        self.contract = contract  # the JSON contract's ``text`` fields: an empty set reads as frozen, "{} (none)"
         self.phrase = catalogue(lang)["phrases"]  # raises ValueError for a language without a catalogue
         self._operators = catalogue(lang)["operators"]
         self._units = catalogue(lang)["units"]
@@ -84,7 +85,7 @@ class Words:
             return self.phrase["true" if value else "false"]
         if isinstance(value, (list, tuple, set, frozenset)):
             if not value:
-                return self.phrase["none"]
+                return self.empty()
             if self.lang == "en":
                 return units.show(value, kind or "set")
             return self.phrase["set_open"] + self.phrase["sep"].join(sorted(self.value(x, kind, attribute) for x in value)) + \
@@ -92,6 +93,11 @@ class Words:
         if isinstance(value, str):
             return value if kind in ("string", "date") else self.enum(value, attribute)  # the patient's text as written
         return str(value)
+
+    def empty(self) -> str:
+        """An empty set of the record as a person says it: ``none``, ``无`` (the text report and
+        the pictures); the JSON contract's English ``text`` fields keep their frozen ``{} (none)``."""
+        return self.phrase["none" if self.contract else "empty_set"]
 
     def value(self, value, kind: Optional[str] = None, attribute: Optional[str] = None) -> str:
         """One value as a rule writes it: an enum value or item (labelled in Chinese), a
@@ -213,6 +219,34 @@ class Words:
     def changes(self, changes: list[r.Change]) -> str:
         return self.phrase["changes_sep"].join(self.change(c) for c in changes)
 
+    # ---- what a change would leave standing against the goal -------------------------------
+
+    def goal_would_hold(self, attempt: r.Attempt) -> bool:
+        """Whether an attempt's change (``to_hold``, which makes its rule hold) makes the goal
+        hold too, unopposed, as the engine found on the changed record: no contraindication
+        would remove or might remove the regimen, no statement against it would hold or be
+        undecided. False for a change the engine did not check against the goal."""
+        return attempt.to_hold_verdict == "holds" and not attempt.still_pending and not attempt.still_against
+
+    def still(self, attempt: r.Attempt, reason: Callable[[str], Optional[str]]) -> list[str]:
+        """What the change of an attempt would leave standing against the goal: ``the regimen
+        would still be removed by contraindication X (its reason)``, an undecided contraindication
+        or statement, a statement against that would hold; else, for a goal that would still
+        not hold, that it would not. ``reason(rule_id)``: a rule's reason in this language."""
+        p = self.phrase
+
+        def why(rule_id: str) -> str:
+            text = reason(rule_id)
+            return p["still_reason"].format(reason=text) if text else ""
+
+        out = [p["still_removed"].format(rule=rid, reason=why(rid)) for rid in attempt.still_removed_by]
+        out += [p["still_pending"].format(kind=p["still_kind"].get(x.kind, x.kind), rule=x.rule.id,
+                                          attributes=self.names(x.missing)) for x in attempt.still_pending]
+        out += [p["still_against"].format(rule=rid, reason=why(rid)) for rid in attempt.still_against]
+        if not out and attempt.to_hold_verdict in ("fails", "undecided"):
+            out.append(p["still_" + attempt.to_hold_verdict].format(goal=self.name(attempt.conclusion)))
+        return out
+
     def avoid(self, items: list[str]) -> str:
         return self.phrase["avoid"].format(items=self.names(items))
 
@@ -221,7 +255,7 @@ class Words:
         return self.avoid(node.avoids) if node.avoids is not None else self.name(node.conclusion)
 
 
-ENGLISH = Words("en")
+ENGLISH = Words("en", contract=True)  # the JSON contract's sentences (fill_text)
 
 
 def fill_text(result, words: Words = ENGLISH):
