@@ -9,7 +9,7 @@ dialect, ``duckdb`` or ``spark``) that create
   holds values of several Python types (``val``'s value is text, an integer, a float or a
   boolean) is split into one column per type (``c2_text VARCHAR, c2_int BIGINT, c2_float
   DOUBLE, c2_bool BOOLEAN``), exactly one of them set in a row;
-- then one **view** (or, ``materialize=True``, a table made from the query) per derived
+- then one **table made from a query** (or, ``materialize=False``, a view) per derived
   predicate, in dependency (stratum) order: a predicate of several clauses is the ``UNION``
   of one ``SELECT`` per clause, shared variables are join conditions, constants ``WHERE``
   conditions, ``not p(...)`` a ``NOT EXISTS`` (anti-join). Every predicate keeps the patient
@@ -265,13 +265,15 @@ def _bindings(clause: Clause, rels: dict[str, Relation]) -> dict[str, tuple[str,
 # -- the SQL (sqlglot) --
 
 def to_sql(program: Program, dialect: str = "duckdb", outputs: Iterable[str] | None = None,
-           materialize: bool = False) -> SqlProgram:
+           materialize: bool = True) -> SqlProgram:
     """The SQL of ``program`` in ``dialect`` (any sqlglot dialect: ``duckdb``, ``spark``, ...).
 
     ``outputs``: the predicates wanted (default: the program's views, ``top`` and
-    ``answer``); only they and what they read are translated. ``materialize``: each derived
-    predicate becomes a table made from its query (``CREATE TABLE ... AS``) rather than a
-    view, so a predicate read by many others is computed once.
+    ``answer``); only they and what they read are translated. ``materialize`` (the default):
+    each derived predicate becomes a table made from its query (``CREATE TABLE ... AS``),
+    computed once however many predicates read it; ``False``: a view. DuckDB inlines views,
+    and the shipped program's ~500 nested views exhaust it (measured: the process died), so
+    views are for a dialect whose engine caches them, or for small programs.
 
     Raises :class:`ValueError` for what the translation cannot express (module docstring).
     """
