@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from ..values import Record
 from .datalog import Atom, Clause, Comparison, Negation, Program, Var, _strongly_connected
 
 # the kinds of value a column may hold, and their SQL types
@@ -83,8 +84,8 @@ def _comparable(a: str, b: str) -> bool:
     return a == b or (a in _NUMERIC and b in _NUMERIC)
 
 
-@dataclass
-class Relation:
+@dataclass(eq=False, repr=False)
+class Relation(Record):
     """One relation of the SQL program: a fact table or a derived predicate.
 
     ``kinds[i]``: the kinds argument *i* holds (argument 0 is the patient key); ``columns``
@@ -104,8 +105,8 @@ class Relation:
         return [(self.column(i, k), i, k) for i, ks in enumerate(self.kinds) for k in ks]
 
 
-@dataclass
-class SqlProgram:
+@dataclass(eq=False, repr=False)
+class SqlProgram(Record):
     """:func:`to_sql`'s result: ``statements`` to run in order (fact tables first, then the
     derived predicates), and every ``relations[name]`` (its typed columns)."""
 
