@@ -642,6 +642,11 @@ def _state(section, grading, w) -> str:
     return text
 
 
+def _places(entry: dict) -> str:
+    """Where a changed rule or declaration stands in OLD and in NEW: ``FILE:LINE → FILE:LINE``."""
+    return f"{entry['old']['file']}:{entry['old']['line']} → {entry['new']['file']}:{entry['new']['line']}"
+
+
 def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
     """The diff for a person: sections of rules added, removed and changed, declarations, the
     patients whose conclusions change (each with its cause), the records valid under one
@@ -659,8 +664,7 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
     if rules["changed"]:
         lines += ["", f"{w['rules_changed']} ({len(rules['changed'])})"]
         for r in rules["changed"]:
-            lines.append(f"  ~ {r['id']}  [{r['kind']}]  {r['old']['file']}:{r['old']['line']} → "
-                         f"{r['new']['file']}:{r['new']['line']}")
+            lines.append(f"  ~ {r['id']}  [{r['kind']}]  {_places(r)}")
             for c in r["changes"]:
                 lines += _change_lines(c, w)
     decl = d.declarations
@@ -671,8 +675,7 @@ def render_text(d: Diff, lang: str = "en", label=None) -> list[str]:
     if decl["changed"]:
         lines += ["", f"{w['decl_changed']} ({len(decl['changed'])})"]
         for x in decl["changed"]:
-            lines.append(f"  ~ {x['what']} {x['name']}  {x['old']['file']}:{x['old']['line']} → "
-                         f"{x['new']['file']}:{x['new']['line']}")
+            lines.append(f"  ~ {x['what']} {x['name']}  {_places(x)}")
             for c in x["changes"]:
                 lines.append(f"      {c['field']}: {_show(c['old'])} → {_show(c['new'])}")
     changed = [p for p in d.patients if p["changes"]]

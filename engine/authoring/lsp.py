@@ -777,13 +777,21 @@ def server() -> RulesServer:
     async def did_close(ls: RulesServer, params: t.DidCloseTextDocumentParams):
         await ls.check(params.text_document.uri, analyse=False)  # the file on disk counts again
 
-    def target(ls: RulesServer, params) -> tuple[Target, Index, Path, str, int] | None:
+    def located(ls: RulesServer, params):
+        """(the document's (index, folder), its text, line, character) at the request's
+        position, or None when the document has no text or no knowledge base."""
         uri = params.text_document.uri
         text = ls.text(uri)
         found = ls.index(uri) if text is not None else None
         if found is None:
             return None
-        line, character = ls.position_in(text, params.position)
+        return (found, text, *ls.position_in(text, params.position))
+
+    def target(ls: RulesServer, params) -> tuple[Target, Index, Path, str, int] | None:
+        at = located(ls, params)
+        if at is None:
+            return None
+        found, text, line, character = at
         aimed = target_at(found[0], text, line, character)
         return (aimed, *found, text, line) if aimed else None
 
@@ -810,12 +818,10 @@ def server() -> RulesServer:
 
     @ls.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=["(", ","]))
     def completion(ls: RulesServer, params: t.CompletionParams):
-        uri = params.text_document.uri
-        text = ls.text(uri)
-        found = ls.index(uri) if text is not None else None
-        if found is None:
+        at = located(ls, params)
+        if at is None:
             return None
-        line, character = ls.position_in(text, params.position)
+        found, text, line, character = at
         lines = text.split("\n")
         before = lines[line][:character] if line < len(lines) else ""
         text_before = "\n".join(lines[max(0, line - 30):line] + [before])
