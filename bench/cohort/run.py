@@ -297,7 +297,10 @@ def markdown(results: dict) -> str:
         f"{row['duckdb']['peak_rss_mb']:.0f}" if row.get("duckdb", {}).get("peak_rss_mb") else "—"
         for row in table.values()) + " |")
     notes = [""] + [f"- skipped {s}" for s in results["skipped"]]
-    notes += [f"- DISAGREEMENT {d}" for d in results["disagreements"]] or ["- every engine gave the same answer relation at every size (digest)"]
+    compared = [f"{int(size):,}" for size, runs in results["sizes"].items() if len(runs) > 1]
+    notes += [f"- DISAGREEMENT {d}" for d in results["disagreements"]] or [
+        f"- the engines gave the same answer relation (digest) at {', '.join(compared)} patients" if compared
+        else "- one engine per size: no answers compared"]
     return "\n".join(lines + goals + notes)
 
 

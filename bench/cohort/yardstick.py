@@ -225,6 +225,14 @@ def _clause(clause, keyed: bool = False) -> list[str]:
         o = "(" + "".join(f"{i}, " for i in out_pos) + ")"
         return f"ix({_name(pred)!r}, {c}, {s}, {b}, {o})"
 
+    def term(t, what: str) -> str:
+        """A term as Python: a bound variable's local, or a constant's literal."""
+        if not isinstance(t, Var):
+            return _const(t)
+        if t.name not in env:
+            raise ValueError(f"{clause}: {t.name} {what}")
+        return env[t.name]
+
     def key(bound) -> str:
         names = [v for _, v in bound]
         return names[0] if len(names) == 1 else "(" + ", ".join(names) + ",)"
@@ -261,26 +269,12 @@ def _clause(clause, keyed: bool = False) -> list[str]:
         elif isinstance(lit, Comparison):
             if lit.op not in _OPS:
                 raise ValueError(f"{clause}: unknown comparison {lit.op!r}")
-            sides = []
-            for t in (lit.left, lit.right):
-                if isinstance(t, Var):
-                    if t.name not in env:
-                        raise ValueError(f"{clause}: {t.name} is compared before a positive atom binds it")
-                    sides.append(env[t.name])
-                else:
-                    sides.append(_const(t))
-            emit(f"if {sides[0]} {lit.op} {sides[1]}:")
+            left, right = (term(t, "is compared before a positive atom binds it") for t in (lit.left, lit.right))
+            emit(f"if {left} {lit.op} {right}:")
             depth += 1
         else:
             raise ValueError(f"{clause}: unknown literal {lit!r}")
-    head = []
-    for t in clause.head.args:
-        if isinstance(t, Var):
-            if t.name not in env:
-                raise ValueError(f"{clause}: the head variable {t.name} is not bound by a positive atom")
-            head.append(env[t.name])
-        else:
-            head.append(_const(t))
+    head = [term(t, "(in the head) is not bound by a positive atom") for t in clause.head.args]
     if depth == 0:
         raise ValueError(f"{clause}: a clause needs a positive atom")
     if keyed:
