@@ -35,7 +35,8 @@ class KnowledgeBase:
 
     ``backend`` names a registered backend (:func:`oncologic.backends.available`; the default
     is ``"pydatalog"``); an unknown name raises :class:`~oncologic.errors.OncologicError`
-    listing the available ones.
+    listing the available ones. ``backend_options``: keyword options for its factory
+    (:func:`oncologic.backends.create`).
     """
 
     def __init__(self, compiled: CompiledKB, backend: str = backends.DEFAULT, backend_options: dict | None = None):
