@@ -42,3 +42,20 @@ def ids(result) -> set[str]:
 def example_files() -> list[Path]:
     """Every bundled patient record (the deliberately invalid ones live in examples/invalid)."""
     return sorted(p for p in EXAMPLES.rglob("*") if p.suffix in (".json", ".yaml", ".yml", ".jsonl"))
+
+
+def example_patients() -> list:
+    """Every bundled patient (examples/patients), parsed by the default knowledge base."""
+    kb = shipped_kb()
+    return [p for path in example_files() for p in kb.patients(path)]
+
+
+def interactive(kb) -> bool:
+    """Whether one question about one patient is cheap on ``kb``'s backend (pyDatalog), so
+    the tests ask patient by patient; otherwise (DuckDB: ``backend.interactive`` False, a fixed
+    cost per call) they compare batches, and a few patients alone (FEW)."""
+    return getattr(kb.backend, "interactive", True)
+
+
+# the bundled patients a backend that is not interactive is also asked about alone
+FEW = ("pt-sclc-2l", "pt-hcc-iiia-pvtt", "pt-nsclc-t790m")

@@ -8,8 +8,14 @@ declared vocabulary (any subset of attributes, any valid values), and for each o
   attempt says it would be (holds; or still removed by the contraindications it names).
 
 Each test runs on every registered backend (the ``backend_kb`` fixture); the generators read
-the vocabulary, which does not depend on the backend.
+the vocabulary, which does not depend on the backend. A backend that is not interactive
+(DuckDB: a fixed cost per call) is tested in batches: ``test_a_batch_agrees_with_the_oracle_and_
+the_reference`` draws lists of patients and evaluates each list in one call, comparing every
+node's verdict with the oracle and every row with pyDatalog; the tests that ask per patient
+skip it.
 """
+import os
+
 import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
@@ -18,10 +24,11 @@ from hypothesis import strategies as st
 from oncologic.reason import explain as ex
 from oncologic.lang import units
 from oncologic.reason.conclude import conclusions
+from oncologic.reason.evaluate import evaluate_all
 from oncologic.report.words import fill_text
 from oracle import Oracle, check_attempt, check_proof, check_suggestions
 from oracle import apply_changes as _apply_changes
-from support import shipped_kb
+from support import interactive, shipped_kb
 
 KB = shipped_kb()  # the vocabulary only; the tests evaluate on backend_kb
 ATTRS = KB.compiled.checked.attributes
@@ -81,14 +88,41 @@ def patients(draw):
     return record
 
 
-COMMON = settings(max_examples=int(__import__("os").environ.get("ONCOLOGIC_PROPERTY_EXAMPLES", "60")), deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("ONCOLOGIC_PROPERTY_EXAMPLES", "60"))
+COMMON = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# lists of up to 30 patients, one call each: about as many patients as COMMON's examples, twice
+BATCHES = settings(max_examples=max(2, EXAMPLES // 6), deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def per_patient(kb) -> None:
+    if not interactive(kb):
+        import pytest
+        pytest.skip(f"{kb.backend.name} is tested in batches (test_a_batch_agrees_with_the_oracle_and_the_reference)")
+
+
+@BATCHES
+@given(st.lists(patients(), min_size=1, max_size=30))
+def test_a_batch_agrees_with_the_oracle_and_the_reference(backend_kb, records):
+    """One evaluation of a whole batch: every node's verdict as the oracle's, and the rows
+    (verdicts, removals, matches) and conclusions as pyDatalog's for the patient alone."""
+    kb, reference = backend_kb, shipped_kb("pydatalog")
+    batch = [kb.patient(dict(record, id=f"gen-{i}")) for i, record in enumerate(records)]
+    for patient, ev in zip(batch, evaluate_all(kb.compiled, kb.backend, batch)):
+        oracle = Oracle(kb.compiled, patient)
+        for node in kb.compiled.nodes:
+            if node.kind != "field":
+                assert ev.value(node.id) == oracle.node(node), (node.kind, node.rule or node.name, patient.values)
+        ref = reference.run(patient)
+        assert (ev.truth, ev.removed, ev.matches) == (ref.truth, ref.removed, ref.matches), patient.values
+        assert conclusions(ev).to_dict() == conclusions(ref).to_dict()
 
 
 @COMMON
 @given(patients())
 def test_every_node_agrees_with_the_oracle(backend_kb, record):
     kb = backend_kb
+    per_patient(kb)
     patient = kb.patient(record)
     ev = kb.run(patient)
     oracle = Oracle(kb.compiled, patient)
@@ -102,6 +136,7 @@ def test_every_node_agrees_with_the_oracle(backend_kb, record):
 @given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=4, unique=True))
 def test_explanations_recheck_and_missing_is_absent(backend_kb, record, goals):
     kb = backend_kb
+    per_patient(kb)
     patient = kb.patient(record)
     ev = kb.run(patient)
     oracle = Oracle(kb.compiled, patient)
@@ -138,6 +173,7 @@ def apply_changes(record: dict, changes) -> dict:
 @given(patients(), st.lists(st.sampled_from(GOALS), min_size=1, max_size=3, unique=True))
 def test_suggested_changes_make_the_rule_hold(backend_kb, record, goals):
     kb = backend_kb
+    per_patient(kb)
     patient = kb.patient(record)
     ev = kb.run(patient)
     for goal in goals:
@@ -157,6 +193,7 @@ def test_suggested_changes_keep_their_promise_for_the_goal(backend_kb, record, g
     contraindications and the statements against it); one said to leave the regimen removed or
     contested leaves it so, by exactly the rules it names (oracle.check_suggestions)."""
     kb = backend_kb
+    per_patient(kb)
     ev = kb.run(kb.patient(record))
     for goal in goals:
         check_suggestions(kb, record, goal, fill_text(ex.why_not(ev, goal)))

@@ -153,3 +153,31 @@ def test_what_sql_cannot_say_is_refused():
                                    (Atom("patient", (P,)), Comparison(V, "<", 3), Atom("val", (P, "x", V))))]
     with pytest.raises(ValueError, match=r"V is compared in 'V < 3' before a positive atom binds it"):
         to_sql(prog)
+
+
+def test_a_callers_view_is_translated_alone_over_the_programs_relations():
+    from oncologic.compile.sql import clauses_sql
+    program = to_sql(tiny(), "duckdb", outputs=["t1", "t2", "answer"])
+    view = [Clause(Atom("mine_h", (P, V)), (Atom("t1", (P,)), Atom("val", (P, "age", V)))),
+            Clause(Atom("mine", (P, "truth", 5, V)), (Atom("mine_h", (P, V)), Negation(Atom("t2", (P,)))))]
+    sql = clauses_sql(view, program.relations)
+    assert sql.order == ["mine_h", "mine"] and sql.reads == {"t1", "t2", "val"}
+    assert sql.statements == [
+        "CREATE TABLE mine_h AS SELECT DISTINCT a0.pid AS pid, a1.c2_text AS c1_text, a1.c2_int AS c1_int, "
+        "a1.c2_float AS c1_float, a1.c2_bool AS c1_bool FROM t1 AS a0 INNER JOIN val AS a1 ON a0.pid = a1.pid "
+        "WHERE a1.c1 = 'age'",
+        "CREATE TABLE mine AS SELECT DISTINCT a0.pid AS pid, 'truth' AS c1, 5 AS c2, a0.c1_text AS c3_text, "
+        "a0.c1_int AS c3_int, a0.c1_float AS c3_float, a0.c1_bool AS c3_bool FROM mine_h AS a0 "
+        "WHERE NOT EXISTS(SELECT 1 FROM t2 AS n1 WHERE a0.pid = n1.pid)",
+    ]
+    # a helper read but defined by no clause (a missing view's node with no walked child) is
+    # empty, and still binds the variables of the clause that reads it
+    empty = clauses_sql([Clause(Atom("m_n1", (P, V)), (Atom("m_k1", (P, V)), Negation(Atom("t1", (P,)))))],
+                        program.relations)
+    assert empty.statements[0] == ("CREATE TABLE m_k1 AS SELECT CAST(NULL AS BIGINT) AS pid, "
+                                   "CAST(NULL AS TEXT) AS c1 WHERE FALSE")
+    assert empty.order == ["m_n1"] and empty.relations["m_n1"].kinds == [("key",), ("text",)]
+    with pytest.raises(ValueError, match="the clauses define 't1', a relation of the program"):
+        clauses_sql([Clause(Atom("t1", (P,)), (Atom("patient", (P,)),))], program.relations)
+    with pytest.raises(ValueError, match="no relation t1/2"):
+        clauses_sql([Clause(Atom("x", (P,)), (Atom("t1", (P, V)),))], program.relations)

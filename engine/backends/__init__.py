@@ -4,12 +4,14 @@ In: a :class:`~oncologic.compile.datalog.Program` and the facts of one patient o
 (:mod:`oncologic.compile.facts`).
 Out: the rows of the views a plan asks for (verdicts, removals, matches, missing data).
 :mod:`.base` defines the protocol; :mod:`.pydatalog` implements it with pyDatalog, the only
-module in the package that imports pyDatalog.
+module in the package that imports pyDatalog; :mod:`.sql` runs the program as SQL
+(:mod:`.sql.duckdb` on DuckDB, the backend for cohorts).
 
 The registry names the backends a knowledge base can run on::
 
-    oncologic.backends.available()            # ['pydatalog']
+    oncologic.backends.available()            # ['duckdb', 'pydatalog']
     oncologic.load(backend="pydatalog")       # the default
+    oncologic.load(backend="duckdb")          # cohorts (pip install oncologic[duckdb])
 
 A backend module is imported only when a knowledge base first uses it. Another backend plugs
 in with :func:`register` (a name and a factory ``program -> Backend``); nothing in
@@ -32,6 +34,8 @@ DEFAULT = "pydatalog"
 # name -> a factory, or "module:attribute" of one, imported when first used
 _FACTORIES: dict[str, object] = {
     "pydatalog": "oncologic.backends.pydatalog.engine:PyDatalogEngine",
+    # listed even without its packages: creating it then says `pip install oncologic[duckdb]`
+    "duckdb": "oncologic.backends.sql.duckdb:DuckDBEngine",
 }
 _LOCK = threading.Lock()
 

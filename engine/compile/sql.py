@@ -29,7 +29,14 @@ Semantics kept from the reference engine (pyDatalog): set semantics (``UNION``, 
 duplicates); ``==``/``!=`` between values of different types are false/true (numbers
 compare by value across ``int`` and ``float``); order comparisons only between values of
 one type (the checker types them; pyDatalog would raise); a variable that occurs in a
-negated atom only is existential (``not has(P, A, _)``).
+negated atom only is existential (``not has(P, A, _)``). One difference: pyDatalog follows
+Python's equality, ``True == 1 == 1.0``, in comparisons and joins alike (and hands back
+whichever of those constants it interned first); here a boolean equals only a boolean. The
+checker never compares or joins a boolean with a number, so compiled knowledge bases do not
+see it (tests/test_duckdb.py shows it).
+
+:func:`clauses_sql` translates extra clauses — a caller's view — against the relations of an
+already translated program, so a backend translates the program once and each view alone.
 
 Errors: :class:`ValueError` for a program the translation cannot express — recursion
 (a predicate that depends on itself; the message names the predicates), a variable of a
@@ -114,6 +121,8 @@ class SqlProgram(Record):
     statements: list[str] = field(default_factory=list)
     relations: dict[str, Relation] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # the derived predicates, in evaluation order
+    create: dict[str, str] = field(default_factory=dict)  # relation -> the statement creating it, in order
+    reads: set[str] = field(default_factory=set)  # (clauses_sql) the given relations the clauses read
 
     @property
     def tables(self) -> list[str]:
@@ -154,6 +163,24 @@ def decode(relation: Relation, row: Sequence) -> tuple:
         if value is not None:
             out[i] = bool(value) if kind == "bool" else int(value) if kind in ("int", "key") else value
     return tuple(out)
+
+
+def decode_columns(relation: Relation, columns: Sequence[Sequence]) -> list[list]:
+    """:func:`decode` column by column, for many rows at once: ``columns`` holds one list per
+    column of ``relation`` (in :attr:`~Relation.columns` order, all of one length), each
+    value a Python ``str``/``int``/``float``/``bool`` of its column's kind or ``None``.
+    Returns one list per argument (the patient key first), each value the one non-null
+    column of its kinds: ``list(zip(*result))`` are :func:`decode`'s tuples."""
+    out: list[list] = []
+    at = 0
+    for kinds in relation.kinds:
+        group = [columns[at + j] for j in range(len(kinds))]
+        at += len(kinds)
+        merged = list(group[0])
+        for other in group[1:]:
+            merged = [a if a is not None else b for a, b in zip(merged, other)]
+        out.append(merged)
+    return out
 
 
 # -- analysis (no sqlglot needed) --
@@ -218,10 +245,21 @@ def _infer(program: Program, order: list[str]) -> dict[str, Relation]:
     for name, arity in program.edb.items():
         if name not in rels:
             raise ValueError(f"extensional predicate {name}/{arity} has no fact table")
+    _infer_heads(program, order, rels)
+    return rels
+
+
+def _infer_heads(program: Program, order: list[str], rels: dict[str, Relation]) -> None:
+    """Add to ``rels`` a relation for each predicate of ``order`` (the heads of ``program``'s
+    clauses, typed from the relations their bodies read), and an empty one for each predicate
+    read but defined nowhere."""
     by_head: dict[str, list[Clause]] = {}
     for c in program.all_clauses():
         by_head.setdefault(c.head.pred, []).append(c)
     arity = program.predicates()
+    for pred in sorted(program.negated_predicates() | set(arity)):
+        if pred not in rels and pred not in by_head:  # read but never defined: an empty relation
+            rels[pred] = Relation(pred, [("key",)] + [("text",)] * (arity[pred] - 1))
     for pred in order:
         kinds: list[set[str]] = [set() for _ in range(arity[pred])]
         for c in by_head[pred]:
@@ -237,10 +275,6 @@ def _infer(program: Program, order: list[str]) -> dict[str, Relation]:
                     kinds[i].add(kind_of(t))
         kinds[0] = {"key"}
         rels[pred] = Relation(pred, [tuple(k for k in _KIND_ORDER if k in ks) or ("text",) for ks in kinds])
-    for pred in program.negated_predicates() | set(arity):
-        if pred not in rels:  # read but never defined: an empty relation
-            rels[pred] = Relation(pred, [("key",)] + [("text",)] * (arity[pred] - 1))
-    return rels
 
 
 def _bindings(clause: Clause, rels: dict[str, Relation]) -> dict[str, tuple[str, ...]]:
@@ -279,13 +313,54 @@ def to_sql(program: Program, dialect: str = "duckdb", outputs: Iterable[str] | N
 
     Raises :class:`ValueError` for what the translation cannot express (module docstring).
     """
-    from sqlglot import exp
-
     for name in program.predicates():
         if not _SAFE.match(name):
             raise ValueError(f"unsafe predicate name {name!r}")
     order = evaluation_order(program, outputs)
-    rels = _infer(program, order)
+    return _translate(program, order, _infer(program, order), dialect, materialize)
+
+
+def clauses_sql(clauses: Sequence[Clause], relations: dict[str, Relation], dialect: str = "duckdb",
+                materialize: bool = True) -> SqlProgram:
+    """The SQL of extra clauses (a caller's view: its output predicate and any helper
+    predicates it defines) over existing ``relations`` (those of an :class:`SqlProgram` of the
+    program the clauses read), without translating the program again.
+
+    Returns an :class:`SqlProgram` whose ``order``, ``statements`` and ``create`` hold the
+    clauses' own predicates only (a predicate they read that neither they nor ``relations``
+    define is an empty relation, created first), whose ``relations`` hold those and the ones
+    read, and whose ``reads`` names the relations of ``relations`` the clauses read: the
+    caller creates those (and what they read) before running the statements.
+
+    Raises :class:`ValueError` as :func:`to_sql` does, and for a clause whose head is one of
+    ``relations`` (the clauses may not add rows to the program's predicates).
+    """
+    extra = Program(clauses=list(clauses))
+    heads = list(dict.fromkeys(c.head.pred for c in extra.clauses))
+    for name in extra.predicates():
+        if not _SAFE.match(name):
+            raise ValueError(f"unsafe predicate name {name!r}")
+    for name in heads:
+        if name in relations:
+            raise ValueError(f"the clauses define {name!r}, a relation of the program")
+    arity = extra.predicates()
+    for name, rel in relations.items():
+        if name in arity and len(rel.kinds) != arity[name]:
+            raise ValueError(f"no relation {name}/{arity[name]} (it has {len(rel.kinds)} arguments)")
+    order = evaluation_order(extra, heads)
+    rels = {name: rel for name, rel in relations.items() if name in arity}
+    _infer_heads(extra, order, rels)
+    out = _translate(extra, order, rels, dialect, materialize, given=set(relations))
+    out.reads = {name for name in arity if name in relations}
+    return out
+
+
+def _translate(program: Program, order: list[str], rels: dict[str, Relation], dialect: str, materialize: bool,
+               given: set[str] = frozenset()) -> SqlProgram:
+    """The statements of ``order`` (with ``rels`` inferred): the fact tables and empty
+    relations first, unless ``given`` (relations that exist already) holds them."""
+    from sqlglot import exp
+
     by_head: dict[str, list[Clause]] = {}
     for c in program.all_clauses():
         by_head.setdefault(c.head.pred, []).append(c)
@@ -293,13 +368,13 @@ def to_sql(program: Program, dialect: str = "duckdb", outputs: Iterable[str] | N
     out = SqlProgram(dialect, relations={}, order=order)
     used = set(order) | {a.pred for p in order for c in by_head[p] for a, _ in _body_atoms(c)}
     for name, rel in rels.items():
-        if rel.edb or (name in used and name not in by_head):
+        if (rel.edb and not given) or (name in used and name not in by_head):
             out.relations[name] = rel
     for name in order:
         out.relations[name] = rels[name]
 
     for name, rel in out.relations.items():
-        if name in by_head:
+        if name in by_head or name in given:
             continue
         if rel.edb:
             schema = exp.Schema(this=_table(exp, name), expressions=[
@@ -308,14 +383,15 @@ def to_sql(program: Program, dialect: str = "duckdb", outputs: Iterable[str] | N
             stmt = exp.Create(this=schema, kind="TABLE")
         else:  # a predicate read but never defined: empty
             stmt = _create(exp, name, _empty(exp, rel), materialize)
-        out.statements.append(stmt.sql(dialect=dialect))
+        out.create[name] = stmt.sql(dialect=dialect)
     for name in order:
         selects = [_select(exp, c, rels[name], rels) for c in by_head[name]]
         if len(selects) == 1:
             query = selects[0].distinct(copy=False)
         else:
             query = exp.union(*selects, distinct=True, copy=False)
-        out.statements.append(_create(exp, name, query, materialize).sql(dialect=dialect))
+        out.create[name] = _create(exp, name, query, materialize).sql(dialect=dialect)
+    out.statements = list(out.create.values())
     return out
 
 
@@ -458,5 +534,5 @@ def _compare(exp, clause: Clause, cmp: Comparison, env: dict):
     return terms[0] if len(terms) == 1 else exp.paren(exp.or_(*terms))
 
 
-__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "decode", "evaluation_order", "fact_rows",
+__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "clauses_sql", "decode", "decode_columns", "evaluation_order", "fact_rows",
            "kind_of", "to_sql"]

@@ -56,6 +56,7 @@ class PyDatalogEngine:
     """
 
     name = "pydatalog"
+    batch = 100  # patients per answer() call for cohorts (KnowledgeBase.BATCH)
     MAX_VIEWS = 256
 
     def __init__(self, program: Program):

@@ -1,0 +1,245 @@
+"""What every SQL backend shares: the program's SQL, made once; the statements each question
+needs; fact rows in, protocol rows out. An engine (DuckDB, Spark SQL) implements the seam.
+
+The seam — six methods a subclass implements, nothing else (see :mod:`.duckdb`):
+
+``_require()`` (class method)
+    Import the engine's client packages (and sqlglot); raise
+    :class:`~oncologic.errors.OncologicError` naming ``pip install oncologic[EXTRA]`` when one
+    is missing. Called when a backend object is created.
+``_open(size) -> session``
+    A fresh session (a connection, a Spark session's namespace) for one call over ``size``
+    patients, seen by no other call, thread or backend object.
+``_load(session, relation, rows)``
+    Create the fact table ``relation.name`` (:class:`~oncologic.compile.sql.Relation`, its
+    typed :attr:`~oncologic.compile.sql.Relation.columns`) holding ``rows`` (tuples in that
+    column order; possibly none: the table is still made, empty and typed). Called once per
+    extensional relation, before any statement.
+``_run(session, statement)``
+    Run one statement of the generated SQL (a ``CREATE TABLE ... AS SELECT``).
+``_fetch(session, query) -> columns``
+    The result of a ``SELECT`` column by column: one list per column, in the order the query
+    names them, each value a Python ``str``/``int``/``float``/``bool`` (as the column's SQL
+    type: ``True`` never ``1``) or ``None`` (columnar: decoding 2 million rows one tuple at a
+    time took half of a 10k-patient ``answer``).
+``_close(session)``
+    Drop everything the session made and free it; called once, also after an error.
+
+Everything else is here: :func:`oncologic.compile.sql.to_sql` of every derived predicate of
+the program, run once per backend object (lazily, on the first question) and reused by every
+thread; the statements one question needs — ``answer`` and ``top`` read about 500 of the
+program's predicates, the true rail of one node for :meth:`SqlEngine.holds` often a handful
+— chosen by :func:`~oncologic.compile.sql.evaluation_order` and cached (the program's views
+for good, ``MAX_VIEWS`` caller views and ``MAX_HOLDS`` nodes, least recently used first out);
+a caller's view (a detail or missing view of :mod:`oncologic.compile.plan`) translated alone
+by :func:`~oncologic.compile.sql.clauses_sql` against the program's relations, after the
+program predicates it reads. Rows come back column by column through
+:func:`~oncologic.compile.sql.decode_columns` (the typed columns of one argument merged), so
+each value has its own Python type.
+
+Raises :class:`ValueError` for a predicate name the SQL cannot hold or a program it cannot
+express (recursion), at construction for the program, at the first use for a caller's view.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import Any, ClassVar, Sequence
+
+from ...compile.datalog import Program
+from ...compile.plan import rail
+from ...compile.sql import Relation, SqlProgram, clauses_sql, decode_columns, evaluation_order, fact_rows, to_sql
+from ..base import Facts, FollowUp, Row, View
+
+_SAFE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# (statements to run, each (relation, SQL), in order; the relation whose rows answer; its SELECT)
+_Plan = tuple[tuple[tuple[str, str], ...], Relation, str]
+
+
+class SqlEngine:
+    """The backend protocol (:class:`oncologic.backends.base.Backend`) for an SQL engine; a
+    subclass sets ``name``, ``dialect`` (a sqlglot dialect) and ``batch``, and implements the
+    seam (module docstring).
+
+    ``batch``: the number of patients per :meth:`answer` call a cohort should be cut into.
+    ``interactive`` is False: one patient costs a fixed planning time of a few hundred
+    statements (tenths of a second), so cohorts go in batches and explanations stay on
+    pyDatalog.
+    """
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]
+    batch: ClassVar[int] = 10_000
+    interactive: ClassVar[bool] = False
+    MAX_VIEWS = 256  # caller views whose SQL is kept
+    MAX_HOLDS = 1024  # nodes whose true rail's statements are kept
+
+    def __init__(self, program: Program):
+        self._require()
+        for name in program.predicates():
+            if not _SAFE.match(name):
+                raise ValueError(f"unsafe predicate name {name!r}")  # the compiler only makes safe ones
+        self.program = program
+        self._lock = threading.Lock()
+        self._sql: SqlProgram | None = None
+        self._fixed: dict[str, _Plan] = {}  # the program's own outputs (views, rails asked by name)
+        self._views: OrderedDict[str, _Plan] = OrderedDict()
+        self._holds: OrderedDict[int, _Plan | None] = OrderedDict()
+
+    # -- the seam (module docstring) --
+    @classmethod
+    def _require(cls) -> None:
+        raise NotImplementedError
+
+    def _open(self, size: int) -> Any:
+        raise NotImplementedError
+
+    def _load(self, session: Any, relation: Relation, rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+    def _run(self, session: Any, statement: str) -> None:
+        raise NotImplementedError
+
+    def _fetch(self, session: Any, query: str) -> Sequence[Sequence]:
+        raise NotImplementedError
+
+    def _close(self, session: Any) -> None:
+        raise NotImplementedError
+
+    # -- the program's SQL, once --
+    @property
+    def sql(self) -> SqlProgram:
+        """The SQL of every derived predicate of the program (made on first use, then kept)."""
+        found = self._sql
+        if found is None:
+            with self._lock:
+                if self._sql is None:
+                    heads = list(dict.fromkeys(c.head.pred for c in self.program.all_clauses()))
+                    self._sql = to_sql(self.program, self.dialect, outputs=heads)
+                found = self._sql
+        return found
+
+    def _program_plan(self, outputs: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The statements that make the program's predicates ``outputs``, in order."""
+        sql = self.sql
+        order = evaluation_order(self.program, outputs)
+        empty = [n for n, rel in sql.relations.items() if not rel.edb and n not in sql.order]  # read, never defined
+        return [(n, sql.create[n]) for n in empty + order]
+
+    def _select(self, relation: Relation) -> str:
+        from sqlglot import exp
+
+        query = exp.select(*(exp.column(col) for col, _, _ in relation.columns)).from_(relation.name)
+        return query.sql(dialect=self.dialect)
+
+    def _plan(self, view: View) -> _Plan:
+        """What to run for ``view``: one of the program's views, or a caller's (kept by name)."""
+        name, clauses = view
+        if name in self.program.views:
+            found = self._fixed.get(name)
+            if found is None:
+                rel = self.sql.relations[name]
+                found = self._fixed[name] = (tuple(self._program_plan((name,))), rel, self._select(rel))
+            return found
+        with self._lock:
+            found = self._views.get(name)
+            if found is not None:
+                self._views.move_to_end(name)
+                return found
+        extra = clauses_sql(clauses, self.sql.relations, self.dialect)
+        if name not in extra.order:
+            raise ValueError(f"the view {name!r} has no clause defining it")
+        reads = tuple(sorted(n for n in extra.reads if n in self.sql.order))
+        steps = (self._program_plan(reads) if reads else []) + list(extra.create.items())
+        rel = extra.relations[name]
+        found = (tuple(steps), rel, self._select(rel))
+        with self._lock:
+            self._views[name] = found
+            while len(self._views) > self.MAX_VIEWS:
+                self._views.popitem(last=False)
+        return found
+
+    def _rail_plan(self, node: int) -> _Plan | None:
+        """What to run for the true rail of ``node``; None when the program has no such rail."""
+        with self._lock:
+            if node in self._holds:
+                self._holds.move_to_end(node)
+                return self._holds[node]
+        name = rail(node, True)
+        rel = self.sql.relations.get(name)
+        found = None if rel is None or rel.edb else (tuple(self._program_plan((name,))), rel, self._select(rel))
+        with self._lock:
+            self._holds[node] = found
+            while len(self._holds) > self.MAX_HOLDS:
+                self._holds.popitem(last=False)
+        return found
+
+    # -- evaluation --
+    def _session(self, batch: Sequence[Facts]):
+        """Open a session with ``batch``'s facts loaded (patient keys 0, 1, ... in order);
+        returns ``(session, ask)``, ``ask(plan)`` giving the decoded arguments of a plan's
+        relation, one list per argument (the patient key first)."""
+        rows = fact_rows(enumerate(batch))
+        sql = self.sql
+        session = self._open(len(batch))
+        try:
+            for name in sql.tables:
+                self._load(session, sql.relations[name], rows.pop(name))
+        except BaseException:
+            self._close(session)
+            raise
+        made: set[str] = set()
+
+        def ask(plan: _Plan) -> list[list]:
+            steps, rel, query = plan
+            for name, statement in steps:
+                if name not in made:
+                    self._run(session, statement)
+                    made.add(name)
+            return decode_columns(rel, self._fetch(session, query))
+        return session, ask
+
+    # -- the protocol (oncologic.backends.base.Backend) --
+    def ask(self, facts: Facts, view: View, then: FollowUp | None = None) -> tuple[list[Row], list[Row]]:
+        """The rows of ``view`` for one patient, then of the view ``then`` picks, in one
+        session: the facts are loaded once, and a predicate both views read is made once."""
+        first = self._plan(view)
+        session, ask = self._session([facts])
+        try:
+            rows = list(zip(*ask(first)[1:]))
+            second = then(rows) if then is not None else None
+            return rows, (list(zip(*ask(self._plan(second))[1:])) if second is not None else [])
+        finally:
+            self._close(session)
+
+    def answer(self, batch: Sequence[Facts]) -> list[list[Row]]:
+        """The ``answer`` view for every patient of ``batch``, in one evaluation."""
+        if not batch:
+            return []
+        plan = self._plan(("answer", None))
+        session, ask = self._session(batch)
+        try:
+            out: list[list[Row]] = [[] for _ in batch]
+            keys, *args = ask(plan)
+            for key, row in zip(keys, zip(*args)):
+                out[key].append(row)
+            return out
+        finally:
+            self._close(session)
+
+    def holds(self, facts: Facts, node: int) -> bool:
+        """Whether the true rail of the canonical ``node`` has a row: only the predicates that
+        rail reads are evaluated."""
+        plan = self._rail_plan(node)
+        if plan is None:
+            return False
+        session, ask = self._session([facts])
+        try:
+            return bool(ask(plan)[0])
+        finally:
+            self._close(session)
+
+
+__all__ = ["SqlEngine"]
