@@ -137,21 +137,37 @@ def fact_rows(batch: Iterable[tuple[int, Sequence[tuple]]]) -> dict[str, list[tu
     row in the order of :attr:`Relation.columns` (the typed split: the value in its kind's
     column, ``None`` in the others). Raises :class:`ValueError` for an unknown relation or a
     value of a kind the relation's argument cannot hold."""
+    return {name: list(zip(*columns)) for name, columns in fact_columns(batch).items()}
+
+
+_KIND_OF_TYPE = {str: "text", bool: "bool", int: "int", float: "float"}  # exact types; kind_of for subclasses
+
+
+def fact_columns(batch: Iterable[tuple[int, Sequence[tuple]]]) -> dict[str, list[list]]:
+    """:func:`fact_rows` column by column, as a columnar engine loads them: relation -> one
+    list per column of :attr:`Relation.columns`, all of one length. Same errors."""
     rels = {name: Relation(name, list(kinds), edb=True) for name, kinds in EDB_KINDS.items()}
-    out: dict[str, list[tuple]] = {name: [] for name in rels}
+    out: dict[str, list[list]] = {name: [[] for _ in rel.columns] for name, rel in rels.items()}
+    # per relation, per argument: the kinds it holds and, for each kind, the column lists to
+    # fill (its own gets the value, the others None)
+    slots = {name: [(kinds, {k: [(out[name][j], k == kind) for j, (_, i2, kind) in enumerate(rel.columns) if i2 == i]
+                             for k in kinds})
+                    for i, kinds in enumerate(rel.kinds) if i]
+             for name, rel in rels.items()}
     for key, facts in batch:
         for relation, *args in facts:
-            rel = rels.get(relation)
-            if rel is None or len(args) != len(rel.kinds) - 1:
+            spec = slots.get(relation)
+            if spec is None or len(args) != len(spec):
                 raise ValueError(f"unknown fact relation {relation}/{len(args) + 1}")
-            row = [key]
-            for i, value in enumerate(args, 1):
-                kinds = rel.kinds[i]
-                kind = kind_of(value)
-                if kind not in kinds:
-                    raise ValueError(f"{relation} argument {i} holds {'/'.join(kinds)}, not {value!r}")
-                row.extend(value if k == kind else None for k in kinds)
-            out[relation].append(tuple(row))
+            out[relation][0].append(key)
+            for i, value in enumerate(args):
+                kinds, columns = spec[i]
+                kind = _KIND_OF_TYPE.get(type(value)) or kind_of(value)
+                targets = columns.get(kind)
+                if targets is None:
+                    raise ValueError(f"{relation} argument {i + 1} holds {'/'.join(kinds)}, not {value!r}")
+                for column, mine in targets:
+                    column.append(value if mine else None)
     return out
 
 
@@ -534,5 +550,5 @@ def _compare(exp, clause: Clause, cmp: Comparison, env: dict):
     return terms[0] if len(terms) == 1 else exp.paren(exp.or_(*terms))
 
 
-__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "clauses_sql", "decode", "decode_columns", "evaluation_order", "fact_rows",
+__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "clauses_sql", "decode", "decode_columns", "evaluation_order", "fact_columns", "fact_rows",
            "kind_of", "to_sql"]

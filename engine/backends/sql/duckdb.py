@@ -9,7 +9,7 @@ Isolation: each call opens its own in-memory database (``duckdb.connect()``, abo
 millisecond) and closes it at the end, so two threads, two calls and two knowledge bases
 never share a table, and a batch's tables are freed before the next batch is loaded.
 
-Facts go in column by column: :func:`oncologic.compile.sql.fact_rows` rows, transposed into a
+Facts go in column by column: :func:`oncologic.compile.sql.fact_columns` lists, made into a
 pyarrow table with the relation's column types, registered with DuckDB and copied into a
 native table in one ``CREATE TABLE ... AS SELECT``.
 
@@ -76,11 +76,10 @@ class DuckDBEngine(SqlEngine):
             con.execute("PRAGMA disable_optimizer")
         return con
 
-    def _load(self, session: Any, relation: Relation, rows: list[tuple]) -> None:
+    def _load(self, session: Any, relation: Relation, columns: list[list]) -> None:
         import pyarrow as pa
         from sqlglot import exp
 
-        columns = list(zip(*rows)) if rows else [()] * len(relation.columns)
         table = pa.table({col: pa.array(values, type=getattr(pa, _ARROW_TYPES[kind])())
                           for (col, _, kind), values in zip(relation.columns, columns)})
         source = f"{relation.name}_arrow"

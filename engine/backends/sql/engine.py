@@ -1,5 +1,5 @@
 """What every SQL backend shares: the program's SQL, made once; the statements each question
-needs; fact rows in, protocol rows out. An engine (DuckDB, Spark SQL) implements the seam.
+needs; fact columns in, protocol rows out. An engine (DuckDB, Spark SQL) implements the seam.
 
 The seam — six methods a subclass implements, nothing else (see :mod:`.duckdb`):
 
@@ -10,10 +10,11 @@ The seam — six methods a subclass implements, nothing else (see :mod:`.duckdb`
 ``_open(size) -> session``
     A fresh session (a connection, a Spark session's namespace) for one call over ``size``
     patients, seen by no other call, thread or backend object.
-``_load(session, relation, rows)``
+``_load(session, relation, columns)``
     Create the fact table ``relation.name`` (:class:`~oncologic.compile.sql.Relation`, its
-    typed :attr:`~oncologic.compile.sql.Relation.columns`) holding ``rows`` (tuples in that
-    column order; possibly none: the table is still made, empty and typed). Called once per
+    typed :attr:`~oncologic.compile.sql.Relation.columns`) holding ``columns`` (one list per
+    column, in that order, all of one length, as :func:`~oncologic.compile.sql.fact_columns`
+    makes them; possibly empty: the table is still made, empty and typed). Called once per
     extensional relation, before any statement.
 ``_run(session, statement)``
     Run one statement of the generated SQL (a ``CREATE TABLE ... AS SELECT``).
@@ -44,12 +45,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, ClassVar, Sequence
 
 from ...compile.datalog import Program
 from ...compile.plan import rail
-from ...compile.sql import Relation, SqlProgram, clauses_sql, decode_columns, evaluation_order, fact_rows, to_sql
+from ...compile.sql import Relation, SqlProgram, clauses_sql, decode_columns, evaluation_order, fact_columns, to_sql
 from ..base import Facts, FollowUp, Row, View
 
 _SAFE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -96,7 +97,7 @@ class SqlEngine:
     def _open(self, size: int) -> Any:
         raise NotImplementedError
 
-    def _load(self, session: Any, relation: Relation, rows: list[tuple]) -> None:
+    def _load(self, session: Any, relation: Relation, columns: list[list]) -> None:
         raise NotImplementedError
 
     def _run(self, session: Any, statement: str) -> None:
@@ -128,10 +129,13 @@ class SqlEngine:
         empty = [n for n, rel in sql.relations.items() if not rel.edb and n not in sql.order]  # read, never defined
         return [(n, sql.create[n]) for n in empty + order]
 
-    def _select(self, relation: Relation) -> str:
+    def _select(self, relation: Relation, by_patient: bool = False) -> str:
+        """The SELECT of ``relation``'s columns; ``by_patient``: ordered by the patient key."""
         from sqlglot import exp
 
         query = exp.select(*(exp.column(col) for col, _, _ in relation.columns)).from_(relation.name)
+        if by_patient:
+            query = query.order_by("pid")
         return query.sql(dialect=self.dialect)
 
     def _plan(self, view: View) -> _Plan:
@@ -141,7 +145,7 @@ class SqlEngine:
             found = self._fixed.get(name)
             if found is None:
                 rel = self.sql.relations[name]
-                found = self._fixed[name] = (tuple(self._program_plan((name,))), rel, self._select(rel))
+                found = self._fixed[name] = (tuple(self._program_plan((name,))), rel, self._select(rel, by_patient=True))
             return found
         with self._lock:
             found = self._views.get(name)
@@ -181,12 +185,12 @@ class SqlEngine:
         """Open a session with ``batch``'s facts loaded (patient keys 0, 1, ... in order);
         returns ``(session, ask)``, ``ask(plan)`` giving the decoded arguments of a plan's
         relation, one list per argument (the patient key first)."""
-        rows = fact_rows(enumerate(batch))
+        columns = fact_columns(enumerate(batch))
         sql = self.sql
         session = self._open(len(batch))
         try:
             for name in sql.tables:
-                self._load(session, sql.relations[name], rows.pop(name))
+                self._load(session, sql.relations[name], columns.pop(name))
         except BaseException:
             self._close(session)
             raise
@@ -221,10 +225,15 @@ class SqlEngine:
         plan = self._plan(("answer", None))
         session, ask = self._session(batch)
         try:
-            out: list[list[Row]] = [[] for _ in batch]
-            keys, *args = ask(plan)
-            for key, row in zip(keys, zip(*args)):
-                out[key].append(row)
+            keys, *args = ask(plan)  # ordered by patient: each patient's rows are one run
+            rows = list(zip(*args))
+            per_key = Counter(keys)
+            out: list[list[Row]] = []
+            at = 0
+            for key in range(len(batch)):
+                n = per_key.get(key, 0)
+                out.append(rows[at:at + n])
+                at += n
             return out
         finally:
             self._close(session)
