@@ -9,7 +9,7 @@ module in the package that imports pyDatalog; :mod:`.sql` runs the program as SQ
 
 The registry names the backends a knowledge base can run on::
 
-    oncologic.backends.available()            # ['duckdb', 'pydatalog']
+    oncologic.backends.available()            # ['duckdb', 'pydatalog', 'spark']
     oncologic.load(backend="pydatalog")       # the default
     oncologic.load(backend="duckdb")          # cohorts (pip install oncologic[duckdb])
 
@@ -36,6 +36,8 @@ _FACTORIES: dict[str, object] = {
     "pydatalog": "oncologic.backends.pydatalog.engine:PyDatalogEngine",
     # listed even without its packages: creating it then says `pip install oncologic[duckdb]`
     "duckdb": "oncologic.backends.sql.duckdb:DuckDBEngine",
+    # options master=URL, config={...}, scratch=FOLDER; needs oncologic[spark] and Java
+    "spark": "oncologic.backends.sql.spark:SparkEngine",
 }
 _LOCK = threading.Lock()
 
@@ -68,10 +70,11 @@ def factory(name: str) -> Callable[["Program"], "Backend"]:
         return found
 
 
-def create(name: str, program: "Program") -> "Backend":
-    """A backend ``name`` for ``program``; :class:`~oncologic.errors.OncologicError` for an
-    unknown name."""
-    return factory(name)(program)
+def create(name: str, program: "Program", **options) -> "Backend":
+    """A backend ``name`` for ``program``, with the backend's own ``options`` (``spark``:
+    ``master=URL``, see :mod:`oncologic.backends.sql.spark`);
+    :class:`~oncologic.errors.OncologicError` for an unknown name."""
+    return factory(name)(program, **options)
 
 
 __all__ = ["DEFAULT", "available", "create", "factory", "register"]
