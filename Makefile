@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench check fuzz clean
+.PHONY: demo test bench bench-cohort check fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/cold.py
 	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,max,rounds
+
+# The cohort benchmark (bench/cohort/run.py, issue 15): every engine on seeded synthetic cohorts of
+# BENCH_SIZES patients, interleaved, each measurement in its own process, median of 3; the cohorts
+# are generated once per seed and size into bench/cohort/data/ (git-ignored). Prints a Markdown
+# table, writes bench/cohort/data/results.json. A shorter run: make bench-cohort BENCH_SIZES=10000
+BENCH_SIZES ?= 10000,100000,1000000
+bench-cohort: $(STAMP)
+	$(BIN)/python bench/cohort/run.py --sizes $(BENCH_SIZES)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info engine/*.egg-info .pytest_cache

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import closing
 from itertools import islice
 from typing import Iterable, Iterator, Union
@@ -23,6 +24,7 @@ from .reason.evaluate import Evaluation, evaluate, evaluate_all, evaluate_goals
 from .compile.build import load_compiled
 from .errors import OncologicError, PatientError
 from .records.patient import Patient, validate
+from .records.cohorts import read_cohort
 from .records.reading import read_entries
 
 PatientLike = Union[Patient, dict, str, os.PathLike]
@@ -33,17 +35,21 @@ class KnowledgeBase:
 
     ``backend`` names a registered backend (:func:`oncologic.backends.available`; the default
     is ``"pydatalog"``); an unknown name raises :class:`~oncologic.errors.OncologicError`
-    listing the available ones.
+    listing the available ones. ``backend_options``: keyword options for its factory
+    (:func:`oncologic.backends.create`).
     """
 
-    def __init__(self, compiled: CompiledKB, backend: str = backends.DEFAULT):
+    def __init__(self, compiled: CompiledKB, backend: str = backends.DEFAULT, backend_options: dict | None = None):
         self.compiled = compiled
-        self.backend: Backend = backends.create(backend, compiled.program)
+        self.backend: Backend = backends.create(backend, compiled.program, **(backend_options or {}))
+        self._others: dict[str, Backend] = {}  # evaluate_many(backend=NAME): made on first use, kept
+        self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT) -> "KnowledgeBase":
+    def load(cls, kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT,
+             backend_options: dict | None = None) -> "KnowledgeBase":
         """:func:`oncologic.load`."""
-        return cls(load_compiled(kb_dir), backend)
+        return cls(load_compiled(kb_dir), backend, backend_options)
 
     # -- vocabulary --
     @property
@@ -78,10 +84,13 @@ class KnowledgeBase:
         return validate(raw, self.compiled.checked, where)
 
     def patients(self, path: str | os.PathLike, errors: str = "raise") -> Iterator[Patient | PatientError]:
-        """Every record of a file (one for .json/.yaml, one a line for .jsonl), validated, in
-        order; ``errors`` as for :meth:`evaluate_many`."""
+        """Every record of a file, validated, in order: one for a .json object or .yaml file,
+        one a line for .jsonl, one an element for a .json array, one a row for .csv and .parquet
+        files and for a folder of .parquet files (:func:`oncologic.records.cohorts.read_cohort`
+        says how each is read and how a row's place is named); ``errors`` as for
+        :meth:`evaluate_many`."""
         _errors_mode(errors)
-        for where, line, raw in read_entries(path):
+        for where, line, raw in read_cohort(path, self.compiled.checked):
             try:
                 if isinstance(raw, PatientError):
                     raise raw
@@ -114,18 +123,28 @@ class KnowledgeBase:
         """
         return conclusions(evaluate(self.compiled, self.backend, self.patient(record)), lang)
 
-    BATCH = 100
+    BATCH = 100  # patients per engine query when a backend names no ``batch`` of its own
 
     def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en",
-                      errors: str = "raise") -> Iterator[r.Result | PatientError]:
-        """Results for many patients (a .jsonl cohort file, or any iterable of records as
-        :meth:`evaluate` takes them), in input order, evaluated in batches of ``BATCH`` patients
-        per engine query. Lazy and streaming: a cohort file is read line by line, batch by batch.
+                      errors: str = "raise", backend: str | None = None,
+                      chunk: int | None = None) -> Iterator[r.Result | PatientError]:
+        """Results for many patients (a cohort file or folder, or any iterable of records as
+        :meth:`evaluate` takes them), in input order, evaluated in chunks per engine query.
+        Lazy and streaming: a cohort is read chunk by chunk, and no more than one chunk of
+        records and results is held at a time.
+
+        ``records``: an iterable, or the path of a cohort as :meth:`patients` reads it (.jsonl,
+        .json array, .csv, .parquet, a folder of .parquet files). ``backend``: the name of
+        another registered backend to run this call on (``"duckdb"``, say); the knowledge base
+        makes it on first use and keeps it; the results are the same as the default backend's.
+        ``chunk``: patients per engine query; by default the backend's own ``batch`` (its
+        preferred size), else :attr:`BATCH`.
 
         Yields one :class:`~oncologic.reason.results.Result` per valid record, the same as
-        :meth:`evaluate` gives it. A bad record (a line that is not JSON, or an invalid
-        record) is a :class:`~oncologic.errors.PatientError` naming the file, the line
-        (``err.line``) and the attribute; ``errors`` says what happens to it:
+        :meth:`evaluate` gives it. A bad record (a line that is not JSON, a CSV cell that does
+        not convert, or an invalid record) is a :class:`~oncologic.errors.PatientError` naming
+        the file, the line or row (``err.line``) and the attribute; ``errors`` says what
+        happens to it:
 
         - ``"raise"`` (the default): every record before it is yielded, then it is raised
           (iteration ends there);
@@ -134,26 +153,40 @@ class KnowledgeBase:
           nothing is lost: ``[x for x in kb.evaluate_many(path, errors="collect") if
           isinstance(x, oncologic.PatientError)]`` are the bad records, in order.
 
-        A cohort file that cannot be read at all (absent, not a regular file, wrong suffix)
-        raises :class:`~oncologic.errors.PatientError` either way; an unknown ``errors`` raises
+        A cohort that cannot be read at all (absent, not a regular file, unknown suffix)
+        raises :class:`~oncologic.errors.PatientError` either way; an unknown ``errors``, an
+        unknown ``backend`` (or one whose package is missing) or a ``chunk`` below 1 raises
         :class:`~oncologic.errors.OncologicError`.
         """
         _errors_mode(errors)
+        engine = self._backend(backend)
+        size = chunk if chunk is not None else getattr(engine, "batch", self.BATCH)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise OncologicError(f"chunk={size!r}: expected a whole number of patients, at least 1")
         if isinstance(records, (str, os.PathLike)):
             entries = self.patients(records, errors="collect")
         else:
             entries = map(self._patient_or_error, records)
-        while batch := list(islice(entries, self.BATCH)):
+        while batch := list(islice(entries, size)):
             if errors == "raise":
                 bad = next((i for i, e in enumerate(batch) if isinstance(e, PatientError)), None)
                 if bad is not None:
                     if bad:
-                        yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, self.backend, batch[:bad]))
+                        yield from (conclusions(ev, lang) for ev in evaluate_all(self.compiled, engine, batch[:bad]))
                     raise batch[bad]
             good = [e for e in batch if not isinstance(e, PatientError)]
-            results = iter(evaluate_all(self.compiled, self.backend, good) if good else ())
+            results = iter(evaluate_all(self.compiled, engine, good) if good else ())
             for entry in batch:
                 yield entry if isinstance(entry, PatientError) else conclusions(next(results), lang)
+
+    def _backend(self, name: str | None) -> Backend:
+        """The default backend (``name`` None or its own name), or backend ``name``, made once."""
+        if name is None or name == self.backend.name:
+            return self.backend
+        with self._lock:
+            if name not in self._others:
+                self._others[name] = backends.create(name, self.compiled.program)
+            return self._others[name]
 
     def _patient_or_error(self, record: PatientLike) -> Patient | PatientError:
         try:
@@ -212,7 +245,8 @@ def _errors_mode(errors: str) -> None:
         raise OncologicError(f"errors={errors!r}: expected 'raise' or 'collect'")
 
 
-def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT) -> KnowledgeBase:
+def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT,
+         backend_options: dict | None = None) -> KnowledgeBase:
     """Load a knowledge base and make its backend.
 
     ``kb_dir``: a folder of ``*.rules`` files (searched recursively); None for the shipped
@@ -220,6 +254,9 @@ def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAUL
     ``~/.cache/oncologic``; ``ONCOLOGIC_NO_CACHE=1`` turns it off), keyed by a digest of the
     rule files, so a second load skips parsing and compiling. ``backend``: the name of a
     registered backend (:func:`oncologic.backends.available`), ``"pydatalog"`` by default.
+    ``backend_options``: keyword options for that backend's factory (``{"master": URL}`` for
+    a Spark backend); an option it does not take raises
+    :class:`~oncologic.errors.OncologicError` naming it.
 
     Returns a :class:`KnowledgeBase`, safe to share between threads.
 
@@ -227,4 +264,4 @@ def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAUL
     (``FILE:LINE:COL: error: ...``), :class:`~oncologic.errors.OncologicError` when the folder
     does not exist or holds no rule files, or when ``backend`` is not a registered backend.
     """
-    return KnowledgeBase.load(kb_dir, backend)
+    return KnowledgeBase.load(kb_dir, backend, backend_options)

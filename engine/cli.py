@@ -156,7 +156,13 @@ def recommend(patient, kb_dir, fmt, lang):
     from pathlib import Path
     kb = _kb(kb_dir)
     if Path(patient).suffix.lower() == ".jsonl":
-        _cohort(kb, patient, fmt, lang)
+        if fmt == "json":
+            from .report.cohort import Writer
+            write = Writer("jsonl", None).write
+        else:
+            write = _renderer(kb, lang).result
+        bad = _cohort(kb, patient, lang, write)
+        _bad_records(patient, bad)
         return
     res = kb.evaluate(patient, lang)
     if fmt == "json":
@@ -165,23 +171,31 @@ def recommend(patient, kb_dir, fmt, lang):
         _renderer(kb, lang).result(res)
 
 
-def _cohort(kb, path: str, fmt: str, lang: str) -> None:
-    """Every record of a JSON Lines cohort, in order: a result for each valid one (stdout: one
-    JSON object a line, or the text report), a message for each bad one (stderr, with its line);
-    exit 2 after the last record if any was bad."""
+def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
+            summary=None, progress: bool = False) -> int:
+    """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
+    streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
+    (stderr, with its file and line or row), each counted in ``summary`` when given (with a
+    progress bar on stderr when ``progress``). Returns the number of bad records."""
     from .errors import PatientError
     from .errors import visible
-    renderer = _renderer(kb, lang) if fmt == "text" else None
     bad = 0
-    for item in kb.evaluate_many(path, lang, errors="collect"):
+    items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
+    if summary is not None:
+        from .report.cohort import counted
+        items = counted(items, summary, progress)
+    for item in items:
         if isinstance(item, PatientError):
             bad += 1
             sys.stdout.flush()  # results so far before the message, when both go to one terminal
             click.echo(f"error: {visible(str(item))}", err=True)
-        elif fmt == "json":
-            click.echo(item.to_json(indent=None))
         else:
-            renderer.result(item)
+            write(item)
+    return bad
+
+
+def _bad_records(path: str, bad: int) -> None:
+    """Exit 2 after a cohort in which ``bad`` records were bad (reported above)."""
     if bad:
         sys.stdout.flush()
         _fail(f"error: {path}: {bad} bad record(s), reported above; every other record was evaluated", 2)
@@ -449,6 +463,107 @@ def lsp(stdio):
         _fail("error: the language server needs pygls, which is not installed: "
               "pip install 'oncologic[lsp]' (or pip install 'pygls>=2,<3')", 2)
     server.main()
+
+
+# ---- cohort ----
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@KB
+@click.option("--backend", default="duckdb", show_default=True,
+              help="The engine that evaluates the cohort: duckdb, spark or pydatalog (any registered backend).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the results to this file (default: JSON Lines on stdout).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "csv", "text", "json"]), default=None,
+              help="jsonl (default), parquet (needs --out) or csv: a line or row per patient. With --explain: "
+                   "text (default) or json.")
+@LANG
+@click.option("--explain", "explain_id", metavar="ID", default=None,
+              help="Do not evaluate the cohort: find the record with this id and print, from pyDatalog, its report "
+                   "with the proof of each recommendation (with --goal: the proof of GOAL, or why not).")
+@click.option("--goal", default=None, help="With --explain: a recommendation id, concept or rule id to explain.")
+@click.option("--spark-master", "spark_master", metavar="URL", default=None,
+              help="With --backend spark: the cluster's master URL (spark://HOST:7077, yarn, local[4]).")
+@click.option("--chunk", type=click.IntRange(min=1), default=None,
+              help="Patients per engine query (default: the backend's own batch size).")
+@click.option("--no-progress", "no_progress", is_flag=True, help="No progress bar on stderr (shown only on a terminal).")
+@guarded
+def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, chunk, no_progress):
+    """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet or a
+    folder of .parquet files. Each output line or row is the patient's `recommend --format json` object;
+    a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
+    Bad records are reported with their line or row and skipped; exit 2 at the end if there was one.
+    See README, "Cohorts"."""
+    if goal is not None and explain_id is None:
+        _fail("error: --goal goes with --explain ID", 2)
+    if spark_master is not None and backend != "spark":
+        _fail("error: --spark-master goes with --backend spark", 2)
+    if explain_id is not None:
+        if fmt not in (None, "text", "json", "jsonl"):
+            _fail(f"error: --explain prints one patient's explanation as text or json, not {fmt}", 2)
+        if out is not None:
+            _fail("error: --explain prints on stdout; --out goes with a cohort run", 2)
+        _cohort_explain(kb_dir, input_path, explain_id, goal, fmt or "text", lang)
+        return
+    if fmt in ("text", "json"):
+        _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
+    from .api import KnowledgeBase
+    from .report.cohort import Summary, Writer, print_summary
+    kb = KnowledgeBase.load(kb_dir, backend, {"master": spark_master} if spark_master is not None else None)
+    writer = Writer(fmt or "jsonl", out)
+    summary = Summary()
+    try:
+        bad = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
+                      progress=not no_progress and sys.stderr.isatty())
+    finally:
+        writer.close()
+    sys.stdout.flush()
+    print_summary(summary)
+    _bad_records(input_path, bad)
+
+
+def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:
+    """``cohort --explain ID``: the record with id ``pid`` re-run on pyDatalog (explanations
+    always are). With ``goal``: its proof when it holds, else why not; without: the patient's
+    report and the proof of each recommendation. Exit 2 when no readable record has that id."""
+    import json
+    from .api import KnowledgeBase
+    from .errors import PatientError
+    from .records.cohorts import read_cohort
+    from .records.patient import validate
+    kb = KnowledgeBase.load(kb_dir)  # the default backend, pyDatalog
+    unread = 0
+    for where, line, raw in read_cohort(path, kb.compiled.checked):
+        if isinstance(raw, PatientError) or not isinstance(raw, dict):
+            unread += 1
+            continue
+        if raw.get("id") is not None and str(raw.get("id")) == pid:
+            person = validate(raw, kb.compiled.checked, where, line=line)  # a bad record: exit 2 naming it
+            break
+    else:
+        also = f" ({unread} record(s) could not be read: `oncologic cohort {path}` reports them)" if unread else ""
+        _fail(f"error: {path}: no record has the id {pid!r}{also}", 2)
+    indent = 2 if fmt == "json" else None
+    if goal is not None:
+        ex = kb.explain(person, goal)
+        shown = ex if ex.holds is True else kb.why_not(person, goal)
+        if fmt != "text":
+            click.echo(shown.to_json(indent=indent))
+        elif shown is ex:
+            _renderer(kb, lang).explanation(ex, person.id, where)
+        else:
+            _renderer(kb, lang).why_not(shown, person.id)
+        return
+    res = kb.evaluate(person, lang)
+    proofs = [(rec.id, kb.explain(person, rec.id)) for rec in res.recommendations]
+    if fmt != "text":
+        click.echo(json.dumps({"patient": person.id, "source": where, "result": res.to_dict(),
+                               "proofs": {rid: ex.to_dict() for rid, ex in proofs}}, ensure_ascii=False, indent=indent))
+        return
+    renderer = _renderer(kb, lang)
+    renderer.result(res)
+    for _, ex in proofs:
+        renderer.explanation(ex, person.id, where)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -66,15 +66,44 @@ def factory(name: str) -> Callable[["Program"], "Backend"]:
             raise OncologicError(f"unknown backend {name!r}; available: {', '.join(available())}")
         if isinstance(found, str):
             module, attribute = found.split(":")
-            found = _FACTORIES[name] = getattr(importlib.import_module(module), attribute)
+            try:
+                loaded = importlib.import_module(module)
+            except ImportError as err:
+                if (err.name or "").startswith("oncologic"):
+                    raise  # the backend's own module is missing: a bug, not the user's setup
+                raise OncologicError(f"the {name} backend needs {err.name or 'a package'}, which is not installed: "
+                                     f"pip install 'oncologic[{name}]'") from None
+            found = _FACTORIES[name] = getattr(loaded, attribute)
         return found
 
 
 def create(name: str, program: "Program", **options) -> "Backend":
-    """A backend ``name`` for ``program``, with the backend's own ``options`` (``spark``:
-    ``master=URL``, see :mod:`oncologic.backends.sql.spark`);
-    :class:`~oncologic.errors.OncologicError` for an unknown name."""
-    return factory(name)(program, **options)
+    """A backend ``name`` for ``program``, made by its factory as ``factory(program, **options)``
+    (``master="spark://host:7077"`` for a Spark backend, say).
+
+    Raises :class:`~oncologic.errors.OncologicError` for an unknown name, for a backend whose
+    package is not installed (naming ``pip install 'oncologic[NAME]'``) and for an option the
+    backend's factory does not take (naming the option and the ones it takes).
+    """
+    made = factory(name)
+    if options:
+        _check_options(name, made, options)
+    return made(program, **options)
+
+
+def _check_options(name: str, made: Callable, options: dict) -> None:
+    import inspect
+    try:
+        parameters = list(inspect.signature(made).parameters.values())[1:]  # after the program
+    except (TypeError, ValueError):  # pragma: no cover - a builtin factory without a signature
+        parameters = []
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    takes = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for option in options:
+        if option not in takes:
+            raise OncologicError(f"the {name} backend takes no option {option!r}; "
+                                 f"it takes: {', '.join(takes) if takes else 'none'}")
 
 
 __all__ = ["DEFAULT", "available", "create", "factory", "register"]

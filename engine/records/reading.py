@@ -84,13 +84,15 @@ class Written:
 
 # -- files -------------------------------------------------------------------------------------
 
-def check_file(path: str | os.PathLike) -> tuple[Path, str]:
+def check_file(path: str | os.PathLike, cohort: bool = False) -> tuple[Path, str]:
     """The path and its suffix, once it is known to be a patient file that can be read: the
-    suffix first, then that it is a regular file, then (one record) its size. Nothing is read."""
+    suffix first, then that it is a regular file, then (one record) its size. Nothing is read.
+    ``cohort``: the caller streams the file record by record (:mod:`.cohorts`), so any suffix
+    it passes is accepted and the size of the whole file is not bounded."""
     path = Path(path)
     name = str(path)
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
+    if suffix not in SUFFIXES and not cohort:
         raise PatientError(name, "unknown file type; a patient record is .json, .yaml/.yml, or .jsonl for a cohort")
     try:
         info = os.stat(path)
@@ -102,7 +104,7 @@ def check_file(path: str | os.PathLike) -> tuple[Path, str]:
         raise PatientError(name, "is a folder, not a patient record")
     if not stat.S_ISREG(info.st_mode):
         raise PatientError(name, "is not a regular file (a device, a pipe or a socket); a patient record is a file")
-    if suffix != ".jsonl" and info.st_size > MAX_RECORD_BYTES:
+    if suffix != ".jsonl" and not cohort and info.st_size > MAX_RECORD_BYTES:
         raise PatientError(name, f"is {info.st_size} bytes; a record file holds at most {MAX_RECORD_BYTES} bytes "
                                  "(a cohort is a .jsonl file, one record a line)")
     return path, suffix

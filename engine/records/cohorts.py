@@ -1,0 +1,412 @@
+"""Cohorts: many records read one at a time from JSON Lines, a JSON array, CSV or Parquet.
+
+:func:`read_cohort` streams ``(where, line, raw)`` entries as
+:func:`oncologic.records.reading.read_entries` does for one file: ``raw`` is the record as a
+dict of attribute values for :func:`oncologic.records.patient.validate`, or the
+:class:`~oncologic.errors.PatientError` that says why it could not be read, in its place;
+reading goes on with the next record wherever the format allows it. Nothing is read ahead of
+the record asked for (Parquet: of one batch of ``rows`` rows). The format comes from the
+suffix, any case (:data:`ACCEPTED`):
+
+- ``.jsonl``: one record a line, read by :func:`~oncologic.records.reading.read_entries`;
+  ``where`` is ``FILE:LINE``.
+- ``.json``: an array of records, parsed as a stream (ijson) and never read whole; ``where``
+  is ``FILE record N`` (N from 1). Each element is bounded as a record file is
+  (:mod:`.limits`: its text, nesting, values) while it is parsed, and a key given twice in one
+  object is refused. A file whose text is not valid JSON is reported at the record where the
+  text breaks, and the records after it cannot be read (the message says so). A ``.json`` file
+  holding one object is one record, read as ``recommend`` reads it.
+- ``.csv``: a header row of attribute names, then a row per record; ``where`` is
+  ``FILE:LINE``, the line the row starts on (the header is line 1). Each cell is read by its
+  column's *declared* type (:func:`cell_value`): an empty cell is an absent attribute; a cell
+  that does not convert stays text, so that validation refuses it naming the line and column;
+  no value is ever changed silently.
+- ``.parquet``: a file of flat records (one column per attribute; lists for sets, lists of
+  structs for record lists; null is absent), or a folder searched recursively for ``*.parquet``
+  files, read in name order. Read with pyarrow in batches (``iter_batches``); ``where`` is
+  ``FILE row N``, numbered from 1 in each file. Needs ``pip install 'oncologic[parquet]'``.
+- ``.yaml``/``.yml``: one record, as ``recommend`` reads it.
+
+Any other suffix raises a :class:`~oncologic.errors.PatientError` listing what is accepted.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import OncologicError, PatientError
+from ..lang import nodes as n
+from ..lang import units
+from ..model.kb import CheckedKB
+from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
+from .reading import BOM, Refused, check_file, parse_json, read_entries
+
+ACCEPTED = (".jsonl (one record a line), .json (an array of records), .csv (a header of attribute names, "
+            "a row per record), .parquet (a row per record), a folder of .parquet files, or one .yaml/.yml record")
+
+#: What separates the values of a set in a CSV cell written without brackets.
+SET_SEPARATOR = "|"
+
+Entry = tuple[str, "int | None", Any]  # (where, line or row or record number, raw dict or PatientError)
+
+
+def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Iterator[Entry]:
+    """Every record of the cohort at ``path``, in order, as ``(where, number, raw)`` (see the
+    module's docstring for each format). ``kb`` gives the declared types a CSV cell is read by;
+    ``rows``: how many Parquet rows are read at a time.
+
+    Raises :class:`~oncologic.errors.PatientError` (when first iterated) for a cohort that
+    cannot be read at all: absent, unknown suffix, not a regular file, a CSV header that names
+    no attribute or one twice, a file that is not Parquet, a folder with no .parquet file;
+    :class:`~oncologic.errors.OncologicError` when pyarrow is needed and not installed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        yield from _parquet_folder(path, rows)
+        return
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".yaml", ".yml"):
+        yield from read_entries(path)
+    elif suffix == ".json":
+        yield from _json(path)
+    elif suffix == ".csv":
+        yield from _csv(path, kb)
+    elif suffix == ".parquet":
+        yield from _parquet(path, rows)
+    else:
+        raise PatientError(str(path), f"unknown cohort file type; accepted: {ACCEPTED}")
+
+
+def _open(path: Path, **options):
+    try:
+        return open(path, **options)
+    except OSError as err:
+        raise PatientError(str(path), f"cannot be read: {err.strerror or err}") from None
+
+
+# -- a JSON array --------------------------------------------------------------------------------
+
+def _json(path: Path) -> Iterator[Entry]:
+    path, _ = check_file(path, cohort=True)
+    with _open(path, mode="rb") as f:
+        start = 3 if f.read(3) == BOM.encode() else 0
+        f.seek(start)
+        head = f.read(4096).lstrip(b" \t\r\n")
+        while not head:
+            chunk = f.read(4096)
+            if not chunk:
+                break
+            head = chunk.lstrip(b" \t\r\n")
+        if not head.startswith(b"["):
+            array = False
+        else:
+            array = True
+            f.seek(start)
+            yield from _json_array(f, str(path))
+    if not array:  # one record (or not JSON): as a record file is read, within its size limit
+        yield from read_entries(path)
+
+
+def _json_array(f, name: str) -> Iterator[Entry]:
+    import ijson
+    events = ijson.basic_parse(f, use_float=True)
+    number = 0
+    inside = False
+    try:
+        next(events)  # start_array: the file starts with "["
+        for event, value in events:
+            if event == "end_array":
+                break
+            number += 1
+            inside = True
+            where = f"{name} record {number}"
+            yield where, number, _element(events, event, value, where, number)
+            inside = False
+        for _ in events:  # the text after the array: white space only, or an error raised here
+            pass
+    except ijson.JSONError as err:
+        at = number if inside else number + 1
+        said = str(err).split("\n", 1)[0].strip().strip("b'\"")
+        yield (f"{name} record {at}", at,
+               PatientError(f"{name} record {at}", f"is not valid JSON ({said}); the records after it cannot be read",
+                            line=at))
+
+
+def _element(events, event: str, value: Any, where: str, number: int) -> Any:
+    """One element of the array built from its parse events, bounded as it is built: the
+    value, or a PatientError once a limit is passed (the element's other events are then read
+    and dropped, not kept)."""
+    result: Any = None
+    stack: list[list] = []  # [container, pending key]
+    depth = values = size = 0
+    problem: PatientError | None = None
+
+    def fail(message: str, attribute: str | None = None) -> None:
+        nonlocal problem, stack
+        problem = PatientError(where, message, attribute, line=number)
+        stack = []
+
+    while True:
+        values += 1
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if problem is None and depth > MAX_DEPTH:
+                fail(f"nests lists and objects deeper than {MAX_DEPTH} levels")
+            item: Any = {} if event == "start_map" else []
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if problem is None:
+                stack.pop()
+            item = None
+        elif event == "map_key":
+            size += len(value)
+            if problem is None:
+                if value in stack[-1][0]:
+                    fail("is given twice in one object; a record gives each attribute once", value)
+                else:
+                    stack[-1][1] = value
+            item = None
+        else:
+            size += len(value) if isinstance(value, str) else 8
+            item = value
+        if problem is None and values > MAX_VALUES:
+            fail(f"holds more than {MAX_VALUES} values; a record is far smaller")
+        if problem is None and size > MAX_RECORD_BYTES:
+            fail(f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds")
+        if problem is None and event not in ("end_map", "end_array", "map_key"):
+            if not stack:
+                result = item
+            elif isinstance(stack[-1][0], list):
+                stack[-1][0].append(item)
+            else:
+                stack[-1][0][stack[-1][1]] = item
+            if event in ("start_map", "start_array"):
+                stack.append([item, None])
+        if depth == 0:
+            return problem if problem is not None else result
+        event, value = next(events)
+
+
+# -- CSV -------------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_ID = n.TypeSpec("string")
+
+
+def cell_value(text: str, spec: n.TypeSpec | None) -> Any:
+    """A CSV cell (not empty) as the value of an attribute declared ``spec`` (None: not
+    declared; the text is kept, and validation names it): the README's "CSV cells".
+
+    - int, number: a JSON number (``4``, ``-1.5``, ``2e3``); duration, percent, length: a number
+      (in the canonical unit) or the quantity as written, ``45d``, ``25%``, ``4.5cm``;
+    - bool: ``true`` or ``false``, any case;
+    - set (and drug sets): a JSON list, ``["egfr_19del", "alk_fusion"]`` (``[]`` = none
+      present), or the values separated by ``|``, ``egfr_19del|alk_fusion``;
+    - a list of records (``adverse_events``): a JSON list of objects;
+    - enum, string (``id``), date: the text as it is.
+
+    Anything that does not convert is returned as the text it is, for validation to refuse
+    with the attribute's expectation. Raises :class:`~oncologic.errors.PatientError` (without
+    a place; the caller adds it) for a set or record list whose JSON is not valid.
+    """
+    kind = spec.kind if spec is not None else "string"
+    if kind in ("int", "number") or kind in units.UNITS:
+        if _NUMBER.fullmatch(text):
+            digits = len(text.lstrip("-").split(".")[0].split("e")[0].split("E")[0])
+            if digits > MAX_DIGITS:
+                return Refused(f"a number of {digits} digits; a record's numbers have at most {MAX_DIGITS}")
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        return text
+    if kind == "bool":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if kind in ("set", "item_set", "record_list"):
+        written = text.strip()
+        if written.startswith("[") or kind == "record_list":
+            try:
+                return parse_json(written, "cell", line=1)
+            except PatientError as err:
+                raise PatientError("cell", str(err).removeprefix("cell: ")) from None
+        return [part.strip() for part in written.split(SET_SEPARATOR)]
+    return text
+
+
+def csv_cells(record: dict) -> dict[str, str]:
+    """A record (as JSON gives it) as CSV cells that :func:`cell_value` reads back to the same
+    values: lists and objects as JSON text, true/false, numbers as JSON writes them, null as
+    an empty cell."""
+    out = {}
+    for key, value in record.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (list, dict, int, float)):
+            out[key] = json.dumps(value, ensure_ascii=False)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
+    path, _ = check_file(path, cohort=True)
+    name = str(path)
+    with _open(path, mode="r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        line = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                return  # an empty file: no record
+            columns = [cell.strip() for cell in header]
+            seen: dict[str, int] = {}
+            for index, column in enumerate(columns, 1):
+                if not column:
+                    raise PatientError(name, f"line 1: column {index} of the header names no attribute")
+                if column in seen:
+                    raise PatientError(name, f"line 1: the header names '{column}' twice (columns {seen[column]} "
+                                             f"and {index})", column)
+                seen[column] = index
+            specs = [(column, _spec(kb, column)) for column in columns]
+            line = reader.line_num + 1
+            for cells in reader:
+                start, line = line, reader.line_num + 1
+                if not cells:
+                    continue  # a blank line
+                where = f"{name}:{start}"
+                if len(cells) != len(columns):
+                    yield where, start, PatientError(where, f"has {len(cells)} cells; the header has {len(columns)}",
+                                                     line=start)
+                    continue
+                raw: dict[str, Any] = {}
+                try:
+                    for (column, spec), cell in zip(specs, cells):
+                        if cell != "":
+                            raw[column] = _cell(cell, spec, column, where, start)
+                except PatientError as err:
+                    yield where, start, err
+                    continue
+                yield where, start, raw
+        except (csv.Error, UnicodeDecodeError) as err:
+            at = reader.line_num or 1
+            said = f"is not UTF-8 text ({err.reason})" if isinstance(err, UnicodeDecodeError) else f"is not valid CSV ({err})"
+            where = f"{name}:{at}"
+            yield where, at, PatientError(where, f"{said}; the rows after it cannot be read", line=at)
+
+
+def _spec(kb: CheckedKB, column: str) -> n.TypeSpec | None:
+    attr = kb.attributes.get(column)
+    return attr.type if attr is not None else (_ID if column == "id" else None)
+
+
+def _cell(text: str, spec, column: str, where: str, line: int) -> Any:
+    try:
+        return cell_value(text, spec)
+    except PatientError as err:
+        raise PatientError(where, str(err).removeprefix("cell: "), column, line=line) from None
+
+
+# -- Parquet ---------------------------------------------------------------------------------------
+
+def parquet_module():
+    """``pyarrow.parquet``; :class:`~oncologic.errors.OncologicError` naming the extra to
+    install when pyarrow is not installed."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OncologicError("reading or writing Parquet needs pyarrow, which is not installed: "
+                             "pip install 'oncologic[parquet]'") from None
+    return pq
+
+
+def _parquet_folder(folder: Path, rows: int) -> Iterator[Entry]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".parquet")
+    if not files:
+        raise PatientError(str(folder), f"is a folder with no .parquet file; a cohort is a file ({ACCEPTED})")
+    for file in files:
+        yield from _parquet(file, rows)
+
+
+def _parquet(path: Path, rows: int) -> Iterator[Entry]:
+    pq = parquet_module()
+    import pyarrow as pa
+    path, _ = check_file(path, cohort=True)
+    name = str(path)
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+    except (pa.ArrowException, OSError) as err:
+        raise PatientError(name, f"is not a Parquet file that can be read: {err}") from None
+    number = 0
+    try:
+        for batch in batches:
+            for row in batch.to_pylist():
+                number += 1
+                yield f"{name} row {number}", number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
+    except (pa.ArrowException, OSError) as err:
+        where = f"{name} row {number + 1}"
+        yield where, number + 1, PatientError(where, f"cannot be read ({err}); the rows after it cannot be read either",
+                                              line=number + 1)
+
+
+def _arrow_plain(value: Any) -> Any:
+    """A Parquet value as a record holds it: a decimal as the int or float it is, a timestamp
+    at midnight as its date; lists and structs inside out. Anything else as it is (validation
+    refuses what a record cannot hold, naming the attribute)."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date()
+        return Refused(f"{value.isoformat()} is a time stamp with a time of day; a record's dates are days (YYYY-MM-DD)")
+    if isinstance(value, list):
+        return [_arrow_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _arrow_plain(v) for k, v in value.items()}
+    return value
+
+
+def parquet_schema(kb: CheckedKB):
+    """The Parquet schema of a cohort of ``kb``'s records, a column per declared attribute
+    (and ``id``): text for enums, text and dates; int64 for whole numbers, float64 for
+    numbers; bool; the quantity *as written* for durations, percentages and lengths (``"45d"``,
+    or ``"45"`` for a bare number: exact, and read back as written); a list of text for sets;
+    a list of structs for record lists. :func:`read_cohort` reads such a file back to the same
+    records (nulls are absent attributes)."""
+    import pyarrow as pa
+    parquet_module()
+
+    def arrow(spec: n.TypeSpec):
+        kind = spec.kind
+        if kind == "int":
+            return pa.int64()
+        if kind == "number":
+            return pa.float64()
+        if kind == "bool":
+            return pa.bool_()
+        if kind in ("set", "item_set"):
+            return pa.list_(pa.string())
+        if kind == "record_list":
+            return pa.list_(pa.struct([(f.name, arrow(f.type)) for f in spec.fields]))
+        return pa.string()
+
+    columns = [("id", pa.string())] if "id" not in kb.attributes else []
+    return pa.schema(columns + [(name, arrow(attr.type)) for name, attr in kb.attributes.items()])
+
+
+def parquet_row(record: dict, kb: CheckedKB) -> dict:
+    """A record (as JSON gives it) as a row of :func:`parquet_schema`: quantities as the text
+    written (a number as JSON writes it), everything else as it is."""
+    out = {}
+    for key, value in record.items():
+        attr = kb.attributes.get(key)
+        if attr is not None and attr.type.kind in units.UNITS and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            value = json.dumps(value)
+        out[key] = value
+    return out

@@ -1,0 +1,381 @@
+"""`oncologic cohort` and the cohort readers (issue 15, point 2): every input format gives each
+patient the result `recommend` gives, bad records are named by file and line/row and skipped,
+the outputs round-trip, the summary counts, --explain, evaluate_many(backend=...), streaming."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from itertools import count
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import oncologic
+import oncologic.backends as backends
+from oncologic.cli import main
+from oncologic.errors import OncologicError, PatientError
+from oncologic.records.cohorts import cell_value, read_cohort
+from oncologic.report.cohort import COLUMNS, Summary, row_object
+from support import ROOT, example_files
+
+spec = importlib.util.spec_from_file_location("make_cohort", ROOT / "examples" / "cohort" / "make_cohort.py")
+make_cohort = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_cohort)
+
+PYD = ["--backend", "pydatalog", "--no-progress"]
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    """The bundled patients in every format, a folder of two Parquet files, and what
+    `recommend --format json` says for each bundled file, in the same order."""
+    folder = tmp_path_factory.mktemp("cohort")
+    records = make_cohort.bundled()
+    make_cohort.write_all(records, folder)
+    parts = folder / "parts" / "year=2026"
+    parts.mkdir(parents=True)
+    table = pq.read_table(folder / "patients.parquet")
+    pq.write_table(table.slice(0, 20), parts / "a.parquet")
+    pq.write_table(table.slice(20), parts / "b.parquet")
+    kb = oncologic.load()
+    expected = [kb.evaluate(path).to_dict() for path in example_files()]
+    return folder, records, expected
+
+
+def test_the_bundled_example_cohort_is_the_script_s_output(bundled, tmp_path):
+    """examples/cohort/ holds what make_cohort.py writes from examples/patients, byte for byte
+    (text formats) and row for row (Parquet)."""
+    folder, records, _ = bundled
+    shipped = ROOT / "examples" / "cohort"
+    for name in ("patients.jsonl", "patients.json", "patients.csv"):
+        assert (shipped / name).read_text(encoding="utf-8") == (folder / name).read_text(encoding="utf-8"), name
+    assert pq.read_table(shipped / "patients.parquet").to_pylist() == pq.read_table(folder / "patients.parquet").to_pylist()
+    assert len(records) == len(example_files()) == 59
+
+
+@pytest.mark.parametrize("name", ["patients.jsonl", "patients.json", "patients.csv", "patients.parquet", "parts"])
+def test_every_format_gives_each_patient_what_recommend_gives(bundled, kb, name):
+    folder, _, expected = bundled
+    got = [r.to_dict() for r in kb.evaluate_many(folder / name)]
+    assert got == expected
+
+
+def test_the_cohort_command_prints_recommend_s_json_per_line(bundled):
+    folder, _, expected = bundled
+    out = cli("cohort", folder / "patients.csv", *PYD)
+    assert out.exit_code == 0, out.stderr
+    assert [json.loads(line) for line in out.stdout.splitlines()] == expected
+    # and `recommend --format json` of one bundled file is the same object, from the command line too
+    first = example_files()[0]
+    assert json.loads(cli("recommend", first, "--format", "json").stdout) == json.loads(out.stdout.splitlines()[0])
+
+
+def test_csv_and_parquet_outputs_round_trip_and_duckdb_reads_them(bundled, tmp_path):
+    folder, _, expected = bundled
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / f"out.{fmt}"
+        run = cli("cohort", folder / "patients.jsonl", *PYD, "--format", fmt, "--out", out)
+        assert run.exit_code == 0, run.stderr
+        assert run.stdout == ""
+        if fmt == "csv":
+            with open(out, encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f))
+            assert list(rows[0]) == list(COLUMNS)
+        else:
+            table = pq.read_table(out)
+            assert table.column_names == list(COLUMNS)
+            assert all(t == pa.string() for t in table.schema.types)
+            rows = table.to_pylist()
+        assert [row_object(r) for r in rows] == expected
+    duckdb = pytest.importorskip("duckdb")
+    found = duckdb.sql(f"""
+        SELECT r->>'id' AS rec, count(*) AS n
+        FROM read_parquet('{tmp_path / 'out.parquet'}'), unnest(from_json(recommendations, '["json"]')) AS t(r)
+        WHERE r->>'id' = 'topotecan' GROUP BY rec""").fetchall()
+    assert found == [("topotecan", sum("topotecan" in {x["id"] for x in e["recommendations"]} for e in expected))]
+
+
+def test_parquet_output_needs_out_and_text_formats_need_explain(bundled):
+    folder, _, _ = bundled
+    out = cli("cohort", folder / "patients.jsonl", *PYD, "--format", "parquet")
+    assert out.exit_code == 2 and "error: --format parquet writes a file: give it with --out FILE" in out.stderr
+    out = cli("cohort", folder / "patients.jsonl", *PYD, "--format", "text")
+    assert out.exit_code == 2 and "--format text goes with --explain" in out.stderr
+    out = cli("cohort", folder / "patients.jsonl", *PYD, "--goal", "topotecan")
+    assert out.exit_code == 2 and "--goal goes with --explain ID" in out.stderr
+    out = cli("cohort", folder / "patients.jsonl", *PYD, "--spark-master", "spark://h:7077")
+    assert out.exit_code == 2 and "--spark-master goes with --backend spark" in out.stderr
+
+
+# -- bad records, per format --------------------------------------------------------------------
+
+def _run_bad(path, expected_errors, evaluated):
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {e}" for e in expected_errors] + \
+        [f"error: {path}: {len(expected_errors)} bad record(s), reported above; every other record was evaluated"]
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == evaluated
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("text, errors, evaluated", [
+    ('[{"id": "a", "cancer": "lung"},\n {"id": "b", "cancer": "lung", "ecog": 7},\n'
+     ' {"id": "c", "cancer": "lung", "ecog": 1, "ecog": 2},\n {"id": "d", "cancer": "lung"}]\n',
+     ["record 2: attribute 'ecog': 7 is out of range; expected a whole number from 0 to 4",
+      "record 3: attribute 'ecog': is given twice in one object; a record gives each attribute once"], ["a", "d"]),
+    ('[{"id": "a", "cancer": "lung"}, {"id": "b", "cancer": ',  # the text breaks: where it breaks, and no further
+     ["record 2: is not valid JSON (parse error: premature EOF); the records after it cannot be read"], ["a"]),
+])
+def test_bad_records_in_a_json_array(tmp_path, text, errors, evaluated):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    _run_bad(path, [f"{path} {e}" for e in errors], evaluated)
+
+
+def test_a_json_array_element_is_bounded_as_a_record(tmp_path):
+    from oncologic.records.limits import MAX_DEPTH
+    path = tmp_path / "deep.json"
+    path.write_text('[' + '[' * (MAX_DEPTH + 1) + ']' * (MAX_DEPTH + 1) + ', {"id": "z", "cancer": "hcc"}]')
+    items = list(read_cohort(path, oncologic.load().compiled.checked))
+    assert [str(raw) if isinstance(raw, PatientError) else raw for _, _, raw in items] == [
+        f"{path} record 1: nests lists and objects deeper than {MAX_DEPTH} levels", {"id": "z", "cancer": "hcc"}]
+
+
+def test_bad_rows_in_a_csv_name_the_line_and_column(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text('id,cancer,ecog,mutations,tfi,adverse_events\n'
+                    'a,lung,1,egfr_19del|alk_fusion,45d,\n'
+                    'b,lung,x,,,\n'
+                    'c,lung,,[bad,,\n'
+                    'd,lung\n'
+                    '\n'
+                    'e,"lung",,"[""egfr_19del"",\n""alk_fusion""]",3wk,"[{""type"": ""colitis"", ""grade"": 2, ""cause"": ""immune""}]"\n'
+                    'f,lung,,egfr_19dl,,\n'
+                    'g,lung,,[],,\n')
+    _run_bad(path, [f"{path}:3: attribute 'ecog': \"x\" is not a number; expected a whole number from 0 to 4",
+                    f"{path}:4: attribute 'mutations': is not valid JSON: Expecting value at column 2",
+                    f"{path}:5: has 2 cells; the header has 6",
+                    f"{path}:9: attribute 'mutations': \"egfr_19dl\" is not an allowed value (did you mean 'egfr_19del'?); "
+                    "expected some of: egfr_19del, egfr_l858r, egfr_exon20ins, egfr_t790m, egfr_c797s, alk_fusion, "
+                    "ros1_fusion, her2_mutation, met_amplification, met_exon14_skipping, braf_v600e, kras_g12c, "
+                    "ret_fusion, ntrk_fusion"],
+             ["a", "e", "g"])
+    raws = {raw["id"]: raw for _, _, raw in read_cohort(path, oncologic.load().compiled.checked) if isinstance(raw, dict)}
+    assert raws["a"] == {"id": "a", "cancer": "lung", "ecog": 1, "mutations": ["egfr_19del", "alk_fusion"], "tfi": "45d"}
+    assert raws["e"] == {"id": "e", "cancer": "lung", "mutations": ["egfr_19del", "alk_fusion"], "tfi": "3wk",
+                         "adverse_events": [{"type": "colitis", "grade": 2, "cause": "immune"}]}
+    assert raws["g"]["mutations"] == []  # tested, none present: not the same as the absent cell of 'a'.tfi
+
+
+def test_csv_cells_convert_by_the_declared_type_and_nothing_else():
+    attrs = oncologic.load().compiled.checked.attributes
+    assert cell_value("0", attrs["ecog"].type) == 0
+    assert cell_value("1.5", attrs["ecog"].type) == 1.5  # a number; validation says it is not whole
+    assert cell_value("45", attrs["tfi"].type) == 45 and cell_value("6wk", attrs["tfi"].type) == "6wk"
+    assert cell_value("TRUE", attrs["liver_metastasis"].type) is True
+    assert cell_value("yes", attrs["liver_metastasis"].type) == "yes"  # refused by validation, not turned into true
+    assert cell_value("007", attrs["id"].type if "id" in attrs else None) == "007"  # an id stays its text
+    assert cell_value("NaN", attrs["ecog"].type) == "NaN" and cell_value("1e999999", attrs["ecog"].type) == float("inf")
+    assert type(cell_value("1234567890123456", attrs["ecog"].type)).__name__ == "Refused"
+
+
+def test_csv_header_problems_stop_the_file(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("id,cancer,id\na,lung,b\n")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert out.stderr.strip() == f"error: {path}: attribute 'id': line 1: the header names 'id' twice (columns 1 and 3)"
+
+
+def test_bad_rows_in_parquet_files_are_numbered_per_file(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["a", "b"], "cancer": ["lung", "lung"], "ecog": [1, 9]}), folder / "1.parquet")
+    pq.write_table(pa.table({"id": ["c", "d"], "cancer": ["lung", "liver"],
+                             "mutations": [["egfr_19del"], None]}), folder / "2.parquet")
+    _run_bad(folder, [f"{folder / '1.parquet'} row 2: attribute 'ecog': 9 is out of range; expected a whole number from 0 to 4",
+                      f"{folder / '2.parquet'} row 2: attribute 'cancer': \"liver\" is not allowed; expected one of: lung, hcc"],
+             ["a", "c"])
+
+
+def test_unreadable_inputs_exit_2_naming_what_is_accepted(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("x")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert out.stderr.startswith(f"error: {path}: unknown cohort file type; accepted: .jsonl (one record a line), "
+                                 ".json (an array of records), .csv")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = cli("cohort", empty, *PYD)
+    assert out.exit_code == 2 and "is a folder with no .parquet file" in out.stderr
+    notparquet = tmp_path / "x.parquet"
+    notparquet.write_text("not parquet")
+    out = cli("cohort", notparquet, *PYD)
+    assert out.exit_code == 2 and f"error: {notparquet}: is not a Parquet file that can be read" in out.stderr
+    out = cli("cohort", tmp_path / "absent.csv", *PYD)
+    assert out.exit_code == 2 and out.stderr.strip() == f"error: {tmp_path / 'absent.csv'}: no such file"
+
+
+# -- the summary -----------------------------------------------------------------------------------
+
+def test_the_summary_counts_exactly(tmp_path):
+    path = tmp_path / "s.jsonl"
+    rows = [{"id": "p1", "cancer": "lung", "histology": "sclc", "tfi": "45d", "line": 2, "prior_therapies": ["etoposide"]},
+            {"id": "p2", "cancer": "lung", "histology": "sclc", "tfi": "120d", "line": 2, "prior_therapies": ["etoposide"]},
+            {"id": "p3", "cancer": "lung", "ecog": 9}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kb = oncologic.load()
+    summary = Summary()
+    for item in kb.evaluate_many(path, errors="collect"):
+        summary.add_bad() if isinstance(item, PatientError) else summary.add(item)
+    data = summary.to_dict()
+    results = [r for r in kb.evaluate_many(rows[:2])]
+    assert (data["read"], data["evaluated"], data["bad"]) == (3, 2, 1)
+    expected_recs = {}
+    for res in results:
+        for rec in res.recommendations:
+            by = expected_recs.setdefault(rec.id, {})
+            by[str(rec.strength)] = by.get(str(rec.strength), 0) + 1
+    assert data["recommendations"] == expected_recs
+    assert data["recommendations"]["topotecan"] == {"strong": 1}  # p1 only: its tfi is under 90 days
+    assert data["settings"] == {s: sum(s in {r.setting for r in res.recommendations} for res in results)
+                                for s in {r.setting for res in results for r in res.recommendations}}
+    assert data["missing"]["mutations"] == 2
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert "│    3 │         2 │   1 │" in out.stderr  # read, evaluated, bad
+    assert "│ topotecan " in out.stderr and "Most often missing" in out.stderr
+
+
+# -- --explain -------------------------------------------------------------------------------------
+
+def test_explain_one_patient_of_the_cohort(bundled):
+    folder, records, _ = bundled
+    kb = oncologic.load()
+    pid = "pt-sclc-2l"
+    person = kb.patient(next(r for r in records if r["id"] == pid))
+    out = cli("cohort", folder / "patients.csv", "--explain", pid, "--goal", "topotecan", "--format", "json")
+    assert out.exit_code == 0, out.stderr
+    assert json.loads(out.stdout) == kb.explain(person, "topotecan").to_dict()
+    out = cli("cohort", folder / "patients.parquet", "--explain", pid, "--goal", "dual_ici", "--format", "json")
+    assert json.loads(out.stdout) == kb.why_not(person, "dual_ici").to_dict()  # it does not hold: why not
+    out = cli("cohort", folder / "patients.json", "--explain", pid, "--format", "json")
+    data = json.loads(out.stdout)
+    result = kb.evaluate(person)
+    assert data["result"] == result.to_dict() and data["source"] == f"{folder / 'patients.json'} record {records.index(next(r for r in records if r['id'] == pid)) + 1}"
+    assert list(data["proofs"]) == [r.id for r in result.recommendations]
+    assert data["proofs"]["topotecan"] == kb.explain(person, "topotecan").to_dict()
+    text = cli("cohort", folder / "patients.jsonl", "--explain", pid)
+    assert text.exit_code == 0 and text.stdout.startswith(f"Patient {pid}") and text.stdout.count("topotecan") >= 2
+    missing = cli("cohort", folder / "patients.jsonl", "--explain", "nobody")
+    assert missing.exit_code == 2 and missing.stderr.strip() == f"error: {folder / 'patients.jsonl'}: no record has the id 'nobody'"
+    wrong = cli("cohort", folder / "patients.jsonl", "--explain", pid, "--format", "csv")
+    assert wrong.exit_code == 2 and "--explain prints one patient's explanation as text or json, not csv" in wrong.stderr
+
+
+# -- the API: backends, chunks, streaming -------------------------------------------------------------
+
+@pytest.fixture
+def second_backend(monkeypatch):
+    """A second registered backend, 'pydatalog-b': another pyDatalog engine, made through the
+    registry, counting how often it is made."""
+    from oncologic.backends.pydatalog.engine import PyDatalogEngine
+    made = []
+
+    def factory(program, flavour="plain"):
+        made.append(flavour)
+        return PyDatalogEngine(program)
+    monkeypatch.setitem(backends._FACTORIES, "pydatalog-b", factory)
+    return made
+
+
+def test_evaluate_many_on_another_backend_gives_the_same_results(bundled, second_backend):
+    folder, _, expected = bundled
+    kb = oncologic.load()
+    assert [r.to_dict() for r in kb.evaluate_many(folder / "patients.jsonl", backend="pydatalog-b", chunk=7)] == expected
+    assert [r.to_dict() for r in kb.evaluate_many(folder / "patients.jsonl", backend="pydatalog-b")][:3] == expected[:3]
+    assert second_backend == ["plain"]  # made once, kept
+    with pytest.raises(OncologicError, match="unknown backend 'nope'; available: "):
+        list(kb.evaluate_many([], backend="nope"))
+    with pytest.raises(OncologicError, match="chunk=0: expected a whole number of patients, at least 1"):
+        list(kb.evaluate_many([], chunk=0))
+
+
+def test_backend_options_reach_the_factory_or_are_refused_by_name(second_backend):
+    kb = oncologic.load(backend="pydatalog-b", backend_options={"flavour": "spicy"})
+    assert second_backend == ["spicy"] and kb.backend.name == "pydatalog"
+    with pytest.raises(OncologicError, match=r"the pydatalog-b backend takes no option 'master'; it takes: flavour"):
+        oncologic.load(backend="pydatalog-b", backend_options={"master": "spark://h:7077"})
+    with pytest.raises(OncologicError, match=r"the pydatalog backend takes no option 'master'; it takes: none"):
+        oncologic.load(backend_options={"master": "spark://h:7077"})
+
+
+def test_a_backend_whose_package_is_missing_names_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "fake_duck_backend.py").write_text("import duckdb_not_installed_here\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(backends._FACTORIES, "duckdb", "fake_duck_backend:Backend")
+    out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", "--no-progress")  # duckdb: the default
+    assert out.exit_code == 2
+    assert out.stderr.strip() == ("error: the duckdb backend needs duckdb_not_installed_here, which is not installed: "
+                                  "pip install 'oncologic[duckdb]'")
+
+
+def test_evaluate_many_reads_no_more_than_one_chunk_ahead():
+    kb = oncologic.load()
+    taken = count()
+    pulled = []
+
+    def records():
+        for i in range(50):
+            pulled.append(next(taken))
+            yield {"id": f"p{i}", "cancer": "hcc"}
+    results = kb.evaluate_many(records(), chunk=10)
+    first = next(results)
+    assert first.patient == "p0" and len(pulled) == 10
+    for _ in range(9):
+        next(results)
+    assert len(pulled) == 10  # the first chunk's results, no record of the next chunk read yet
+    next(results)
+    assert len(pulled) == 20
+
+
+def test_a_cohort_file_is_read_a_chunk_at_a_time(tmp_path, monkeypatch):
+    import oncologic.records.cohorts as cohorts
+    path = tmp_path / "c.csv"
+    path.write_text("id,cancer\n" + "".join(f"p{i},hcc\n" for i in range(30)))
+    read = []
+    real = cohorts._csv
+
+    def spy(*args):
+        for entry in real(*args):
+            read.append(entry[0])
+            yield entry
+    monkeypatch.setattr(cohorts, "_csv", spy)
+    results = oncologic.load().evaluate_many(path, chunk=8)
+    next(results)
+    assert len(read) == 8
+
+
+# -- a real process ------------------------------------------------------------------------------------
+
+def test_the_command_in_a_real_process(tmp_path):
+    env = {**os.environ, "COLUMNS": "120"}
+    out = subprocess.run([sys.executable, "-m", "oncologic", "cohort", "examples/cohort/patients.csv", "--backend",
+                          "pydatalog", "--format", "csv", "--out", str(tmp_path / "r.csv")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "" and "│   59 │        59 │   0 │" in out.stderr and "Traceback" not in out.stderr
+    with open(tmp_path / "r.csv", encoding="utf-8", newline="") as f:
+        assert [r["patient"] for r in csv.DictReader(f)] == [r["id"] for r in make_cohort.bundled()]
