@@ -6,12 +6,13 @@ serves the module. Skipped, with the reason, without pyspark or Java."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import oncologic.backends
 from oncologic.backends.sql import spark as spark_module
 from oncologic.compile.facts import patient_facts
+from oncologic.compile.plan import rail
 from oncologic.errors import OncologicError
 
 from support import example_patients, lung, shipped_kb
@@ -33,11 +34,11 @@ GENERATED = 200
 _drawn: list[dict] = []
 
 
-@settings(max_examples=1, database=None, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(patients(), min_size=GENERATED, max_size=GENERATED))
-def _draw(records):
-    _drawn[:] = records
+@settings(max_examples=GENERATED, database=None, derandomize=True, deadline=None, phases=[Phase.generate],
+          suppress_health_check=list(HealthCheck))
+@given(patients())
+def _draw(record):
+    _drawn.append(record)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def shipped_batch():
     """The facts of every bundled patient, then of GENERATED hypothesis-made ones, and the
     answer of pyDatalog and of Spark for the whole batch (Spark: one call)."""
     kb = shipped_kb("pydatalog")
+    _drawn.clear()
     _draw()
     records = [p.values for p in example_patients()]
     records += [kb.patient(dict(r, id=f"gen-{i}")).values for i, r in enumerate(_drawn)]
@@ -86,8 +88,8 @@ def test_ask_and_holds_on_a_small_program():
 
 def test_every_bundled_patient_as_pydatalog(shipped_batch):
     records, reference, got = shipped_batch
-    bundled = len(records) - GENERATED
-    assert bundled == 59
+    bundled = 59
+    assert [r["id"] for r in records[:bundled]] == [p.values["id"] for p in example_patients()]
     for record, want, rows in zip(records[:bundled], reference, got):
         assert set(rows) == set(want), record["id"]
     assert sum(len(r) for r in got[:bundled]) > 10_000
@@ -95,8 +97,9 @@ def test_every_bundled_patient_as_pydatalog(shipped_batch):
 
 def test_generated_patients_as_pydatalog(shipped_batch):
     records, reference, got = shipped_batch
-    assert len(_drawn) == GENERATED and len({r["cancer"] for r in _drawn}) == 2
-    for record, want, rows in zip(records[-GENERATED:], reference[-GENERATED:], got[-GENERATED:]):
+    generated = len(records) - 59
+    assert generated >= GENERATED // 2 and len({r["cancer"] for r in _drawn}) == 2
+    for record, want, rows in zip(records[59:], reference[59:], got[59:]):
         assert set(rows) == set(want), record
 
 
@@ -105,8 +108,11 @@ def test_holds_on_the_shipped_program_as_pydatalog():
     patient = kb.patient(lung(histology="sclc", sclc_stage="extensive", line=2, tfi="120d", ecog=1))
     facts = patient_facts(patient.values, kb.compiled.checked)
     engine = SparkEngine(kb.compiled.program, master=MASTER)
-    node = kb.compiled.concept_node[sorted(kb.compiled.concept_node)[0]]
-    assert engine.holds(facts, node) == kb.backend.holds(facts, node)
+    defined = kb.compiled.program.predicates()
+    nodes = [kb.compiled.concept_node[name] for name in sorted(kb.compiled.concept_node)]
+    nodes = [n for n in nodes if rail(n, True) in defined][:3]
+    assert len(nodes) == 3
+    assert [engine.holds(facts, n) for n in nodes] == [kb.backend.holds(facts, n) for n in nodes]
 
 
 def test_missing_java_or_pyspark_is_an_input_error_naming_the_fix(monkeypatch):

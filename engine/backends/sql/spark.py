@@ -96,7 +96,7 @@ class SparkEngine(SqlEngine):
 
     name = "spark"
     dialect = "spark"
-    batch = 1_000_000
+    batch = 100_000  # patients per call for cohorts: the fixed cost is per call; the driver holds a batch's facts and rows
 
     def __init__(self, program: Program, master: str = "local[*]", config: dict | None = None,
                  scratch: str | None = None):
