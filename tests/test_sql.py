@@ -170,6 +170,13 @@ def test_a_callers_view_is_translated_alone_over_the_programs_relations():
         "a0.c1_int AS c3_int, a0.c1_float AS c3_float, a0.c1_bool AS c3_bool FROM mine_h AS a0 "
         "WHERE NOT EXISTS(SELECT 1 FROM t2 AS n1 WHERE a0.pid = n1.pid)",
     ]
+    # a helper read but defined by no clause (a missing view's node with no walked child) is
+    # empty, and still binds the variables of the clause that reads it
+    empty = clauses_sql([Clause(Atom("m_n1", (P, V)), (Atom("m_k1", (P, V)), Negation(Atom("t1", (P,)))))],
+                        program.relations)
+    assert empty.statements[0] == ("CREATE TABLE m_k1 AS SELECT CAST(NULL AS BIGINT) AS pid, "
+                                   "CAST(NULL AS TEXT) AS c1 WHERE FALSE")
+    assert empty.order == ["m_n1"] and empty.relations["m_n1"].kinds == [("key",), ("text",)]
     with pytest.raises(ValueError, match="the clauses define 't1', a relation of the program"):
         clauses_sql([Clause(Atom("t1", (P,)), (Atom("patient", (P,)),))], program.relations)
     with pytest.raises(ValueError, match="no relation t1/2"):

@@ -29,7 +29,14 @@ Semantics kept from the reference engine (pyDatalog): set semantics (``UNION``, 
 duplicates); ``==``/``!=`` between values of different types are false/true (numbers
 compare by value across ``int`` and ``float``); order comparisons only between values of
 one type (the checker types them; pyDatalog would raise); a variable that occurs in a
-negated atom only is existential (``not has(P, A, _)``).
+negated atom only is existential (``not has(P, A, _)``). One difference: pyDatalog follows
+Python's equality, ``True == 1 == 1.0``, in comparisons and joins alike (and hands back
+whichever of those constants it interned first); here a boolean equals only a boolean. The
+checker never compares or joins a boolean with a number, so compiled knowledge bases do not
+see it (tests/test_duckdb.py shows it).
+
+:func:`clauses_sql` translates extra clauses — a caller's view — against the relations of an
+already translated program, so a backend translates the program once and each view alone.
 
 Errors: :class:`ValueError` for a program the translation cannot express — recursion
 (a predicate that depends on itself; the message names the predicates), a variable of a
@@ -250,6 +257,9 @@ def _infer_heads(program: Program, order: list[str], rels: dict[str, Relation]) 
     for c in program.all_clauses():
         by_head.setdefault(c.head.pred, []).append(c)
     arity = program.predicates()
+    for pred in sorted(program.negated_predicates() | set(arity)):
+        if pred not in rels and pred not in by_head:  # read but never defined: an empty relation
+            rels[pred] = Relation(pred, [("key",)] + [("text",)] * (arity[pred] - 1))
     for pred in order:
         kinds: list[set[str]] = [set() for _ in range(arity[pred])]
         for c in by_head[pred]:
@@ -265,9 +275,6 @@ def _infer_heads(program: Program, order: list[str], rels: dict[str, Relation]) 
                     kinds[i].add(kind_of(t))
         kinds[0] = {"key"}
         rels[pred] = Relation(pred, [tuple(k for k in _KIND_ORDER if k in ks) or ("text",) for ks in kinds])
-    for pred in program.negated_predicates() | set(arity):
-        if pred not in rels:  # read but never defined: an empty relation
-            rels[pred] = Relation(pred, [("key",)] + [("text",)] * (arity[pred] - 1))
 
 
 def _bindings(clause: Clause, rels: dict[str, Relation]) -> dict[str, tuple[str, ...]]:

@@ -32,16 +32,29 @@ class DuckDBEngine(SqlEngine):
     """DuckDB, embedded (:mod:`oncologic.backends.sql`).
 
     Batches of at most ``SMALL`` patients run with one thread and DuckDB's optimizer off:
-    the statements are small, and planning them dominates (one patient, ``answer``: 0.86 s
-    with the defaults, 0.53 s so; the answers are the same either way, tests/test_duckdb.py).
-    Larger batches keep the optimizer (its join ordering pays off from a few hundred
-    patients on) and every core. ``batch``: the chunk size for cohorts (measured at 100k
-    patients, module docstring of tests/test_duckdb.py's measurement, bench/RESULTS.md).
+    their statements are small and planning dominates; larger ones keep the optimizer (its
+    join ordering pays from about a thousand patients on) and every core. The rows are the
+    same either way (tests/test_duckdb.py). Measured on the shipped knowledge base, ``answer``
+    on a shared 2-core machine (load 3–8, medians of 5 interleaved; s, optimizer on / off):
+    1 patient 0.71 / 0.51, 59: 1.17 / 1.04, 300: 3.5 / 2.9, 1 000: 4.3 / 5.7, 2 500: 5.5 / 10.4.
+    ``SET threads = 1`` alone made no difference there; it keeps parallel calls from
+    oversubscribing the cores.
+
+    A connection per call (connect and close: a few ms idle, 39 ms under that load) rather
+    than one per thread: dropping the ~530 tables of a call cost as much as a fresh database,
+    and a fresh one frees a batch's memory before the next is loaded.
+
+    ``batch`` (the chunk size for cohorts) is 10 000: a 10k-patient ``answer`` spent 0.8 s
+    making fact rows, 0.9 s loading them (pyarrow), 5.6 s in the ~530 statements, 1.1 s
+    fetching 2.3 million rows as Arrow columns, 0.4 s decoding them and 2.4 s grouping them by
+    patient (decoding row by row had taken 13 s). 100k patients in 10k chunks peaked at
+    1.2 GB RSS (before the columnar decoding); 20k and 50k chunks are still to be measured
+    (bench/, issue 15 point 5).
     """
 
     name = "duckdb"
     dialect = "duckdb"
-    batch = 20_000
+    batch = 10_000
     SMALL = 256
 
     @classmethod
