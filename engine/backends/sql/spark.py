@@ -51,17 +51,21 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ...compile.datalog import Program
-from ...compile.sql import Relation
+from ...compile.sql import EDB_KINDS, Relation, decode_columns, fact_rows
 from ...errors import OncologicError
 from .engine import SqlEngine
 
-_ARROW_TYPES = {"key": "int64", "int": "int64", "text": "string", "float": "float64", "bool": "bool_"}
+MODES = ("partitioned", "sql")
+_SPARK_TYPES = {"key": "bigint", "int": "bigint", "text": "string", "float": "double", "bool": "boolean"}
+# the fact relations, in the order of their code in the facts frame's ``rel`` column
+_FACTS = tuple(Relation(name, list(kinds), edb=True) for name, kinds in EDB_KINDS.items())
 
 # the settings a local Spark needs for many small jobs; a caller's ``config`` overrides them
 DEFAULTS = {
@@ -91,21 +95,42 @@ class _Call:
 
 
 class SparkEngine(SqlEngine):
-    """Spark SQL (:mod:`oncologic.backends.sql`), locally or on a cluster (module docstring
-    for the options, the strategy and what it costs)."""
+    """Spark (:mod:`oncologic.backends.sql`), locally or on a cluster (module docstring for
+    the modes, the options and what they cost).
+
+    ``batch`` (patients per :meth:`answer` call of a cohort): 20 000 in the partitioned mode
+    (the driver holds a batch's facts and its ~230 answer rows per patient), 100 000 with
+    ``mode="sql"`` (its fixed cost of minutes is per call)."""
 
     name = "spark"
     dialect = "spark"
-    batch = 100_000  # patients per call for cohorts: the fixed cost is per call; the driver holds a batch's facts and rows
+    batch = 20_000
+    SQL_BATCH = 100_000
 
     def __init__(self, program: Program, master: str = "local[*]", config: dict | None = None,
-                 scratch: str | None = None):
+                 scratch: str | None = None, mode: str = "partitioned", partitions: int | None = None,
+                 chunk: int | None = None):
         if not isinstance(master, str) or not master:
             raise OncologicError(f"the Spark master is a URL such as local[*] or spark://host:7077, not {master!r}")
+        if mode not in MODES:
+            raise OncologicError(f"the Spark mode is partitioned or sql, not {mode!r}")
+        for option, value in (("partitions", partitions), ("chunk", chunk)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise OncologicError(f"the Spark option {option} is a whole number of at least 1, not {value!r}")
+        if mode == "partitioned":
+            from .duckdb import DuckDBEngine
+
+            DuckDBEngine._require()  # each partition is evaluated by DuckDB (oncologic[spark] includes it)
+            self.dialect = "duckdb"  # the program's SQL as the executors' DuckDB runs it
         super().__init__(program)
         self.master = master
         self.config = {**DEFAULTS, **{str(k): str(v) for k, v in (config or {}).items()}}
         self.scratch = scratch
+        self.mode = mode
+        self.partitions = partitions
+        self.chunk = chunk or _CHUNK
+        if mode == "sql":
+            self.batch = self.SQL_BATCH
 
     @classmethod
     def _require(cls) -> None:
@@ -131,6 +156,8 @@ class SparkEngine(SqlEngine):
                 return spark
             from pyspark.sql import SparkSession
 
+            if self.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+                os.environ["PYSPARK_PYTHON"] = sys.executable  # local Python workers: this interpreter, with oncologic
             builder = SparkSession.builder.master(self.master).appName("oncologic")
             for key, value in self.config.items():
                 builder = builder.config(key, value)
@@ -139,7 +166,29 @@ class SparkEngine(SqlEngine):
             _SESSION.update(spark=spark, master=self.master)
             return spark
 
-    # -- the seam (oncologic.backends.sql.engine) --
+    # -- the partitioned mode: one Spark job per question, DuckDB in each partition --
+    def _session(self, batch: Sequence):
+        """As :meth:`SqlEngine._session <oncologic.backends.sql.engine.SqlEngine._session>`;
+        in the partitioned mode the session is the batch's facts as one Spark DataFrame,
+        hash-partitioned by patient key, and ``ask(plan)`` is one Spark job: every partition
+        evaluates the plan's (DuckDB) statements on its own patients (:func:`evaluate_partition`)
+        and the rows come back to the driver as Arrow."""
+        if self.mode == "sql":
+            return super()._session(batch)
+        spark = self._spark()
+        parts = max(1, min(self.partitions or spark.sparkContext.defaultParallelism, len(batch)))
+        facts = spark.createDataFrame(facts_table(batch)).repartition(parts, "pid")
+        chunk = self.chunk
+
+        def ask(plan) -> list[list]:
+            steps, rel, query = plan
+            job = functools.partial(evaluate_partition, steps=steps, query=query, columns=_columns(rel), chunk=chunk)
+            schema = ", ".join(f"{col} {_SPARK_TYPES[kind]}" for col, _, kind in rel.columns)
+            table = facts.mapInArrow(job, schema).toArrow()
+            return decode_columns(rel, [column.to_pylist() for column in table.columns])
+        return None, ask
+
+    # -- the seam (oncologic.backends.sql.engine), mode="sql" --
     def _open(self, size: int) -> Any:
         spark = self._spark().newSession()
         if self.scratch is None:
@@ -147,12 +196,9 @@ class SparkEngine(SqlEngine):
         return _Call(spark, f"{self.scratch.rstrip('/')}/{uuid.uuid4().hex}", local=False)
 
     def _load(self, session: _Call, relation: Relation, rows: list[tuple]) -> None:
-        import pyarrow as pa
+        from .duckdb import arrow_table
 
-        columns = list(zip(*rows)) if rows else [()] * len(relation.columns)
-        table = pa.table({col: pa.array(values, type=getattr(pa, _ARROW_TYPES[kind])())
-                          for (col, _, kind), values in zip(relation.columns, columns)})
-        session.spark.createDataFrame(table).createOrReplaceTempView(relation.name)
+        session.spark.createDataFrame(arrow_table(relation, rows)).createOrReplaceTempView(relation.name)
         session.views.append(relation.name)
 
     def _run(self, session: _Call, statement: str) -> None:
@@ -166,7 +212,9 @@ class SparkEngine(SqlEngine):
         table = session.spark.sql(query).toArrow()
         return [column.to_pylist() for column in table.columns]
 
-    def _close(self, session: _Call) -> None:
+    def _close(self, session: _Call | None) -> None:
+        if session is None:  # the partitioned mode: nothing kept between jobs
+            return
         catalog = session.spark.catalog
         for name in session.views:
             catalog.dropTempView(name)
@@ -176,6 +224,76 @@ class SparkEngine(SqlEngine):
             jvm = session.spark.sparkContext._jvm
             path = jvm.org.apache.hadoop.fs.Path(session.scratch)
             path.getFileSystem(session.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
+# -- the partitioned mode's data: one facts frame in, a relation's rows out --
+
+_CHUNK = 10_000  # patients per DuckDB evaluation inside a partition (DuckDBEngine.batch: memory stays bounded)
+
+
+def _fact_column(i: int, kind: str) -> str:
+    """The facts frame's column for argument ``i`` of kind ``kind`` of any fact relation."""
+    return f"a{i}_{kind}"
+
+
+def _columns(relation: Relation) -> tuple[tuple[str, str], ...]:
+    """``relation``'s columns as plain ``(name, kind)`` pairs (what a partition's job carries)."""
+    return tuple((col, kind) for col, _, kind in relation.columns)
+
+
+def facts_table(batch: Sequence) -> Any:
+    """The facts of ``batch`` (a list of :func:`~oncologic.compile.facts.patient_facts`
+    lists; patient keys 0, 1, ... in order) as one ``pyarrow.Table``, a row per fact: ``pid``
+    (int64, the patient key), ``rel`` (int8, the fact relation's index in
+    :data:`oncologic.compile.sql.EDB_KINDS`), then one column per argument position and kind,
+    ``a{i}_{kind}`` (null where a relation has no such argument). Raises :class:`ValueError`
+    as :func:`~oncologic.compile.sql.fact_rows`."""
+    import pyarrow as pa
+
+    from .duckdb import arrow_table
+
+    rows = fact_rows(enumerate(batch))
+    parts = []
+    for code, relation in enumerate(_FACTS):
+        table = arrow_table(relation, rows.pop(relation.name))
+        table = table.rename_columns(["pid" if i == 0 else _fact_column(i, kind) for _, i, kind in relation.columns])
+        parts.append(table.append_column("rel", pa.array([code] * table.num_rows, type=pa.int8())))
+    out = pa.concat_tables(parts, promote_options="default")  # each relation's missing columns: nulls
+    # one chunk per column: pyspark's (4.x) createDataFrame(pyarrow.Table) turned nulls of an
+    # all-null chunk (no validity buffer) into values of the neighbouring rows
+    # (tests/test_spark.py::test_facts_frame_round_trips_through_spark)
+    return out.select(["pid", "rel"] + [c for c in out.column_names if c not in ("pid", "rel")]).combine_chunks()
+
+
+def evaluate_partition(batches: Iterator, steps: Sequence[tuple[str, str]], query: str,
+                       columns: Sequence[tuple[str, str]], chunk: int = _CHUNK) -> Iterator:
+    """What each Spark partition runs (``DataFrame.mapInArrow``, in a Python worker of an
+    executor): ``batches`` are the partition's rows of :func:`facts_table` (Arrow record
+    batches, every fact of each of its patients: the frame is partitioned by ``pid``);
+    its patients are evaluated ``chunk`` at a time by
+    :func:`oncologic.backends.sql.duckdb.evaluate` (the fact tables split back out of the
+    frame, the plan's ``steps`` run, ``query`` fetched), and the rows are yielded as record
+    batches with ``columns`` (``(name, kind)`` pairs: the queried relation's columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .duckdb import arrow_type, evaluate
+
+    schema = pa.schema([(name, arrow_type(kind)) for name, kind in columns])
+    found = list(batches)
+    if not found:
+        return
+    table = pa.Table.from_batches(found)
+    pids = pc.unique(table["pid"]).sort()
+    for start in range(0, len(pids), chunk):
+        part = table if len(pids) <= chunk else table.filter(pc.is_in(table["pid"], value_set=pids[start:start + chunk]))
+        tables = {}
+        for code, relation in enumerate(_FACTS):
+            rows = part.filter(pc.equal(part["rel"], pa.scalar(code, pa.int8())))
+            names = ["pid" if i == 0 else _fact_column(i, kind) for _, i, kind in relation.columns]
+            tables[relation.name] = rows.select(names).rename_columns([col for col, _, _ in relation.columns])
+        result = evaluate(tables, steps, query, size=len(pids[start:start + chunk]), threads=1)
+        yield from result.rename_columns(schema.names).cast(schema).to_batches()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -199,4 +317,4 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
-__all__ = ["DEFAULTS", "SparkEngine", "java_available"]
+__all__ = ["DEFAULTS", "MODES", "SparkEngine", "evaluate_partition", "facts_table", "java_available"]
