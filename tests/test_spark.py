@@ -173,7 +173,14 @@ def test_missing_java_or_pyspark_is_an_input_error_naming_the_fix(monkeypatch):
     monkeypatch.setattr(spark_module, "java_available", lambda: False)
     with pytest.raises(OncologicError, match=r"the spark backend needs Java 17 or later"):
         SparkEngine(tiny())
-    monkeypatch.setitem(__import__("sys").modules, "pyspark", None)
+    monkeypatch.setattr(spark_module, "java_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    with pytest.raises(OncologicError, match=r"evaluates each partition with DuckDB, which is not installed: "
+                                             r"pip install oncologic\[spark\] \(or mode='sql'\)"):
+        SparkEngine(tiny())
+    assert SparkEngine(tiny(), mode="sql").mode == "sql"  # Spark SQL alone needs no DuckDB
+    monkeypatch.setattr(spark_module, "java_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(OncologicError, match=r"pyspark is missing\): pip install oncologic\[spark\]"):
         SparkEngine(tiny())
 

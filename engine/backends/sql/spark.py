@@ -1,50 +1,70 @@
-"""The Spark backend (``backend="spark"``): the compiled program's Spark SQL, run by Spark.
+"""The Spark backend (``backend="spark"``): a cohort spread over a Spark cluster (or a local
+Spark), each share evaluated by the same generated SQL.
 
-For cohorts when one machine is not enough: the same statements as DuckDB's
-(:func:`oncologic.compile.sql.to_sql` in the ``spark`` dialect), run by Spark SQL on a local
-Spark (``master="local[*]"``, the default) or a cluster (``master="spark://host:7077"``,
-``yarn``, ``k8s://...``: ``oncologic cohort ... --backend spark --spark-master URL``).
+Two modes (option ``mode``):
 
-How a call runs
-    Each call (one :meth:`~.engine.SqlEngine.answer` batch, one ``ask`` or ``holds``) gets
-    its own Spark session (``SparkSession.newSession()``: its own temporary views, the
-    process's one ``SparkContext`` shared) and its own scratch folder, removed at the end;
-    two calls, threads or backend objects never see each other's tables. The fact tables go
-    in as Arrow tables (``spark.createDataFrame(pyarrow.Table)``); every derived predicate is
-    written as Parquet into the scratch folder and read back as a temporary view, which
-    cuts the plan's lineage: each statement is planned against files, never against the
-    ever-growing plan of the predicates below it.
+``"partitioned"`` (the default): Spark distributes, DuckDB evaluates
+    Every clause of the compiled program is patient-local: each atom of a body joins on the
+    patient key (argument 0), so one patient's answers depend on that patient's facts only.
+    So a batch's facts become one Spark DataFrame (:func:`facts_table`, sent as Arrow:
+    ``spark.createDataFrame(pyarrow.Table)``), hash-partitioned by patient key
+    (``repartition(n, "pid")``: a patient's facts are never split), and every partition is
+    evaluated by :func:`evaluate_partition` inside the executor (``DataFrame.mapInArrow``):
+    the partition's fact tables are split back out and the program's DuckDB SQL (the
+    statements :class:`~oncologic.backends.sql.duckdb.DuckDBEngine` runs, made once per
+    backend object on the driver) runs on an embedded DuckDB
+    (:func:`oncologic.backends.sql.duckdb.evaluate`, the DuckDB backend's own pieces), at most
+    ``chunk`` patients at a time (default 10 000, so an executor's memory stays bounded),
+    one DuckDB thread per task. The rows come back as Arrow (``toArrow``) and are decoded
+    like DuckDB's. One Spark job per question; the answers are DuckDB's, which the
+    faithfulness tests hold equal to pyDatalog's. It is the same SQL, distributed by Spark.
 
-What was measured (``local[2]``, 2-core machine shared with other jobs, the shipped
-program's 530 statements, 59 bundled patients; answers equal to pyDatalog's): session start
-5–20 s (JVM), fact tables 2–8 s, statements about 0.4 s each, one statement (the union of
-``answer`` over some 800 predicate files) far more: 409 s in all. What failed or was slower:
+    What it needs on a cluster: ``pip install oncologic[spark]`` (it includes duckdb and
+    pyarrow) on the driver *and on every executor*, the same oncologic version, Python and
+    Java 17+. What travels: the patients as Arrow data; the partition function
+    (:func:`evaluate_partition`, with the plan's SQL text and column names as arguments),
+    which pyspark itself serializes with cloudpickle — our own code, referenced by module
+    name, never patient data. Nothing received is executed beyond that function. On a local
+    master the Python workers are this interpreter (``PYSPARK_PYTHON`` is set to
+    ``sys.executable`` unless it is already set); on a cluster set ``PYSPARK_PYTHON`` to the
+    executors' Python that has oncologic installed.
 
-- ``CACHE TABLE name AS SELECT ...`` per predicate: 0.7 s each, then
-  ``OutOfMemoryError: Java heap space`` with 2 GB of driver memory (the cached plans grow);
-- ``DataFrame.localCheckpoint()`` per predicate: ``NoSuchElementException: key not found``
-  on some predicate (a Spark bug with that plan shape);
-- one Parquet table per dependency level (23 levels, the predicates of a level one job as a
-  ``UNION ALL`` partitioned by predicate): 533 s — Catalyst plans a union of a hundred
-  queries slower than a hundred queries.
+``"sql"``: the program as Spark SQL
+    The same statements as DuckDB's (:func:`oncologic.compile.sql.to_sql` in the ``spark``
+    dialect), each run by Spark SQL. Each call gets its own Spark session
+    (``SparkSession.newSession()``: its own temporary views) and scratch folder, removed at
+    the end. The fact tables go in as Arrow; every derived predicate is written as Parquet
+    into the scratch folder and read back as a temporary view, which cuts the plan's
+    lineage. Measured (``local[2]``, 2-core machine shared with other jobs, 530 statements,
+    59 bundled patients; answers equal to pyDatalog's): session start 5–20 s (JVM), fact
+    tables 2–8 s, statements about 0.4 s each, one statement (the union of ``answer`` over
+    some 800 predicate files) far more: 409 s in all — a fixed cost of minutes per call
+    whatever the batch size. What failed or was slower: ``CACHE TABLE`` per predicate
+    (``OutOfMemoryError: Java heap space`` with 2 GB of driver memory); ``localCheckpoint()``
+    per predicate (``NoSuchElementException: key not found``, a Spark bug with that plan
+    shape); one Parquet table per dependency level (533 s: Catalyst plans a union of a
+    hundred queries slower than a hundred queries). Kept for clusters without Python
+    workers' DuckDB, and as a second, independent execution of the same SQL.
 
-So Spark here is a backend for very large batches on a cluster: its fixed cost per call
-(minutes, about 530 Spark jobs) does not depend on the batch size, and ``batch`` is large.
-
-Options (``oncologic.backends.create("spark", program, master=..., config=...)``)
-    ``master``: the Spark master URL (default ``local[*]``); ``config``: more Spark settings,
-    ``{"spark.executor.memory": "8g", ...}``; ``scratch``: the folder for the per-call
-    Parquet tables (default: the system's temporary folder; on a cluster a folder every
-    executor and the driver can read, e.g. ``hdfs:///tmp/oncologic`` — it is then not removed
-    by this backend, each call's subfolder is dropped with Hadoop's file system).
+Options (``oncologic.backends.create("spark", program, **options)``, ``oncologic cohort
+--backend spark --spark-master URL --spark-mode MODE --spark-partitions N``)
+    ``master``: the Spark master URL (default ``local[*]``; ``spark://host:7077``, ``yarn``,
+    ``k8s://...``); ``config``: more Spark settings, ``{"spark.executor.memory": "8g", ...}``;
+    ``mode``: ``"partitioned"`` or ``"sql"``; ``partitions``: partitions per batch (default:
+    the context's ``defaultParallelism``, at most one per patient); ``chunk``: patients per
+    DuckDB evaluation inside a partition (default 10 000); ``scratch`` (``mode="sql"``): the
+    folder for the per-call Parquet tables (default: the system's temporary folder; on a
+    cluster a folder every executor and the driver can read, e.g. ``hdfs:///tmp/oncologic`` —
+    each call's subfolder is then dropped with Hadoop's file system).
 
 The Spark session is made once per process (one JVM, one ``SparkContext``): the first
 backend's ``master`` and ``config`` win; a later backend asking for another ``master``
 raises :class:`~oncologic.errors.OncologicError`.
 
-Requires the ``spark`` extra (pyspark, sqlglot, pyarrow) and Java 17 or later on ``PATH``
-(or ``JAVA_HOME``); without them, creating the backend raises
+Requires the ``spark`` extra (pyspark, duckdb, sqlglot, pyarrow) and Java 17 or later on
+``PATH`` (or ``JAVA_HOME``); without them, creating the backend raises
 :class:`~oncologic.errors.OncologicError` naming ``pip install oncologic[spark]`` or Java.
+Measured numbers of both modes: README, "Cohorts on Spark".
 """
 from __future__ import annotations
 
@@ -118,9 +138,11 @@ class SparkEngine(SqlEngine):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise OncologicError(f"the Spark option {option} is a whole number of at least 1, not {value!r}")
         if mode == "partitioned":
-            from .duckdb import DuckDBEngine
-
-            DuckDBEngine._require()  # each partition is evaluated by DuckDB (oncologic[spark] includes it)
+            try:
+                import duckdb  # noqa: F401  (each partition is evaluated by DuckDB)
+            except ImportError:
+                raise OncologicError("the spark backend's partitioned mode evaluates each partition with DuckDB, "
+                                     "which is not installed: pip install oncologic[spark] (or mode='sql')") from None
             self.dialect = "duckdb"  # the program's SQL as the executors' DuckDB runs it
         super().__init__(program)
         self.master = master
