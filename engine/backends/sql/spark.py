@@ -137,14 +137,14 @@ class SparkEngine(SqlEngine):
         for option, value in (("partitions", partitions), ("chunk", chunk)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise OncologicError(f"the Spark option {option} is a whole number of at least 1, not {value!r}")
+        super().__init__(program)  # checks pyspark, sqlglot, pyarrow and Java
         if mode == "partitioned":
             try:
                 import duckdb  # noqa: F401  (each partition is evaluated by DuckDB)
             except ImportError:
                 raise OncologicError("the spark backend's partitioned mode evaluates each partition with DuckDB, "
                                      "which is not installed: pip install oncologic[spark] (or mode='sql')") from None
-            self.dialect = "duckdb"  # the program's SQL as the executors' DuckDB runs it
-        super().__init__(program)
+            self.dialect = "duckdb"  # the program's SQL (made on first use) as the executors' DuckDB runs it
         self.master = master
         self.config = {**DEFAULTS, **{str(k): str(v) for k, v in (config or {}).items()}}
         self.scratch = scratch
