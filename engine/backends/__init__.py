@@ -36,7 +36,8 @@ _FACTORIES: dict[str, object] = {
     "pydatalog": "oncologic.backends.pydatalog.engine:PyDatalogEngine",
     # listed even without its packages: creating it then says `pip install oncologic[duckdb]`
     "duckdb": "oncologic.backends.sql.duckdb:DuckDBEngine",
-    # options master=URL, config={...}, scratch=FOLDER; needs oncologic[spark] and Java
+    # options master=URL, config={...}, mode='partitioned'|'sql', partitions=N, chunk=N, scratch=FOLDER;
+    # needs oncologic[spark] and Java
     "spark": "oncologic.backends.sql.spark:SparkEngine",
 }
 _LOCK = threading.Lock()
