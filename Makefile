@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the Spark backend's tests need Java; with it, install pyspark (~450 MB) too
+	if command -v java >/dev/null 2>&1; then $(BIN)/python -m pip install --quiet -e ".[spark]"; fi
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -484,11 +484,17 @@ def lsp(stdio):
 @click.option("--goal", default=None, help="With --explain: a recommendation id, concept or rule id to explain.")
 @click.option("--spark-master", "spark_master", metavar="URL", default=None,
               help="With --backend spark: the cluster's master URL (spark://HOST:7077, yarn, local[4]).")
+@click.option("--spark-mode", "spark_mode", type=click.Choice(["partitioned", "sql"]), default=None,
+              help="With --backend spark: partitioned (default: Spark spreads the patients, DuckDB evaluates each "
+                   "partition) or sql (the program as Spark SQL: minutes of fixed cost per batch).")
+@click.option("--spark-partitions", "spark_partitions", type=click.IntRange(min=1), default=None,
+              help="With --backend spark (partitioned): partitions per batch (default: Spark's default parallelism).")
 @click.option("--chunk", type=click.IntRange(min=1), default=None,
               help="Patients per engine query (default: the backend's own batch size).")
 @click.option("--no-progress", "no_progress", is_flag=True, help="No progress bar on stderr (shown only on a terminal).")
 @guarded
-def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, chunk, no_progress):
+def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
+           chunk, no_progress):
     """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet or a
     folder of .parquet files. Each output line or row is the patient's `recommend --format json` object;
     a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
@@ -496,8 +502,11 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
     See README, "Cohorts"."""
     if goal is not None and explain_id is None:
         _fail("error: --goal goes with --explain ID", 2)
-    if spark_master is not None and backend != "spark":
-        _fail("error: --spark-master goes with --backend spark", 2)
+    spark = {"master": spark_master, "mode": spark_mode, "partitions": spark_partitions}
+    for option, value in spark.items():
+        if value is not None and backend != "spark":
+            _fail(f"error: --spark-{option} goes with --backend spark", 2)
+    spark = {option: value for option, value in spark.items() if value is not None}
     if explain_id is not None:
         if fmt not in (None, "text", "json", "jsonl"):
             _fail(f"error: --explain prints one patient's explanation as text or json, not {fmt}", 2)
@@ -509,7 +518,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
     from .api import KnowledgeBase
     from .report.cohort import Summary, Writer, print_summary
-    kb = KnowledgeBase.load(kb_dir, backend, {"master": spark_master} if spark_master is not None else None)
+    kb = KnowledgeBase.load(kb_dir, backend, spark or None)
     writer = Writer(fmt or "jsonl", out)
     summary = Summary()
     try:

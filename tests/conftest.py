@@ -12,10 +12,16 @@ def kb():
     return shipped_kb()
 
 
-@pytest.fixture(scope="session", params=oncologic.backends.available())
+# Spark is left out: these tests ask one patient at a time, and a Spark call costs minutes
+# (some 530 Spark jobs); tests/test_spark.py compares Spark with pyDatalog in batches instead.
+PER_PATIENT_BACKENDS = [name for name in oncologic.backends.available() if name != "spark"]
+
+
+@pytest.fixture(scope="session", params=PER_PATIENT_BACKENDS)
 def backend_kb(request):
-    """The shipped knowledge base on each registered backend in turn: the tests that take it
-    (the oracle, faithfulness and isolation tests) test every backend. A backend whose
+    """The shipped knowledge base on each registered backend in turn, except ``spark`` (a
+    cohort-only backend: its comparison with pyDatalog is tests/test_spark.py): the tests that
+    take it (the oracle, faithfulness and isolation tests) test every other backend. A backend whose
     packages are not installed (``duckdb`` without ``pip install oncologic[duckdb]``) is
     skipped with the message that says so."""
     try:

@@ -115,6 +115,9 @@ def test_parquet_output_needs_out_and_text_formats_need_explain(bundled):
     assert out.exit_code == 2 and "--goal goes with --explain ID" in out.stderr
     out = cli("cohort", folder / "patients.jsonl", *PYD, "--spark-master", "spark://h:7077")
     assert out.exit_code == 2 and "--spark-master goes with --backend spark" in out.stderr
+    for option, value in (("--spark-mode", "sql"), ("--spark-partitions", "4")):
+        out = cli("cohort", folder / "patients.jsonl", *PYD, option, value)
+        assert out.exit_code == 2 and f"{option} goes with --backend spark" in out.stderr
 
 
 # -- bad records, per format --------------------------------------------------------------------

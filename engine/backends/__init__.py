@@ -9,7 +9,7 @@ module in the package that imports pyDatalog; :mod:`.sql` runs the program as SQ
 
 The registry names the backends a knowledge base can run on::
 
-    oncologic.backends.available()            # ['duckdb', 'pydatalog']
+    oncologic.backends.available()            # ['duckdb', 'pydatalog', 'spark']
     oncologic.load(backend="pydatalog")       # the default
     oncologic.load(backend="duckdb")          # cohorts (pip install oncologic[duckdb])
 
@@ -36,6 +36,9 @@ _FACTORIES: dict[str, object] = {
     "pydatalog": "oncologic.backends.pydatalog.engine:PyDatalogEngine",
     # listed even without its packages: creating it then says `pip install oncologic[duckdb]`
     "duckdb": "oncologic.backends.sql.duckdb:DuckDBEngine",
+    # options master=URL, config={...}, mode='partitioned'|'sql', partitions=N, chunk=N, scratch=FOLDER;
+    # needs oncologic[spark] and Java
+    "spark": "oncologic.backends.sql.spark:SparkEngine",
 }
 _LOCK = threading.Lock()
 

@@ -68,39 +68,92 @@ class DuckDBEngine(SqlEngine):
                                  f"({err.name or err} is missing): pip install oncologic[duckdb]") from None
 
     def _open(self, size: int) -> Any:
-        import duckdb
-
-        con = duckdb.connect(":memory:")
-        if size <= self.SMALL:
-            con.execute("SET threads = 1")
-            con.execute("PRAGMA disable_optimizer")
-        return con
+        return connect(size)
 
     def _load(self, session: Any, relation: Relation, columns: list[list]) -> None:
-        import pyarrow as pa
-        from sqlglot import exp
-
-        table = pa.table({col: pa.array(values, type=getattr(pa, _ARROW_TYPES[kind])())
-                          for (col, _, kind), values in zip(relation.columns, columns)})
-        source = f"{relation.name}_arrow"
-        session.register(source, table)
-        try:
-            create = exp.Create(this=exp.to_identifier(relation.name), kind="TABLE",
-                                expression=exp.select("*").from_(source))
-            session.execute(create.sql(dialect=self.dialect))
-        finally:
-            session.unregister(source)
+        load_arrow(session, relation.name, arrow_table(relation, columns))
 
     def _run(self, session: Any, statement: str) -> None:
         session.execute(statement)
 
     def _fetch(self, session: Any, query: str) -> Sequence[Sequence]:
-        result = session.sql(query)
-        table = result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.arrow()  # duckdb 2 / 1.x
-        return [column.to_pylist() for column in table.columns]
+        return [column.to_pylist() for column in fetch_arrow(session, query).columns]
 
     def _close(self, session: Any) -> None:
         session.close()
 
 
-__all__ = ["DuckDBEngine"]
+# -- one evaluation, in pieces: the engine above and the Spark backend's executors use them --
+
+def arrow_table(relation: Relation, columns: Sequence[Sequence]):
+    """``columns`` (one list per :attr:`~oncologic.compile.sql.Relation.columns` entry, in
+    that order, all of one length, possibly empty: :func:`~oncologic.compile.sql.fact_columns`)
+    as a ``pyarrow.Table`` with one typed column per SQL column (``key``/``int``: int64,
+    ``text``: string, ``float``: float64, ``bool``: bool)."""
+    import pyarrow as pa
+
+    return pa.table({col: pa.array(values, type=arrow_type(kind))
+                     for (col, _, kind), values in zip(relation.columns, columns)})
+
+
+def arrow_type(kind: str):
+    """The pyarrow type of a column of ``kind`` (``key``, ``int``, ``text``, ``float``, ``bool``)."""
+    import pyarrow as pa
+
+    return getattr(pa, _ARROW_TYPES[kind])()
+
+
+def connect(size: int, threads: int | None = None) -> Any:
+    """A fresh in-memory DuckDB connection for ``size`` patients: at most
+    :attr:`DuckDBEngine.SMALL` run on one thread without the optimizer (the class docstring
+    says why); ``threads`` caps the threads of a larger one (default: DuckDB's, every core)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    if size <= DuckDBEngine.SMALL:
+        con.execute("SET threads = 1")
+        con.execute("PRAGMA disable_optimizer")
+    elif threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def load_arrow(con: Any, name: str, table: Any) -> None:
+    """Copy the ``pyarrow.Table`` ``table`` into the native DuckDB table ``name`` (one
+    ``CREATE TABLE ... AS SELECT``; the Arrow table is registered only meanwhile)."""
+    from sqlglot import exp
+
+    source = f"{name}_arrow"
+    con.register(source, table)
+    try:
+        create = exp.Create(this=exp.to_identifier(name), kind="TABLE", expression=exp.select("*").from_(source))
+        con.execute(create.sql(dialect="duckdb"))
+    finally:
+        con.unregister(source)
+
+
+def fetch_arrow(con: Any, query: str) -> Any:
+    """The result of the ``SELECT`` ``query`` as a ``pyarrow.Table``."""
+    result = con.sql(query)
+    return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.arrow()  # duckdb 2 / 1.x
+
+
+def evaluate(tables: dict[str, Any], steps: Sequence[tuple[str, str]], query: str, size: int,
+             threads: int | None = None) -> Any:
+    """One whole evaluation on a fresh connection: the fact tables ``tables`` (name ->
+    ``pyarrow.Table``, typed as :func:`arrow_table` makes them) loaded, the ``steps``
+    (``(relation, CREATE TABLE statement)`` in order, DuckDB SQL) run, and ``query``'s
+    result returned as a ``pyarrow.Table``; ``size`` patients and ``threads`` as
+    :func:`connect`. The connection is closed at the end, also after an error."""
+    con = connect(size, threads)
+    try:
+        for name, table in tables.items():
+            load_arrow(con, name, table)
+        for _, statement in steps:
+            con.execute(statement)
+        return fetch_arrow(con, query)
+    finally:
+        con.close()
+
+
+__all__ = ["DuckDBEngine", "arrow_table", "arrow_type", "connect", "evaluate", "fetch_arrow", "load_arrow"]

@@ -227,6 +227,9 @@ class SqlEngine:
         try:
             keys, *args = ask(plan)  # ordered by patient: each patient's rows are one run
             rows = list(zip(*args))
+            if any(a > b for a, b in zip(keys, keys[1:])):  # an engine whose parts each keep the order (Spark's partitions)
+                order = sorted(range(len(keys)), key=keys.__getitem__)
+                keys, rows = [keys[i] for i in order], [rows[i] for i in order]
             per_key = Counter(keys)
             out: list[list[Row]] = []
             at = 0
