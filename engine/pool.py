@@ -36,8 +36,12 @@ and the workers it started (tuples, dicts, strings, numbers — and, for a
 read from disk is ever unpickled.
 
 Measured (``oncologic cohort`` on the 10k synthetic cohort of ``bench/cohort/generate.py 10000
---seed 1``, DuckDB, JSON Lines to a file; 2-core machine shared with other work): see
-README, "Cohorts", which gives the numbers and the load average they were taken under.
+--seed 1``, DuckDB, JSON Lines to a file, on a 2-core machine loaded 6–9 by other work; the
+table is in README, "Cohorts"): ``--workers 1`` 63–85 s wall, 37.5 s CPU, peak 1.25–1.37 GB;
+``--workers 2`` (chunks of 2 500) 97.5 s wall, 48.3 s CPU, peak 1.33 GB over all processes
+(0.65 GB the largest). Identical output. With no free core, two workers were slower: they add
+CPU (a knowledge-base load each, one DuckDB thread, DuckDB's fixed cost once per chunk rather
+than once per 10k); the gain needs idle cores, and was not measured on an idle machine.
 """
 from __future__ import annotations
 
@@ -56,8 +60,10 @@ if TYPE_CHECKING:
 
 #: Patients per chunk sent to a worker when neither ``chunk`` nor a smaller backend batch says
 #: otherwise: small enough that every worker gets work from a 10k cohort, large enough that
-#: DuckDB's fixed cost per call (tenths of a second) is paid rarely.
-CHUNK = 1000
+#: DuckDB's fixed cost per call is paid rarely (its ``answer`` took 4.3 s for 1 000 patients,
+#: 5.5 s for 2 500: :class:`~oncologic.backends.sql.duckdb.DuckDBEngine`). On the 10k cohort,
+#: 2 500 ran in 97 s, 1 000 in 122–134 s, 5 000 in 108 s (one loaded machine; README).
+CHUNK = 2500
 
 
 class WorkerError(RuntimeError):
