@@ -42,6 +42,8 @@ class KnowledgeBase:
     def __init__(self, compiled: CompiledKB, backend: str = backends.DEFAULT, backend_options: dict | None = None):
         self.compiled = compiled
         self.backend: Backend = backends.create(backend, compiled.program, **(backend_options or {}))
+        self.backend_options: dict = dict(backend_options or {})
+        self.origin: tuple | None = None  # (kb_dir,) when made by load(): what a worker process loads again
         self._others: dict[str, Backend] = {}  # evaluate_many(backend=NAME): made on first use, kept
         self._lock = threading.Lock()
 
@@ -49,7 +51,9 @@ class KnowledgeBase:
     def load(cls, kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT,
              backend_options: dict | None = None) -> "KnowledgeBase":
         """:func:`oncologic.load`."""
-        return cls(load_compiled(kb_dir), backend, backend_options)
+        kb = cls(load_compiled(kb_dir), backend, backend_options)
+        kb.origin = (os.path.abspath(kb_dir) if kb_dir is not None else None,)
+        return kb
 
     # -- vocabulary --
     @property
@@ -69,8 +73,14 @@ class KnowledgeBase:
         """Validate a record (a dict, or a path to a .json/.yaml file) into a Patient."""
         if isinstance(record, Patient):
             return record
+        where, line, raw = self._entry(record, source)
+        return validate(raw, self.compiled.checked, where, line=line)
+
+    def _entry(self, record: dict | str | os.PathLike, source: str | None = None) -> tuple[str, None, object]:
+        """``(where, None, raw)`` for a record :meth:`patient` takes, other than a Patient: a
+        dict as it is, a file read (not yet validated); raises PatientError as it does."""
         if isinstance(record, dict):
-            return validate(record, self.compiled.checked, source or f"<record {str(record.get('id', '?'))[:40]}>")
+            return source or f"<record {str(record.get('id', '?'))[:40]}>", None, record
         if not isinstance(record, (str, os.PathLike)):
             raise PatientError(f"<{type(record).__name__}>", "a record is a dict, a Patient or the path of a .json/.yaml file")
         with closing(read_entries(record)) as entries:
@@ -81,7 +91,7 @@ class KnowledgeBase:
         where, _, raw = records[0]
         if isinstance(raw, PatientError):
             raise raw
-        return validate(raw, self.compiled.checked, where)
+        return where, None, raw
 
     def patients(self, path: str | os.PathLike, errors: str = "raise") -> Iterator[Patient | PatientError]:
         """Every record of a file, validated, in order: one for a .json object or .yaml file,
@@ -127,7 +137,7 @@ class KnowledgeBase:
 
     def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en",
                       errors: str = "raise", backend: str | None = None,
-                      chunk: int | None = None) -> Iterator[r.Result | PatientError]:
+                      chunk: int | None = None, workers: int = 1) -> Iterator[r.Result | PatientError]:
         """Results for many patients (a cohort file or folder, or any iterable of records as
         :meth:`evaluate` takes them), in input order, evaluated in chunks per engine query.
         Lazy and streaming: a cohort is read chunk by chunk, and no more than one chunk of
@@ -139,6 +149,15 @@ class KnowledgeBase:
         makes it on first use and keeps it; the results are the same as the default backend's.
         ``chunk``: patients per engine query; by default the backend's own ``batch`` (its
         preferred size), else :attr:`BATCH`.
+
+        ``workers``: 1 (the default) evaluates in this process; N > 1 in N worker processes
+        (:mod:`oncologic.pool`: each loads the knowledge base again, from the folder
+        :meth:`load` was given, and evaluates whole chunks; by default chunks of at most
+        :data:`oncologic.pool.CHUNK` patients). The results are the same objects, in the same
+        order, with the same errors: each crosses back as its JSON text and is rebuilt by
+        :meth:`Result.from_dict <oncologic.reason.results.Model.from_dict>`, which is exact
+        (tests/test_pool.py). Only a knowledge base made by :meth:`load`/:func:`oncologic.load`
+        can have workers.
 
         Yields one :class:`~oncologic.reason.results.Result` per valid record, the same as
         :meth:`evaluate` gives it. A bad record (a line that is not JSON, a CSV cell that does
@@ -156,13 +175,20 @@ class KnowledgeBase:
         A cohort that cannot be read at all (absent, not a regular file, unknown suffix)
         raises :class:`~oncologic.errors.PatientError` either way; an unknown ``errors``, an
         unknown ``backend`` (or one whose package is missing) or a ``chunk`` below 1 raises
-        :class:`~oncologic.errors.OncologicError`.
+        :class:`~oncologic.errors.OncologicError`, as does a ``workers`` below 1.
         """
         _errors_mode(errors)
+        _count("workers", workers)
+        if workers > 1:
+            import json
+            from .pool import pooled
+            from .report.cohort import Evaluated
+            for item in pooled(self, records, lang, errors, backend, chunk, workers):
+                yield r.Result.from_dict(json.loads(item.text)) if isinstance(item, Evaluated) else item
+            return
         engine = self._backend(backend)
         size = chunk if chunk is not None else getattr(engine, "batch", self.BATCH)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise OncologicError(f"chunk={size!r}: expected a whole number of patients, at least 1")
+        _count("chunk", size)
         if isinstance(records, (str, os.PathLike)):
             entries = self.patients(records, errors="collect")
         else:
@@ -243,6 +269,13 @@ class KnowledgeBase:
 def _errors_mode(errors: str) -> None:
     if errors not in ("raise", "collect"):
         raise OncologicError(f"errors={errors!r}: expected 'raise' or 'collect'")
+
+
+def _count(name: str, value) -> None:
+    """An OncologicError unless ``value`` is a whole number ≥ 1 (``chunk``, ``workers``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        what = "patients" if name == "chunk" else "processes"
+        raise OncologicError(f"{name}={value!r}: expected a whole number of {what}, at least 1")
 
 
 def load(kb_dir: str | os.PathLike | None = None, backend: str = backends.DEFAULT,

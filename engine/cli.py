@@ -172,15 +172,21 @@ def recommend(patient, kb_dir, fmt, lang):
 
 
 def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
-            summary=None, progress: bool = False) -> int:
+            summary=None, progress: bool = False, workers: int = 1) -> int:
     """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
     streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
     (stderr, with its file and line or row), each counted in ``summary`` when given (with a
-    progress bar on stderr when ``progress``). Returns the number of bad records."""
+    progress bar on stderr when ``progress``). ``workers`` > 1: evaluated in that many processes
+    (:func:`oncologic.pool.pooled`; ``write`` then gets each result as an
+    :class:`~oncologic.report.cohort.Evaluated`, its JSON text). Returns the number of bad records."""
     from .errors import PatientError
     from .errors import visible
     bad = 0
-    items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
+    if workers > 1:
+        from .pool import pooled
+        items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers)
+    else:
+        items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
     if summary is not None:
         from .report.cohort import counted
         items = counted(items, summary, progress)
@@ -492,14 +498,16 @@ def lsp(stdio):
 @click.option("--chunk", type=click.IntRange(min=1), default=None,
               help="Patients per engine query (default: the backend's own batch size).")
 @click.option("--no-progress", "no_progress", is_flag=True, help="No progress bar on stderr (shown only on a terminal).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that evaluate the cohort (default: the CPUs this process may use; 1: in this process).")
 @guarded
 def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
-           chunk, no_progress):
+           chunk, no_progress, workers):
     """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet or a
     folder of .parquet files. Each output line or row is the patient's `recommend --format json` object;
     a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
     Bad records are reported with their line or row and skipped; exit 2 at the end if there was one.
-    See README, "Cohorts"."""
+    Ctrl-C stops it (and its worker processes) with exit 130. See README, "Cohorts"."""
     if goal is not None and explain_id is None:
         _fail("error: --goal goes with --explain ID", 2)
     spark = {"master": spark_master, "mode": spark_mode, "partitions": spark_partitions}
@@ -519,11 +527,17 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
     from .api import KnowledgeBase
     from .report.cohort import Summary, Writer, print_summary
     kb = KnowledgeBase.load(kb_dir, backend, spark or None)
+    if workers is None:  # Spark spreads the work over its own executors: one driver process
+        from .pool import default_workers
+        workers = 1 if backend == "spark" else default_workers()
     writer = Writer(fmt or "jsonl", out)
     summary = Summary()
     try:
         bad = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
-                      progress=not no_progress and sys.stderr.isatty())
+                      progress=not no_progress and sys.stderr.isatty(), workers=workers)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        _fail("error: interrupted; the output holds the results written before", 130)
     finally:
         writer.close()
     sys.stdout.flush()

@@ -77,6 +77,16 @@ class PatientError(OncologicError):
         where = f"{source}: attribute '{attribute}'" if attribute else source
         super().__init__(visible(f"{where}: {message}"))
 
+    @classmethod
+    def rebuilt(cls, text: str, source: str, attribute: str | None, line: int | None) -> "PatientError":
+        """The error whose ``str()`` is ``text`` (a message already made, as ``str(err)`` gives
+        it), with these ``source``, ``attribute`` and ``line``: an error sent from another
+        process as plain data (:mod:`oncologic.pool`), the same as the one raised there."""
+        err = cls.__new__(cls)
+        OncologicError.__init__(err, text)
+        err.source, err.attribute, err.line = source, attribute, line
+        return err
+
 
 class GoalError(OncologicError):
     """An explain/why-not goal that the knowledge base does not know."""

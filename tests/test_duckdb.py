@@ -95,6 +95,20 @@ def test_small_batches_without_the_optimizer_answer_as_large_ones_with_it(monkey
         con.close()
 
 
+def test_no_progress_bar_reaches_stdout_and_threads_are_as_asked():
+    """DuckDB draws a progress bar on stdout for any statement over 2 s, even into a pipe: a
+    loaded machine put it inside `oncologic cohort`'s JSON Lines. Every session has it off;
+    ``threads`` (a cohort's worker processes pass 1) holds for large batches too."""
+    engine = DuckDBEngine(tiny(), threads=1)
+    for size in (1, engine.SMALL + 1):
+        con = engine._open(size)
+        try:
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+        finally:
+            con.close()
+
+
 def test_the_program_sql_is_made_once_and_questions_run_only_what_they_need(monkeypatch):
     import oncologic.backends.sql.engine as engine_module
     made = []

@@ -10,7 +10,7 @@ plus the top-level leaves ``errors``, ``resources`` and ``values``, which anyone
 import nothing else. ``records`` sits just above ``model``: validating a record needs the
 vocabulary (model) and the units (lang), nothing compiled; what a record becomes for the
 engine is compile's (:mod:`oncologic.compile.facts`). The package's own ``__init__`` re-exports
-the api, so it counts as ``api``; ``__main__`` as ``cli``.
+the api, so it counts as ``api``, as does ``pool`` (the api's worker processes); ``__main__`` as ``cli``.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ SOURCE = ROOT / "engine"
 LAYERS = ["lang", "model", "records", "compile", "backends", "reason", "report", "api", "analysis", "authoring", "cli"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 LEAVES = {"errors", "resources", "values"}  # top-level modules every layer may import
-TOP = {"api": "api", "cli": "cli", "__main__": "cli", "": "api"}  # top-level modules -> layer
+TOP = {"api": "api", "pool": "api", "cli": "cli", "__main__": "cli", "": "api"}  # top-level modules -> layer
 
 
 def module_name(path: Path) -> str:

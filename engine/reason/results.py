@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -25,12 +26,47 @@ class Model(Record):
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     @classmethod
+    def from_dict(cls, data: dict) -> "Model":
+        """The result back from :meth:`to_dict` (or its JSON, parsed): each field rebuilt by its
+        declared type, nested results as their classes, so that ``from_dict(d).to_dict() == d``
+        for what ``to_dict`` gives. Raises ``TypeError`` for a key the class does not have or a
+        required one that is absent. Used by ``evaluate_many(..., workers=N)``, whose worker
+        processes send each result as its JSON text (:mod:`oncologic.pool`)."""
+        hints = _HINTS.get(cls)
+        if hints is None:
+            hints = _HINTS[cls] = typing.get_type_hints(cls)
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        return cls(**{key: _rebuilt(hints[key] if key in hints else typing.Any, value)
+                      for key, value in data.items()})
+
+    @classmethod
     def json_schema(cls) -> dict:
         from pydantic import TypeAdapter
         return TypeAdapter(cls).json_schema()
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_HINTS: dict[type, dict] = {}
+
+
+def _rebuilt(hint, value):
+    """``value`` (plain JSON data) as the declared type ``hint`` holds it: a :class:`Model`
+    from its dict, a list or dict of them element by element, anything else as it is."""
+    if value is None:
+        return None
+    if isinstance(hint, type) and issubclass(hint, Model):
+        return hint.from_dict(value)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is list and args:
+        return [_rebuilt(args[0], v) for v in value]
+    if origin is dict and len(args) == 2:
+        return {k: _rebuilt(args[1], v) for k, v in value.items()}
+    if origin is Union:
+        models = [a for a in args if isinstance(a, type) and issubclass(a, Model)]
+        return _rebuilt(models[0], value) if len(models) == 1 else value
+    return value
 
 
 def _plain(value):

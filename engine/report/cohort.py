@@ -34,8 +34,33 @@ STRENGTHS = ("strong", "moderate", "weak", None)
 
 def result_row(result: Result) -> dict[str, str]:
     """A result as a CSV/Parquet row: ``patient`` as text, every other key as JSON text."""
-    data = result.to_dict()
+    return _row(result.to_dict())
+
+
+def _row(data: dict) -> dict[str, str]:
     return {key: data[key] if key == "patient" else json.dumps(data[key], ensure_ascii=False) for key in COLUMNS}
+
+
+#: What the summary counts of one result (:func:`tally`): the settings of its recommendations,
+#: each ``(id, strength)`` recommended, the attributes missing; each in order, once.
+Tally = tuple[tuple[str, ...], tuple[tuple[str, "str | None"], ...], tuple[str, ...]]
+
+
+def tally(result: Result) -> Tally:
+    """What :class:`Summary` counts of ``result``, as plain data (a worker process sends it)."""
+    return (tuple(dict.fromkeys(rec.setting for rec in result.recommendations if rec.setting)),
+            tuple((rec.id, rec.strength) for rec in result.recommendations),
+            tuple(dict.fromkeys(m.attribute for m in result.missing)))
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class Evaluated(Record):
+    """One patient's result as a worker process sends it (:mod:`oncologic.pool`): ``text``,
+    the ``recommend --format json`` object on one line (exactly ``result.to_json(indent=None)``),
+    and its :func:`tally`. :class:`Writer` and :func:`counted` take it as they take a Result."""
+
+    text: str
+    tally: Tally
 
 
 def row_object(row: dict) -> dict:
@@ -70,13 +95,18 @@ class Writer:
         if self._csv is not None:
             self._csv.writeheader()
 
-    def write(self, result: Result) -> None:
+    def write(self, result: "Result | Evaluated") -> None:
+        """Write one patient's result: a :class:`Result`, or an :class:`Evaluated` (its JSON
+        text, written as it is; a row is made from it parsed) — the same bytes either way."""
+        text = result.text if isinstance(result, Evaluated) else None
         if self.fmt == "jsonl":
-            self._stream.write(result.to_json(indent=None) + "\n")
-        elif self.fmt == "csv":
-            self._csv.writerow(result_row(result))
+            self._stream.write((text if text is not None else result.to_json(indent=None)) + "\n")
+            return
+        row = _row(json.loads(text)) if text is not None else result_row(result)
+        if self.fmt == "csv":
+            self._csv.writerow(row)
         else:
-            self._pending.append(result_row(result))
+            self._pending.append(row)
             if len(self._pending) >= self.chunk:
                 self._flush()
 
@@ -119,13 +149,15 @@ class Summary(Record):
     recommendations: dict = dataclasses.field(default_factory=dict)  # id -> Counter(strength)
     missing: Counter = dataclasses.field(default_factory=Counter)
 
-    def add(self, result: Result) -> None:
+    def add(self, result: "Result | Evaluated") -> None:
+        """Count one patient's result (a :class:`Result` or an :class:`Evaluated`)."""
+        settings, recommended, missing = result.tally if isinstance(result, Evaluated) else tally(result)
         self.read += 1
         self.evaluated += 1
-        self.settings.update({rec.setting for rec in result.recommendations if rec.setting})
-        for rec in result.recommendations:
-            self.recommendations.setdefault(rec.id, Counter())[rec.strength] += 1
-        self.missing.update({m.attribute for m in result.missing})
+        self.settings.update(settings)
+        for rid, strength in recommended:
+            self.recommendations.setdefault(rid, Counter())[strength] += 1
+        self.missing.update(missing)
 
     def add_bad(self) -> None:
         self.read += 1

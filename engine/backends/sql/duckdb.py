@@ -57,6 +57,15 @@ class DuckDBEngine(SqlEngine):
     batch = 10_000
     SMALL = 256
 
+    def __init__(self, program, threads: int | None = None):
+        """``threads``: the most threads DuckDB runs a call with (None: every core for large
+        batches); a cohort's worker processes pass 1, so that N workers use N cores, not N².
+        Raises :class:`~oncologic.errors.OncologicError` for anything but a whole number ≥ 1."""
+        if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+            raise OncologicError(f"the duckdb backend's threads={threads!r}: expected a whole number, at least 1")
+        super().__init__(program)
+        self.threads = threads
+
     @classmethod
     def _require(cls) -> None:
         try:
@@ -68,7 +77,7 @@ class DuckDBEngine(SqlEngine):
                                  f"({err.name or err} is missing): pip install oncologic[duckdb]") from None
 
     def _open(self, size: int) -> Any:
-        return connect(size)
+        return connect(size, self.threads)
 
     def _load(self, session: Any, relation: Relation, columns: list[list]) -> None:
         load_arrow(session, relation.name, arrow_table(relation, columns))
@@ -110,6 +119,9 @@ def connect(size: int, threads: int | None = None) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:")
+    # DuckDB draws a progress bar on stdout for a statement over 2 s, terminal or not: under
+    # load that went into a cohort's JSON Lines on stdout.
+    con.execute("SET enable_progress_bar = false")
     if size <= DuckDBEngine.SMALL:
         con.execute("SET threads = 1")
         con.execute("PRAGMA disable_optimizer")
