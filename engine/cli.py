@@ -507,6 +507,8 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
         return
     if fmt in ("text", "json"):
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
+    if out is not None:
+        _refuse_out_over_input(input_path, out)
     from .api import KnowledgeBase
     from .report.cohort import Summary, Writer, print_summary
     kb = KnowledgeBase.load(kb_dir, backend, {"master": spark_master} if spark_master is not None else None)
@@ -520,6 +522,24 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
     sys.stdout.flush()
     print_summary(summary)
     _bad_records(input_path, bad)
+
+
+def _refuse_out_over_input(input_path: str, out: str) -> None:
+    """Exit 2, before anything is opened, when ``--out`` names the cohort being read: the same
+    file (a link or another spelling of it included), or a .parquet file inside the input
+    folder (it would be read while written)."""
+    from pathlib import Path
+    source, target = Path(input_path), Path(out)
+    try:
+        same = target.exists() and source.exists() and os.path.samefile(source, target)
+    except OSError:
+        same = False
+    resolved_in, resolved_out = source.resolve(), target.resolve()
+    same = same or resolved_in == resolved_out
+    inside = source.is_dir() and resolved_out.is_relative_to(resolved_in) and target.suffix.lower() == ".parquet"
+    if same or inside:
+        how = "is the input file" if same else "is inside the input folder, whose .parquet files are read"
+        _fail(f"error: --out {out} {how} {input_path}; write the results to another file", 2)
 
 
 def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:

@@ -379,3 +379,28 @@ def test_the_command_in_a_real_process(tmp_path):
     assert out.stdout == "" and "│   59 │        59 │   0 │" in out.stderr and "Traceback" not in out.stderr
     with open(tmp_path / "r.csv", encoding="utf-8", newline="") as f:
         assert [r["patient"] for r in csv.DictReader(f)] == [r["id"] for r in make_cohort.bundled()]
+
+
+# -- the tester's findings (issue 15, round 2) -------------------------------------------------------
+
+def test_out_naming_the_input_is_refused_before_anything_is_opened(tmp_path):
+    path = tmp_path / "c.jsonl"
+    text = '{"id": "a", "cancer": "lung"}\n'
+    path.write_text(text)
+    for out_name in (path, tmp_path / "." / "c.jsonl"):
+        out = cli("cohort", path, *PYD, "--out", out_name)
+        assert out.exit_code == 2
+        assert out.stderr.strip() == f"error: --out {out_name} is the input file {path}; write the results to another file"
+        assert path.read_text() == text  # not truncated
+    link = tmp_path / "link.jsonl"
+    os.link(path, link)
+    out = cli("cohort", path, *PYD, "--out", link)
+    assert out.exit_code == 2 and "is the input file" in out.stderr and path.read_text() == text
+    folder = tmp_path / "parts"
+    (folder / "x").mkdir(parents=True)
+    pq.write_table(pa.table({"id": ["a"], "cancer": ["lung"]}), folder / "1.parquet")
+    out = cli("cohort", folder, *PYD, "--out", folder / "x" / "res.parquet")
+    assert out.exit_code == 2
+    assert out.stderr.strip() == (f"error: --out {folder / 'x' / 'res.parquet'} is inside the input folder, whose "
+                                  f".parquet files are read {folder}; write the results to another file")
+    assert not (folder / "x" / "res.parquet").exists()
