@@ -161,8 +161,8 @@ def recommend(patient, kb_dir, fmt, lang):
             write = Writer("jsonl", None).write
         else:
             write = _renderer(kb, lang).result
-        bad = _cohort(kb, patient, lang, write)
-        _bad_records(patient, bad)
+        bad, stopped = _cohort(kb, patient, lang, write)
+        _bad_records(patient, bad, stopped)
         return
     res = kb.evaluate(patient, lang)
     if fmt == "json":
@@ -172,14 +172,16 @@ def recommend(patient, kb_dir, fmt, lang):
 
 
 def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
-            summary=None, progress: bool = False) -> int:
+            summary=None, progress: bool = False) -> tuple[int, list[str]]:
     """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
     streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
     (stderr, with its file and line or row), each counted in ``summary`` when given (with a
-    progress bar on stderr when ``progress``). Returns the number of bad records."""
+    progress bar on stderr when ``progress``). Returns the number of bad records and the places
+    (``FILE:LINE``, ``FILE row N``) where reading a file stopped early."""
     from .errors import PatientError
     from .errors import visible
     bad = 0
+    stopped: list[str] = []
     items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
     if summary is not None:
         from .report.cohort import counted
@@ -187,17 +189,23 @@ def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: 
     for item in items:
         if isinstance(item, PatientError):
             bad += 1
+            if item.stops:
+                stopped.append(item.source)
             sys.stdout.flush()  # results so far before the message, when both go to one terminal
             click.echo(f"error: {visible(str(item))}", err=True)
         else:
             write(item)
-    return bad
+    return bad, stopped
 
 
-def _bad_records(path: str, bad: int) -> None:
-    """Exit 2 after a cohort in which ``bad`` records were bad (reported above)."""
+def _bad_records(path: str, bad: int, stopped: list[str] = ()) -> None:
+    """Exit 2 after a cohort in which ``bad`` records were bad (reported above); ``stopped``:
+    where reading a file stopped early (the records after it there were not read)."""
     if bad:
         sys.stdout.flush()
+        if stopped:
+            _fail(f"error: {path}: {bad} bad record(s), reported above; reading stopped at {', '.join(stopped)}: "
+                  "the records from there to the end of that file were not read", 2)
         _fail(f"error: {path}: {bad} bad record(s), reported above; every other record was evaluated", 2)
 
 
@@ -515,13 +523,13 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
     writer = Writer(fmt or "jsonl", out)
     summary = Summary()
     try:
-        bad = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
+        bad, stopped = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
                       progress=not no_progress and sys.stderr.isatty())
     finally:
         writer.close()
     sys.stdout.flush()
     print_summary(summary)
-    _bad_records(input_path, bad)
+    _bad_records(input_path, bad, stopped)
 
 
 def _refuse_out_over_input(input_path: str, out: str) -> None:

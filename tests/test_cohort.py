@@ -123,8 +123,13 @@ def _run_bad(path, expected_errors, evaluated):
     out = cli("cohort", path, *PYD)
     assert out.exit_code == 2
     errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    if any("cannot be read" in e for e in expected_errors):  # the last one: where reading stopped
+        closing = (f"reading stopped at {expected_errors[-1].split(': ')[0]}: the records from there to the end "
+                   "of that file were not read")
+    else:
+        closing = "every other record was evaluated"
     assert errors == [f"error: {e}" for e in expected_errors] + \
-        [f"error: {path}: {len(expected_errors)} bad record(s), reported above; every other record was evaluated"]
+        [f"error: {path}: {len(expected_errors)} bad record(s), reported above; {closing}"]
     assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == evaluated
     assert "Traceback" not in out.stderr
 
@@ -223,7 +228,7 @@ def test_unreadable_inputs_exit_2_naming_what_is_accepted(tmp_path):
     notparquet = tmp_path / "x.parquet"
     notparquet.write_text("not parquet")
     out = cli("cohort", notparquet, *PYD)
-    assert out.exit_code == 2 and f"error: {notparquet}: is not a Parquet file that can be read" in out.stderr
+    assert out.exit_code == 2 and f"error: {notparquet}: is not a readable Parquet file (" in out.stderr
     out = cli("cohort", tmp_path / "absent.csv", *PYD)
     assert out.exit_code == 2 and out.stderr.strip() == f"error: {tmp_path / 'absent.csv'}: no such file"
 
@@ -404,3 +409,55 @@ def test_out_naming_the_input_is_refused_before_anything_is_opened(tmp_path):
     assert out.stderr.strip() == (f"error: --out {folder / 'x' / 'res.parquet'} is inside the input folder, whose "
                                   f".parquet files are read {folder}; write the results to another file")
     assert not (folder / "x" / "res.parquet").exists()
+
+
+def test_an_unreadable_parquet_file_of_a_folder_is_reported_and_skipped(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["a", "b"], "cancer": ["lung", "lung"]}), folder / "1.parquet")
+    (folder / "2.parquet").write_bytes(b"PAR1 junk")
+    pq.write_table(pa.table({"id": ["c"], "cancer": ["lung"]}), folder / "3.parquet")
+    out = cli("cohort", folder, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["a", "b", "c"]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {folder / '2.parquet'}: is not a readable Parquet file (")
+    assert said[1] == (f"error: {folder}: 1 bad record(s), reported above; reading stopped at {folder / '2.parquet'}: "
+                       "the records from there to the end of that file were not read")
+    found = list(oncologic.load().evaluate_many(folder, errors="collect"))
+    assert [getattr(x, "patient", None) for x in found] == ["a", "b", None, "c"]
+    assert isinstance(found[2], PatientError) and found[2].stops
+    alone = cli("cohort", folder / "2.parquet", *PYD)  # a single file that cannot be read: nothing to evaluate
+    assert alone.exit_code == 2 and f"error: {folder / '2.parquet'}: is not a readable Parquet file (" in alone.stderr
+
+
+def test_a_parquet_file_that_breaks_in_the_middle_keeps_the_rows_before(tmp_path):
+    path = tmp_path / "big.parquet"
+    ids = [f"p{i}" for i in range(3000)]
+    pq.write_table(pa.table({"id": ids, "cancer": ["lung"] * 3000}), path, row_group_size=1000,
+                   compression="snappy", use_dictionary=False)
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(1).column(0)  # the second row group's id column: its pages zeroed
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset + 40
+    data[start:start + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ids[:1000]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {path} row 1001: the file cannot be read from row 1001 on (")
+    assert said[0].endswith("); the rows before it were read, the rows from it on were not")
+    assert said[1] == (f"error: {path}: 1 bad record(s), reported above; reading stopped at {path} row 1001: "
+                       "the records from there to the end of that file were not read")
+
+
+def test_a_json_array_broken_in_the_middle_says_reading_stopped(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('[{"id": "a", "cancer": "lung"}, {"id": "b", "cancer": "lung"}, {"id": "c", ')
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["a", "b"]
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: {path}: 1 bad record(s), reported above; reading stopped at {path} record 3: "
+        "the records from there to the end of that file were not read")

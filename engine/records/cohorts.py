@@ -24,7 +24,12 @@ suffix, any case (:data:`ACCEPTED`):
 - ``.parquet``: a file of flat records (one column per attribute; lists for sets, lists of
   structs for record lists; null is absent), or a folder searched recursively for ``*.parquet``
   files, read in name order. Read with pyarrow in batches (``iter_batches``); ``where`` is
-  ``FILE row N``, numbered from 1 in each file. Needs ``pip install 'oncologic[parquet]'``.
+  ``FILE row N``, numbered from 1 in each file. A file of a folder that is not readable
+  Parquet is reported in its place (``FILE: is not a readable Parquet file (...)``) and
+  skipped; a file that breaks in the middle keeps the rows before it, and the message says
+  from which row on it could not be read. Such a PatientError, like a JSON array or a CSV
+  file broken in the middle, has ``stops`` set: the records after it in that file were not
+  read. Needs ``pip install 'oncologic[parquet]'``.
 - ``.yaml``/``.yml``: one record, as ``recommend`` reads it.
 
 Any other suffix raises a :class:`~oncologic.errors.PatientError` listing what is accepted.
@@ -135,7 +140,7 @@ def _json_array(f, name: str) -> Iterator[Entry]:
         said = str(err).split("\n", 1)[0].strip().strip("b'\"")
         yield (f"{name} record {at}", at,
                PatientError(f"{name} record {at}", f"is not valid JSON ({said}); the records after it cannot be read",
-                            line=at))
+                            line=at, stops=True))
 
 
 def _element(events, event: str, value: Any, where: str, number: int) -> Any:
@@ -296,7 +301,7 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
             at = reader.line_num or 1
             said = f"is not UTF-8 text ({err.reason})" if isinstance(err, UnicodeDecodeError) else f"is not valid CSV ({err})"
             where = f"{name}:{at}"
-            yield where, at, PatientError(where, f"{said}; the rows after it cannot be read", line=at)
+            yield where, at, PatientError(where, f"{said}; the rows after it cannot be read", line=at, stops=True)
 
 
 def _spec(kb: CheckedKB, column: str) -> n.TypeSpec | None:
@@ -330,7 +335,11 @@ def _parquet_folder(folder: Path, rows: int) -> Iterator[Entry]:
     if not files:
         raise PatientError(str(folder), f"is a folder with no .parquet file; a cohort is a file ({ACCEPTED})")
     for file in files:
-        yield from _parquet(file, rows)
+        try:
+            yield from _parquet(file, rows)
+        except PatientError as err:  # one file of the folder cannot be read: reported, skipped
+            err.stops = True
+            yield str(file), None, err
 
 
 def _parquet(path: Path, rows: int) -> Iterator[Entry]:
@@ -339,19 +348,26 @@ def _parquet(path: Path, rows: int) -> Iterator[Entry]:
     path, _ = check_file(path, cohort=True)
     name = str(path)
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
-        raise PatientError(name, f"is not a Parquet file that can be read: {err}") from None
+        raise PatientError(name, f"is not a readable Parquet file ({_said(err)})") from None
     number = 0
     try:
-        for batch in batches:
-            for row in batch.to_pylist():
-                number += 1
-                yield f"{name} row {number}", number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
+        for group in range(file.num_row_groups):  # a group at a time: a broken group keeps the rows before it
+            for batch in file.iter_batches(batch_size=rows, row_groups=[group]):
+                for row in batch.to_pylist():
+                    number += 1
+                    yield f"{name} row {number}", number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
     except (pa.ArrowException, OSError) as err:
         where = f"{name} row {number + 1}"
-        yield where, number + 1, PatientError(where, f"cannot be read ({err}); the rows after it cannot be read either",
-                                              line=number + 1)
+        yield where, number + 1, PatientError(
+            where, f"the file cannot be read from row {number + 1} on ({_said(err)}); the rows before it were read, "
+                   "the rows from it on were not", line=number + 1, stops=True)
+
+
+def _said(err: Exception) -> str:
+    """pyarrow's message, on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _arrow_plain(value: Any) -> Any:
