@@ -461,3 +461,23 @@ def test_a_json_array_broken_in_the_middle_says_reading_stopped(tmp_path):
     assert out.stderr.strip().splitlines()[-1] == (
         f"error: {path}: 1 bad record(s), reported above; reading stopped at {path} record 3: "
         "the records from there to the end of that file were not read")
+
+
+def test_a_csv_row_that_is_not_utf8_is_the_only_bad_row(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"id,cancer,ecog\nh1,lung,1\n\"h2\nstill h2\",lu\xffng,2\nh3,lung,3\nh4,lung,0\n")
+    _run_bad(path, [f"{path}:3: is not UTF-8 text: byte 0xff in column 2"], ["h1", "h3", "h4"])
+
+
+def test_a_csv_row_is_bounded_as_a_record(tmp_path):
+    path = tmp_path / "long.csv"
+    long_cell = "x" * 200_000  # longer than the csv module's default field limit, shorter than a record
+    half = "y" * (600 * 1024)
+    path.write_text(f"id,cancer\nh1,{long_cell}\nh2,lung\n{half},{half}\nh3,lung\n")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["h2", "h3"]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {path}:2: attribute 'cancer': ")
+    assert said[1] == f"error: {path}:4: is longer than 1048576 bytes, the most a record holds"
+    assert said[2].endswith("2 bad record(s), reported above; every other record was evaluated")

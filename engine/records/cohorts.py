@@ -17,7 +17,9 @@ suffix, any case (:data:`ACCEPTED`):
   text breaks, and the records after it cannot be read (the message says so). A ``.json`` file
   holding one object is one record, read as ``recommend`` reads it.
 - ``.csv``: a header row of attribute names, then a row per record; ``where`` is
-  ``FILE:LINE``, the line the row starts on (the header is line 1). Each cell is read by its
+  ``FILE:LINE``, the line the row starts on (the header is line 1). A row holding a byte
+  that is not UTF-8, or longer than a record may be (``MAX_RECORD_BYTES``), is a bad record;
+  the rows after it are read. Each cell is read by its
   column's *declared* type (:func:`cell_value`): an empty cell is an absent attribute; a cell
   that does not convert stays text, so that validation refuses it naming the line and column;
   no value is ever changed silently.
@@ -261,7 +263,10 @@ def csv_cells(record: dict) -> dict[str, str]:
 def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
     path, _ = check_file(path, cohort=True)
     name = str(path)
-    with _open(path, mode="r", encoding="utf-8-sig", newline="") as f:
+    if csv.field_size_limit() < MAX_RECORD_BYTES:
+        csv.field_size_limit(MAX_RECORD_BYTES)  # a cell as long as a record may be, and no longer
+    # Bytes that are not UTF-8 become lone surrogates, refused row by row (_not_utf8).
+    with _open(path, mode="r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f)
         line = 1
         try:
@@ -288,6 +293,10 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     yield where, start, PatientError(where, f"has {len(cells)} cells; the header has {len(columns)}",
                                                      line=start)
                     continue
+                problem = _not_utf8(cells) or _too_long(cells)
+                if problem:
+                    yield where, start, PatientError(where, problem, line=start)
+                    continue
                 raw: dict[str, Any] = {}
                 try:
                     for (column, spec), cell in zip(specs, cells):
@@ -297,11 +306,29 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     yield where, start, err
                     continue
                 yield where, start, raw
-        except (csv.Error, UnicodeDecodeError) as err:
+        except csv.Error as err:
             at = reader.line_num or 1
-            said = f"is not UTF-8 text ({err.reason})" if isinstance(err, UnicodeDecodeError) else f"is not valid CSV ({err})"
             where = f"{name}:{at}"
-            yield where, at, PatientError(where, f"{said}; the rows after it cannot be read", line=at, stops=True)
+            yield where, at, PatientError(where, f"is not valid CSV ({err}); the rows after it cannot be read",
+                                          line=at, stops=True)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _not_utf8(cells: list[str]) -> str | None:
+    """Why a row read with ``surrogateescape`` is not UTF-8 text (its first such byte), or None."""
+    for index, cell in enumerate(cells, 1):
+        if found := _SURROGATE.search(cell):
+            byte = ord(found.group()) - 0xDC00
+            return f"is not UTF-8 text: byte 0x{byte:02x} in column {index}"
+    return None
+
+
+def _too_long(cells: list[str]) -> str | None:
+    """Why a row is longer than a record may be (as a JSON Lines line is bounded), or None."""
+    size = sum(len(cell.encode("utf-8", "surrogateescape")) for cell in cells)
+    return f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds" if size > MAX_RECORD_BYTES else None
 
 
 def _spec(kb: CheckedKB, column: str) -> n.TypeSpec | None:
