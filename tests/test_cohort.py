@@ -481,3 +481,10 @@ def test_a_csv_row_is_bounded_as_a_record(tmp_path):
     assert said[0].startswith(f"error: {path}:2: attribute 'cancer': ")
     assert said[1] == f"error: {path}:4: is longer than 1048576 bytes, the most a record holds"
     assert said[2].endswith("2 bad record(s), reported above; every other record was evaluated")
+
+
+def test_a_parquet_row_longer_than_a_record_is_a_bad_record(tmp_path):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "cancer": ["lung", "lung", "lung"],
+                             "mutations": [None, ["x" * 1000] * 1100, None]}), path)
+    _run_bad(path, [f"{path} row 2: is longer than 1048576 bytes, the most a record holds"], ["a", "c"])

@@ -26,7 +26,8 @@ suffix, any case (:data:`ACCEPTED`):
 - ``.parquet``: a file of flat records (one column per attribute; lists for sets, lists of
   structs for record lists; null is absent), or a folder searched recursively for ``*.parquet``
   files, read in name order. Read with pyarrow in batches (``iter_batches``); ``where`` is
-  ``FILE row N``, numbered from 1 in each file. A file of a folder that is not readable
+  ``FILE row N``, numbered from 1 in each file. A row whose values take more than
+  ``MAX_RECORD_BYTES`` (their text's length, 8 bytes a number) is a bad record. A file of a folder that is not readable
   Parquet is reported in its place (``FILE: is not a readable Parquet file (...)``) and
   skipped; a file that breaks in the middle keeps the rows before it, and the message says
   from which row on it could not be read. Such a PatientError, like a JSON array or a CSV
@@ -384,12 +385,31 @@ def _parquet(path: Path, rows: int) -> Iterator[Entry]:
             for batch in file.iter_batches(batch_size=rows, row_groups=[group]):
                 for row in batch.to_pylist():
                     number += 1
-                    yield f"{name} row {number}", number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
+                    where = f"{name} row {number}"
+                    if _size(row) > MAX_RECORD_BYTES:
+                        yield where, number, PatientError(
+                            where, f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds", line=number)
+                        continue
+                    yield where, number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
     except (pa.ArrowException, OSError) as err:
         where = f"{name} row {number + 1}"
         yield where, number + 1, PatientError(
             where, f"the file cannot be read from row {number + 1} on ({_said(err)}); the rows before it were read, "
                    "the rows from it on were not", line=number + 1, stops=True)
+
+
+def _size(value: Any) -> int:
+    """About how many bytes a Parquet row's value takes as a record's text: text and bytes
+    their length, keys theirs, any other scalar 8."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(k) + _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v) for v in value) + len(value)
+    return 8
 
 
 def _said(err: Exception) -> str:
