@@ -488,3 +488,11 @@ def test_a_parquet_row_longer_than_a_record_is_a_bad_record(tmp_path):
     pq.write_table(pa.table({"id": ["a", "b", "c"], "cancer": ["lung", "lung", "lung"],
                              "mutations": [None, ["x" * 1000] * 1100, None]}), path)
     _run_bad(path, [f"{path} row 2: is longer than 1048576 bytes, the most a record holds"], ["a", "c"])
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_full_disk_is_an_input_error_naming_the_output(fmt):
+    out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", *PYD, "--format", fmt, "--out", "/dev/full")
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines()[-1] == "error: cannot write /dev/full: No space left on device"

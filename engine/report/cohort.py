@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import sys
 from collections import Counter
 from typing import IO, Iterable
@@ -71,6 +72,21 @@ class Writer:
             self._csv.writeheader()
 
     def write(self, result: Result) -> None:
+        """Write one result. Raises :class:`~oncologic.errors.OncologicError` ``cannot write
+        OUT: REASON`` when the output cannot be written (a full disk); a closed pipe on stdout
+        (``BrokenPipeError``) passes through, for the CLI to end quietly."""
+        try:
+            self._write(result)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._cannot(err) from None
+
+    def _cannot(self, err: OSError) -> OncologicError:
+        reason = os.strerror(err.errno) if err.errno else (err.strerror or str(err))  # pyarrow's strerror is its own
+        return OncologicError(f"cannot write {self.out or 'stdout'}: {reason}")
+
+    def _write(self, result: Result) -> None:
         if self.fmt == "jsonl":
             self._stream.write(result.to_json(indent=None) + "\n")
         elif self.fmt == "csv":
@@ -95,7 +111,15 @@ class Writer:
 
     def close(self) -> None:
         """Write what is pending and close the file (a Parquet file with no patient still has
-        its columns)."""
+        its columns). Raises as :meth:`write` does."""
+        try:
+            self._close()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._cannot(err) from None
+
+    def _close(self) -> None:
         if self.fmt == "parquet":
             self._flush()
             self._parquet.close()
