@@ -103,7 +103,9 @@ class Writer:
         if self._parquet is None:
             try:
                 self._parquet = pq.ParquetWriter(self.out, schema)
-            except (OSError, pa.ArrowException) as err:
+            except OSError as err:
+                raise self._cannot(err) from None
+            except pa.ArrowException as err:
                 raise OncologicError(f"cannot write {self.out}: {err}") from None
         if self._pending:
             self._parquet.write_table(pa.Table.from_pylist(self._pending, schema=schema))
