@@ -496,3 +496,18 @@ def test_a_full_disk_is_an_input_error_naming_the_output(fmt):
     out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", *PYD, "--format", fmt, "--out", "/dev/full")
     assert out.exit_code == 2
     assert out.stderr.strip().splitlines()[-1] == "error: cannot write /dev/full: No space left on device"
+
+
+def test_an_unknown_column_stops_the_file_once(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("id,cancer,ecogg\nh1,lung,1\nh2,lung,2\n")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2 and out.stdout == ""
+    known = ", ".join(sorted(oncologic.load().attributes))
+    assert out.stderr.strip() == (f"error: {path}: unknown attribute 'ecogg' in the header (column 3) "
+                                  f"(did you mean 'ecog'?); known: {known}")
+    table = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"id": ["h1", "h2"], "bogus": [1, 2]}), table)
+    out = cli("cohort", table, *PYD)
+    assert out.exit_code == 2 and out.stdout == ""
+    assert out.stderr.strip() == f"error: {table}: unknown attribute 'bogus' in the file's columns (column 2); known: {known}"

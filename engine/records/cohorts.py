@@ -70,13 +70,14 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     ``rows``: how many Parquet rows are read at a time.
 
     Raises :class:`~oncologic.errors.PatientError` (when first iterated) for a cohort that
-    cannot be read at all: absent, unknown suffix, not a regular file, a CSV header that names
-    no attribute or one twice, a file that is not Parquet, a folder with no .parquet file;
+    cannot be read at all: absent, unknown suffix, not a regular file, a CSV header or Parquet
+    schema that names an unknown attribute, no attribute or one twice, a file that is not
+    Parquet, a folder with no .parquet file (a file of a folder: yielded in its place);
     :class:`~oncologic.errors.OncologicError` when pyarrow is needed and not installed.
     """
     path = Path(path)
     if path.is_dir():
-        yield from _parquet_folder(path, rows)
+        yield from _parquet_folder(path, rows, kb)
         return
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".yaml", ".yml"):
@@ -86,7 +87,7 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     elif suffix == ".csv":
         yield from _csv(path, kb)
     elif suffix == ".parquet":
-        yield from _parquet(path, rows)
+        yield from _parquet(path, rows, kb)
     else:
         raise PatientError(str(path), f"unknown cohort file type; accepted: {ACCEPTED}")
 
@@ -283,6 +284,7 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     raise PatientError(name, f"line 1: the header names '{column}' twice (columns {seen[column]} "
                                              f"and {index})", column)
                 seen[column] = index
+            _known_columns(name, columns, kb)
             specs = [(column, _spec(kb, column)) for column in columns]
             line = reader.line_num + 1
             for cells in reader:
@@ -332,6 +334,17 @@ def _too_long(cells: list[str]) -> str | None:
     return f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds" if size > MAX_RECORD_BYTES else None
 
 
+def _known_columns(name: str, columns: list[str], kb: CheckedKB, place: str = "the header") -> None:
+    """Raises :class:`~oncologic.errors.PatientError`, once for the file, naming the first
+    column (CSV header, Parquet schema) that is no attribute of ``kb`` (nor ``id``)."""
+    for index, column in enumerate(columns, 1):
+        if column != "id" and column not in kb.attributes:
+            from .patient import _suggest  # an error path only
+            hint = _suggest(column, kb.attributes, {a: v.labels for a, v in kb.attributes.items()})
+            raise PatientError(name, f"unknown attribute '{column}' in {place} (column {index}){hint}; "
+                                     f"known: {', '.join(sorted(kb.attributes))}")
+
+
 def _spec(kb: CheckedKB, column: str) -> n.TypeSpec | None:
     attr = kb.attributes.get(column)
     return attr.type if attr is not None else (_ID if column == "id" else None)
@@ -358,19 +371,19 @@ def parquet_module():
     return pq
 
 
-def _parquet_folder(folder: Path, rows: int) -> Iterator[Entry]:
+def _parquet_folder(folder: Path, rows: int, kb: CheckedKB) -> Iterator[Entry]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".parquet")
     if not files:
         raise PatientError(str(folder), f"is a folder with no .parquet file; a cohort is a file ({ACCEPTED})")
     for file in files:
         try:
-            yield from _parquet(file, rows)
+            yield from _parquet(file, rows, kb)
         except PatientError as err:  # one file of the folder cannot be read: reported, skipped
             err.stops = True
             yield str(file), None, err
 
 
-def _parquet(path: Path, rows: int) -> Iterator[Entry]:
+def _parquet(path: Path, rows: int, kb: CheckedKB) -> Iterator[Entry]:
     pq = parquet_module()
     import pyarrow as pa
     path, _ = check_file(path, cohort=True)
@@ -379,6 +392,7 @@ def _parquet(path: Path, rows: int) -> Iterator[Entry]:
         file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
         raise PatientError(name, f"is not a readable Parquet file ({_said(err)})") from None
+    _known_columns(name, file.schema_arrow.names, kb, "the file's columns")
     number = 0
     try:
         for group in range(file.num_row_groups):  # a group at a time: a broken group keeps the rows before it
