@@ -481,7 +481,8 @@ def lsp(stdio):
 @click.option("--backend", default="duckdb", show_default=True,
               help="The engine that evaluates the cohort: duckdb, spark or pydatalog (any registered backend).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the results to this file (default: JSON Lines on stdout).")
+              help="Write the results to this file (default: JSON Lines on stdout); a .jsonl, .csv or .parquet "
+                   "suffix sets the format.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "csv", "text", "json"]), default=None,
               help="jsonl (default), parquet (needs --out) or csv: a line or row per patient. With --explain: "
                    "text (default) or json.")
@@ -517,6 +518,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
     if out is not None:
         _refuse_out_over_input(input_path, out)
+        fmt = _format_of_out(out, fmt)
     from .api import KnowledgeBase
     from .report.cohort import Summary, Writer, print_summary
     kb = KnowledgeBase.load(kb_dir, backend, {"master": spark_master} if spark_master is not None else None)
@@ -548,6 +550,18 @@ def _refuse_out_over_input(input_path: str, out: str) -> None:
     if same or inside:
         how = "is the input file" if same else "is inside the input folder, whose .parquet files are read"
         _fail(f"error: --out {out} {how} {input_path}; write the results to another file", 2)
+
+
+def _format_of_out(out: str, fmt: str | None) -> str | None:
+    """The output format: ``--format``, else the suffix of ``--out`` (.jsonl, .csv, .parquet,
+    any case); exit 2 when the two disagree."""
+    from pathlib import Path
+    suffix = Path(out).suffix.lower()
+    by_suffix = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
+    if fmt is not None and by_suffix is not None and fmt != by_suffix:
+        _fail(f"error: --format {fmt} contradicts --out {out} (a {suffix} file is {by_suffix}); "
+              "give a matching suffix or leave --format out", 2)
+    return fmt or by_suffix
 
 
 def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:

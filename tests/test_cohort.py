@@ -511,3 +511,20 @@ def test_an_unknown_column_stops_the_file_once(tmp_path):
     out = cli("cohort", table, *PYD)
     assert out.exit_code == 2 and out.stdout == ""
     assert out.stderr.strip() == f"error: {table}: unknown attribute 'bogus' in the file's columns (column 2); known: {known}"
+
+
+def test_the_output_format_follows_the_suffix_of_out(tmp_path):
+    source = ROOT / "examples" / "cohort" / "patients.jsonl"
+    ids = [json.loads(line)["id"] for line in source.read_text().splitlines()]
+    for name in ("res.parquet", "RES.CSV", "res.jsonl"):
+        out = cli("cohort", source, *PYD, "--out", tmp_path / name)
+        assert out.exit_code == 0, out.stderr
+    assert pq.read_table(tmp_path / "res.parquet").column("patient").to_pylist() == ids
+    assert [row["patient"] for row in csv.DictReader((tmp_path / "RES.CSV").open())] == ids
+    assert [json.loads(line)["patient"] for line in (tmp_path / "res.jsonl").read_text().splitlines()] == ids
+    out = cli("cohort", source, *PYD, "--format", "csv", "--out", tmp_path / "x.parquet")
+    assert out.exit_code == 2 and not (tmp_path / "x.parquet").exists()
+    assert out.stderr.strip() == (f"error: --format csv contradicts --out {tmp_path / 'x.parquet'} (a .parquet file is "
+                                  "parquet); give a matching suffix or leave --format out")
+    out = cli("cohort", source, *PYD, "--format", "csv", "--out", tmp_path / "x.txt")  # no known suffix: --format rules
+    assert out.exit_code == 0 and (tmp_path / "x.txt").read_text().startswith("patient,")
