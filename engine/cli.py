@@ -524,9 +524,21 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
     kb = KnowledgeBase.load(kb_dir, backend, {"master": spark_master} if spark_master is not None else None)
     writer = Writer(fmt or "jsonl", out)
     summary = Summary()
+    written = 0
+
+    def write(result) -> None:
+        nonlocal written
+        writer.write(result)
+        written += 1
+
     try:
-        bad, stopped = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
-                      progress=not no_progress and sys.stderr.isatty())
+        bad, stopped = _cohort(kb, input_path, lang, write, chunk=chunk, summary=summary,
+                               progress=not no_progress and sys.stderr.isatty())
+    except KeyboardInterrupt:  # Ctrl-C: what was written is kept, whole lines or rows
+        writer.close()
+        sys.stdout.flush()
+        unit = "lines" if (fmt or "jsonl") == "jsonl" else "rows"
+        _fail(f"interrupted: {written} results written to {out or 'stdout'} (complete {unit} only)", 130)
     finally:
         writer.close()
     sys.stdout.flush()

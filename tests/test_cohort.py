@@ -528,3 +528,24 @@ def test_the_output_format_follows_the_suffix_of_out(tmp_path):
                                   "parquet); give a matching suffix or leave --format out")
     out = cli("cohort", source, *PYD, "--format", "csv", "--out", tmp_path / "x.txt")  # no known suffix: --format rules
     assert out.exit_code == 0 and (tmp_path / "x.txt").read_text().startswith("patient,")
+
+
+@pytest.mark.parametrize("fmt, unit", [("jsonl", "lines"), ("parquet", "rows")])
+def test_ctrl_c_keeps_what_was_written_and_exits_130(tmp_path, monkeypatch, fmt, unit):
+    real = oncologic.api.KnowledgeBase.evaluate_many
+
+    def interrupted(self, *args, **kwargs):
+        for number, item in enumerate(real(self, *args, **kwargs)):
+            if number == 3:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(oncologic.api.KnowledgeBase, "evaluate_many", interrupted)
+    target = tmp_path / f"res.{fmt}"
+    out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", *PYD, "--out", target)
+    assert out.exit_code == 130
+    assert out.stderr.strip() == f"interrupted: 3 results written to {target} (complete {unit} only)"
+    if fmt == "jsonl":
+        assert len([json.loads(line) for line in target.read_text().splitlines()]) == 3
+    else:
+        assert pq.read_table(target).num_rows == 3

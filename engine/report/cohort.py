@@ -113,7 +113,10 @@ class Writer:
 
     def close(self) -> None:
         """Write what is pending and close the file (a Parquet file with no patient still has
-        its columns). Raises as :meth:`write` does."""
+        its columns); a second call does nothing. Raises as :meth:`write` does."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         try:
             self._close()
         except BrokenPipeError:
