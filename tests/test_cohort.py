@@ -191,7 +191,8 @@ def test_csv_cells_convert_by_the_declared_type_and_nothing_else():
     assert cell_value("TRUE", attrs["liver_metastasis"].type) is True
     assert cell_value("yes", attrs["liver_metastasis"].type) == "yes"  # refused by validation, not turned into true
     assert cell_value("007", attrs["id"].type if "id" in attrs else None) == "007"  # an id stays its text
-    assert cell_value("NaN", attrs["ecog"].type) == "NaN" and cell_value("1e999999", attrs["ecog"].type) == float("inf")
+    assert cell_value("NaN", attrs["ecog"].type) == "NaN" and cell_value("1e999999", attrs["ecog"].type).message == \
+        "1e999999 is not representable as a number (too large)"  # refused, never infinity
     assert type(cell_value("1234567890123456", attrs["ecog"].type)).__name__ == "Refused"
 
 
@@ -549,3 +550,21 @@ def test_ctrl_c_keeps_what_was_written_and_exits_130(tmp_path, monkeypatch, fmt,
         assert len([json.loads(line) for line in target.read_text().splitlines()]) == 3
     else:
         assert pq.read_table(target).num_rows == 3
+
+
+@pytest.mark.parametrize("name, text", [
+    ("u.jsonl", '{"id": "a", "cancer": "lung", "pd_l1_tps": 1e-400}\n{"id": "b", "cancer": "lung", "pd_l1_tps": 1e400}\n'
+                '{"id": "c", "cancer": "lung", "pd_l1_tps": 0.0e5}\n'),
+    ("u.json", '[{"id": "a", "cancer": "lung", "pd_l1_tps": 1e-400}, {"id": "b", "cancer": "lung", "pd_l1_tps": 1e400},'
+               ' {"id": "c", "cancer": "lung", "pd_l1_tps": 0.0e5}]'),
+    ("u.csv", "id,cancer,pd_l1_tps\na,lung,1e-400\nb,lung,1e400\nc,lung,0.0e5\n"),
+])
+def test_numbers_that_underflow_or_overflow_are_refused_not_changed(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    found = list(oncologic.load().evaluate_many(path, errors="collect"))
+    assert isinstance(found[0], PatientError) and isinstance(found[1], PatientError)
+    assert str(found[0]).endswith("attribute 'pd_l1_tps': 1e-400 is not representable as a number "
+                                  "(too close to 0, it would become 0)")
+    assert "attribute 'pd_l1_tps': 1" in str(found[1]) and str(found[1]).endswith("400 is not representable as a number (too large)")
+    assert found[2].patient == "c"  # a zero written with an exponent is a zero

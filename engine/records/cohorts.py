@@ -53,7 +53,7 @@ from ..lang import nodes as n
 from ..lang import units
 from ..model.kb import CheckedKB
 from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
-from .reading import BOM, Refused, check_file, parse_json, read_entries
+from .reading import BOM, Refused, check_file, json_float, parse_json, read_entries
 
 ACCEPTED = (".jsonl (one record a line), .json (an array of records), .csv (a header of attribute names, "
             "a row per record), .parquet (a row per record), a folder of .parquet files, or one .yaml/.yml record")
@@ -124,7 +124,7 @@ def _json(path: Path) -> Iterator[Entry]:
 
 def _json_array(f, name: str) -> Iterator[Entry]:
     import ijson
-    events = ijson.basic_parse(f, use_float=True)
+    events = ijson.basic_parse(f)  # numbers with a fraction as Decimal: checked by json_float
     number = 0
     inside = False
     try:
@@ -183,7 +183,7 @@ def _element(events, event: str, value: Any, where: str, number: int) -> Any:
             item = None
         else:
             size += len(value) if isinstance(value, str) else 8
-            item = value
+            item = json_float(str(value).lower()) if isinstance(value, decimal.Decimal) else value
         if problem is None and values > MAX_VALUES:
             fail(f"holds more than {MAX_VALUES} values; a record is far smaller")
         if problem is None and size > MAX_RECORD_BYTES:
@@ -230,7 +230,7 @@ def cell_value(text: str, spec: n.TypeSpec | None) -> Any:
             digits = len(text.lstrip("-").split(".")[0].split("e")[0].split("E")[0])
             if digits > MAX_DIGITS:
                 return Refused(f"a number of {digits} digits; a record's numbers have at most {MAX_DIGITS}")
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return json_float(text) if any(c in text for c in ".eE") else int(text)
         return text
     if kind == "bool":
         return {"true": True, "false": False}.get(text.lower(), text)
