@@ -161,8 +161,8 @@ def recommend(patient, kb_dir, fmt, lang):
             write = Writer("jsonl", None).write
         else:
             write = _renderer(kb, lang).result
-        bad = _cohort(kb, patient, lang, write)
-        _bad_records(patient, bad)
+        bad, stopped = _cohort(kb, patient, lang, write)
+        _bad_records(patient, bad, stopped)
         return
     res = kb.evaluate(patient, lang)
     if fmt == "json":
@@ -172,16 +172,18 @@ def recommend(patient, kb_dir, fmt, lang):
 
 
 def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
-            summary=None, progress: bool = False, workers: int = 1) -> int:
+            summary=None, progress: bool = False, workers: int = 1) -> tuple[int, list[str]]:
     """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
     streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
     (stderr, with its file and line or row), each counted in ``summary`` when given (with a
     progress bar on stderr when ``progress``). ``workers`` > 1: evaluated in that many processes
     (:func:`oncologic.pool.pooled`; ``write`` then gets each result as an
-    :class:`~oncologic.report.cohort.Evaluated`, its JSON text). Returns the number of bad records."""
+    :class:`~oncologic.report.cohort.Evaluated`, its JSON text). Returns the number of bad
+    records and the places (``FILE:LINE``, ``FILE row N``) where reading a file stopped early."""
     from .errors import PatientError
     from .errors import visible
     bad = 0
+    stopped: list[str] = []
     if workers > 1:
         from .pool import pooled
         items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers)
@@ -193,17 +195,23 @@ def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: 
     for item in items:
         if isinstance(item, PatientError):
             bad += 1
+            if getattr(item, "stops", False):
+                stopped.append(item.source)
             sys.stdout.flush()  # results so far before the message, when both go to one terminal
             click.echo(f"error: {visible(str(item))}", err=True)
         else:
             write(item)
-    return bad
+    return bad, stopped
 
 
-def _bad_records(path: str, bad: int) -> None:
-    """Exit 2 after a cohort in which ``bad`` records were bad (reported above)."""
+def _bad_records(path: str, bad: int, stopped: list[str] = ()) -> None:
+    """Exit 2 after a cohort in which ``bad`` records were bad (reported above); ``stopped``:
+    where reading a file stopped early (the records after it there were not read)."""
     if bad:
         sys.stdout.flush()
+        if stopped:
+            _fail(f"error: {path}: {bad} bad record(s), reported above; reading stopped at {', '.join(stopped)}: "
+                  "the records from there to the end of that file were not read", 2)
         _fail(f"error: {path}: {bad} bad record(s), reported above; every other record was evaluated", 2)
 
 
@@ -479,7 +487,8 @@ def lsp(stdio):
 @click.option("--backend", default="duckdb", show_default=True,
               help="The engine that evaluates the cohort: duckdb, spark or pydatalog (any registered backend).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the results to this file (default: JSON Lines on stdout).")
+              help="Write the results to this file (default: JSON Lines on stdout); a .jsonl, .csv or .parquet "
+                   "suffix sets the format.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "csv", "text", "json"]), default=None,
               help="jsonl (default), parquet (needs --out) or csv: a line or row per patient. With --explain: "
                    "text (default) or json.")
@@ -499,7 +508,8 @@ def lsp(stdio):
               help="Patients per engine query (default: the backend's own batch size).")
 @click.option("--no-progress", "no_progress", is_flag=True, help="No progress bar on stderr (shown only on a terminal).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that evaluate the cohort (default: the CPUs this process may use; 1: in this process).")
+              help="Processes that evaluate the cohort (default 1: in this process; idle cores make more worth it, "
+                   "not with --backend spark, which has its own executors).")
 @guarded
 def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
            chunk, no_progress, workers):
@@ -524,25 +534,66 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
         return
     if fmt in ("text", "json"):
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
+    if out is not None:
+        _refuse_out_over_input(input_path, out)
+        fmt = _format_of_out(out, fmt)
     from .api import KnowledgeBase
     from .report.cohort import Summary, Writer, print_summary
     kb = KnowledgeBase.load(kb_dir, backend, spark or None)
-    if workers is None:  # Spark spreads the work over its own executors: one driver process
-        from .pool import default_workers
-        workers = 1 if backend == "spark" else default_workers()
+    if workers is None:  # opt-in: on a loaded 2-core machine two workers were slower than one (README)
+        workers = 1
     writer = Writer(fmt or "jsonl", out)
     summary = Summary()
+    written = 0
+
+    def write(result) -> None:
+        nonlocal written
+        writer.write(result)
+        written += 1
+
     try:
-        bad = _cohort(kb, input_path, lang, writer.write, chunk=chunk, summary=summary,
-                      progress=not no_progress and sys.stderr.isatty(), workers=workers)
-    except KeyboardInterrupt:
+        bad, stopped = _cohort(kb, input_path, lang, write, chunk=chunk, summary=summary,
+                               progress=not no_progress and sys.stderr.isatty(), workers=workers)
+    except KeyboardInterrupt:  # Ctrl-C: what was written is kept, whole lines or rows
+        writer.close()
         sys.stdout.flush()
-        _fail("error: interrupted; the output holds the results written before", 130)
+        unit = "lines" if (fmt or "jsonl") == "jsonl" else "rows"
+        _fail(f"interrupted: {written} results written to {out or 'stdout'} (complete {unit} only)", 130)
     finally:
         writer.close()
     sys.stdout.flush()
     print_summary(summary)
-    _bad_records(input_path, bad)
+    _bad_records(input_path, bad, stopped)
+
+
+def _refuse_out_over_input(input_path: str, out: str) -> None:
+    """Exit 2, before anything is opened, when ``--out`` names the cohort being read: the same
+    file (a link or another spelling of it included), or a .parquet file inside the input
+    folder (it would be read while written)."""
+    from pathlib import Path
+    source, target = Path(input_path), Path(out)
+    try:
+        same = target.exists() and source.exists() and os.path.samefile(source, target)
+    except OSError:
+        same = False
+    resolved_in, resolved_out = source.resolve(), target.resolve()
+    same = same or resolved_in == resolved_out
+    inside = source.is_dir() and resolved_out.is_relative_to(resolved_in) and target.suffix.lower() == ".parquet"
+    if same or inside:
+        how = "is the input file" if same else "is inside the input folder, whose .parquet files are read"
+        _fail(f"error: --out {out} {how} {input_path}; write the results to another file", 2)
+
+
+def _format_of_out(out: str, fmt: str | None) -> str | None:
+    """The output format: ``--format``, else the suffix of ``--out`` (.jsonl, .csv, .parquet,
+    any case); exit 2 when the two disagree."""
+    from pathlib import Path
+    suffix = Path(out).suffix.lower()
+    by_suffix = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
+    if fmt is not None and by_suffix is not None and fmt != by_suffix:
+        _fail(f"error: --format {fmt} contradicts --out {out} (a {suffix} file is {by_suffix}); "
+              "give a matching suffix or leave --format out", 2)
+    return fmt or by_suffix
 
 
 def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:

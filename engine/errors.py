@@ -66,14 +66,19 @@ class RuleError(OncologicError):
 class PatientError(OncologicError):
     """A patient record is not valid; the message names the file (``FILE`` or, in a JSON Lines
     cohort, ``FILE:LINE``) and the attribute. ``line`` is the cohort line, or None.
+    ``stops``: True when reading the file stopped here (a JSON array or a CSV file broken in
+    the middle, a Parquet file that cannot be read from this row on): the records after it in
+    that file were not read.
 
     The message is one line, its control characters written as escapes (``\\x1b``): it quotes
     what the record says, and a record's text must not reach a terminal as control codes."""
 
-    def __init__(self, source: str, message: str, attribute: str | None = None, line: int | None = None):
+    def __init__(self, source: str, message: str, attribute: str | None = None, line: int | None = None,
+                 stops: bool = False):
         self.source = source
         self.attribute = attribute
         self.line = line
+        self.stops = stops
         where = f"{source}: attribute '{attribute}'" if attribute else source
         super().__init__(visible(f"{where}: {message}"))
 

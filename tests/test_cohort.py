@@ -126,8 +126,13 @@ def _run_bad(path, expected_errors, evaluated):
     out = cli("cohort", path, *PYD)
     assert out.exit_code == 2
     errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    if any("cannot be read" in e for e in expected_errors):  # the last one: where reading stopped
+        closing = (f"reading stopped at {expected_errors[-1].split(': ')[0]}: the records from there to the end "
+                   "of that file were not read")
+    else:
+        closing = "every other record was evaluated"
     assert errors == [f"error: {e}" for e in expected_errors] + \
-        [f"error: {path}: {len(expected_errors)} bad record(s), reported above; every other record was evaluated"]
+        [f"error: {path}: {len(expected_errors)} bad record(s), reported above; {closing}"]
     assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == evaluated
     assert "Traceback" not in out.stderr
 
@@ -189,7 +194,8 @@ def test_csv_cells_convert_by_the_declared_type_and_nothing_else():
     assert cell_value("TRUE", attrs["liver_metastasis"].type) is True
     assert cell_value("yes", attrs["liver_metastasis"].type) == "yes"  # refused by validation, not turned into true
     assert cell_value("007", attrs["id"].type if "id" in attrs else None) == "007"  # an id stays its text
-    assert cell_value("NaN", attrs["ecog"].type) == "NaN" and cell_value("1e999999", attrs["ecog"].type) == float("inf")
+    assert cell_value("NaN", attrs["ecog"].type) == "NaN" and cell_value("1e999999", attrs["ecog"].type).message == \
+        "1e999999 is not representable as a number (too large)"  # refused, never infinity
     assert type(cell_value("1234567890123456", attrs["ecog"].type)).__name__ == "Refused"
 
 
@@ -226,7 +232,7 @@ def test_unreadable_inputs_exit_2_naming_what_is_accepted(tmp_path):
     notparquet = tmp_path / "x.parquet"
     notparquet.write_text("not parquet")
     out = cli("cohort", notparquet, *PYD)
-    assert out.exit_code == 2 and f"error: {notparquet}: is not a Parquet file that can be read" in out.stderr
+    assert out.exit_code == 2 and f"error: {notparquet}: is not a readable Parquet file (" in out.stderr
     out = cli("cohort", tmp_path / "absent.csv", *PYD)
     assert out.exit_code == 2 and out.stderr.strip() == f"error: {tmp_path / 'absent.csv'}: no such file"
 
@@ -382,3 +388,186 @@ def test_the_command_in_a_real_process(tmp_path):
     assert out.stdout == "" and "│   59 │        59 │   0 │" in out.stderr and "Traceback" not in out.stderr
     with open(tmp_path / "r.csv", encoding="utf-8", newline="") as f:
         assert [r["patient"] for r in csv.DictReader(f)] == [r["id"] for r in make_cohort.bundled()]
+
+
+# -- the tester's findings (issue 15, round 2) -------------------------------------------------------
+
+def test_out_naming_the_input_is_refused_before_anything_is_opened(tmp_path):
+    path = tmp_path / "c.jsonl"
+    text = '{"id": "a", "cancer": "lung"}\n'
+    path.write_text(text)
+    for out_name in (path, tmp_path / "." / "c.jsonl"):
+        out = cli("cohort", path, *PYD, "--out", out_name)
+        assert out.exit_code == 2
+        assert out.stderr.strip() == f"error: --out {out_name} is the input file {path}; write the results to another file"
+        assert path.read_text() == text  # not truncated
+    link = tmp_path / "link.jsonl"
+    os.link(path, link)
+    out = cli("cohort", path, *PYD, "--out", link)
+    assert out.exit_code == 2 and "is the input file" in out.stderr and path.read_text() == text
+    folder = tmp_path / "parts"
+    (folder / "x").mkdir(parents=True)
+    pq.write_table(pa.table({"id": ["a"], "cancer": ["lung"]}), folder / "1.parquet")
+    out = cli("cohort", folder, *PYD, "--out", folder / "x" / "res.parquet")
+    assert out.exit_code == 2
+    assert out.stderr.strip() == (f"error: --out {folder / 'x' / 'res.parquet'} is inside the input folder, whose "
+                                  f".parquet files are read {folder}; write the results to another file")
+    assert not (folder / "x" / "res.parquet").exists()
+
+
+def test_an_unreadable_parquet_file_of_a_folder_is_reported_and_skipped(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["a", "b"], "cancer": ["lung", "lung"]}), folder / "1.parquet")
+    (folder / "2.parquet").write_bytes(b"PAR1 junk")
+    pq.write_table(pa.table({"id": ["c"], "cancer": ["lung"]}), folder / "3.parquet")
+    out = cli("cohort", folder, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["a", "b", "c"]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {folder / '2.parquet'}: is not a readable Parquet file (")
+    assert said[1] == (f"error: {folder}: 1 bad record(s), reported above; reading stopped at {folder / '2.parquet'}: "
+                       "the records from there to the end of that file were not read")
+    found = list(oncologic.load().evaluate_many(folder, errors="collect"))
+    assert [getattr(x, "patient", None) for x in found] == ["a", "b", None, "c"]
+    assert isinstance(found[2], PatientError) and found[2].stops
+    alone = cli("cohort", folder / "2.parquet", *PYD)  # a single file that cannot be read: nothing to evaluate
+    assert alone.exit_code == 2 and f"error: {folder / '2.parquet'}: is not a readable Parquet file (" in alone.stderr
+
+
+def test_a_parquet_file_that_breaks_in_the_middle_keeps_the_rows_before(tmp_path):
+    path = tmp_path / "big.parquet"
+    ids = [f"p{i}" for i in range(3000)]
+    pq.write_table(pa.table({"id": ids, "cancer": ["lung"] * 3000}), path, row_group_size=1000,
+                   compression="snappy", use_dictionary=False)
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(1).column(0)  # the second row group's id column: its pages zeroed
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset + 40
+    data[start:start + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ids[:1000]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {path} row 1001: the file cannot be read from row 1001 on (")
+    assert said[0].endswith("); the rows before it were read, the rows from it on were not")
+    assert said[1] == (f"error: {path}: 1 bad record(s), reported above; reading stopped at {path} row 1001: "
+                       "the records from there to the end of that file were not read")
+
+
+def test_a_json_array_broken_in_the_middle_says_reading_stopped(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('[{"id": "a", "cancer": "lung"}, {"id": "b", "cancer": "lung"}, {"id": "c", ')
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["a", "b"]
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: {path}: 1 bad record(s), reported above; reading stopped at {path} record 3: "
+        "the records from there to the end of that file were not read")
+
+
+def test_a_csv_row_that_is_not_utf8_is_the_only_bad_row(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"id,cancer,ecog\nh1,lung,1\n\"h2\nstill h2\",lu\xffng,2\nh3,lung,3\nh4,lung,0\n")
+    _run_bad(path, [f"{path}:3: is not UTF-8 text: byte 0xff in column 2"], ["h1", "h3", "h4"])
+
+
+def test_a_csv_row_is_bounded_as_a_record(tmp_path):
+    path = tmp_path / "long.csv"
+    long_cell = "x" * 200_000  # longer than the csv module's default field limit, shorter than a record
+    half = "y" * (600 * 1024)
+    path.write_text(f"id,cancer\nh1,{long_cell}\nh2,lung\n{half},{half}\nh3,lung\n")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2
+    assert [json.loads(line)["patient"] for line in out.stdout.splitlines()] == ["h2", "h3"]
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert said[0].startswith(f"error: {path}:2: attribute 'cancer': ")
+    assert said[1] == f"error: {path}:4: is longer than 1048576 bytes, the most a record holds"
+    assert said[2].endswith("2 bad record(s), reported above; every other record was evaluated")
+
+
+def test_a_parquet_row_longer_than_a_record_is_a_bad_record(tmp_path):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "cancer": ["lung", "lung", "lung"],
+                             "mutations": [None, ["x" * 1000] * 1100, None]}), path)
+    _run_bad(path, [f"{path} row 2: is longer than 1048576 bytes, the most a record holds"], ["a", "c"])
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_full_disk_is_an_input_error_naming_the_output(fmt):
+    out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", *PYD, "--format", fmt, "--out", "/dev/full")
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines()[-1] == "error: cannot write /dev/full: No space left on device"
+
+
+def test_an_unknown_column_stops_the_file_once(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("id,cancer,ecogg\nh1,lung,1\nh2,lung,2\n")
+    out = cli("cohort", path, *PYD)
+    assert out.exit_code == 2 and out.stdout == ""
+    known = ", ".join(sorted(oncologic.load().attributes))
+    assert out.stderr.strip() == (f"error: {path}: unknown attribute 'ecogg' in the header (column 3) "
+                                  f"(did you mean 'ecog'?); known: {known}")
+    table = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"id": ["h1", "h2"], "bogus": [1, 2]}), table)
+    out = cli("cohort", table, *PYD)
+    assert out.exit_code == 2 and out.stdout == ""
+    assert out.stderr.strip() == f"error: {table}: unknown attribute 'bogus' in the file's columns (column 2); known: {known}"
+
+
+def test_the_output_format_follows_the_suffix_of_out(tmp_path):
+    source = ROOT / "examples" / "cohort" / "patients.jsonl"
+    ids = [json.loads(line)["id"] for line in source.read_text().splitlines()]
+    for name in ("res.parquet", "RES.CSV", "res.jsonl"):
+        out = cli("cohort", source, *PYD, "--out", tmp_path / name)
+        assert out.exit_code == 0, out.stderr
+    assert pq.read_table(tmp_path / "res.parquet").column("patient").to_pylist() == ids
+    assert [row["patient"] for row in csv.DictReader((tmp_path / "RES.CSV").open())] == ids
+    assert [json.loads(line)["patient"] for line in (tmp_path / "res.jsonl").read_text().splitlines()] == ids
+    out = cli("cohort", source, *PYD, "--format", "csv", "--out", tmp_path / "x.parquet")
+    assert out.exit_code == 2 and not (tmp_path / "x.parquet").exists()
+    assert out.stderr.strip() == (f"error: --format csv contradicts --out {tmp_path / 'x.parquet'} (a .parquet file is "
+                                  "parquet); give a matching suffix or leave --format out")
+    out = cli("cohort", source, *PYD, "--format", "csv", "--out", tmp_path / "x.txt")  # no known suffix: --format rules
+    assert out.exit_code == 0 and (tmp_path / "x.txt").read_text().startswith("patient,")
+
+
+@pytest.mark.parametrize("fmt, unit", [("jsonl", "lines"), ("parquet", "rows")])
+def test_ctrl_c_keeps_what_was_written_and_exits_130(tmp_path, monkeypatch, fmt, unit):
+    real = oncologic.api.KnowledgeBase.evaluate_many
+
+    def interrupted(self, *args, **kwargs):
+        for number, item in enumerate(real(self, *args, **kwargs)):
+            if number == 3:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(oncologic.api.KnowledgeBase, "evaluate_many", interrupted)
+    target = tmp_path / f"res.{fmt}"
+    out = cli("cohort", ROOT / "examples" / "cohort" / "patients.jsonl", *PYD, "--out", target)
+    assert out.exit_code == 130
+    assert out.stderr.strip() == f"interrupted: 3 results written to {target} (complete {unit} only)"
+    if fmt == "jsonl":
+        assert len([json.loads(line) for line in target.read_text().splitlines()]) == 3
+    else:
+        assert pq.read_table(target).num_rows == 3
+
+
+@pytest.mark.parametrize("name, text", [
+    ("u.jsonl", '{"id": "a", "cancer": "lung", "pd_l1_tps": 1e-400}\n{"id": "b", "cancer": "lung", "pd_l1_tps": 1e400}\n'
+                '{"id": "c", "cancer": "lung", "pd_l1_tps": 0.0e5}\n'),
+    ("u.json", '[{"id": "a", "cancer": "lung", "pd_l1_tps": 1e-400}, {"id": "b", "cancer": "lung", "pd_l1_tps": 1e400},'
+               ' {"id": "c", "cancer": "lung", "pd_l1_tps": 0.0e5}]'),
+    ("u.csv", "id,cancer,pd_l1_tps\na,lung,1e-400\nb,lung,1e400\nc,lung,0.0e5\n"),
+])
+def test_numbers_that_underflow_or_overflow_are_refused_not_changed(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    found = list(oncologic.load().evaluate_many(path, errors="collect"))
+    assert isinstance(found[0], PatientError) and isinstance(found[1], PatientError)
+    assert str(found[0]).endswith("attribute 'pd_l1_tps': 1e-400 is not representable as a number "
+                                  "(too close to 0, it would become 0)")
+    assert "attribute 'pd_l1_tps': 1" in str(found[1]) and str(found[1]).endswith("400 is not representable as a number (too large)")
+    assert found[2].patient == "c"  # a zero written with an exponent is a zero

@@ -17,14 +17,22 @@ suffix, any case (:data:`ACCEPTED`):
   text breaks, and the records after it cannot be read (the message says so). A ``.json`` file
   holding one object is one record, read as ``recommend`` reads it.
 - ``.csv``: a header row of attribute names, then a row per record; ``where`` is
-  ``FILE:LINE``, the line the row starts on (the header is line 1). Each cell is read by its
+  ``FILE:LINE``, the line the row starts on (the header is line 1). A row holding a byte
+  that is not UTF-8, or longer than a record may be (``MAX_RECORD_BYTES``), is a bad record;
+  the rows after it are read. Each cell is read by its
   column's *declared* type (:func:`cell_value`): an empty cell is an absent attribute; a cell
   that does not convert stays text, so that validation refuses it naming the line and column;
   no value is ever changed silently.
 - ``.parquet``: a file of flat records (one column per attribute; lists for sets, lists of
   structs for record lists; null is absent), or a folder searched recursively for ``*.parquet``
   files, read in name order. Read with pyarrow in batches (``iter_batches``); ``where`` is
-  ``FILE row N``, numbered from 1 in each file. Needs ``pip install 'oncologic[parquet]'``.
+  ``FILE row N``, numbered from 1 in each file. A row whose values take more than
+  ``MAX_RECORD_BYTES`` (their text's length, 8 bytes a number) is a bad record. A file of a folder that is not readable
+  Parquet is reported in its place (``FILE: is not a readable Parquet file (...)``) and
+  skipped; a file that breaks in the middle keeps the rows before it, and the message says
+  from which row on it could not be read. Such a PatientError, like a JSON array or a CSV
+  file broken in the middle, has ``stops`` set: the records after it in that file were not
+  read. Needs ``pip install 'oncologic[parquet]'``.
 - ``.yaml``/``.yml``: one record, as ``recommend`` reads it.
 
 Any other suffix raises a :class:`~oncologic.errors.PatientError` listing what is accepted.
@@ -45,7 +53,7 @@ from ..lang import nodes as n
 from ..lang import units
 from ..model.kb import CheckedKB
 from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
-from .reading import BOM, Refused, check_file, parse_json, read_entries
+from .reading import BOM, Refused, check_file, json_float, parse_json, read_entries
 
 ACCEPTED = (".jsonl (one record a line), .json (an array of records), .csv (a header of attribute names, "
             "a row per record), .parquet (a row per record), a folder of .parquet files, or one .yaml/.yml record")
@@ -62,13 +70,14 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     ``rows``: how many Parquet rows are read at a time.
 
     Raises :class:`~oncologic.errors.PatientError` (when first iterated) for a cohort that
-    cannot be read at all: absent, unknown suffix, not a regular file, a CSV header that names
-    no attribute or one twice, a file that is not Parquet, a folder with no .parquet file;
+    cannot be read at all: absent, unknown suffix, not a regular file, a CSV header or Parquet
+    schema that names an unknown attribute, no attribute or one twice, a file that is not
+    Parquet, a folder with no .parquet file (a file of a folder: yielded in its place);
     :class:`~oncologic.errors.OncologicError` when pyarrow is needed and not installed.
     """
     path = Path(path)
     if path.is_dir():
-        yield from _parquet_folder(path, rows)
+        yield from _parquet_folder(path, rows, kb)
         return
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".yaml", ".yml"):
@@ -78,7 +87,7 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     elif suffix == ".csv":
         yield from _csv(path, kb)
     elif suffix == ".parquet":
-        yield from _parquet(path, rows)
+        yield from _parquet(path, rows, kb)
     else:
         raise PatientError(str(path), f"unknown cohort file type; accepted: {ACCEPTED}")
 
@@ -115,7 +124,7 @@ def _json(path: Path) -> Iterator[Entry]:
 
 def _json_array(f, name: str) -> Iterator[Entry]:
     import ijson
-    events = ijson.basic_parse(f, use_float=True)
+    events = ijson.basic_parse(f)  # numbers with a fraction as Decimal: checked by json_float
     number = 0
     inside = False
     try:
@@ -135,7 +144,7 @@ def _json_array(f, name: str) -> Iterator[Entry]:
         said = str(err).split("\n", 1)[0].strip().strip("b'\"")
         yield (f"{name} record {at}", at,
                PatientError(f"{name} record {at}", f"is not valid JSON ({said}); the records after it cannot be read",
-                            line=at))
+                            line=at, stops=True))
 
 
 def _element(events, event: str, value: Any, where: str, number: int) -> Any:
@@ -174,7 +183,7 @@ def _element(events, event: str, value: Any, where: str, number: int) -> Any:
             item = None
         else:
             size += len(value) if isinstance(value, str) else 8
-            item = value
+            item = json_float(str(value).lower()) if isinstance(value, decimal.Decimal) else value
         if problem is None and values > MAX_VALUES:
             fail(f"holds more than {MAX_VALUES} values; a record is far smaller")
         if problem is None and size > MAX_RECORD_BYTES:
@@ -221,7 +230,7 @@ def cell_value(text: str, spec: n.TypeSpec | None) -> Any:
             digits = len(text.lstrip("-").split(".")[0].split("e")[0].split("E")[0])
             if digits > MAX_DIGITS:
                 return Refused(f"a number of {digits} digits; a record's numbers have at most {MAX_DIGITS}")
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return json_float(text) if any(c in text for c in ".eE") else int(text)
         return text
     if kind == "bool":
         return {"true": True, "false": False}.get(text.lower(), text)
@@ -256,7 +265,10 @@ def csv_cells(record: dict) -> dict[str, str]:
 def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
     path, _ = check_file(path, cohort=True)
     name = str(path)
-    with _open(path, mode="r", encoding="utf-8-sig", newline="") as f:
+    if csv.field_size_limit() < MAX_RECORD_BYTES:
+        csv.field_size_limit(MAX_RECORD_BYTES)  # a cell as long as a record may be, and no longer
+    # Bytes that are not UTF-8 become lone surrogates, refused row by row (_not_utf8).
+    with _open(path, mode="r", encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f)
         line = 1
         try:
@@ -272,6 +284,7 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     raise PatientError(name, f"line 1: the header names '{column}' twice (columns {seen[column]} "
                                              f"and {index})", column)
                 seen[column] = index
+            _known_columns(name, columns, kb)
             specs = [(column, _spec(kb, column)) for column in columns]
             line = reader.line_num + 1
             for cells in reader:
@@ -283,6 +296,10 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     yield where, start, PatientError(where, f"has {len(cells)} cells; the header has {len(columns)}",
                                                      line=start)
                     continue
+                problem = _not_utf8(cells) or _too_long(cells)
+                if problem:
+                    yield where, start, PatientError(where, problem, line=start)
+                    continue
                 raw: dict[str, Any] = {}
                 try:
                     for (column, spec), cell in zip(specs, cells):
@@ -292,11 +309,40 @@ def _csv(path: Path, kb: CheckedKB) -> Iterator[Entry]:
                     yield where, start, err
                     continue
                 yield where, start, raw
-        except (csv.Error, UnicodeDecodeError) as err:
+        except csv.Error as err:
             at = reader.line_num or 1
-            said = f"is not UTF-8 text ({err.reason})" if isinstance(err, UnicodeDecodeError) else f"is not valid CSV ({err})"
             where = f"{name}:{at}"
-            yield where, at, PatientError(where, f"{said}; the rows after it cannot be read", line=at)
+            yield where, at, PatientError(where, f"is not valid CSV ({err}); the rows after it cannot be read",
+                                          line=at, stops=True)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _not_utf8(cells: list[str]) -> str | None:
+    """Why a row read with ``surrogateescape`` is not UTF-8 text (its first such byte), or None."""
+    for index, cell in enumerate(cells, 1):
+        if found := _SURROGATE.search(cell):
+            byte = ord(found.group()) - 0xDC00
+            return f"is not UTF-8 text: byte 0x{byte:02x} in column {index}"
+    return None
+
+
+def _too_long(cells: list[str]) -> str | None:
+    """Why a row is longer than a record may be (as a JSON Lines line is bounded), or None."""
+    size = sum(len(cell.encode("utf-8", "surrogateescape")) for cell in cells)
+    return f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds" if size > MAX_RECORD_BYTES else None
+
+
+def _known_columns(name: str, columns: list[str], kb: CheckedKB, place: str = "the header") -> None:
+    """Raises :class:`~oncologic.errors.PatientError`, once for the file, naming the first
+    column (CSV header, Parquet schema) that is no attribute of ``kb`` (nor ``id``)."""
+    for index, column in enumerate(columns, 1):
+        if column != "id" and column not in kb.attributes:
+            from .patient import _suggest  # an error path only
+            hint = _suggest(column, kb.attributes, {a: v.labels for a, v in kb.attributes.items()})
+            raise PatientError(name, f"unknown attribute '{column}' in {place} (column {index}){hint}; "
+                                     f"known: {', '.join(sorted(kb.attributes))}")
 
 
 def _spec(kb: CheckedKB, column: str) -> n.TypeSpec | None:
@@ -325,33 +371,64 @@ def parquet_module():
     return pq
 
 
-def _parquet_folder(folder: Path, rows: int) -> Iterator[Entry]:
+def _parquet_folder(folder: Path, rows: int, kb: CheckedKB) -> Iterator[Entry]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".parquet")
     if not files:
         raise PatientError(str(folder), f"is a folder with no .parquet file; a cohort is a file ({ACCEPTED})")
     for file in files:
-        yield from _parquet(file, rows)
+        try:
+            yield from _parquet(file, rows, kb)
+        except PatientError as err:  # one file of the folder cannot be read: reported, skipped
+            err.stops = True
+            yield str(file), None, err
 
 
-def _parquet(path: Path, rows: int) -> Iterator[Entry]:
+def _parquet(path: Path, rows: int, kb: CheckedKB) -> Iterator[Entry]:
     pq = parquet_module()
     import pyarrow as pa
     path, _ = check_file(path, cohort=True)
     name = str(path)
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        file = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
-        raise PatientError(name, f"is not a Parquet file that can be read: {err}") from None
+        raise PatientError(name, f"is not a readable Parquet file ({_said(err)})") from None
+    _known_columns(name, file.schema_arrow.names, kb, "the file's columns")
     number = 0
     try:
-        for batch in batches:
-            for row in batch.to_pylist():
-                number += 1
-                yield f"{name} row {number}", number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
+        for group in range(file.num_row_groups):  # a group at a time: a broken group keeps the rows before it
+            for batch in file.iter_batches(batch_size=rows, row_groups=[group]):
+                for row in batch.to_pylist():
+                    number += 1
+                    where = f"{name} row {number}"
+                    if _size(row) > MAX_RECORD_BYTES:
+                        yield where, number, PatientError(
+                            where, f"is longer than {MAX_RECORD_BYTES} bytes, the most a record holds", line=number)
+                        continue
+                    yield where, number, {k: _arrow_plain(v) for k, v in row.items() if v is not None}
     except (pa.ArrowException, OSError) as err:
         where = f"{name} row {number + 1}"
-        yield where, number + 1, PatientError(where, f"cannot be read ({err}); the rows after it cannot be read either",
-                                              line=number + 1)
+        yield where, number + 1, PatientError(
+            where, f"the file cannot be read from row {number + 1} on ({_said(err)}); the rows before it were read, "
+                   "the rows from it on were not", line=number + 1, stops=True)
+
+
+def _size(value: Any) -> int:
+    """About how many bytes a Parquet row's value takes as a record's text: text and bytes
+    their length, keys theirs, any other scalar 8."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(k) + _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v) for v in value) + len(value)
+    return 8
+
+
+def _said(err: Exception) -> str:
+    """pyarrow's message, on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _arrow_plain(value: Any) -> Any:

@@ -26,6 +26,7 @@ A value the reader will not turn into data (a refused integer, an unknown tag) i
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -211,6 +212,18 @@ def _json_int(text: str) -> Any:
     return int(text)
 
 
+def json_float(text: str) -> Any:
+    """A JSON number with a fraction or exponent as a float, or :class:`Refused` when no float
+    holds it: ``1e400`` (it would become infinity) or ``1e-400`` (it would become 0.0); never
+    a silently changed value."""
+    value = float(text)
+    if math.isinf(value):
+        return Refused(f"{text} is not representable as a number (too large)")
+    if value == 0 and any(c in "123456789" for c in re.split("[eE]", text)[0]):
+        return Refused(f"{text} is not representable as a number (too close to 0, it would become 0)")
+    return value
+
+
 def parse_json(text: str, where: str, line: int | None = None) -> Any:
     """One JSON document (a file, or a JSON Lines line when ``line`` is given)."""
     depth = 0
@@ -224,7 +237,7 @@ def parse_json(text: str, where: str, line: int | None = None) -> Any:
         elif token in "]}":
             depth -= 1
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_int=_json_int)
+        return json.loads(text, object_pairs_hook=_pairs, parse_int=_json_int, parse_float=json_float)
     except _DuplicateKey as dup:
         key = dup.args[0]
         places = _duplicate_places(text)

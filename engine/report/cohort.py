@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import sys
 from collections import Counter
 from typing import IO, Iterable
@@ -97,7 +98,22 @@ class Writer:
 
     def write(self, result: "Result | Evaluated") -> None:
         """Write one patient's result: a :class:`Result`, or an :class:`Evaluated` (its JSON
-        text, written as it is; a row is made from it parsed) — the same bytes either way."""
+        text, written as it is; a row is made from it parsed) — the same bytes either way.
+        Raises :class:`~oncologic.errors.OncologicError` ``cannot write OUT: REASON`` when the
+        output cannot be written (a full disk); a closed pipe on stdout (``BrokenPipeError``)
+        passes through, for the CLI to end quietly."""
+        try:
+            self._write(result)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._cannot(err) from None
+
+    def _cannot(self, err: OSError) -> OncologicError:
+        reason = os.strerror(err.errno) if err.errno else (err.strerror or str(err))  # pyarrow's strerror is its own
+        return OncologicError(f"cannot write {self.out or 'stdout'}: {reason}")
+
+    def _write(self, result: "Result | Evaluated") -> None:
         text = result.text if isinstance(result, Evaluated) else None
         if self.fmt == "jsonl":
             self._stream.write((text if text is not None else result.to_json(indent=None)) + "\n")
@@ -117,7 +133,9 @@ class Writer:
         if self._parquet is None:
             try:
                 self._parquet = pq.ParquetWriter(self.out, schema)
-            except (OSError, pa.ArrowException) as err:
+            except OSError as err:
+                raise self._cannot(err) from None
+            except pa.ArrowException as err:
                 raise OncologicError(f"cannot write {self.out}: {err}") from None
         if self._pending:
             self._parquet.write_table(pa.Table.from_pylist(self._pending, schema=schema))
@@ -125,7 +143,18 @@ class Writer:
 
     def close(self) -> None:
         """Write what is pending and close the file (a Parquet file with no patient still has
-        its columns)."""
+        its columns); a second call does nothing. Raises as :meth:`write` does."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        try:
+            self._close()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._cannot(err) from None
+
+    def _close(self) -> None:
         if self.fmt == "parquet":
             self._flush()
             self._parquet.close()
