@@ -71,14 +71,6 @@ class WorkerError(RuntimeError):
     not the input; ``oncologic cohort`` exits 1 with its message."""
 
 
-def default_workers() -> int:
-    """The number of CPUs this process may run on (``os.sched_getaffinity``), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str = "en", errors: str = "raise",
            backend: str | None = None, chunk: int | None = None, workers: int = 2) -> Iterator["Evaluated | PatientError"]:
     """Every record's result as :class:`~oncologic.report.cohort.Evaluated`, or its
@@ -227,7 +219,9 @@ def _start(kb_dir: str | None, backend: str, options: dict) -> None:
 def _failure(err: Exception) -> tuple:
     if isinstance(err, OncologicError):
         return ("input", str(err))
-    return ("internal", f"{type(err).__name__}: {err}\n{''.join(traceback.format_exception(err))}")
+    # the worker's traceback travels only when asked for, as the CLI's own guard does it
+    trace = "\n" + "".join(traceback.format_exception(err)) if os.environ.get("ONCOLOGIC_DEBUG") else ""
+    return ("internal", f"{type(err).__name__}: {err}{trace}")
 
 
 def _work(batch: list, lang: str) -> tuple:
