@@ -141,7 +141,8 @@ def _json_array(f, name: str) -> Iterator[Entry]:
             pass
     except ijson.JSONError as err:
         at = number if inside else number + 1
-        said = str(err).split("\n", 1)[0].strip().strip("b'\"")
+        # the parser's first line only (its context lines come as real or escaped newlines)
+        said = str(err).split("\n", 1)[0].split("\\n", 1)[0].strip().strip("b'\"").rstrip(".")
         yield (f"{name} record {at}", at,
                PatientError(f"{name} record {at}", f"is not valid JSON ({said}); the records after it cannot be read",
                             line=at, stops=True))
