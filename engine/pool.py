@@ -118,11 +118,7 @@ def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str
             send(batch)
         while flight:
             batch, future = flight[0]
-            try:
-                done = future.result()
-            except BrokenProcessPool:
-                raise WorkerError("a worker process stopped unexpectedly (killed, or out of memory?); "
-                                  "the cohort was not finished") from None
+            done = future.result()
             if done[0] == "failed":
                 _, kind, message = done
                 raise (OncologicError(message) if kind == "input" else WorkerError(f"in a worker process: {message}"))
@@ -131,6 +127,9 @@ def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str
             if batch := list(islice(entries, size)):
                 send(batch)
         finished = True
+    except BrokenProcessPool:  # seen by result() or, when a worker died first, by the next submit()
+        raise WorkerError("a worker process stopped unexpectedly (killed, or out of memory?); "
+                          "the cohort was not finished") from None
     finally:
         if finished:
             pool.shutdown(wait=True)

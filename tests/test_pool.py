@@ -225,3 +225,28 @@ def test_a_worker_that_dies_is_exit_1_with_a_message_not_a_hang(mixed, tmp_path)
     assert proc.returncode == 1, err.decode()
     assert b"a worker process stopped unexpectedly" in err and b"Traceback" not in err
     _wait_for(lambda: all(_gone(w) for w in _workers(proc.pid) + victims), 30)
+
+
+def test_a_pool_found_broken_when_the_next_chunk_is_sent_is_the_same_message(monkeypatch):
+    """A worker can die before the next chunk is sent: then submit(), not result(), sees the broken
+    pool — the CI run on cc926e4 printed 'internal error: BrokenProcessPool' for that order."""
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+    from oncologic.pool import WorkerError
+
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class BreaksOnThirdSubmit(real):
+        sent = 0
+
+        def submit(self, *args, **kw):
+            type(self).sent += 1
+            if type(self).sent == 3:
+                raise BrokenProcessPool("A child process terminated abruptly, the process pool is not usable anymore")
+            return super().submit(*args, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", BreaksOnThirdSubmit)
+    kb = oncologic.load()
+    given = [{"id": f"p{i}", "cancer": "hcc"} for i in range(30)]
+    with pytest.raises(WorkerError, match="a worker process stopped unexpectedly"):
+        list(kb.evaluate_many(given, chunk=5, workers=2))
