@@ -13,7 +13,7 @@ Facts go in column by column: :func:`oncologic.compile.sql.fact_columns` lists, 
 pyarrow table with the relation's column types, registered with DuckDB and copied into a
 native table in one ``CREATE TABLE ... AS SELECT``.
 
-Requires the ``duckdb`` extra (duckdb, sqlglot, pyarrow); without it, creating the backend
+Requires the ``duckdb`` extra (duckdb, sqlglot, pyarrow, numpy); without it, creating the backend
 raises :class:`~oncologic.errors.OncologicError` naming ``pip install oncologic[duckdb]``
 (the registry still lists ``"duckdb"``).
 """
@@ -56,6 +56,7 @@ class DuckDBEngine(SqlEngine):
     dialect = "duckdb"
     batch = 10_000
     SMALL = 256
+    drop_dead = True
 
     def __init__(self, program, threads: int | None = None):
         """``threads``: the most threads DuckDB runs a call with (None: every core for large
@@ -70,10 +71,11 @@ class DuckDBEngine(SqlEngine):
     def _require(cls) -> None:
         try:
             import duckdb  # noqa: F401
+            import numpy  # noqa: F401
             import pyarrow  # noqa: F401
             import sqlglot  # noqa: F401
         except ImportError as err:
-            raise OncologicError(f"the duckdb backend needs the Python packages duckdb, sqlglot and pyarrow "
+            raise OncologicError(f"the duckdb backend needs the Python packages duckdb, sqlglot, pyarrow and numpy "
                                  f"({err.name or err} is missing): pip install oncologic[duckdb]") from None
 
     def _open(self, size: int) -> Any:
@@ -85,8 +87,8 @@ class DuckDBEngine(SqlEngine):
     def _run(self, session: Any, statement: str) -> None:
         session.execute(statement)
 
-    def _fetch(self, session: Any, query: str) -> Sequence[Sequence]:
-        return [column.to_pylist() for column in fetch_arrow(session, query).columns]
+    def _fetch(self, session: Any, query: str) -> Any:
+        return fetch_arrow(session, query)
 
     def _close(self, session: Any) -> None:
         session.close()
