@@ -209,15 +209,20 @@ def _body_atoms(clause: Clause):
             yield b.atom, False
 
 
+def dependencies(program: Program) -> dict[str, set[str]]:
+    """Each derived predicate of ``program`` -> the predicates its clauses' bodies read
+    (positively or under ``not``)."""
+    deps: dict[str, set[str]] = {}
+    for c in program.all_clauses():
+        deps.setdefault(c.head.pred, set()).update(a.pred for a, _ in _body_atoms(c))
+    return deps
+
+
 def evaluation_order(program: Program, outputs: Iterable[str] | None = None) -> list[str]:
     """The derived predicates ``outputs`` need (default: every view), each after the
     predicates it reads. Raises :class:`ValueError` naming the predicates of any recursive
     component (SQL here has no fixpoint)."""
-    clauses = program.all_clauses()
-    deps: dict[str, set[str]] = {}
-    for c in clauses:
-        d = deps.setdefault(c.head.pred, set())
-        d.update(a.pred for a, _ in _body_atoms(c))
+    deps = dependencies(program)
     idb = set(deps)
     wanted = list(outputs) if outputs is not None else list(program.views)
     for name in wanted:
@@ -550,5 +555,5 @@ def _compare(exp, clause: Clause, cmp: Comparison, env: dict):
     return terms[0] if len(terms) == 1 else exp.paren(exp.or_(*terms))
 
 
-__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "clauses_sql", "decode", "decode_columns", "evaluation_order", "fact_columns", "fact_rows",
+__all__ = ["EDB_KINDS", "KIND_TYPES", "Relation", "SqlProgram", "clauses_sql", "decode", "decode_columns", "dependencies", "evaluation_order", "fact_columns", "fact_rows",
            "kind_of", "to_sql"]

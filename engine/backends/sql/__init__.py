@@ -14,6 +14,6 @@ evaluated by DuckDB's pieces (or, ``mode="sql"``, implements the seam on Spark S
 engine plugs in by implementing five methods (the seam, :class:`~.engine.SqlEngine`):
 ``_require`` (import the client packages, or raise naming the extra), ``_open`` (a session
 that no other call sees), ``_load`` (one fact table from typed rows), ``_run`` (one
-statement), ``_fetch`` (one relation's rows) and ``_close`` (drop everything the session
-made). Nothing here imports duckdb, sqlglot or pyarrow at import time.
+statement), ``_fetch`` (one relation's rows, as an Arrow table) and ``_close`` (drop
+everything the session made). Nothing here imports duckdb, sqlglot or pyarrow at import time.
 """

@@ -13,7 +13,7 @@ Facts go in column by column: :func:`oncologic.compile.sql.fact_columns` lists, 
 pyarrow table with the relation's column types, registered with DuckDB and copied into a
 native table in one ``CREATE TABLE ... AS SELECT``.
 
-Requires the ``duckdb`` extra (duckdb, sqlglot, pyarrow); without it, creating the backend
+Requires the ``duckdb`` extra (duckdb, sqlglot, pyarrow, numpy); without it, creating the backend
 raises :class:`~oncologic.errors.OncologicError` naming ``pip install oncologic[duckdb]``
 (the registry still lists ``"duckdb"``).
 """
@@ -25,6 +25,8 @@ from ...errors import OncologicError
 from ...compile.sql import Relation
 from .engine import SqlEngine
 
+_ALLOCATOR = ("SET allocator_flush_threshold = '16MB'", "SET allocator_bulk_deallocation_flush_threshold = '16MB'",
+              "SET allocator_background_threads = true")
 _ARROW_TYPES = {"key": "int64", "int": "int64", "text": "string", "float": "float64", "bool": "bool_"}
 
 
@@ -44,18 +46,21 @@ class DuckDBEngine(SqlEngine):
     than one per thread: dropping the ~530 tables of a call cost as much as a fresh database,
     and a fresh one frees a batch's memory before the next is loaded.
 
-    ``batch`` (the chunk size for cohorts) is 10 000: a 10k-patient ``answer`` spent 0.8 s
-    making fact rows, 0.9 s loading them (pyarrow), 5.6 s in the ~530 statements, 1.1 s
-    fetching 2.3 million rows as Arrow columns, 0.4 s decoding them and 2.4 s grouping them by
-    patient (decoding row by row had taken 13 s). 100k patients in 10k chunks peaked at
-    1.2 GB RSS (before the columnar decoding); 20k and 50k chunks are still to be measured
-    (bench/, issue 15 point 5).
+    ``batch`` (the chunk size for cohorts) is 10 000. A 10k-patient ``answer`` (2.6 million
+    rows; shared 2-core machine, load 4–5): 0.7 s making fact columns, 0.5–1.3 s loading
+    them (pyarrow), 5.9 s in the ~490 statements (2 s of them the ``answer`` union, and
+    about 1.7 s a fixed cost of planning, whatever the batch), 0.2 s fetching the rows as
+    Arrow, 0.5 s handing them back (:func:`~oncologic.backends.sql.engine.rows_by_patient`;
+    decoding every row had taken 1.5–2.5 s and ~460 MB). With each table dropped after its
+    last reader (``drop_dead``) and the allocator settings of :func:`connect`, a 10k chunk
+    peaks at ~0.8 GB RSS in all (1.4 GB before). Numbers: bench/RESULTS.md.
     """
 
     name = "duckdb"
     dialect = "duckdb"
     batch = 10_000
     SMALL = 256
+    drop_dead = True
 
     def __init__(self, program, threads: int | None = None):
         """``threads``: the most threads DuckDB runs a call with (None: every core for large
@@ -70,10 +75,11 @@ class DuckDBEngine(SqlEngine):
     def _require(cls) -> None:
         try:
             import duckdb  # noqa: F401
+            import numpy  # noqa: F401
             import pyarrow  # noqa: F401
             import sqlglot  # noqa: F401
         except ImportError as err:
-            raise OncologicError(f"the duckdb backend needs the Python packages duckdb, sqlglot and pyarrow "
+            raise OncologicError(f"the duckdb backend needs the Python packages duckdb, sqlglot, pyarrow and numpy "
                                  f"({err.name or err} is missing): pip install oncologic[duckdb]") from None
 
     def _open(self, size: int) -> Any:
@@ -85,8 +91,8 @@ class DuckDBEngine(SqlEngine):
     def _run(self, session: Any, statement: str) -> None:
         session.execute(statement)
 
-    def _fetch(self, session: Any, query: str) -> Sequence[Sequence]:
-        return [column.to_pylist() for column in fetch_arrow(session, query).columns]
+    def _fetch(self, session: Any, query: str) -> Any:
+        return fetch_arrow(session, query)
 
     def _close(self, session: Any) -> None:
         session.close()
@@ -122,6 +128,14 @@ def connect(size: int, threads: int | None = None) -> Any:
     # DuckDB draws a progress bar on stdout for a statement over 2 s, terminal or not: under
     # load that went into a cohort's JSON Lines on stdout.
     con.execute("SET enable_progress_bar = false")
+    # DuckDB's allocator (jemalloc) keeps freed memory until 128 MB (a task) or 512 MB (a bulk
+    # free) are outstanding: a cohort's chunks then peaked higher and higher (100k in 10k
+    # chunks, six chunks: 775 -> 862 MB; with these: 794 -> 808 MB, no slower).
+    for setting in _ALLOCATOR:
+        try:
+            con.execute(setting)
+        except duckdb.Error:  # an older DuckDB without the setting: its default
+            pass
     if size <= DuckDBEngine.SMALL:
         con.execute("SET threads = 1")
         con.execute("PRAGMA disable_optimizer")

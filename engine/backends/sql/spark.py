@@ -78,7 +78,7 @@ import uuid
 from typing import Any, Iterator, Sequence
 
 from ...compile.datalog import Program
-from ...compile.sql import EDB_KINDS, Relation, decode_columns, fact_columns
+from ...compile.sql import EDB_KINDS, Relation, fact_columns
 from ...errors import OncologicError
 from .engine import SqlEngine
 
@@ -202,12 +202,11 @@ class SparkEngine(SqlEngine):
         facts = spark.createDataFrame(facts_table(batch)).repartition(parts, "pid")
         chunk = self.chunk
 
-        def ask(plan) -> list[list]:
+        def ask(plan) -> Any:
             steps, rel, query = plan
             job = functools.partial(evaluate_partition, steps=steps, query=query, columns=_columns(rel), chunk=chunk)
             schema = ", ".join(f"{col} {_SPARK_TYPES[kind]}" for col, _, kind in rel.columns)
-            table = facts.mapInArrow(job, schema).toArrow()
-            return decode_columns(rel, [column.to_pylist() for column in table.columns])
+            return facts.mapInArrow(job, schema).toArrow()
         return None, ask
 
     # -- the seam (oncologic.backends.sql.engine), mode="sql" --
@@ -230,9 +229,8 @@ class SparkEngine(SqlEngine):
         session.spark.read.parquet(path).createOrReplaceTempView(name)
         session.views.append(name)
 
-    def _fetch(self, session: _Call, query: str) -> Sequence[Sequence]:
-        table = session.spark.sql(query).toArrow()
-        return [column.to_pylist() for column in table.columns]
+    def _fetch(self, session: _Call, query: str) -> Any:
+        return session.spark.sql(query).toArrow()
 
     def _close(self, session: _Call | None) -> None:
         if session is None:  # the partitioned mode: nothing kept between jobs
