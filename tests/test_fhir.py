@@ -146,7 +146,9 @@ def test_searchset_and_collection_read_alike_and_a_prefetch_list_too(kb):
         == read_resources(resources("nsclc_egfr_t790m"), checked, APRIL)
     assert prefetch_templates(checked) == {
         "patient": "Patient/{{context.patientId}}",
+        "adverseEvents": "AdverseEvent?patient={{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
+        "lists": "List?patient={{context.patientId}}",
         "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
         "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
@@ -176,3 +178,20 @@ def test_an_ndjson_bulk_export_is_a_cohort_of_a_record_a_patient(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [line["patient"] for line in lines] == ["pt-fhir-sclc", "pt-fhir-hcc"]
+
+
+def test_an_adverse_event_gives_its_type_ctcae_grade_and_the_cause_by_its_suspect_drug(kb):
+    statement = {"resourceType": "MedicationStatement", "id": "atezo", "status": "active", "subject": {"reference": "Patient/p"},
+                 "effectiveDateTime": "2026-01-05", "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1792776"}]}}
+    grade = {"url": "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade",
+             "valueCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system", "code": "3"}]}}
+    event = {"resourceType": "AdverseEvent", "id": "ae-1", "actuality": "actual", "subject": {"reference": "Patient/p"},
+             "date": "2026-03-01", "extension": [grade],
+             "event": {"coding": [{"system": "urn:oncologic:codes", "code": "adverse_event.colitis"}]},
+             "suspectEntity": [{"instance": {"reference": "MedicationStatement/atezo"}}]}
+    record, _ = read_resources([PATIENT, statement, event], kb.compiled.checked, APRIL)
+    assert record["adverse_events"] == [{"type": "colitis", "grade": 3, "cause": "immune"}]
+    odd = dict(event, event={"coding": [{"system": SNOMED, "code": "64226004"}]})
+    with pytest.raises(PatientError, match=r"AdverseEvent/ae-1: its event code \(http://snomed.info/sct\|64226004\) is "
+                                           r"none of the adverse-event types of the FHIR mapping"):
+        read_resources([PATIENT, statement, odd], kb.compiled.checked, APRIL)
