@@ -86,7 +86,8 @@ def test_absent_variants_are_tested_negative_and_no_variant_is_unknown(kb):
 
 def test_two_values_at_the_same_latest_time_are_a_conflict_naming_both(tmp_path):
     data = bundle("sclc_second_line")
-    data["entry"].append({"resource": obs("ecog-again", (LOINC, "89247-1"), "2026-03-01", valueInteger=2)})
+    again = dict(obs("ecog-again", (LOINC, "89247-1"), "2026-03-01", valueInteger=2), subject={"reference": "Patient/pt-fhir-sclc"})
+    data["entry"].append({"resource": again})
     path = tmp_path / "conflict.json"
     path.write_text(json.dumps(data))
     result = run("recommend", str(path), "--as-of", "2026-04-01")
@@ -195,3 +196,10 @@ def test_an_adverse_event_gives_its_type_ctcae_grade_and_the_cause_by_its_suspec
     with pytest.raises(PatientError, match=r"AdverseEvent/ae-1: its event code \(http://snomed.info/sct\|64226004\) is "
                                            r"none of the adverse-event types of the FHIR mapping"):
         read_resources([PATIENT, statement, odd], kb.compiled.checked, APRIL)
+
+
+def test_a_bundle_of_two_patients_is_refused(kb):
+    other = dict(obs("ecog-q", (LOINC, "89247-1"), "2026-03-01", valueInteger=0), subject={"reference": "Patient/q"})
+    with pytest.raises(PatientError, match=r"^b.json: holds the resources of 2 patients \(Patient/p, Patient/q\): one "
+                                           r"bundle is one patient's record"):
+        read_resources([PATIENT, NSCLC, other], kb.compiled.checked, APRIL, "b.json")

@@ -246,6 +246,11 @@ class _Reader:
         return self.record, self.provenance
 
     def _patient_id(self) -> str:
+        owners = sorted({o for o in map(_owner, self.resources) if o})
+        if len(owners) > 1:
+            self.fail(f"holds the resources of {len(owners)} patients ({', '.join(owners[:3])}"
+                      f"{', ...' if len(owners) > 3 else ''}): one bundle is one patient's record "
+                      "(a cohort: an NDJSON bulk export folder)")
         for r in self.resources:
             if r.get("resourceType") == "Patient" and r.get("id"):
                 return str(r["id"])
