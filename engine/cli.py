@@ -234,11 +234,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out):
     if fmt == "json":
         _emit_json(ex)
     elif fmt in ("dot", "mermaid", "svg"):
-        from .report.pictures import render
-        from .report.proof_picture import proof_picture
-        why = kb.why_not(person, goal) if not ex.holds and not ex.cases else None
-        held = _held_parts(kb, person, why)
-        _picture(render(proof_picture(ex, why, person.id, kb.compiled.checked, lang, held), fmt), out)
+        _picture(kb.picture(person, goal, fmt, lang, explanation=ex), out)
     else:
         _renderer(kb, lang).explanation(ex, person.id, patient)
 
@@ -366,25 +362,6 @@ def _saved_where(path: str, kb_dir) -> str:
 
 
 # ---- graph ----
-
-def _held_parts(kb, person, why) -> dict:
-    """For the picture of a why-not, by rule id: the proof of each rule that holds but whose
-    regimen a contraindication removes or may remove (the rule's own derivation is drawn, green),
-    and the attempt of each undecided contraindication (its conditions, grey)."""
-    parts: dict = {}
-    for attempt in why.attempts if why is not None else []:
-        if not (attempt.removed_by or attempt.pending):
-            continue
-        proof = kb.explain(person, attempt.rule.id).proof  # a rule id is a goal: its proof when it holds
-        if proof is not None and proof.rule.id == attempt.rule.id:
-            parts[attempt.rule.id] = proof
-        for item in attempt.pending:
-            if item.kind == "contraindication" and item.rule.id not in parts:
-                tried = kb.why_not(person, item.rule.id).attempts
-                if tried and tried[0].rule.id == item.rule.id:
-                    parts[item.rule.id] = tried[0]
-    return parts
-
 
 def _picture(text: str, out: str | None) -> None:
     """A picture to stdout, or to ``out`` (a message naming the file when it cannot be written)."""
