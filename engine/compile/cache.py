@@ -76,7 +76,7 @@ MAX_ENTRY_BYTES = 16 * 1024 * 1024  # the shipped knowledge base takes about 0.3
 CLASSES: tuple[type, ...] = (
     # lang/nodes.py: the AST
     n.Pos, n.Quantity, n.Symbol, n.Text, n.DateValue, n.BoolValue, n.TypeSpec, n.Field, n.Document,
-    n.Grading, n.Attribute, n.Item, n.Compare, n.OneOf, n.Has, n.IsEmpty, n.IsKnown, n.AnyRecord,
+    n.Grading, n.Code, n.Attribute, n.Item, n.Compare, n.OneOf, n.Has, n.IsEmpty, n.IsKnown, n.AnyRecord,
     n.Ref, n.ConceptRef, n.And, n.Or, n.Not, n.Citation, n.Rule,
     # model/kb.py
     CheckedKB,

@@ -68,7 +68,18 @@ class AstBuilder(Transformer):
     # -- file --
     def start(self, meta, statements):
         kinds = (n.Document, n.Grading, n.Attribute, n.Item, n.Rule)  # the order of Module's lists
-        return n.Module(self.filename, *([st for st in statements if type(st) is kind] for kind in kinds))
+        return n.Module(self.filename, *([st for st in statements if type(st) is kind] for kind in kinds),
+                        systems=[st for st in statements if type(st) is n.CodeSystem])
+
+    # -- code systems and codes --
+    def system(self, meta, children):
+        name, uri = children
+        self._declares(name)
+        return n.CodeSystem(str(name), _text(uri), self._head(meta, name))
+
+    def code(self, meta, children):
+        system, code = children
+        return ("code", n.Code(str(system), _text(code), self._at(system)))
 
     # -- documents --
     def document(self, meta, children):
@@ -120,10 +131,12 @@ class AstBuilder(Transformer):
     def attribute(self, meta, children):
         name, type_, *clauses = children
         self._declares(name)
-        labels, derive, required, values, applies = [], None, False, [], None
+        labels, derive, required, values, applies, codes, value_codes = [], None, False, [], None, [], []
         for kind, value, *rest in clauses:
             if kind == "labels":
                 labels.extend(value)
+            elif kind == "code":
+                codes.append(value)
             elif kind == "derive":
                 derive = value
             elif kind == "required":
@@ -135,18 +148,24 @@ class AstBuilder(Transformer):
                 elif value[0] not in type_.values:
                     self._error(rest[0], f"attribute '{name}' has no value '{value[0]}' to label "
                                          f"(its values: {', '.join(type_.values)})", "E105")
-                elif any(v == value[0] for v, _ in values):
+                elif value[1] and any(v == value[0] for v, labels in values if labels):
                     self._error(rest[0], f"attribute '{name}': value '{value[0]}' is labelled twice", "E011")
-                values.append(value)
+                if value[1]:
+                    values.append((value[0], value[1]))
+                value_codes.extend((value[0], code) for code in value[2])
             elif kind == "gate":
                 if applies is not None:
                     self._error(rest[0], f"attribute '{name}' has more than one 'applies when' clause", "E011")
                 applies = value
         return n.Attribute(str(name), type_, tuple(labels), derive, required, self._head(meta, name),
-                           values=tuple(values), applies=applies)
+                           values=tuple(values), applies=applies, codes=tuple(codes),
+                           value_codes=tuple(value_codes))
 
     def value_label(self, meta, children):
-        return ("value_label", (str(children[0]), children[1][1]), self._at(children[0]))  # at the value
+        """``value NAME label ... code ...``: (name, its labels, its codes), at the value."""
+        labels = tuple(text for clause in children[1:] if clause[0] == "labels" for text in clause[1])
+        codes = tuple(clause[1] for clause in children[1:] if clause[0] == "code")
+        return ("value_label", (str(children[0]), labels, codes), self._at(children[0]))
 
     def applies(self, meta, children):
         return ("gate", children[0], self._pos(meta))
@@ -209,13 +228,16 @@ class AstBuilder(Transformer):
     def item(self, meta, children):
         kind_tree, name, *clauses = children
         self._declares(name)
-        isa, labels = [], []
+        isa, labels, codes = [], [], []
         for kind, value, *_ in clauses:
             if kind == "isa":
                 isa.extend(value)
+            elif kind == "code":
+                codes.append(value)
             else:
                 labels.extend(value)
-        return n.Item(str(kind_tree.children[0]), str(name), tuple(isa), tuple(labels), self._head(meta, name))
+        return n.Item(str(kind_tree.children[0]), str(name), tuple(isa), tuple(labels), self._head(meta, name),
+                      codes=tuple(codes))
 
     def isa(self, meta, children):
         return ("isa", children[0])

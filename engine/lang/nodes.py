@@ -154,6 +154,25 @@ class Grading(_Value):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class Code(_Value):
+    """``code SYSTEM "CODE"``: how an attribute, a value or an item is coded in FHIR records;
+    ``system`` names a ``system`` statement."""
+
+    system: str
+    code: str
+    pos: Pos
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CodeSystem(_Value):
+    """``system NAME "URI"``: a code system declared once (SNOMED CT, LOINC, a local one)."""
+
+    name: str
+    uri: str
+    pos: Pos
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Attribute(_Value):
     """An attribute of patient records: name, type, labels, a derivation (``derive later -
     earlier``), whether required, value labels and its ``applies when``."""
@@ -169,6 +188,8 @@ class Attribute(_Value):
     # attribute is not applicable (every test of it fails); the checker writes this into each
     # test of the attribute in the rules (see :class:`And`, ``gated``).
     applies: "Condition | None" = None
+    codes: tuple[Code, ...] = ()  # the attribute's own codes (LOINC 89247-1 for ECOG)
+    value_codes: tuple[tuple[str, Code], ...] = ()  # (value, code) of enum/set values
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -180,6 +201,7 @@ class Item(_Value):
     isa: tuple[str, ...]
     labels: Labels
     pos: Pos
+    codes: tuple[Code, ...] = ()  # RxNorm ingredient codes of a drug, ...
 
 
 # ---- conditions ---------------------------------------------------------------------------
@@ -380,6 +402,7 @@ class Module(Record):
     # names declared by statements that failed to parse (dropped from the lists above):
     # (kind, name, where); references to them elsewhere are not reported
     failed: list[tuple[str, str, Pos]] = field(default_factory=list)
+    systems: list[CodeSystem] = field(default_factory=list)
 
 
 def regimen_id(items: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ problem as a diagnostic with a did-you-mean for misspelt names. Its result, a
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ..lang import nodes as n
@@ -335,8 +336,39 @@ class Checker:
                                    related=[_first(first, f"attribute '{rule.name}' declared here")])
                     kb.concepts[rule.name] = rule.kind
 
+    def _check_codes(self) -> None:
+        """``system`` statements declared once with an absolute URI; every ``code`` names one, has
+        its system's form (E211) and codes one thing only (E114)."""
+        kb, where = self.kb, {}
+        for module in self.modules:
+            for system in module.systems:
+                if system.name in kb.systems:
+                    self.error(system.pos, f"code system '{system.name}' is already declared", "E110")
+                    continue
+                if not _URI.fullmatch(system.uri):
+                    self.error(system.pos, f"code system '{system.name}': '{system.uri}' is not an absolute URI "
+                                           f"(http://..., urn:...)", "E211")
+                kb.systems[system.name] = system.uri
+        owners = [(f"attribute '{a.name}'", c) for a in kb.attributes.values() for c in a.codes]
+        owners += [(f"value '{v}' of '{a.name}'", c) for a in kb.attributes.values() for v, c in a.value_codes]
+        owners += [(f"{i.kind} '{i.name}'", c) for i in kb.items.values() for c in i.codes]
+        for owner, code in owners:
+            if code.system not in kb.systems:
+                self.unknown(code.pos, "code system", code.system, list(kb.systems), "E108",
+                             listing=f" (declare it: system {code.system} \"URI\")")
+                continue
+            form = _CODE_FORMS.get(kb.systems[code.system], _LOCAL_CODE)
+            if not form[0].fullmatch(code.code):
+                self.error(code.pos, f"{owner}: '{code.code}' is not a {code.system} code ({form[1]})", "E211")
+            first = where.setdefault((code.system, code.code), (owner, code.pos))
+            if first[0] != owner:
+                self.error(code.pos, f"{code.system} code '{code.code}' of {owner} is already the code of {first[0]} "
+                                     f"(at {first[1]}); a code means one thing", "E114",
+                           related=[_first(first[1], f"{code.system} '{code.code}' first given here")])
+
     def _check_vocabulary(self) -> None:
         kb = self.kb
+        self._check_codes()
         circles: set[frozenset] = set()
         for attr in kb.attributes.values():
             self._check_type(attr.type, attr.pos, attr.name)
@@ -682,6 +714,17 @@ def _circle_path(kb: CheckedKB, start: str) -> list[str]:
         path.append(node)
         if node == start or len(path) > len(kb.items):
             return path
+
+
+_URI = re.compile(r"(https?://[^\s\"]+|urn:[a-z0-9][a-z0-9-]*:\S+)")
+_LOCAL_CODE = (re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*"), "letters, digits and . _ : -")
+# The form of the codes of the standard systems (by URI); any other system is local.
+_CODE_FORMS = {
+    "http://snomed.info/sct": (re.compile(r"[1-9]\d{5,17}"), "6 to 18 digits"),
+    "http://loinc.org": (re.compile(r"(LA|LP|LG)?\d{1,8}-\d"), "digits, a dash and a check digit: 89247-1, LA9634-2"),
+    "http://www.nlm.nih.gov/research/umls/rxnorm": (re.compile(r"[1-9]\d{0,9}"), "an RxCUI: digits"),
+    "http://www.genenames.org/geneId": (re.compile(r"HGNC:[1-9]\d*"), "HGNC:digits"),
+}
 
 
 def _first(pos: n.Pos, message: str) -> tuple[str, int, int, str]:

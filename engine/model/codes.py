@@ -37,10 +37,12 @@ CODES: dict[str, tuple[str, str]] = {
     "E105": ("error", "unknown value of an enum or a set"),
     "E106": ("error", "unknown setting"),
     "E107": ("error", "unknown field of a list of records"),
+    "E108": ("error", "unknown code system (a code naming no `system` statement)"),
     "E110": ("error", "a name or value declared twice"),
     "E111": ("error", "a rule id used twice"),
     "E112": ("error", "one name declared as two kinds (concept and setting, concept and attribute)"),
     "E113": ("error", "a name used as the wrong kind (a concept tested as an attribute, a drug as a class)"),
+    "E114": ("error", "one code given to two attributes, values or items"),
     # -- E2xx types, units and values -----------------------------------------------------------
     "E201": ("error", "a value that does not fit its attribute's type"),
     "E202": ("error", "a unit that does not fit (missing, of another kind, or on a plain number)"),
@@ -52,6 +54,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E208": ("error", "a consensus outside 0-100%"),
     "E209": ("error", "value labels on an attribute without listed values"),
     "E210": ("error", "an empty declared range (its lower bound above its upper bound)"),
+    "E211": ("error", "a malformed code (not the form its system's codes take) or system URI"),
     # -- E3xx rules, sources, grading, cycles ---------------------------------------------------
     "E301": ("error", "a rule without a source"),
     "E302": ("error", "a rule without a condition"),

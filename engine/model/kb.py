@@ -37,6 +37,24 @@ class CheckedKB(Record):
     rules: list[n.Rule] = field(default_factory=list)
     gradings: list[n.Grading] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    systems: dict[str, str] = field(default_factory=dict)  # code system name -> URI
+
+    def coded(self) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """Every declared code: (system URI, code) -> (attribute or item name, enum/set value or
+        None for the attribute or item itself). Made once the knowledge base is checked."""
+        table = self.__dict__.get("_coded")
+        if table is None:
+            table = {}
+            for attr in self.attributes.values():
+                for c in attr.codes:
+                    table.setdefault((self.systems.get(c.system, c.system), c.code), (attr.name, None))
+                for value, c in attr.value_codes:
+                    table.setdefault((self.systems.get(c.system, c.system), c.code), (attr.name, value))
+            for item in self.items.values():
+                for c in item.codes:
+                    table.setdefault((self.systems.get(c.system, c.system), c.code), (item.name, None))
+            self.__dict__["_coded"] = table
+        return table
 
     def ancestors(self, item: str) -> list[str]:
         """The classes an item belongs to, transitively (not the item itself)."""

@@ -1,0 +1,457 @@
+"""The reader: a few generic patterns (``facts/fhir.yaml`` names them), never one function per
+attribute. See the package docstring for what flows in and out."""
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from ...errors import PatientError
+from ...model.kb import CheckedKB
+from ...resources import default_kb_dir
+from ..reading import parse_json, parse_yaml
+
+MAPPING_FILE = "fhir.yaml"
+_PATTERNS = ("observation", "coded", "status_date", "variants", "medications")
+_SKIPPED_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered"}
+
+
+def is_fhir(raw: Any) -> bool:
+    """A FHIR resource (a Bundle) rather than a flat record: it names its ``resourceType``."""
+    return isinstance(raw, dict) and isinstance(raw.get("resourceType"), str)
+
+
+# ---- the mapping -----------------------------------------------------------------------------
+
+def mapping_path(kb: CheckedKB) -> Path:
+    """``fhir.yaml`` in the folder holding the knowledge base's rule files (their common
+    folder), else the shipped one."""
+    if kb.files:
+        try:
+            root = Path(os.path.commonpath([os.path.abspath(os.path.dirname(f)) for f in kb.files]))
+        except ValueError:
+            root = None
+        if root is not None:
+            for folder in (root, *root.parents[:1]):
+                if (folder / MAPPING_FILE).is_file():
+                    return folder / MAPPING_FILE
+    return default_kb_dir() / MAPPING_FILE
+
+
+@functools.lru_cache(maxsize=8)
+def _load_mapping(path: str) -> dict:
+    where = path
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise PatientError(where, f"the FHIR mapping cannot be read: {err.strerror or err}") from None
+    data = parse_yaml(text, where)
+    if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
+        raise PatientError(where, "the FHIR mapping must hold an 'attributes' mapping")
+    for name, spec in data["attributes"].items():
+        if not isinstance(spec, dict) or spec.get("pattern") not in _PATTERNS:
+            raise PatientError(where, f"attribute '{name}': 'pattern' must be one of {', '.join(_PATTERNS)}")
+        if not isinstance(spec.get("resources"), list) or not spec["resources"]:
+            raise PatientError(where, f"attribute '{name}': 'resources' must list resource types")
+    return data
+
+
+def mapping(kb: CheckedKB) -> dict:
+    data = _load_mapping(str(mapping_path(kb)))
+    unknown = sorted(set(data["attributes"]) - set(kb.attributes))
+    if unknown:
+        raise PatientError(str(mapping_path(kb)), f"maps attributes the knowledge base does not declare: {', '.join(unknown)}")
+    return data
+
+
+def prefetch_templates(kb: CheckedKB) -> dict[str, str]:
+    """CDS Hooks prefetch templates for the resource types the mapping reads (plus the Patient):
+    key = the resource type in lower case with an ``s``, value = the FHIR search."""
+    types = sorted({t for spec in mapping(kb)["attributes"].values() for t in spec["resources"]})
+    out = {"patient": "Patient/{{context.patientId}}"}
+    for t in types:
+        out[t[0].lower() + t[1:] + "s"] = f"{t}?patient={{{{context.patientId}}}}"
+    return out
+
+
+# ---- FHIRPath and validation ------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=256)
+def _compiled(path: str):
+    from fhirpathpy import compile as fp_compile
+    from fhirpathpy.models import models
+    return fp_compile(path, models["r4"])
+
+
+def _fp(resource: dict, path: str) -> list:
+    try:
+        return list(_compiled(path)(resource))
+    except Exception as err:  # a FHIRPath error in the mapping or an odd resource: name both
+        raise PatientError(_ref(resource), f"FHIRPath '{path}' cannot be evaluated: {err}") from None
+
+
+def _ref(resource: dict) -> str:
+    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+
+
+def _validate(resource: Any, source: str) -> None:
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise PatientError(source, "an entry without a resource (a JSON object with a resourceType)")
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+    kind = resource["resourceType"]
+    try:
+        model = get_fhir_model_class(kind)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        raise PatientError(source, f"{_ref(resource)}: '{kind}' is not a FHIR R4 resource type") from None
+    try:
+        model.model_validate(resource)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "__root__")
+        raise PatientError(source, f"{_ref(resource)}: invalid {kind}: {where + ': ' if where else ''}{first.get('msg')}") from None
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+def read_bundle(bundle: dict, kb: CheckedKB, as_of: datetime.date | None = None,
+                source: str = "<bundle>") -> tuple[dict, dict[str, list[dict]]]:
+    """A Bundle (collection or searchset; a single non-Bundle resource is read as a bundle of
+    one) → ``(record, provenance)``."""
+    if not is_fhir(bundle):
+        raise PatientError(source, "not a FHIR resource (no resourceType)")
+    if bundle["resourceType"] != "Bundle":
+        return read_resources([bundle], kb, as_of, source)
+    if bundle.get("type") not in ("collection", "searchset", "transaction", "batch", "document"):
+        raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: a bundle of type '{bundle.get('type')}' "
+                                   "holds no patient data to read (collection or searchset)")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: 'entry' must be a list")
+    resources = []
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: entry {number + 1} holds no resource")
+        if (entry.get("search") or {}).get("mode") == "outcome":
+            continue  # an OperationOutcome a searchset carries
+        resources.append(entry["resource"])
+    return read_resources(resources, kb, as_of, source)
+
+
+def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None = None,
+                   source: str = "<resources>") -> tuple[dict, dict[str, list[dict]]]:
+    """Resources of one patient (a CDS Hooks prefetch, flattened) → ``(record, provenance)``."""
+    as_of = as_of or datetime.date.today()
+    for resource in resources:
+        _validate(resource, source)
+    return _Reader(kb, resources, as_of, source).read()
+
+
+def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.date | None = None
+                     ) -> Iterator[tuple[str, None, Any]]:
+    """An NDJSON bulk export (one ``TYPE.ndjson`` file per resource type): one
+    ``(where, None, record or PatientError)`` per patient, in the order of Patient.ndjson."""
+    folder = Path(path)
+    files = sorted(folder.glob("*.ndjson"))
+    if not files:
+        yield str(folder), None, PatientError(str(folder), "holds no .ndjson file (an NDJSON bulk export)")
+        return
+    patients: dict[str, list[dict]] = {}
+    order: list[str] = []
+    loose = []
+    for file in files:
+        with open(file, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    resource = parse_json(line, f"{file}:{number}")
+                except PatientError as err:
+                    yield f"{file}:{number}", None, err
+                    continue
+                if not is_fhir(resource):
+                    yield f"{file}:{number}", None, PatientError(f"{file}:{number}", "not a FHIR resource (no resourceType)")
+                    continue
+                owner = _owner(resource)
+                if owner is None:
+                    loose.append(resource)  # a Medication, ...: shared by every patient
+                    continue
+                if owner not in patients:
+                    patients[owner] = []
+                    order.append(owner)
+                patients[owner].append(resource)
+    for owner in order:
+        where = f"{folder}/{owner}"
+        try:
+            record, provenance = read_resources(patients[owner] + loose, kb, as_of, where)
+            record = dict(record)
+            yield where, None, (record, provenance)
+        except PatientError as err:
+            yield where, None, err
+
+
+def _owner(resource: dict) -> str | None:
+    if resource.get("resourceType") == "Patient":
+        return f"Patient/{resource.get('id')}"
+    for key in ("subject", "patient"):
+        ref = (resource.get(key) or {}).get("reference") if isinstance(resource.get(key), dict) else None
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            return ref
+    return None
+
+
+def shown_origin(origin: dict) -> str:
+    """``Observation/ecog-1 (LOINC 89247-1, 2026-03-01)``: one origin as text."""
+    inside = ", ".join(x for x in (f"{origin.get('system_name', '')} {origin.get('code', '')}".strip(),
+                                   origin.get("date") or "") if x)
+    return f"{origin['resource']} ({inside})" if inside else origin["resource"]
+
+
+class _Reader:
+    def __init__(self, kb: CheckedKB, resources: list[dict], as_of: datetime.date, source: str):
+        self.kb, self.as_of, self.source = kb, as_of.isoformat(), source
+        self.map = mapping(kb)
+        self.resources = [r for r in resources if r.get("status") not in _SKIPPED_STATUS]
+        self.by_id = {_ref(r): r for r in resources}
+        self.names = {uri: name for name, uri in kb.systems.items()}
+        self.record: dict[str, Any] = {}
+        self.provenance: dict[str, list[dict]] = {}
+        self.claimed: dict[str, bool] = {}  # resource -> used by some attribute
+        self._claimed_codes: dict[str, list[dict]] = {}
+
+    def fail(self, message: str):
+        raise PatientError(self.source, message)
+
+    def read(self) -> tuple[dict, dict]:
+        self.record["id"] = self._patient_id()
+        specs = self.map["attributes"]
+        for name, spec in specs.items():
+            getattr(self, "_" + spec["pattern"])(name, spec)
+        for name, spec in specs.items():
+            for other, value in (spec.get("implied_by") or {}).items():
+                if name not in self.record and other in self.record:
+                    self.record[name] = value
+                    self.provenance[name] = [dict(o, implied_by=other) for o in self.provenance.get(other, [])]
+        for ref, used in self.claimed.items():
+            if not used:
+                codes = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in self._claimed_codes.get(ref, [])) or "none"
+                self.fail(f"{ref}: no code of it is declared in the knowledge base (codes: {codes}); "
+                          "declare it with a `code` clause or correct the resource")
+        return self.record, self.provenance
+
+    def _patient_id(self) -> str:
+        for r in self.resources:
+            if r.get("resourceType") == "Patient" and r.get("id"):
+                return str(r["id"])
+        for r in self.resources:
+            owner = _owner(r)
+            if owner:
+                return owner.split("/", 1)[1]
+        self.fail("no Patient resource and no resource naming its patient: whose record is it?")
+
+    # -- helpers --
+    def _of(self, spec: dict) -> list[dict]:
+        kinds = set(spec["resources"])
+        return [r for r in self.resources if r.get("resourceType") in kinds]
+
+    def _uri(self, pair) -> tuple[str, str]:
+        system, code = pair
+        return self.kb.systems.get(system, system), str(code)
+
+    def _date(self, resource: dict, path: str) -> str:
+        for value in _fp(resource, path):
+            if isinstance(value, dict):
+                value = value.get("start") or value.get("end")
+            if value:
+                return str(value)
+        return ""
+
+    def _origin(self, resource: dict, element: str, coding: tuple[str, str] | None, date: str) -> dict:
+        out = {"resource": _ref(resource), "element": element, "date": date[:10] or None}
+        if coding:
+            out.update(system=coding[0], code=coding[1], system_name=self.names.get(coding[0], coding[0]).upper())
+        return out
+
+    @staticmethod
+    def _codings(values) -> list[tuple[str, str]]:
+        return [(c.get("system", ""), str(c.get("code", ""))) for c in values if isinstance(c, dict) and c.get("code")]
+
+    def _latest(self, name: str, found: list[tuple[str, Any, dict]]) -> None:
+        """Of (date, value, origin): the most recent at or before as-of; two different values at
+        that time are a conflict."""
+        found = [f for f in found if not f[0] or f[0][:10] <= self.as_of]
+        if not found:
+            return
+        top = max(f[0] for f in found)
+        latest = [f for f in found if f[0] == top]
+        for other in latest[1:]:
+            if json.dumps(other[1], sort_keys=True) != json.dumps(latest[0][1], sort_keys=True):
+                self.fail(f"conflicting {name}: {latest[0][2]['resource']} says {latest[0][1]!r} and "
+                          f"{other[2]['resource']} says {other[1]!r}, both at {top or 'no date'}")
+        self.record[name] = latest[0][1]
+        self.provenance[name] = [f[2] for f in latest]
+
+    def _selected(self, name: str, spec: dict) -> list[tuple[dict, tuple[str, str]]]:
+        """Resources of the spec's types coded with one of the attribute's codes."""
+        attr = self.kb.attributes[name]
+        codes = {self._uri((c.system, c.code)) for c in attr.codes}
+        out = []
+        for r in self._of(spec):
+            hit = next((c for c in self._codings(_fp(r, "code.coding")) if c in codes), None)
+            if hit:
+                out.append((r, hit))
+        return out
+
+    def _value_of(self, name: str, values: list, resource: dict, element: str) -> Any:
+        """A FHIR value converted for an attribute of ``name``'s type (the Validator checks it)."""
+        attr = self.kb.attributes[name]
+        kind = attr.type.kind
+        if not values:
+            self.fail(f"{_ref(resource)}: {element} has no value for {name}")
+        value = values[0]
+        if kind in ("enum", "set"):
+            codings = self._codings(values) or self._codings(value.get("coding", []) if isinstance(value, dict) else [])
+            table = {self._uri((c.system, c.code)): v for v, c in attr.value_codes}
+            for coding in codings:
+                if coding in table:
+                    return table[coding]
+            shown = ", ".join(f"{s}|{c}" for s, c in codings) or json.dumps(value)
+            self.fail(f"{_ref(resource)}: {element} {shown} is no declared code of a value of {name} "
+                      f"({', '.join(attr.type.values)})")
+        if isinstance(value, dict):  # a Quantity
+            number = value.get("value")
+            unit = value.get("code") or value.get("unit") or ""
+            if kind in ("int", "number") or not unit:
+                return number
+            return f"{number}{unit}"
+        if kind == "date":
+            return str(value)[:10]
+        return value
+
+    # -- the patterns --
+    def _observation(self, name: str, spec: dict) -> None:
+        found = []
+        value_path, date_path = spec.get("value", "value"), spec.get("date", "effective")
+        for r, coding in self._selected(name, spec):
+            date = self._date(r, date_path)
+            if date and date[:10] > self.as_of:
+                continue
+            value = self._value_of(name, _fp(r, value_path), r, f"{r['resourceType']}.{value_path}")
+            found.append((date, value, self._origin(r, f"{r['resourceType']}.{value_path}", coding, date)))
+        self._latest(name, found)
+
+    def _status_date(self, name: str, spec: dict) -> None:
+        when = self._uri(spec["when"])
+        found = []
+        for r, coding in self._selected(name, spec):
+            if when in self._codings(_fp(r, "value.coding")):
+                date = self._date(r, spec.get("date", "effective"))
+                if date:
+                    found.append((date, date[:10], self._origin(r, f"{r['resourceType']}.{spec.get('date', 'effective')}", when, date)))
+        found = [f for f in found if f[0][:10] <= self.as_of]
+        if found:
+            top = max(found, key=lambda f: f[0])
+            self.record[name] = top[1]
+            self.provenance[name] = [top[2]]
+
+    def _coded(self, name: str, spec: dict) -> None:
+        attr = self.kb.attributes[name]
+        table = {self._uri((c.system, c.code)): v for v, c in attr.value_codes}
+        found = []
+        for r in self._of(spec):
+            if spec.get("claim") and not any(v is True for v in _fp(r, spec["claim"])):
+                continue
+            ref = _ref(r)
+            codings = self._codings(_fp(r, spec["value"]))
+            self.claimed.setdefault(ref, False)
+            self._claimed_codes[ref] = [{"system": s, "code": c} for s, c in codings]
+            hit = next((c for c in codings if c in table), None)
+            if hit is None:
+                continue
+            self.claimed[ref] = True
+            date = self._date(r, spec.get("date", "onset"))
+            found.append((date, table[hit], self._origin(r, f"{r['resourceType']}.{spec['value'].split(' |')[0]}", hit, date)))
+        self._latest(name, found)
+
+    def _variants(self, name: str, spec: dict) -> None:
+        select, gene_code = self._uri(spec["select"]), self._uri(spec["gene"])
+        change_codes = {self._uri(c) for c in spec.get("change") or []}
+        present, absent = self._uri(spec["present"]), self._uri(spec["absent"])
+        rules = []
+        for value, rule in (spec.get("values") or {}).items():
+            genes = rule["gene"] if isinstance(rule["gene"], list) else [rule["gene"]]
+            rules.append((value, set(genes), re.compile(rule["change"]) if rule.get("change") else None))
+        known_genes = set().union(*(g for _, g, _ in rules)) if rules else set()
+        results = []
+        for r in self._of(spec):
+            if select not in self._codings(_fp(r, "code.coding")):
+                continue
+            date = self._date(r, spec.get("date", "effective"))
+            if date and date[:10] > self.as_of:
+                continue
+            genes, changes = set(), []
+            for comp in r.get("component") or []:
+                codes = self._codings((comp.get("code") or {}).get("coding") or [])
+                concept = comp.get("valueCodeableConcept") or {}
+                if gene_code in codes:
+                    genes |= {c for _, c in self._codings(concept.get("coding") or [])}
+                elif change_codes & set(codes):
+                    changes += [c.get("code", "") for c in concept.get("coding") or []] + [c.get("display", "") for c in concept.get("coding") or []]
+                    changes += [concept.get("text") or "", comp.get("valueString") or ""]
+            verdict = set(self._codings(((r.get("valueCodeableConcept") or {}).get("coding")) or []))
+            if absent in verdict:
+                results.append((date, None, self._origin(r, "Observation.value", absent, date)))
+                continue
+            if present not in verdict:
+                self.fail(f"{_ref(r)}: a variant observation whose value is neither Present ({present[1]}) nor Absent ({absent[1]})")
+            text = " ".join(x for x in changes if x)
+            hits = [v for v, g, rx in rules if genes & g and (rx is None or rx.search(text))]
+            if not hits and genes & known_genes:
+                self.fail(f"{_ref(r)}: the variant {', '.join(sorted(genes))} {text!r} is none of the declared values of {name}")
+            for value in hits:
+                results.append((date, value, self._origin(r, "Observation.component", gene_code, date)))
+        if results:
+            top = max(f[0] for f in results)
+            latest = [f for f in results if f[0] == top]
+            self.record[name] = sorted({v for _, v, _ in latest if v is not None})
+            self.provenance[name] = [o for _, _, o in latest]
+
+    def _medications(self, name: str, spec: dict) -> None:
+        coded = self.kb.coded()
+        statuses = set(spec.get("statuses") or [])
+        items, origins = set(), []
+        for r in self._of(spec):
+            if r.get("status") not in statuses:
+                continue
+            date = self._date(r, "effective | authoredOn")
+            if date and date[:10] > self.as_of:
+                continue
+            for coding in self._medication_codes(r):
+                owner = coded.get(coding)
+                if owner and owner[1] is None and owner[0] in self.kb.items:
+                    items.add(owner[0])
+                    origins.append(self._origin(r, f"{r['resourceType']}.medication", coding, date))
+                    break
+        if items:
+            self.record[name] = sorted(items)
+            self.provenance[name] = origins
+
+    def _medication_codes(self, r: dict) -> list[tuple[str, str]]:
+        """The medication's codes: its own, then its Medication's (contained or referenced) and
+        that Medication's ingredients'."""
+        out = self._codings(((r.get("medicationCodeableConcept") or {}).get("coding")) or [])
+        ref = ((r.get("medicationReference") or {}).get("reference")) or ""
+        med = None
+        if ref.startswith("#"):
+            med = next((c for c in r.get("contained") or [] if c.get("id") == ref[1:]), None)
+        elif ref:
+            med = self.by_id.get(ref) or self.by_id.get("Medication/" + ref.rsplit("/", 1)[-1])
+        if med:
+            out += self._codings(((med.get("code") or {}).get("coding")) or [])
+            for ing in med.get("ingredient") or []:
+                out += self._codings(((ing.get("itemCodeableConcept") or {}).get("coding")) or [])
+        return out
