@@ -50,7 +50,7 @@ def render(kb, visit: Visit, goal: str, lang: str, other_language_url: str) -> t
     say = catalogue(lang)["service"]
     person = kb.patient(visit.record, source=f"hook request {visit.hook_instance}")
     ex = kb.explain(person, goal)
-    console = Console(record=True, file=io.StringIO(), width=110, force_terminal=True, color_system="truecolor",
+    console = Console(record=True, file=io.StringIO(), width=150, force_terminal=True, color_system="truecolor",
                       highlight=False, soft_wrap=False, emoji=False)
     renderer = TextRenderer(kb.compiled, lang, console)
     if ex.holds:
