@@ -206,9 +206,14 @@ def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        details = [{"loc": [str(x) for x in e.get("loc", ())], "message": str(e.get("msg", ""))} for e in exc.errors()]
+        errors = exc.errors()
+        details = [{"loc": [str(x) for x in e.get("loc", ())], "message": str(e.get("msg", ""))} for e in errors]
+        if errors and errors[0].get("type") == "json_invalid":
+            at = details[0]["loc"][1] if len(details[0]["loc"]) > 1 else "?"
+            return _error(400, "bad_request", f"body: not JSON ({details[0]['message']} at character {at})")
         first = details[0] if details else {"loc": [], "message": "invalid request"}
-        where = ".".join(first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"]) or "request"
+        loc = first["loc"]
+        where = (".".join(loc[1:]) or "body") if loc[:1] == ["body"] else ".".join(loc) or "request"
         return _error(400, "bad_request", f"{where}: {first['message']}", details=details[:20])
 
     @app.exception_handler(StarletteHTTPException)

@@ -80,6 +80,8 @@ class Verifier:
             raise AuthError(f"token algorithm {str(alg)[:20]!r} refused: only RS384 or ES384 "
                             "(CDS Hooks forbids unsigned and HMAC-signed tokens)")
         key = self._key(head)
+        if not _fits(key, alg):
+            raise AuthError(f"invalid token: its key is not {'an RSA' if alg == 'RS384' else 'an EC P-384'} key, as {alg} needs")
         try:
             claims = jwt.decode(token, key, algorithms=[alg], audience=audience,
                                 issuer=list(self.issuers) or None, leeway=LEEWAY,
@@ -135,6 +137,14 @@ class Verifier:
             self._seen[(issuer, jti)] = exp
 
 
+def _fits(key, alg: str) -> bool:
+    """The key is of the algorithm's type: RSA for RS384, EC on P-384 for ES384."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    if alg == "RS384":
+        return isinstance(key, rsa.RSAPublicKey)
+    return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
+
+
 def _read_jwks(path: str) -> PyJWKSet:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -152,7 +162,6 @@ def _read_jwks(path: str) -> PyJWKSet:
 
 
 def _read_pem(path: str):
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
     try:
         key = load_pem_public_key(Path(path).read_bytes())
@@ -160,7 +169,6 @@ def _read_pem(path: str):
         raise KeyConfigError(f"cannot read the key {path}: {err.strerror or err}") from None
     except ValueError as err:
         raise KeyConfigError(f"{path}: not a PEM public key: {err}") from None
-    if isinstance(key, rsa.RSAPublicKey) or (isinstance(key, ec.EllipticCurvePublicKey)
-                                             and isinstance(key.curve, ec.SECP384R1)):
+    if _fits(key, "RS384") or _fits(key, "ES384"):
         return key
     raise KeyConfigError(f"{path}: the key must be RSA (RS384) or EC P-384 (ES384)")

@@ -240,12 +240,12 @@ class CardWriter:
             detail.append(self.t("detail_related", regimens=md(", ".join(self.regimen(x) for x in related))))
         return self.card(self.t("order_not_covered", regimen=shown), "info", detail, r.SourceRef(), None, regimen, shown)
 
-    def unknown_codes(self, codes: list[tuple[str, str]]) -> dict:
-        """A drafted order whose RxNorm codes name no drug of the catalogue: not covered."""
-        shown = ", ".join(f"RxNorm {c}" + (f" ({d})" if d else "") for c, d in codes)
-        detail = [self.t("detail_unknown_code", code=md(c), display=md(d or "?")) for c, d in codes]
+    def unknown_codes(self, codes: list[str]) -> dict:
+        """Drafted orders whose codes name no drug of the catalogue: not covered."""
+        shown = ", ".join(codes)
         return {"uuid": str(uuid.uuid4()), "summary": summary(self.t("order_unknown_codes", codes=shown)),
-                "indicator": "info", "detail": "\n\n".join(detail), "source": {"label": "oncologic"}}
+                "indicator": "info", "detail": "\n\n".join(self.t("detail_unknown_code", code=md(c)) for c in codes),
+                "source": {"label": "oncologic"}}
 
 
 def _with(card: dict, line: str) -> dict:

@@ -100,36 +100,41 @@ def _resources(key: str, value: Any) -> list[dict]:
     return out
 
 
-def ordered_drugs(checked, draft_orders: Any) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+def ordered_drugs(checked, draft_orders: Any) -> tuple[list[str], list[str], list[str]]:
     """The drafted MedicationRequests of ``context.draftOrders`` (a Bundle): the drug ids their
-    RxNorm codes name (sorted, once each), how each order reads, and the (code, display) of
-    orders none of whose codes is a drug of the knowledge base's catalogue."""
+    codes name (RxNorm, or any code the knowledge base declares on a drug; sorted, once each),
+    how each order reads, and the codes of orders none of whose codes is a drug of the catalogue."""
     if not isinstance(draft_orders, dict) or draft_orders.get("resourceType") != "Bundle":
         raise HookError(400, "bad_context", "context.draftOrders must be a FHIR Bundle")
     coded = checked.coded()
     drugs: set[str] = set()
     shown: list[str] = []
-    unknown: list[tuple[str, str]] = []
-    for i, resource in enumerate(_resources("draftOrders", draft_orders)):
+    unknown: list[str] = []
+    for i, resource in enumerate(_resources("context.draftOrders", draft_orders)):
         if resource.get("resourceType") != "MedicationRequest":
             continue
         codings = _medication_codings(resource)
         if not codings:
             raise HookError(400, "bad_context", f"context.draftOrders entry {i} (MedicationRequest/"
-                                                f"{str(resource.get('id', '?'))[:60]}): no RxNorm code in medicationCodeableConcept")
-        hit = next(((code, coded[(RXNORM, code)][0]) for code, _ in codings
-                    if coded.get((RXNORM, code), (None, 0))[1] is None and coded[(RXNORM, code)][0] in checked.items), None)
+                                                f"{str(resource.get('id', '?'))[:60]}): its medication has no code")
+        items = [(coded.get(c[:2]) or ("", "")) + c for c in codings]
+        hit = next((item for item in items if item[1] is None and item[0] in checked.items), None)
         if hit:
-            drugs.add(hit[1])
-            shown.append(f"{hit[1]} (RxNorm {hit[0]})")
+            drugs.add(hit[0])
+            shown.append(f"{hit[0]} ({_system_name(hit[2])} {hit[3]})")
         else:
-            unknown.append(codings[0])
+            system, code, display = codings[0]
+            unknown.append(f"{_system_name(system)} {code}" + (f" ({display})" if display else ""))
     return sorted(drugs), shown, unknown
 
 
-def _medication_codings(resource: dict) -> list[tuple[str, str]]:
-    """(code, display) of the RxNorm codings of a MedicationRequest's medicationCodeableConcept
-    or of its contained Medication."""
+def _system_name(uri: str) -> str:
+    return "RxNorm" if uri == RXNORM else uri
+
+
+def _medication_codings(resource: dict) -> list[tuple[str, str, str]]:
+    """(system, code, display) of the codings of a MedicationRequest's medicationCodeableConcept
+    and of its contained Medication, RxNorm first."""
     concepts = [resource.get("medicationCodeableConcept") or {}]
     ref = (resource.get("medicationReference") or {}).get("reference") or ""
     if ref.startswith("#"):
@@ -137,7 +142,7 @@ def _medication_codings(resource: dict) -> list[tuple[str, str]]:
                      if isinstance(c, dict) and c.get("id") == ref[1:]]
     out = []
     for concept in concepts:
-        for coding in concept.get("coding") or [] if isinstance(concept, dict) else []:
-            if isinstance(coding, dict) and coding.get("system") == RXNORM and coding.get("code"):
-                out.append((str(coding["code"]), str(coding.get("display") or "")))
-    return out
+        for coding in (concept.get("coding") or []) if isinstance(concept, dict) else []:
+            if isinstance(coding, dict) and coding.get("code"):
+                out.append((str(coding.get("system") or ""), str(coding["code"]), str(coding.get("display") or "")))
+    return sorted(out, key=lambda c: c[0] != RXNORM)
