@@ -11,6 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from support import EXAMPLES, ROOT
 
 PATIENT_VIEW = "oncologic-patient-view"
@@ -54,6 +56,17 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def dev():
+    """An httpx client of one `oncologic serve --insecure-dev` for the session (per test worker)."""
+    import httpx
+    server = Server("--insecure-dev")
+    assert "WARNING: --insecure-dev: this service accepts requests WITHOUT authentication." in "".join(server.lines)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+    server.stop()
 
 
 def record(name: str) -> dict:

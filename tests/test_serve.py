@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from oncologic.cli import main
 from oncologic.service.cards import summary
-from serving import (ORDER_SELECT, PATIENT_VIEW, RXNORM, SCHEMA, Server, medication_request, order_select,
-                     patient_view, prefetch_of, record)
+from serving import (ORDER_SELECT, PATIENT_VIEW, SCHEMA, Server, dev, medication_request, order_select,  # noqa: F401 (dev: a fixture)
+                     patient_view, record)
 from support import ROOT
 
 
@@ -73,15 +73,6 @@ def test_summaries_are_cut_cleanly_under_140_characters():
 
 
 # ---- the running service (--insecure-dev) -------------------------------------------------
-
-@pytest.fixture(scope="module")
-def dev():
-    server = Server("--insecure-dev")
-    assert "WARNING: --insecure-dev: this service accepts requests WITHOUT authentication." in "".join(server.lines)
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        yield client
-    server.stop()
-
 
 def test_discovery_lists_both_services_with_the_readers_prefetch(dev):
     from oncologic.records.fhir import prefetch_templates

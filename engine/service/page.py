@@ -88,28 +88,38 @@ def render(kb, visit: Visit, goal: str, lang: str, other_language_url: str) -> t
 
 
 def _values(kb, visit: Visit, lang: str) -> str:
-    """The record's attributes (labelled in ``lang``), their values, and where each came from."""
+    """The record's attributes (labelled in ``lang``), their values as written (enum values and
+    items labelled, units in words in Chinese), and where each came from."""
+    from ..report.words import Words
     say = catalogue(lang)["service"]
     checked = kb.compiled.checked
+    words = Words(lang, checked.label, checked.value_label)
     e = html.escape
     rows = [f'<table id="values"><tr><th>{e(say["page_attribute"])}</th><th>{e(say["page_value"])}</th>'
             f'<th>{e(say["page_from"])}</th></tr>']
     for name, value in visit.record.items():
         label = checked.label(name, lang) if lang != "en" else None
         shown = f"{label} ({name})" if label and label != name else name
-        rows.append(f"<tr><td>{e(shown)}</td><td>{e(_value(value))}</td>"
+        attribute = checked.attributes.get(name)
+        kind = attribute.type.kind if attribute is not None else None
+        rows.append(f"<tr><td>{e(shown)}</td><td>{e(_value(words, name, kind, value))}</td>"
                     f"<td>{e(_provenance(visit.provenance.get(name)))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
 
 
-def _value(value) -> str:
+def _value(words, name: str, kind, value) -> str:
+    """A record's value as its author wrote it, in the page's language."""
     if isinstance(value, list):
-        return "[]" if not value else ", ".join(_value(v) for v in value)
+        return words.empty() if not value else words.phrase["sep"].join(_value(words, name, kind, v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return words.value(value)
+    if isinstance(value, str) and kind in ("enum", "set", "item_set"):
+        return words.enum(value, name)
+    if isinstance(value, str) and kind in ("duration", "percent", "length"):
+        return words.written(value)
     return str(value)
 
 
