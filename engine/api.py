@@ -239,6 +239,23 @@ class KnowledgeBase:
         from .report.words import fill_text
         return fill_text(explain(self._for_goal(record, goal), goal))  # the contract's English `text` fields
 
+    def explain_many(self, record: PatientLike, goals: Iterable[str]) -> list[r.Explanation]:
+        """:meth:`explain` of each goal, in order, from one question to the engine (the verdicts
+        of every node the goals' proofs can show): the same explanations, for about half the
+        time of asking goal by goal (the CDS Hooks service writes a rule chain on every card).
+        Raises as :meth:`explain` does, for the first bad goal, before any evaluation."""
+        from .reason.explain import Goal, explain
+        from .report.words import fill_text
+        patient = self.patient(record)
+        goals = list(goals)
+        roots: set = set()
+        for goal in goals:
+            roots.update(Goal(self.compiled, goal).roots(self.compiled))
+        if not goals:
+            return []
+        ev = evaluate_goals(self.compiled, self.backend, patient, roots)
+        return [fill_text(explain(ev, goal)) for goal in goals]
+
     def why_not(self, record: PatientLike, goal: str) -> r.WhyNot:
         """Why a goal does not hold for the patient; ``goal`` and ``record`` as for :meth:`explain`.
 

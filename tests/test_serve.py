@@ -351,3 +351,15 @@ def test_a_pem_key_verifies_es384_tokens(keys):
     assert claims["iss"] == "https://ehr.example.org"
     with pytest.raises(AuthError, match="invalid token: its key is not an RSA key, as RS384 needs"):
         verifier.verify("Bearer " + token(keys, "http://svc/cds-services", alg="RS384"), "http://svc/cds-services")
+
+
+def test_explain_many_gives_what_explain_gives_goal_by_goal():
+    from support import shipped_kb
+    kb = shipped_kb()
+    for name in ("sclc_second_line.json", "antiangio_first_line_squamous.json", "sclc_third_line.yaml"):
+        person = kb.patient(record(name))
+        res = kb.evaluate(person)
+        goals = [r.id for r in res.recommendations] + [p.id for p in res.possible] + \
+            [n.rule.id for n in res.not_recommended] + [c.id for c in res.contraindicated]
+        assert [ex.to_dict() for ex in kb.explain_many(person, goals)] == [kb.explain(person, g).to_dict() for g in goals]
+    assert kb.explain_many(person, []) == []

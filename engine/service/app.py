@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from contextlib import asynccontextmanager
 from typing import Any, Literal, Optional
 from urllib.parse import quote
 
@@ -144,6 +145,7 @@ class Error(BaseModel):
     message: str
 
 
+ENGINE_THREADS = 2  # threads answering requests: the engine holds the GIL, and each thread keeps its own database
 ERRORS = {status: {"model": Error} for status in (400, 401, 404, 412, 422)}
 BEARER = HTTPBearer(auto_error=False, description="CDS Hooks 2.0: a JWT signed by the CDS client (RS384 or ES384)")
 
@@ -161,7 +163,13 @@ def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] 
     default the URL each request reached."""
     if verifier is None and not insecure_dev:
         raise ValueError("a verifier is required unless insecure_dev")
-    app = FastAPI(title="oncologic CDS Hooks service", version="2.0",
+    @asynccontextmanager
+    async def lifespan(app):
+        import anyio.to_thread
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ENGINE_THREADS
+        yield
+
+    app = FastAPI(title="oncologic CDS Hooks service", version="2.0", lifespan=lifespan,
                   description="CDS Hooks 2.0 service of the oncologic guideline engine; it reads only prefetched "
                               "FHIR resources and never queries the FHIR server.",
                   docs_url=None, redoc_url=None)  # the interactive docs load scripts from a third-party host

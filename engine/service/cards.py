@@ -66,6 +66,12 @@ class CardWriter:
         self.say = catalogue(lang)["service"]
         self.layout = catalogue(lang)["layout"]
         self.documents = {d.filename: d for d in checked.documents.values()}
+        self.proofs: dict[str, r.Explanation] = {}  # goal -> its explanation, asked of the engine together
+
+    def prove(self, goals: list[str]) -> None:
+        """Ask the engine for the explanations of ``goals`` at once (:meth:`KnowledgeBase.explain_many`)."""
+        goals = [g for g in dict.fromkeys(goals) if g not in self.proofs]
+        self.proofs.update(zip(goals, self.kb.explain_many(self.person, goals)))
 
     # ---- words ----------------------------------------------------------------------------
     def t(self, key: str, **values) -> str:
@@ -124,7 +130,7 @@ class CardWriter:
     def rule_chain(self, goal: str) -> list[str]:
         """``**Rule chain:**`` and the proof of ``goal`` (with the contraindications that removed
         it), asked of the engine; nothing when no rule has concluded it."""
-        ex = self.kb.explain(self.person, goal)
+        ex = self.proofs.get(goal) or self.kb.explain(self.person, goal)
         lines: list[str] = []
         for proof in ([ex.proof] if ex.proof else []) + [case.proof for case in ex.cases if case.proof][:1]:
             lines += self.chain(proof)
@@ -203,6 +209,9 @@ class CardWriter:
     def patient_view(self, res: r.Result) -> list[dict]:
         """Contraindicated (critical), not recommended (warning), recommended (info), then the
         hedged possibilities (info)."""
+        self.prove([c.id for c in res.contraindicated] + [n.rule.id for n in res.not_recommended]
+                   + [rec.id for rec in res.recommendations] + [p.id for p in res.possible]
+                   + [n.rule.id for n in res.possibly_not_recommended])
         cards = [self.contraindicated(c) for c in res.contraindicated]
         cards += [self.not_recommended(n) for n in res.not_recommended]
         cards += [self.recommended(rec) for rec in res.recommendations]
