@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import datetime
 import os
 import threading
 from contextlib import closing
@@ -24,6 +25,7 @@ from .reason.evaluate import Evaluation, evaluate, evaluate_all, evaluate_goals
 from .compile.build import load_compiled
 from .errors import OncologicError, PatientError
 from .records.patient import Patient, validate
+from .records.fhir.detect import is_fhir
 from .records.cohorts import read_cohort
 from .records.reading import read_entries
 
@@ -69,12 +71,23 @@ class KnowledgeBase:
         return self.compiled.program.text()
 
     # -- patients --
-    def patient(self, record: PatientLike, source: str | None = None) -> Patient:
-        """Validate a record (a dict, or a path to a .json/.yaml file) into a Patient."""
+    def patient(self, record: PatientLike, source: str | None = None, as_of: datetime.date | None = None) -> Patient:
+        """Validate a record (a dict, or a path to a .json/.yaml file) into a Patient.
+
+        A FHIR R4 Bundle (a dict or a .json file whose object names its ``resourceType``) is read
+        by :func:`oncologic.records.fhir.read_bundle` as of ``as_of`` (default today) into a flat
+        record first; the Patient's ``provenance`` then says where each value came from."""
         if isinstance(record, Patient):
             return record
         where, line, raw = self._entry(record, source)
-        return validate(raw, self.compiled.checked, where, line=line)
+        provenance = None
+        if is_fhir(raw):
+            from .records.fhir import read_bundle
+            raw, provenance = read_bundle(raw, self.compiled.checked, as_of, where)
+        person = validate(raw, self.compiled.checked, where, line=line)
+        if provenance is not None:
+            person.provenance = provenance
+        return person
 
     def _entry(self, record: dict | str | os.PathLike, source: str | None = None) -> tuple[str, None, object]:
         """``(where, None, raw)`` for a record :meth:`patient` takes, other than a Patient: a

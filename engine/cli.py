@@ -18,6 +18,9 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), de
                       help="text: a readable tree for a person; json: the contract's JSON.")
 KB = click.option("--kb", "kb_dir", type=click.Path(file_okay=False), default=None,
                   help="Knowledge-base folder of *.rules files (default: the shipped one).")
+AS_OF = click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                     help="For a FHIR Bundle: read the record as of this day (YYYY-MM-DD; default today): "
+                          "the most recent observation on or before it counts, later ones are ignored.")
 LANG = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
                     help="Language of text output: en, or zh (explanations and names in Chinese).")
 
@@ -75,6 +78,23 @@ def _renderer(kb, lang):
 
 def _emit_json(model) -> None:
     click.echo(model.to_json(indent=2))
+
+
+def _day(as_of):
+    """``--as-of``'s datetime as a date (None: today, decided by the reader)."""
+    return as_of.date() if as_of is not None else None
+
+
+def _emit_json_with_provenance(model, person) -> None:
+    """The contract's JSON, plus (a patient read from FHIR) a top-level ``provenance``: each
+    attribute of the record with the resources it came from."""
+    if not person.provenance:
+        _emit_json(model)
+        return
+    import json
+    data = model.to_dict()
+    data["provenance"] = person.provenance
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,8 +170,9 @@ def _analysis(compiled, kb_dir, patients):
 @KB
 @FORMAT
 @LANG
+@AS_OF
 @guarded
-def recommend(patient, kb_dir, fmt, lang):
+def recommend(patient, kb_dir, fmt, lang, as_of):
     """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
     from pathlib import Path
     kb = _kb(kb_dir)
@@ -164,7 +185,7 @@ def recommend(patient, kb_dir, fmt, lang):
         bad, stopped = _cohort(kb, patient, lang, write)
         _bad_records(patient, bad, stopped)
         return
-    res = kb.evaluate(patient, lang)
+    res = kb.evaluate(kb.patient(patient, as_of=_day(as_of)), lang)
     if fmt == "json":
         _emit_json(res)
     else:
@@ -225,18 +246,22 @@ def _bad_records(path: str, bad: int, stopped: list[str] = ()) -> None:
 @LANG
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Write a picture (dot, mermaid, svg) to this file instead of stdout.")
+@AS_OF
 @guarded
-def explain(patient, goal, kb_dir, fmt, lang, out):
-    """The proof of GOAL (a recommendation id or a concept name) for PATIENT."""
+def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
+    """The proof of GOAL (a recommendation id or a concept name) for PATIENT (a record or a
+    FHIR Bundle: then each value used is shown with the resource it came from)."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient)
+    person = kb.patient(patient, as_of=_day(as_of))
     ex = kb.explain(person, goal)
     if fmt == "json":
-        _emit_json(ex)
+        _emit_json_with_provenance(ex, person)
     elif fmt in ("dot", "mermaid", "svg"):
         _picture(kb.picture(person, goal, fmt, lang, explanation=ex), out)
     else:
-        _renderer(kb, lang).explanation(ex, person.id, patient)
+        renderer = _renderer(kb, lang)
+        renderer.explanation(ex, person.id, patient)
+        renderer.provenance(ex, person.provenance, person.given)
 
 
 @main.command("why-not")
@@ -245,16 +270,19 @@ def explain(patient, goal, kb_dir, fmt, lang, out):
 @KB
 @FORMAT
 @LANG
+@AS_OF
 @guarded
-def why_not(patient, goal, kb_dir, fmt, lang):
+def why_not(patient, goal, kb_dir, fmt, lang, as_of):
     """Why GOAL does not hold for PATIENT: the failed and the missing conditions."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient)
+    person = kb.patient(patient, as_of=_day(as_of))
     wn = kb.why_not(person, goal)
     if fmt == "json":
-        _emit_json(wn)
+        _emit_json_with_provenance(wn, person)
     else:
-        _renderer(kb, lang).why_not(wn, person.id)
+        renderer = _renderer(kb, lang)
+        renderer.why_not(wn, person.id)
+        renderer.provenance(wn, person.provenance, person.given)
 
 
 @main.command()
@@ -490,8 +518,8 @@ def lsp(stdio):
 @guarded
 def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
            chunk, no_progress, workers):
-    """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet or a
-    folder of .parquet files. Each output line or row is the patient's `recommend --format json` object;
+    """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet, a
+    folder of .parquet files or a FHIR bulk export (a folder of .ndjson files: a record a patient, as of today). Each output line or row is the patient's `recommend --format json` object;
     a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
     Bad records are reported with their line or row and skipped; exit 2 at the end if there was one.
     Ctrl-C stops it (and its worker processes) with exit 130. See README, "Cohorts"."""

@@ -46,7 +46,7 @@ def test_reserved_words_are_read_from_the_grammar():
     words = reserved_words()
     assert {"not", "and", "or", "if", "is", "in", "has", "any", "where", "for", "true", "false", "of"} <= words
     assert statement_keywords() == {"document", "grading", "attribute", "drug", "class", "procedure", "action",
-                                    "group", "concept", "setting", "recommendation", "contraindication"}
+                                    "group", "concept", "setting", "recommendation", "contraindication", "system"}
     assert statement_keywords() <= words
     assert not {"id", "grade", "date", "value", "source"} & words  # clause words stay free: `attribute id`
 

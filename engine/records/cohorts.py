@@ -76,6 +76,11 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     :class:`~oncologic.errors.OncologicError` when pyarrow is needed and not installed.
     """
     path = Path(path)
+    if path.is_dir() and any(path.glob("*.ndjson")):  # a FHIR bulk export: one record a patient
+        from .fhir import read_bulk_folder
+        for where, line, item in read_bulk_folder(path, kb):
+            yield where, line, item[0] if isinstance(item, tuple) else item
+        return
     if path.is_dir():
         yield from _parquet_folder(path, rows, kb)
         return

@@ -36,6 +36,8 @@ class Patient(Record):
     values: dict[str, Any]
     given: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, tuple[str, str]] = field(default_factory=dict)  # attr -> (later, earlier)
+    # read from FHIR: attribute -> its origins ({"resource", "element", "system", "code", "date"})
+    provenance: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def _show(value: Any) -> str:

@@ -374,6 +374,20 @@ class TextRenderer:
         if not ex.holds and not ex.removed_by:
             c.print(self.t("run_why_not", patient=escape(shlex.quote(path or patient)), goal=escape(shlex.quote(ex.goal))))
 
+    def provenance(self, res, provenance: dict, given: dict) -> None:
+        """For a patient read from FHIR: each attribute the proof or attempts use, its value and
+        where it came from (``ecog 1 ← Observation/ecog-1 (LOINC 89247-1, 2026-03-01)``)."""
+        used = [a for a in provenance if a in _attributes_in(res.to_dict())]
+        if not used:
+            return
+        from ..records.fhir import shown_origin
+        self.console.print(self.t("provenance"))
+        for attr in used:
+            value = given.get(attr)
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            origins = "; ".join(shown_origin(o) for o in provenance[attr])
+            self.console.print(f"  {escape(attr)} {escape(str(shown))} ← {escape(origins)}")
+
     # -- why not --
     def attempt_tree(self, attempt: r.Attempt, tree: Tree | None = None) -> Tree:
         head = f"{MARK[attempt.holds]} {self.name(attempt.conclusion)} [dim]" + self.t("by_rule", rule=self.rule(attempt.rule)) + (
@@ -435,3 +449,21 @@ class TextRenderer:
         for attempt in wn.attempts:
             c.print(self.attempt_tree(attempt))
         self.pending(wn.pending)
+
+
+def _attributes_in(data) -> set[str]:
+    """Every ``attribute`` named in a result's JSON (its conditions, missing lists)."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("attribute"), str):
+                found.add(item["attribute"])
+            for key in ("missing",):
+                if isinstance(item.get(key), list):
+                    found.update(x for x in item[key] if isinstance(x, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

@@ -10,19 +10,15 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...errors import PatientError
+from ...errors import OncologicError, PatientError
 from ...model.kb import CheckedKB
 from ...resources import default_kb_dir
 from ..reading import parse_json, parse_yaml
+from .detect import is_fhir
 
 MAPPING_FILE = "fhir.yaml"
 _PATTERNS = ("observation", "coded", "status_date", "variants", "medications")
 _SKIPPED_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered"}
-
-
-def is_fhir(raw: Any) -> bool:
-    """A FHIR resource (a Bundle) rather than a flat record: it names its ``resourceType``."""
-    return isinstance(raw, dict) and isinstance(raw.get("resourceType"), str)
 
 
 # ---- the mapping -----------------------------------------------------------------------------
@@ -146,6 +142,11 @@ def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None =
                    source: str = "<resources>") -> tuple[dict, dict[str, list[dict]]]:
     """Resources of one patient (a CDS Hooks prefetch, flattened) → ``(record, provenance)``."""
     as_of = as_of or datetime.date.today()
+    try:
+        import fhir.resources  # noqa: F401
+        import fhirpathpy  # noqa: F401
+    except ImportError:
+        raise OncologicError("reading FHIR records needs the fhir extra: pip install 'oncologic[fhir]'") from None
     for resource in resources:
         _validate(resource, source)
     return _Reader(kb, resources, as_of, source).read()
@@ -184,7 +185,8 @@ def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.dat
                     patients[owner] = []
                     order.append(owner)
                 patients[owner].append(resource)
-    for owner in order:
+    first = [o for o in order if any(r.get("resourceType") == "Patient" for r in patients[o])]
+    for owner in first + [o for o in order if o not in first]:  # those with a Patient resource first
         where = f"{folder}/{owner}"
         try:
             record, provenance = read_resources(patients[owner] + loose, kb, as_of, where)
@@ -439,6 +441,13 @@ class _Reader:
         if items:
             self.record[name] = sorted(items)
             self.provenance[name] = origins
+            return
+        for r, coding in self._selected(name, {"resources": ["List"]}):  # "none": a List, empty, nil known
+            date = self._date(r, "date")
+            reasons = self._codings(((r.get("emptyReason") or {}).get("coding")) or [])
+            if not r.get("entry") and any(code == "nilknown" for _, code in reasons) and date[:10] <= self.as_of:
+                self.record[name] = []
+                self.provenance[name] = [self._origin(r, "List.emptyReason", coding, date)]
 
     def _medication_codes(self, r: dict) -> list[tuple[str, str]]:
         """The medication's codes: its own, then its Medication's (contained or referenced) and

@@ -1,0 +1,178 @@
+"""FHIR R4 / mCODE records in (issue 16): the example bundles give exactly their flat twins'
+results; as-of, tested-negative versus unknown, conflicts, invalid resources, unknown codes,
+clinical-drug codes, searchset and collection bundles, NDJSON bulk exports through `cohort`."""
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oncologic.cli import main
+from oncologic.errors import PatientError
+from oncologic.records.fhir import prefetch_templates, read_bundle, read_resources
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLES = ROOT / "examples" / "fhir"
+APRIL = datetime.date(2026, 4, 1)
+LOINC, SNOMED, RXNORM = "http://loinc.org", "http://snomed.info/sct", "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def bundle(name: str) -> dict:
+    return json.loads((BUNDLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def resources(name: str) -> list[dict]:
+    return [entry["resource"] for entry in bundle(name)["entry"]]
+
+
+def obs(id_: str, code: tuple, when: str, **value) -> dict:
+    return {"resourceType": "Observation", "id": id_, "status": "final", "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": code[0], "code": code[1]}]}, "effectiveDateTime": when, **value}
+
+
+PATIENT = {"resourceType": "Patient", "id": "p"}
+NSCLC = {"resourceType": "Condition", "id": "dx", "subject": {"reference": "Patient/p"},
+         "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"]},
+         "code": {"coding": [{"system": SNOMED, "code": "254637007"}]}}
+
+
+def variant(id_: str, gene: str, present: bool, change: str | None = None) -> dict:
+    components = [{"code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+                   "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId", "code": gene}]}}]
+    if change:
+        components.append({"code": {"coding": [{"system": LOINC, "code": "48005-3"}]},
+                           "valueCodeableConcept": {"text": change}})
+    return obs(id_, (LOINC, "69548-6"), "2026-03-10", component=components,
+               valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA9633-4" if present else "LA9634-2"}]})
+
+
+@pytest.mark.parametrize("name", ["sclc_second_line", "nsclc_egfr_t790m", "hcc_iiia_portal_vein"])
+def test_each_example_bundle_gives_exactly_its_flat_twins_recommendations(name):
+    from_fhir = run("recommend", str(BUNDLES / f"{name}.json"), "--as-of", "2026-04-01", "--format", "json")
+    flat = run("recommend", str(ROOT / "examples" / "patients" / f"fhir_{name}.json"), "--format", "json")
+    assert from_fhir.exit_code == 0 and flat.exit_code == 0
+    assert json.loads(from_fhir.output) == json.loads(flat.output)
+    assert json.loads(flat.output)["recommendations"]  # a twin that recommends something
+
+
+def test_an_observation_after_the_as_of_date_is_ignored(kb):
+    checked = kb.compiled.checked
+    record, provenance = read_bundle(bundle("sclc_second_line"), checked, APRIL)
+    assert record["ecog"] == 1 and provenance["ecog"][0]["resource"] == "Observation/ecog-now"
+    earlier, provenance = read_bundle(bundle("sclc_second_line"), checked, datetime.date(2026, 2, 1))
+    assert earlier["ecog"] == 0 and provenance["ecog"][0]["resource"] == "Observation/ecog-old"
+    assert "progression_date" not in earlier and "line" not in earlier  # observed after 2026-02-01
+
+
+def test_absent_variants_are_tested_negative_and_no_variant_is_unknown(kb):
+    checked = kb.compiled.checked
+    negative, _ = read_resources([PATIENT, NSCLC, variant("alk", "HGNC:427", False)], checked, APRIL)
+    assert negative["mutations"] == []
+    unknown, _ = read_resources([PATIENT, NSCLC], checked, APRIL)
+    assert "mutations" not in unknown and unknown["histology"] == "nsclc_nos" and unknown["cancer"] == "lung"
+    found, provenance = read_resources([PATIENT, NSCLC, variant("kras", "HGNC:6407", True, "p.G12C"),
+                                        variant("alk", "HGNC:427", False)], checked, APRIL)
+    assert found["mutations"] == ["kras_g12c"]
+    assert [o["resource"] for o in provenance["mutations"]] == ["Observation/kras", "Observation/alk"]
+
+
+def test_two_values_at_the_same_latest_time_are_a_conflict_naming_both(tmp_path):
+    data = bundle("sclc_second_line")
+    data["entry"].append({"resource": obs("ecog-again", (LOINC, "89247-1"), "2026-03-01", valueInteger=2)})
+    path = tmp_path / "conflict.json"
+    path.write_text(json.dumps(data))
+    result = run("recommend", str(path), "--as-of", "2026-04-01")
+    assert result.exit_code == 2
+    assert f"{path}: conflicting ecog: Observation/ecog-now says 1 and Observation/ecog-again says 2, " \
+           "both at 2026-03-01" in result.output
+
+
+def test_an_invalid_resource_is_exit_2_naming_it(tmp_path):
+    data = bundle("hcc_iiia_portal_vein")
+    data["entry"][2]["resource"]["effectiveDateTime"] = "last Tuesday"
+    path = tmp_path / "invalid.json"
+    path.write_text(json.dumps(data))
+    result = run("recommend", str(path))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}: Observation/cnlc: invalid Observation: effectiveDateTime: Value error, DateTime value string " \
+           "does not match spec regex." in result.output
+
+
+def test_an_undeclared_code_on_a_claimed_resource_is_exit_2_naming_it(kb):
+    unknown = copy.deepcopy(NSCLC)
+    unknown["code"]["coding"][0]["code"] = "254625005"  # malignant tumour of lung parenchyma: not declared
+    with pytest.raises(PatientError) as err:
+        read_resources([PATIENT, unknown], kb.compiled.checked, APRIL, "b.json")
+    assert str(err.value).endswith("Condition/dx: no code of it is declared in the knowledge base (codes: "
+                                   "http://snomed.info/sct|254625005); declare it with a `code` clause or "
+                                   "correct the resource")
+    stage = obs("stage", ("urn:oncologic:codes", "cnlc_stage"), "2026-02-01",
+                valueCodeableConcept={"coding": [{"system": "urn:oncologic:codes", "code": "cnlc_stage.V"}]})
+    with pytest.raises(PatientError, match=r"Observation/stage: Observation.value urn:oncologic:codes\|cnlc_stage.V "
+                                           r"is no declared code of a value of cnlc_stage"):
+        read_resources([PATIENT, stage], kb.compiled.checked, APRIL)
+
+
+def test_a_clinical_drug_code_maps_through_its_medications_ingredient(kb):
+    medication = {"resourceType": "Medication", "id": "etoposide-inj",
+                  "code": {"coding": [{"system": RXNORM, "code": "999999901", "display": "a clinical drug (test)"}]},
+                  "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "4179"}]}}]}
+    request = {"resourceType": "MedicationRequest", "id": "order-1", "status": "completed", "intent": "order",
+               "subject": {"reference": "Patient/p"}, "authoredOn": "2025-10-01",
+               "medicationReference": {"reference": "Medication/etoposide-inj"}}
+    other = dict(request, id="order-2", medicationReference=None,
+                 medicationCodeableConcept={"coding": [{"system": RXNORM, "code": "161"}]})  # acetaminophen: not ours
+    del other["medicationReference"]
+    record, provenance = read_resources([PATIENT, NSCLC, medication, request, other], kb.compiled.checked, APRIL)
+    assert record["prior_therapies"] == ["etoposide"]
+    assert provenance["prior_therapies"] == [{"resource": "MedicationRequest/order-1", "element": "MedicationRequest.medication",
+                                              "date": "2025-10-01", "system": RXNORM, "code": "4179", "system_name": "RXNORM"}]
+
+
+def test_searchset_and_collection_read_alike_and_a_prefetch_list_too(kb):
+    checked = kb.compiled.checked
+    searchset = bundle("nsclc_egfr_t790m")
+    assert searchset["type"] == "searchset"
+    collection = dict(searchset, type="collection", entry=[{"resource": e["resource"]} for e in searchset["entry"]])
+    assert read_bundle(searchset, checked, APRIL) == read_bundle(collection, checked, APRIL) \
+        == read_resources(resources("nsclc_egfr_t790m"), checked, APRIL)
+    assert prefetch_templates(checked) == {
+        "patient": "Patient/{{context.patientId}}",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
+        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}"}
+
+
+def test_explain_shows_where_each_value_came_from():
+    result = run("explain", str(BUNDLES / "sclc_second_line.json"), "topotecan", "--as-of", "2026-04-01")
+    assert result.exit_code == 0
+    assert "where the values came from (FHIR):" in result.output
+    assert "  histology sclc ← Condition/sclc-dx (SNOMED 254632001, 2025-08-20)" in result.output
+    as_json = json.loads(run("explain", str(BUNDLES / "sclc_second_line.json"), "topotecan", "--as-of", "2026-04-01",
+                             "--format", "json").output)
+    assert as_json["provenance"]["line"] == [{"resource": "Observation/line", "element": "Observation.value",
+                                              "date": "2026-03-01", "system": "urn:oncologic:codes", "code": "line",
+                                              "system_name": "LOCAL"}]
+
+
+def test_an_ndjson_bulk_export_is_a_cohort_of_a_record_a_patient(tmp_path):
+    by_type: dict[str, list[dict]] = {}
+    for name in ("sclc_second_line", "hcc_iiia_portal_vein"):
+        for resource in resources(name):
+            by_type.setdefault(resource["resourceType"], []).append(resource)
+    for kind, items in by_type.items():
+        (tmp_path / f"{kind}.ndjson").write_text("".join(json.dumps(r) + "\n" for r in items))
+    result = run("cohort", str(tmp_path), "--backend", "pydatalog", "--no-progress")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["patient"] for line in lines] == ["pt-fhir-sclc", "pt-fhir-hcc"]
