@@ -147,6 +147,7 @@ def test_searchset_and_collection_read_alike_and_a_prefetch_list_too(kb):
     assert prefetch_templates(checked) == {
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
+        "lists": "List?patient={{context.patientId}}",
         "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
         "medicationStatements": "MedicationStatement?patient={{context.patientId}}",

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from oncologic.cli import main
 from oncologic.service.cards import summary
 from serving import (ORDER_SELECT, PATIENT_VIEW, SCHEMA, Server, dev, medication_request, order_select,  # noqa: F401 (dev: a fixture)
-                     patient_view, record)
+                     patient_view, prefetch_of, record)
 from support import ROOT
 
 
@@ -363,3 +363,27 @@ def test_explain_many_gives_what_explain_gives_goal_by_goal():
             [n.rule.id for n in res.not_recommended] + [c.id for c in res.contraindicated]
         assert [ex.to_dict() for ex in kb.explain_many(person, goals)] == [kb.explain(person, g).to_dict() for g in goals]
     assert kb.explain_many(person, []) == []
+
+
+@pytest.mark.parametrize("name", ["sclc_second_line", "nsclc_egfr_t790m", "hcc_iiia_portal_vein"])
+def test_fhir_prefetch_gives_the_cards_of_the_flat_twin(dev, name):
+    bundle = json.loads((ROOT / "examples" / "fhir" / f"{name}.json").read_text(encoding="utf-8"))
+    templates = dev.get("/cds-services").json()["services"][0]["prefetch"]
+    twin = record(f"fhir_{name}.json")
+    from_fhir = _cards(dev.post(f"/cds-services/{PATIENT_VIEW}",
+                                json=patient_view(prefetch=prefetch_of(bundle, templates), patient_id=twin["id"])))
+    flat = _cards(dev.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(twin)))
+    assert [(c["indicator"], c["summary"], c["detail"]) for c in from_fhir] == \
+        [(c["indicator"], c["summary"], c["detail"]) for c in flat]
+    assert any(c["indicator"] == "info" and c["summary"].startswith("Recommended: ") for c in from_fhir)
+    page = dev.get(from_fhir[0]["links"][0]["url"].split(str(dev.base_url).rstrip("/"), 1)[1])
+    assert page.status_code == 200 and "Observation/" in page.text  # the values' FHIR provenance
+
+
+def test_a_prefetch_for_another_patient_is_refused(dev):
+    bundle = json.loads((ROOT / "examples" / "fhir" / "sclc_second_line.json").read_text(encoding="utf-8"))
+    templates = dev.get("/cds-services").json()["services"][0]["prefetch"]
+    got = dev.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(prefetch=prefetch_of(bundle, templates),
+                                                                     patient_id="someone-else"))
+    assert got.status_code == 400 and got.json()["error"] == "patient_mismatch"
+    assert got.json()["message"].endswith("context.patientId is 'someone-else'")
