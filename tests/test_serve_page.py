@@ -4,12 +4,14 @@ else and runs no script, and that text from the record cannot become markup. Scr
 written to /tmp/oncologic_explain_{en,zh}.png. Skips where /usr/bin/chromium is absent."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import pytest
 
-from serving import PATIENT_VIEW, dev, patient_view, record  # noqa: F401 (dev: a fixture)
+from serving import PATIENT_VIEW, dev, patient_view, prefetch_of, record  # noqa: F401 (dev: a fixture)
+from support import ROOT
 
 CHROMIUM = os.environ.get("ONCOLOGIC_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,8 +29,8 @@ def browser():
         chromium.close()
 
 
-def _link(dev, patient: dict, goal: str, lang: str = "en") -> str:
-    got = dev.post(f"/cds-services/{PATIENT_VIEW}?lang={lang}", json=patient_view(patient))
+def _link(dev, patient: dict | None, goal: str, lang: str = "en", body: dict | None = None) -> str:
+    got = dev.post(f"/cds-services/{PATIENT_VIEW}?lang={lang}", json=body or patient_view(patient))
     assert got.status_code == 200, got.text
     urls = [c["links"][0]["url"] for c in got.json()["cards"] if c["links"][0]["url"].split("?")[0].endswith("/" + goal)]
     assert len(urls) == 1, goal
@@ -87,4 +89,17 @@ def test_text_from_the_record_stays_text(browser, dev):
     assert page.title() == "topotecan: explanation for patient <img src=x onerror=document.title='pwned'>"
     assert page.query_selector("img[src=x]") is None
     assert "<img src=x" in page.inner_text("#title")
+    page.close()
+
+
+def test_values_read_from_fhir_show_the_resource_they_came_from(browser, dev):
+    bundle = json.loads((ROOT / "examples" / "fhir" / "sclc_second_line.json").read_text(encoding="utf-8"))
+    templates = dev.get("/cds-services").json()["services"][0]["prefetch"]
+    body = patient_view(prefetch=prefetch_of(bundle, templates), patient_id="pt-fhir-sclc")
+    page, seen = _open(browser, _link(dev, None, "topotecan", body=body))
+    rows = page.eval_on_selector_all("#values tr", "rows => rows.map(r => r.innerText.split('\\t').map(s => s.trim()))")
+    assert ["histology", "sclc", "Condition/sclc-dx (SNOMED 254632001, 2025-08-20)"] in rows
+    assert page.inner_text("#verdict") == "topotecan — holds"
+    page.screenshot(path="/tmp/oncologic_explain_fhir.png", full_page=True)
+    assert seen["console"] == []
     page.close()

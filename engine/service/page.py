@@ -27,7 +27,7 @@ body { font-family: system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-s
 h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; border-bottom: 1px solid #d0d7de; }
 .verdict { font-size: 1.15rem; padding: .5rem .8rem; border-radius: 6px; display: inline-block; }
 .holds { background: #dafbe1; } .fails { background: #ffebe9; } .undecided { background: #fff8c5; }
-pre.proof { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; line-height: 1.35;
+pre.proof { background: #f6f8fa; padding: .8rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; line-height: 1.35;
             font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospace; }
 table { border-collapse: collapse; } td, th { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; }
 img.picture { max-width: 100%; border: 1px solid #d0d7de; }
@@ -50,7 +50,7 @@ def render(kb, visit: Visit, goal: str, lang: str, other_language_url: str) -> t
     say = catalogue(lang)["service"]
     person = kb.patient(visit.record, source=f"hook request {visit.hook_instance}")
     ex = kb.explain(person, goal)
-    console = Console(record=True, file=io.StringIO(), width=150, force_terminal=True, color_system="truecolor",
+    console = Console(record=True, file=io.StringIO(), width=120, force_terminal=True, color_system="truecolor",
                       highlight=False, soft_wrap=False, emoji=False)
     renderer = TextRenderer(kb.compiled, lang, console)
     if ex.holds:
