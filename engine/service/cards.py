@@ -225,22 +225,16 @@ class CardWriter:
         first of contraindicated, not recommended, recommended, possibly indicated, possibly not
         recommended that names it, else not covered by the guidelines for this patient."""
         ordered = self.t("detail_order", orders=md(", ".join(orders)))
-        for item in res.contraindicated:
-            if item.id == regimen:
-                return _with(self.contraindicated(item, "order_"), ordered)
-        for item in res.not_recommended:
-            if item.id == regimen:
-                return _with(self.not_recommended(item, "order_"), ordered)
-        for rec in res.recommendations:
-            if rec.id == regimen:
-                return _with(self.recommended(rec, "order_"), ordered)
-        for item in res.possible:
-            if item.id == regimen:
-                return _with(self.possible(item, "order_"), ordered)
-        for item in res.possibly_not_recommended:
-            if item.id == regimen:
-                return _with(self.not_recommended(item, "order_", "possibly_not_recommended", item.missing or ["?"]),
-                             ordered)
+        makers = ((res.contraindicated, lambda i: self.contraindicated(i, "order_")),
+                  (res.not_recommended, lambda i: self.not_recommended(i, "order_")),
+                  (res.recommendations, lambda i: self.recommended(i, "order_")),
+                  (res.possible, lambda i: self.possible(i, "order_")),
+                  (res.possibly_not_recommended,
+                   lambda i: self.not_recommended(i, "order_", "possibly_not_recommended", i.missing or ["?"])))
+        for items, make in makers:
+            for item in items:
+                if item.id == regimen:
+                    return _with(make(item), ordered)
         shown = self.regimen(regimen)
         drugs = set(regimen.split("+"))
         related = [rec.id for rec in res.recommendations if drugs <= set(rec.items)]
