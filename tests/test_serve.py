@@ -280,10 +280,20 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secure(keys):
-    server = Server("--jwks", str(keys["jwks"]), "--issuer", "https://ehr.example.org")
+    """The service with its JWK Set at a URL (a loopback HTTP server of the test's own)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(keys["jwks"].parent))
+    handler.log_message = lambda *a: None
+    jwks_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=jwks_server.serve_forever, daemon=True).start()
+    jwks_url = f"http://127.0.0.1:{jwks_server.server_address[1]}/jwks.json"
+    server = Server("--jwks", jwks_url, "--issuer", "https://ehr.example.org")
     with httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
     server.stop()
+    jwks_server.shutdown()
 
 
 def token(keys, aud, alg="RS384", kid=None, **claims):
@@ -342,6 +352,14 @@ def test_tokens_are_checked(secure, keys):
     assert secure.get("/cds-services").status_code == 401
     # a token is checked before the body is read: no token and a bad body is still 401
     assert secure.post(f"/cds-services/{PATIENT_VIEW}", content=b"{").status_code == 401
+
+
+def test_a_jwks_file_verifies_rs384_tokens(keys):
+    from oncologic.service.auth import AuthError, Verifier
+    verifier = Verifier(jwks=str(keys["jwks"]), issuers=("https://ehr.example.org",))
+    assert verifier.verify("Bearer " + token(keys, "http://svc/x"), "http://svc/x")["aud"] == "http://svc/x"
+    with pytest.raises(AuthError, match="token lacks the 'exp' claim"):
+        verifier.verify("Bearer " + token(keys, "http://svc/x", exp=None), "http://svc/x")
 
 
 def test_a_pem_key_verifies_es384_tokens(keys):
