@@ -132,7 +132,9 @@ class KnowledgeBase:
 
         ``record``: a :class:`Patient`, a dict of attribute values (quantities as numbers in
         canonical units or as text with a unit, ``"45d"``, ``"4.5cm"``, ``"25%"``; dates as
-        ``YYYY-MM-DD``), or the path of a .json/.yaml file holding one record. ``lang``:
+        ``YYYY-MM-DD``), or the path of a .json/.yaml file holding one record; or a FHIR R4
+        Bundle (a dict or a .json file), read as of today (another day:
+        ``kb.evaluate(kb.patient(bundle, as_of=day))``). ``lang``:
         ``"en"`` or ``"zh"``, the language of item labels.
 
         Returns a :class:`~oncologic.reason.results.Result`: the patient id, the derived

@@ -60,7 +60,7 @@ def test_the_bundled_example_cohort_is_the_script_s_output(bundled, tmp_path):
     for name in ("patients.jsonl", "patients.json", "patients.csv"):
         assert (shipped / name).read_text(encoding="utf-8") == (folder / name).read_text(encoding="utf-8"), name
     assert pq.read_table(shipped / "patients.parquet").to_pylist() == pq.read_table(folder / "patients.parquet").to_pylist()
-    assert len(records) == len(example_files()) == 59
+    assert len(records) == len(example_files()) == 62
 
 
 @pytest.mark.parametrize("name", ["patients.jsonl", "patients.json", "patients.csv", "patients.parquet", "parts"])
@@ -385,7 +385,7 @@ def test_the_command_in_a_real_process(tmp_path):
                           "pydatalog", "--format", "csv", "--out", str(tmp_path / "r.csv")],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "" and "│   59 │        59 │   0 │" in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == "" and "│   62 │        62 │   0 │" in out.stderr and "Traceback" not in out.stderr
     with open(tmp_path / "r.csv", encoding="utf-8", newline="") as f:
         assert [r["patient"] for r in csv.DictReader(f)] == [r["id"] for r in make_cohort.bundled()]
 

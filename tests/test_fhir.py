@@ -86,7 +86,8 @@ def test_absent_variants_are_tested_negative_and_no_variant_is_unknown(kb):
 
 def test_two_values_at_the_same_latest_time_are_a_conflict_naming_both(tmp_path):
     data = bundle("sclc_second_line")
-    data["entry"].append({"resource": obs("ecog-again", (LOINC, "89247-1"), "2026-03-01", valueInteger=2)})
+    again = dict(obs("ecog-again", (LOINC, "89247-1"), "2026-03-01", valueInteger=2), subject={"reference": "Patient/pt-fhir-sclc"})
+    data["entry"].append({"resource": again})
     path = tmp_path / "conflict.json"
     path.write_text(json.dumps(data))
     result = run("recommend", str(path), "--as-of", "2026-04-01")
@@ -146,6 +147,7 @@ def test_searchset_and_collection_read_alike_and_a_prefetch_list_too(kb):
         == read_resources(resources("nsclc_egfr_t790m"), checked, APRIL)
     assert prefetch_templates(checked) == {
         "patient": "Patient/{{context.patientId}}",
+        "adverseEvents": "AdverseEvent?patient={{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
         "lists": "List?patient={{context.patientId}}",
         "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
@@ -177,3 +179,27 @@ def test_an_ndjson_bulk_export_is_a_cohort_of_a_record_a_patient(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [line["patient"] for line in lines] == ["pt-fhir-sclc", "pt-fhir-hcc"]
+
+
+def test_an_adverse_event_gives_its_type_ctcae_grade_and_the_cause_by_its_suspect_drug(kb):
+    statement = {"resourceType": "MedicationStatement", "id": "atezo", "status": "active", "subject": {"reference": "Patient/p"},
+                 "effectiveDateTime": "2026-01-05", "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1792776"}]}}
+    grade = {"url": "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade",
+             "valueCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system", "code": "3"}]}}
+    event = {"resourceType": "AdverseEvent", "id": "ae-1", "actuality": "actual", "subject": {"reference": "Patient/p"},
+             "date": "2026-03-01", "extension": [grade],
+             "event": {"coding": [{"system": "urn:oncologic:codes", "code": "adverse_event.colitis"}]},
+             "suspectEntity": [{"instance": {"reference": "MedicationStatement/atezo"}}]}
+    record, _ = read_resources([PATIENT, statement, event], kb.compiled.checked, APRIL)
+    assert record["adverse_events"] == [{"type": "colitis", "grade": 3, "cause": "immune"}]
+    odd = dict(event, event={"coding": [{"system": SNOMED, "code": "64226004"}]})
+    with pytest.raises(PatientError, match=r"AdverseEvent/ae-1: its event code \(http://snomed.info/sct\|64226004\) is "
+                                           r"none of the adverse-event types of the FHIR mapping"):
+        read_resources([PATIENT, statement, odd], kb.compiled.checked, APRIL)
+
+
+def test_a_bundle_of_two_patients_is_refused(kb):
+    other = dict(obs("ecog-q", (LOINC, "89247-1"), "2026-03-01", valueInteger=0), subject={"reference": "Patient/q"})
+    with pytest.raises(PatientError, match=r"^b.json: holds the resources of 2 patients \(Patient/p, Patient/q\): one "
+                                           r"bundle is one patient's record"):
+        read_resources([PATIENT, NSCLC, other], kb.compiled.checked, APRIL, "b.json")

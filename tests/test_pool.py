@@ -66,7 +66,7 @@ def test_two_workers_write_the_same_bytes_as_one_on_the_bundled_cohort(tmp_path,
         outputs.append((done.stdout if fmt == "jsonl" else out.read_bytes(), done.stderr))
     assert outputs[0] == outputs[1]  # the results and the summary table
     if fmt == "jsonl":
-        assert len(outputs[0][0].splitlines()) == 59
+        assert len(outputs[0][0].splitlines()) == 62
 
 
 def test_bad_records_give_the_same_messages_order_summary_and_exit_status(mixed):

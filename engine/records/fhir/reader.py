@@ -17,7 +17,7 @@ from ..reading import parse_json, parse_yaml
 from .detect import is_fhir
 
 MAPPING_FILE = "fhir.yaml"
-_PATTERNS = ("observation", "coded", "status_date", "variants", "medications")
+_PATTERNS = ("observation", "coded", "status_date", "variants", "medications", "adverse_events")
 _SKIPPED_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered"}
 
 
@@ -248,6 +248,11 @@ class _Reader:
         return self.record, self.provenance
 
     def _patient_id(self) -> str:
+        owners = sorted({o for o in map(_owner, self.resources) if o})
+        if len(owners) > 1:
+            self.fail(f"holds the resources of {len(owners)} patients ({', '.join(owners[:3])}"
+                      f"{', ...' if len(owners) > 3 else ''}): one bundle is one patient's record "
+                      "(a cohort: an NDJSON bulk export folder)")
         for r in self.resources:
             if r.get("resourceType") == "Patient" and r.get("id"):
                 return str(r["id"])
@@ -429,7 +434,7 @@ class _Reader:
         statuses = set(spec.get("statuses") or [])
         items, origins = set(), []
         for r in self._of(spec):
-            if r.get("status") not in statuses:
+            if r["resourceType"] == "List" or r.get("status") not in statuses:
                 continue
             date = self._date(r, "effective | authoredOn")
             if date and date[:10] > self.as_of:
@@ -443,13 +448,67 @@ class _Reader:
         if items:
             self.record[name] = sorted(items)
             self.provenance[name] = origins
-            return
-        for r, coding in self._selected(name, {"resources": ["List"]}):  # "none": a List, empty, nil known
+        else:
+            self._none_known(name)
+
+    def _none_known(self, name: str) -> None:
+        """``[]`` when a List coded with the attribute's code, empty, says none (emptyReason
+        ``nilknown``) on or before the as-of date."""
+        for r, coding in self._selected(name, {"resources": ["List"]}):  # (listed in the spec's resources)
             date = self._date(r, "date")
             reasons = self._codings(((r.get("emptyReason") or {}).get("coding")) or [])
             if not r.get("entry") and any(code == "nilknown" for _, code in reasons) and date[:10] <= self.as_of:
                 self.record[name] = []
                 self.provenance[name] = [self._origin(r, "List.emptyReason", coding, date)]
+
+    def _adverse_events(self, name: str, spec: dict) -> None:
+        """Each AdverseEvent on or before the as-of date: its type by the event's code, its grade
+        by ``grade`` (FHIRPath), its cause by the classes of its suspect (none: unknown)."""
+        types = {self._uri(pair): kind for kind, pairs in (spec.get("types") or {}).items() for pair in pairs}
+        causes = spec.get("causes") or {}
+        events = []
+        for r in self._of(spec):
+            if r["resourceType"] != "AdverseEvent" or r.get("actuality", "actual") != "actual":
+                continue
+            date = self._date(r, spec.get("date", "date"))
+            if date and date[:10] > self.as_of:
+                continue
+            codings = self._codings(((r.get("event") or {}).get("coding")) or [])
+            hit = next((c for c in codings if c in types), None)
+            if hit is None:
+                shown = ", ".join(f"{s}|{c}" for s, c in codings) or "none"
+                self.fail(f"{_ref(r)}: its event code ({shown}) is none of the adverse-event types of the FHIR mapping "
+                          f"(facts/fhir.yaml)")
+            grades = _fp(r, spec["grade"])
+            grade = grades[0] if grades else None
+            if isinstance(grade, dict):
+                grade = next((c.get("code") for c in grade.get("coding") or []), None)
+            if grade is None or not str(grade).isdigit():
+                self.fail(f"{_ref(r)}: no CTCAE grade ({spec['grade']})")
+            event = {"type": types[hit], "grade": int(grade), "cause": self._cause(r, causes)}
+            events.append((date, event, self._origin(r, "AdverseEvent.event", hit, date)))
+        if events:
+            events.sort(key=lambda e: e[0])
+            self.record[name] = [e for _, e, _ in events]
+            self.provenance[name] = [o for _, _, o in events]
+        else:
+            self._none_known(name)
+
+    def _cause(self, r: dict, causes: dict) -> str:
+        coded = self.kb.coded()
+        for suspect in r.get("suspectEntity") or []:
+            ref = ((suspect.get("instance") or {}).get("reference")) or ""
+            target = self.by_id.get(ref)
+            codes = (self._medication_codes(target) + self._codings(((target.get("code") or {}).get("coding")) or [])
+                     if target else [])
+            for coding in codes:
+                owner = coded.get(coding)
+                if owner and owner[1] is None and owner[0] in self.kb.items:
+                    kinds = {owner[0], *self.kb.ancestors(owner[0])}
+                    for cause, classes in causes.items():
+                        if kinds & set(classes):
+                            return cause
+        return "unknown"
 
     def _medication_codes(self, r: dict) -> list[tuple[str, str]]:
         """The medication's codes: its own, then its Medication's (contained or referenced) and
