@@ -67,9 +67,7 @@ def mapping(kb: CheckedKB) -> dict:
 def prefetch_templates(kb: CheckedKB) -> dict[str, str]:
     """CDS Hooks prefetch templates for the resource types the mapping reads (plus the Patient):
     key = the resource type in lower case with an ``s``, value = the FHIR search."""
-    specs = mapping(kb)["attributes"].values()
-    types = sorted({t for spec in specs for t in spec["resources"]}
-                   | ({"List"} if any(spec["pattern"] == "medications" for spec in specs) else set()))  # known-empty therapies
+    types = sorted({t for spec in mapping(kb)["attributes"].values() for t in spec["resources"]})
     out = {"patient": "Patient/{{context.patientId}}"}
     for t in types:
         out[t[0].lower() + t[1:] + "s"] = f"{t}?patient={{{{context.patientId}}}}"
