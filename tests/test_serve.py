@@ -193,7 +193,7 @@ BAD = [
     (("POST", f"/cds-services/{PATIENT_VIEW}", {"json": patient_view(patient_id="x")}), 412, "prefetch_missing",
      "prefetch lacks patient, "),
     (("POST", f"/cds-services/{PATIENT_VIEW}", {"json": patient_view(patient_id="x", prefetch={"patient": {"id": "x"}})}),
-     412, "prefetch_missing", "prefetch lacks conditions, "),
+     412, "prefetch_missing", "prefetch lacks "),
     (("POST", f"/cds-services/{ORDER_SELECT}", {"json": dict(patient_view({"id": "x", "cancer": "lung"}), hook="order-select")}),
      400, "bad_context", "context.selections is required for order-select: an array"),
     (("GET", "/cds-services/x/y/z", {}), 404, "not_found", "Not Found"),

@@ -14,13 +14,15 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..values import Record
+
 SIZE = 512
 TTL = 3600
 FEEDBACK_SIZE = 10_000
 
 
-@dataclass
-class Visit:
+@dataclass(eq=False, repr=False)
+class Visit(Record):
     """A hook request: the patient's record (the flat record the engine read), where each value
     came from (FHIR provenance by attribute, when the record came from FHIR), and when."""
 
