@@ -404,4 +404,6 @@ def test_a_prefetch_for_another_patient_is_refused(dev):
     got = dev.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(prefetch=prefetch_of(bundle, templates),
                                                                      patient_id="someone-else"))
     assert got.status_code == 400 and got.json()["error"] == "patient_mismatch"
-    assert got.json()["message"].endswith("context.patientId is 'someone-else'")
+    assert got.json()["message"] == "the data is of patient 'pt-fhir-sclc', context.patientId is 'someone-else'"
+    got = dev.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(record("sclc_second_line.json"), patient_id="other"))
+    assert (got.status_code, got.json()["error"]) == (400, "patient_mismatch")

@@ -54,6 +54,7 @@ def record_of(checked, body: dict, patient_id: str, as_of: Optional[datetime.dat
         record = extension[RECORD_EXTENSION]
         if not isinstance(record, dict):
             raise HookError(400, "bad_request", f"extension.{RECORD_EXTENSION} must be an object: a flat patient record")
+        _same_patient(record, patient_id)
         return record, {}
     fhir = _reader()
     wanted = fhir.prefetch_templates(checked)
@@ -68,11 +69,15 @@ def record_of(checked, body: dict, patient_id: str, as_of: Optional[datetime.dat
     for key in wanted:
         resources += _resources(key, prefetch[key])
     record, provenance = fhir.read_resources(resources, checked, as_of, source=f"prefetch of patient {patient_id}")
-    if str(record.get("id")) != patient_id:
-        raise HookError(400, "patient_mismatch",
-                        f"the prefetched resources are patient {str(record.get('id'))[:80]!r}'s, "
-                        f"context.patientId is {patient_id[:80]!r}")
+    _same_patient(record, patient_id)
     return record, {name: [fhir.shown_origin(o) for o in origins] for name, origins in provenance.items()}
+
+
+def _same_patient(record: dict, patient_id: str) -> None:
+    """The data must be the patient the hook is about."""
+    if "id" in record and str(record["id"]) != patient_id:
+        raise HookError(400, "patient_mismatch", f"the data is of patient {str(record['id'])[:80]!r}, "
+                                                 f"context.patientId is {patient_id[:80]!r}")
 
 
 def _resources(key: str, value: Any) -> list[dict]:
