@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-cohort check fuzz clean
+.PHONY: demo test bench bench-cohort bench-serve check fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ bench: $(STAMP)
 BENCH_SIZES ?= 10000,100000,1000000
 bench-cohort: $(STAMP)
 	$(BIN)/python bench/cohort/run.py --sizes $(BENCH_SIZES)
+
+# The CDS Hooks service's throughput (bench/serve/run.py, issue 16): patient-view on loopback from an
+# async client, SERVE_REQUESTS requests (or SERVE_SECONDS seconds), SERVE_CONCURRENCY in flight.
+SERVE_REQUESTS    ?= 2000
+SERVE_SECONDS     ?= 60
+SERVE_CONCURRENCY ?= 8
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve/run.py --requests $(SERVE_REQUESTS) --seconds $(SERVE_SECONDS) --concurrency $(SERVE_CONCURRENCY)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info engine/*.egg-info .pytest_cache

@@ -257,11 +257,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
     if fmt == "json":
         _emit_json_with_provenance(ex, person)
     elif fmt in ("dot", "mermaid", "svg"):
-        from .report.pictures import render
-        from .report.proof_picture import proof_picture
-        why = kb.why_not(person, goal) if not ex.holds and not ex.cases else None
-        held = _held_parts(kb, person, why)
-        _picture(render(proof_picture(ex, why, person.id, kb.compiled.checked, lang, held), fmt), out)
+        _picture(kb.picture(person, goal, fmt, lang, explanation=ex), out)
     else:
         renderer = _renderer(kb, lang)
         renderer.explanation(ex, person.id, patient)
@@ -394,25 +390,6 @@ def _saved_where(path: str, kb_dir) -> str:
 
 
 # ---- graph ----
-
-def _held_parts(kb, person, why) -> dict:
-    """For the picture of a why-not, by rule id: the proof of each rule that holds but whose
-    regimen a contraindication removes or may remove (the rule's own derivation is drawn, green),
-    and the attempt of each undecided contraindication (its conditions, grey)."""
-    parts: dict = {}
-    for attempt in why.attempts if why is not None else []:
-        if not (attempt.removed_by or attempt.pending):
-            continue
-        proof = kb.explain(person, attempt.rule.id).proof  # a rule id is a goal: its proof when it holds
-        if proof is not None and proof.rule.id == attempt.rule.id:
-            parts[attempt.rule.id] = proof
-        for item in attempt.pending:
-            if item.kind == "contraindication" and item.rule.id not in parts:
-                tried = kb.why_not(person, item.rule.id).attempts
-                if tried and tried[0].rule.id == item.rule.id:
-                    parts[item.rule.id] = tried[0]
-    return parts
-
 
 def _picture(text: str, out: str | None) -> None:
     """A picture to stdout, or to ``out`` (a message naming the file when it cannot be written)."""
@@ -667,6 +644,86 @@ def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lan
     for _, ex in proofs:
         renderer.explanation(ex, person.id, where)
 
+
+
+# ---- serve ----
+
+INSECURE_WARNING = """\
+WARNING: --insecure-dev: this service accepts requests WITHOUT authentication.
+WARNING: any program that reaches {url} can send patient data and read the cards.
+WARNING: for local trials only; a deployment verifies the CDS client's JWT (--jwks or --key)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port; the line 'listening on URL' names it).")
+@KB
+@click.option("--jwks", default=None, metavar="FILE_OR_URL",
+              help="The CDS clients' JWK Set (a JSON file, or an http(s) URL read and cached) that verifies their JWTs.")
+@click.option("--key", "key_file", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="A PEM public key (RSA for RS384, EC P-384 for ES384) that verifies the clients' JWTs.")
+@click.option("--issuer", "issuers", multiple=True, metavar="ISS",
+              help="A trusted token issuer (iss); repeatable. Default: any issuer whose token the keys verify.")
+@click.option("--base-url", default=None, metavar="URL",
+              help="The service's public URL (behind a proxy): the tokens' audience and the base of the cards' "
+                   "links. Default: the URL each request reached.")
+@click.option("--insecure-dev", is_flag=True,
+              help="Accept requests without a token (local trials only; a loud warning is printed).")
+@guarded
+def serve(host, port, kb_dir, jwks, key_file, issuers, base_url, insecure_dev):
+    """The CDS Hooks 2.0 service: discovery at /cds-services, the hooks patient-view and
+    order-select, feedback, and an explanation page per card (/explain/REF/GOAL)."""
+    try:
+        import fastapi  # noqa: F401
+        import jwt  # noqa: F401
+        import uvicorn
+    except ImportError as err:
+        _fail(f"error: oncologic serve needs the server extra ({err.name or err} is missing): "
+              "pip install oncologic[server]", 2)
+    if jwks and key_file:
+        _fail("error: give --jwks or --key, not both", 2)
+    if insecure_dev and (jwks or key_file):
+        _fail("error: --insecure-dev accepts requests without a token; it contradicts --jwks/--key", 2)
+    if not (insecure_dev or jwks or key_file):
+        _fail("error: oncologic serve verifies each CDS client's JWT (CDS Hooks 2.0): give the clients' keys "
+              "with --jwks FILE_OR_URL or --key FILE, or --insecure-dev for a local trial without authentication", 2)
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        _fail(f"error: --base-url {base_url!r}: expected an absolute http(s) URL", 2)
+    from .service.app import create_app
+    from .service.auth import KeyConfigError, Verifier
+    verifier = None
+    if not insecure_dev:
+        try:
+            verifier = Verifier(jwks=jwks, key=key_file, issuers=tuple(issuers))
+        except KeyConfigError as err:
+            _fail(f"error: {err}", 2)
+    kb = _kb(kb_dir)
+    app = create_app(kb, verifier, base_url, insecure_dev)
+    sock = _listen(host, port)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{sock.getsockname()[1]}"
+    if insecure_dev:
+        click.echo(INSECURE_WARNING.format(url=url), err=True)
+    click.echo(f"oncologic serve: listening on {url} (discovery: {url}/cds-services)", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, server_header=False))
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int):
+    """A listening socket on host:port, or exit 2 naming why not (address in use, unknown host)."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        _fail(f"error: cannot listen on {host}:{port}: {err.strerror or err}", 2)
+    sock.set_inheritable(True)
+    return sock
 
 if __name__ == "__main__":  # pragma: no cover
     main()
