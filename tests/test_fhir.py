@@ -72,16 +72,54 @@ def test_an_observation_after_the_as_of_date_is_ignored(kb):
     assert "progression_date" not in earlier and "line" not in earlier  # observed after 2026-02-01
 
 
-def test_absent_variants_are_tested_negative_and_no_variant_is_unknown(kb):
+GENES = {"egfr": "HGNC:3236", "alk": "HGNC:427", "ros1": "HGNC:10261", "erbb2": "HGNC:3430", "met": "HGNC:7029",
+         "braf": "HGNC:1097", "kras": "HGNC:6407", "ret": "HGNC:9967", "ntrk1": "HGNC:8031", "ntrk2": "HGNC:8032",
+         "ntrk3": "HGNC:8033"}
+
+
+def test_variants_combine_per_gene_and_negative_only_when_every_gene_was_tested(kb):
     checked = kb.compiled.checked
-    negative, _ = read_resources([PATIENT, NSCLC, variant("alk", "HGNC:427", False)], checked, APRIL)
-    assert negative["mutations"] == []
-    unknown, _ = read_resources([PATIENT, NSCLC], checked, APRIL)
-    assert "mutations" not in unknown and unknown["histology"] == "nsclc_nos" and unknown["cancer"] == "lung"
-    found, provenance = read_resources([PATIENT, NSCLC, variant("kras", "HGNC:6407", True, "p.G12C"),
-                                        variant("alk", "HGNC:427", False)], checked, APRIL)
-    assert found["mutations"] == ["kras_g12c"]
-    assert [o["resource"] for o in provenance["mutations"]] == ["Observation/kras", "Observation/alk"]
+    def read(*variants):
+        return read_resources([PATIENT, NSCLC, *variants], checked, APRIL)
+    one_negative, provenance = read(variant("alk", GENES["alk"], False))
+    assert "mutations" not in one_negative  # ALK negative says nothing of EGFR, ROS1, ...
+    assert provenance["mutations"][-1]["note"].startswith("mutations unknown: no result for HGNC:10261, HGNC:1097")
+    all_negative, _ = read(*(variant(g, h, False) for g, h in GENES.items()))
+    assert all_negative["mutations"] == []
+    old_19del = dict(variant("19del", GENES["egfr"], True, "p.E746_A750del"), effectiveDateTime="2024-05-20")
+    record, provenance = read(old_19del, variant("alk", GENES["alk"], False))
+    assert record["mutations"] == ["egfr_19del"]  # a later ALK result does not replace EGFR's
+    assert provenance["mutations"][-1]["note"].startswith("no result for HGNC:10261")
+    record, _ = read(old_19del, variant("t790m", GENES["egfr"], True, "p.Thr790Met"),
+                     variant("19del-now", GENES["egfr"], True, "NP_005219.2:p.(L747_P753delinsS)"))
+    assert record["mutations"] == ["egfr_19del", "egfr_t790m"]
+    record, _ = read(old_19del, variant("egfr-neg", GENES["egfr"], False))
+    assert "mutations" not in record  # EGFR's latest result is negative, the other genes untested
+
+
+def test_a_value_needs_its_gene_and_its_exact_alteration(kb):
+    checked = kb.compiled.checked
+    negatives = [variant(g, h, False) for g, h in GENES.items()]
+    def mutations(gene, change):
+        found = [v for v in negatives if v["id"] != gene] + [variant(gene, GENES[gene], True, change)]
+        record, provenance = read_resources([PATIENT, NSCLC, *found], checked, APRIL)
+        return record.get("mutations"), provenance["mutations"]
+    assert mutations("egfr", "p.T790M")[0] == ["egfr_t790m"]  # not exon 20 insertion
+    assert mutations("egfr", "p.L747_P753delinsS")[0] == ["egfr_19del"]
+    assert mutations("egfr", "p.D770_N771insSVD")[0] == ["egfr_exon20ins"]
+    assert mutations("egfr", "p.G719S")[0] == []  # read, and none of the values
+    assert mutations("alk", "p.G1202R")[0] == []  # a resistance mutation, not a fusion
+    assert mutations("ret", "p.M918T")[0] == []
+    assert mutations("kras", "p.Gly12Asp")[0] == []
+    assert mutations("kras", "p.G12C")[0] == ["kras_g12c"]
+    unknown, provenance = mutations("egfr", "L858R; no exon 19 deletion detected")
+    assert unknown is None and provenance[-1]["note"] == ("the HGNC:3236 variant (L858R; no exon 19 deletion "
+                                                          "detected) cannot be read as any value of mutations")
+    fusion = variant("alk-fusion", GENES["alk"], True)
+    fusion["component"].append({"code": {"coding": [{"system": LOINC, "code": "48019-4"}]}, "valueCodeableConcept": {
+        "coding": [{"system": "http://www.sequenceontology.org", "code": "SO:0001565"}]}})
+    record, _ = read_resources([PATIENT, NSCLC, *negatives[:1], *negatives[2:], fusion], checked, APRIL)
+    assert record["mutations"] == ["alk_fusion"]
 
 
 def test_two_values_at_the_same_latest_time_are_a_conflict_naming_both(tmp_path):

@@ -15,6 +15,7 @@ from ...model.kb import CheckedKB
 from ...resources import default_kb_dir
 from ..reading import parse_json, parse_yaml
 from .detect import is_fhir
+from .hgvs import ProteinChange, protein_change
 
 MAPPING_FILE = "fhir.yaml"
 _PATTERNS = ("observation", "coded", "status_date", "variants", "medications", "adverse_events")
@@ -206,11 +207,28 @@ def _owner(resource: dict) -> str | None:
     return None
 
 
+def _protein_matches(change: ProteinChange, rule: dict) -> bool:
+    """One parsed HGVS p. change against a value's `protein` rule (facts/fhir.yaml)."""
+    if rule.get("any"):
+        return change.kind != "syn"
+    if "exact" in rule:
+        return change.kind == "sub" and change.short in {str(x) for x in rule["exact"]}
+    low, high = rule.get("codons") or (0, 10 ** 9)
+    if not low <= change.start <= change.end <= high:
+        return False
+    return (rule.get("net") == "loss" and change.kind in ("del", "delins") and change.net < 0) or \
+           (rule.get("net") == "gain" and change.kind in ("ins", "dup", "delins") and change.net > 0)
+
+
 def shown_origin(origin: dict) -> str:
-    """``Observation/ecog-1 (LOINC 89247-1, 2026-03-01)``: one origin as text."""
+    """``Observation/ecog-1 (LOINC 89247-1, 2026-03-01)``: one origin as text; a ``note`` (why a
+    value is unknown, what was not tested, how it was matched) follows it."""
     inside = ", ".join(x for x in (f"{origin.get('system_name', '')} {origin.get('code', '')}".strip(),
                                    origin.get("date") or "") if x)
-    return f"{origin['resource']} ({inside})" if inside else origin["resource"]
+    shown = f"{origin['resource']} ({inside})" if inside else origin["resource"]
+    if origin.get("note"):
+        shown = origin["note"] if shown == "-" else f"{shown}: {origin['note']}"
+    return shown
 
 
 class _Reader:
@@ -385,47 +403,93 @@ class _Reader:
         self._latest(name, found)
 
     def _variants(self, name: str, spec: dict) -> None:
+        """Genomic variants combined per gene (its latest results); a value only when its gene and
+        its exact alteration match; see facts/fhir.yaml."""
         select, gene_code = self._uri(spec["select"]), self._uri(spec["gene"])
-        change_codes = {self._uri(c) for c in spec.get("change") or []}
+        protein_codes = {self._uri(c) for c in spec.get("protein") or []}
         present, absent = self._uri(spec["present"]), self._uri(spec["absent"])
+        kinds = {kind: {self._uri(c) for c in spec.get(kind) or []} for kind in ("fusion", "copy_gain", "exon_loss")}
         rules = []
         for value, rule in (spec.get("values") or {}).items():
             genes = rule["gene"] if isinstance(rule["gene"], list) else [rule["gene"]]
-            rules.append((value, set(genes), re.compile(rule["change"]) if rule.get("change") else None))
-        known_genes = set().union(*(g for _, g, _ in rules)) if rules else set()
-        results = []
+            rules.append((value, set(genes), rule))
+        needed = set().union(*(g for _, g, _ in rules)) if rules else set()
+        per_gene: dict[str, list[tuple[str, str, Any, dict]]] = {}  # gene -> (date, verdict, values, origin)
+        unreadable: list[dict] = []
         for r in self._of(spec):
             if select not in self._codings(_fp(r, "code.coding")):
                 continue
             date = self._date(r, spec.get("date", "effective"))
             if date and date[:10] > self.as_of:
                 continue
-            genes, changes = set(), []
+            origin = self._origin(r, "Observation.component", gene_code, date)
+            genes, proteins, coded = set(), [], set()
             for comp in r.get("component") or []:
                 codes = self._codings((comp.get("code") or {}).get("coding") or [])
                 concept = comp.get("valueCodeableConcept") or {}
+                values = self._codings(concept.get("coding") or [])
+                coded |= set(values)
                 if gene_code in codes:
-                    genes |= {c for _, c in self._codings(concept.get("coding") or [])}
-                elif change_codes & set(codes):
-                    changes += [c.get("code", "") for c in concept.get("coding") or []] + [c.get("display", "") for c in concept.get("coding") or []]
-                    changes += [concept.get("text") or "", comp.get("valueString") or ""]
+                    genes |= {c for _, c in values}
+                elif protein_codes & set(codes):
+                    proteins += [c for _, c in values] or [x for x in (concept.get("text"), comp.get("valueString")) if x]
             verdict = set(self._codings(((r.get("valueCodeableConcept") or {}).get("coding")) or []))
+            ours = genes & needed
+            if not genes:
+                unreadable.append(dict(origin, note=f"{_ref(r)} names no gene studied"))
+                continue
             if absent in verdict:
-                results.append((date, None, self._origin(r, "Observation.value", absent, date)))
+                for gene in ours:
+                    per_gene.setdefault(gene, []).append((date, "absent", set(), origin))
                 continue
             if present not in verdict:
-                self.fail(f"{_ref(r)}: a variant observation whose value is neither Present ({present[1]}) nor Absent ({absent[1]})")
-            text = " ".join(x for x in changes if x)
-            hits = [v for v, g, rx in rules if genes & g and (rx is None or rx.search(text))]
-            if not hits and genes & known_genes:
-                self.fail(f"{_ref(r)}: the variant {', '.join(sorted(genes))} {text!r} is none of the declared values of {name}")
-            for value in hits:
-                results.append((date, value, self._origin(r, "Observation.component", gene_code, date)))
-        if results:
-            top = max(f[0] for f in results)
-            latest = [f for f in results if f[0] == top]
-            self.record[name] = sorted({v for _, v, _ in latest if v is not None})
-            self.provenance[name] = [o for _, _, o in latest]
+                self.fail(f"{_ref(r)}: Observation.value: a variant observation whose value is neither "
+                          f"Present ({present[1]}) nor Absent ({absent[1]})")
+            changes = [protein_change(p) for p in proteins]
+            hits, read = set(), bool(changes) and all(changes)
+            for value, value_genes, rule in rules:
+                if not genes & value_genes:
+                    continue
+                if rule.get("kind"):
+                    hit = bool(kinds[rule["kind"]] & coded)
+                else:
+                    hit = read and all(_protein_matches(c, rule.get("protein") or {}) for c in changes)
+                if hit:
+                    hits.add(value)
+            read = read or bool(hits) or any(kinds[k] & coded for k in kinds)
+            for gene in ours:
+                if read:
+                    per_gene.setdefault(gene, []).append((date, "present", hits, origin))
+                else:
+                    shown = ", ".join(proteins) or "no HGVS p. change and no structural-variant code"
+                    per_gene.setdefault(gene, []).append((date, "unreadable", set(), dict(
+                        origin, note=f"the {gene} variant ({shown}) cannot be read as any value of {name}")))
+        self._combine_variants(name, needed, per_gene, unreadable)
+
+    def _combine_variants(self, name: str, needed: set, per_gene: dict, unreadable: list) -> None:
+        positives, origins, notes = set(), [], []
+        for gene in sorted(per_gene):
+            results = per_gene[gene]
+            top = max(d for d, *_ in results)
+            latest = [x for x in results if x[0] == top]
+            verdicts = {v for _, v, _, _ in latest}
+            origins += [o for *_, o in latest if not o.get("note")]
+            if "unreadable" in verdicts:
+                notes += [o for *_, o in latest if o.get("note")]
+            elif verdicts == {"absent", "present"}:
+                notes.append({"resource": ", ".join(o["resource"] for *_, o in latest), "date": top[:10] or None,
+                              "note": f"{gene}: Present and Absent at the same time"})
+            for _, _, values, _ in latest:
+                positives |= values
+        untested = sorted(needed - set(per_gene))
+        lacking = f"no result for {', '.join(untested)}" if untested else ""
+        if notes or unreadable or (not positives and untested):
+            reasons = notes + unreadable + ([{"resource": "-", "note": f"{name} unknown: {lacking}"}] if untested and not positives else [])
+            if per_gene or unreadable:
+                self.provenance[name] = origins + reasons
+            return
+        self.record[name] = sorted(positives)
+        self.provenance[name] = origins + ([{"resource": "-", "note": lacking}] if lacking else [])
 
     def _medications(self, name: str, spec: dict) -> None:
         coded = self.kb.coded()
