@@ -241,3 +241,12 @@ def test_a_bundle_of_two_patients_is_refused(kb):
     with pytest.raises(PatientError, match=r"^b.json: holds the resources of 2 patients \(Patient/p, Patient/q\): one "
                                            r"bundle is one patient's record"):
         read_resources([PATIENT, NSCLC, other], kb.compiled.checked, APRIL, "b.json")
+
+
+def test_a_quantity_with_a_comparator_is_not_an_exact_value_so_unknown(kb):
+    tps = obs("tps", (LOINC, "83053-9"), "2026-03-01", valueQuantity={"value": 50, "comparator": "<", "unit": "%",
+                                                                       "system": "http://unitsofmeasure.org", "code": "%"})
+    older = obs("tps-old", (LOINC, "83053-9"), "2026-01-01", valueQuantity={"value": 60, "unit": "%", "code": "%"})
+    record, provenance = read_resources([PATIENT, NSCLC, tps, older], kb.compiled.checked, APRIL)
+    assert "pd_l1_tps" not in record
+    assert provenance["pd_l1_tps"][0]["note"] == "pd_l1_tps unknown: the value is '< 50%', not an exact value"

@@ -231,6 +231,10 @@ def shown_origin(origin: dict) -> str:
     return shown
 
 
+class _Unknown:
+    """The latest observation says the value is not known exactly (a comparator): unknown."""
+
+
 class _Reader:
     def __init__(self, kb: CheckedKB, resources: list[dict], as_of: datetime.date, source: str):
         self.kb, self.as_of, self.source = kb, as_of.isoformat(), source
@@ -313,6 +317,10 @@ class _Reader:
             return
         top = max(f[0] for f in found)
         latest = [f for f in found if f[0] == top]
+        unknown = [f[2] for f in latest if isinstance(f[1], _Unknown)]
+        if unknown:  # not known exactly (whatever else says the same time): unknown, the reason kept
+            self.provenance[name] = unknown
+            return
         for other in latest[1:]:
             if json.dumps(other[1], sort_keys=True) != json.dumps(latest[0][1], sort_keys=True):
                 self.fail(f"conflicting {name}: {latest[0][2]['resource']} says {latest[0][1]!r} and "
@@ -365,8 +373,15 @@ class _Reader:
             date = self._date(r, date_path)
             if date and date[:10] > self.as_of:
                 continue
-            value = self._value_of(name, _fp(r, value_path), r, f"{r['resourceType']}.{value_path}")
-            found.append((date, value, self._origin(r, f"{r['resourceType']}.{value_path}", coding, date)))
+            values = _fp(r, value_path)
+            origin = self._origin(r, f"{r['resourceType']}.{value_path}", coding, date)
+            comparator = next((v["comparator"] for v in values if isinstance(v, dict) and v.get("comparator")), None)
+            if comparator:  # "< 50": not an exact value; the attribute is unknown
+                shown = f"{comparator} {values[0].get('value')}{values[0].get('unit') or values[0].get('code') or ''}"
+                found.append((date, _Unknown(), dict(origin, note=f"{name} unknown: the value is '{shown}', not an exact value")))
+                continue
+            value = self._value_of(name, values, r, f"{r['resourceType']}.{value_path}")
+            found.append((date, value, origin))
         self._latest(name, found)
 
     def _status_date(self, name: str, spec: dict) -> None:
