@@ -250,3 +250,27 @@ def test_a_quantity_with_a_comparator_is_not_an_exact_value_so_unknown(kb):
     record, provenance = read_resources([PATIENT, NSCLC, tps, older], kb.compiled.checked, APRIL)
     assert "pd_l1_tps" not in record
     assert provenance["pd_l1_tps"][0]["note"] == "pd_l1_tps unknown: the value is '< 50%', not an exact value"
+
+
+def test_a_catalogue_drug_is_found_by_code_then_by_its_name_and_through_any_medication_reference(kb):
+    checked = kb.compiled.checked
+    def request(id_, **medication):
+        return {"resourceType": "MedicationRequest", "id": id_, "status": "completed", "intent": "order",
+                "subject": {"reference": "Patient/p"}, "authoredOn": "2025-10-01", **medication}
+    by_name = request("gef", medicationCodeableConcept={"coding": [{"system": RXNORM, "code": "328134", "display": "gefitinib"}]})
+    clinical = request("tab", medicationCodeableConcept={"coding": [{"system": RXNORM, "code": "1721565",
+                                                                     "display": "osimertinib 80 MG Oral Tablet"}]})
+    carbo = {"resourceType": "Medication", "id": "carbo", "code": {"coding": [{"system": RXNORM, "code": "40048"}]}}
+    by_uuid = request("uuid", medicationReference={"reference": "urn:uuid:0b7d2c8e-1111-4f5e-9c1a-000000000001"})
+    pem = request("pem", medicationReference={"reference": "#m"}, contained=[
+        {"resourceType": "Medication", "id": "m", "code": {"text": "Pemetrexed disodium 500 MG Injection"}}])
+    bundle_ = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": PATIENT}, {"resource": NSCLC}, {"resource": by_name}, {"resource": clinical}, {"resource": pem},
+        {"fullUrl": "urn:uuid:0b7d2c8e-1111-4f5e-9c1a-000000000001", "resource": carbo}, {"resource": by_uuid}]}
+    record, provenance = read_bundle(bundle_, checked, APRIL)
+    assert record["prior_therapies"] == ["carboplatin", "gefitinib", "osimertinib", "pemetrexed"]
+    notes = {o["resource"]: o.get("note") for o in provenance["prior_therapies"]}
+    assert notes == {"MedicationRequest/gef": "matched by name in 'gefitinib'",
+                     "MedicationRequest/tab": "matched by name in 'osimertinib 80 MG Oral Tablet'",
+                     "MedicationRequest/pem": "matched by name in 'Pemetrexed disodium 500 MG Injection'",
+                     "MedicationRequest/uuid": None}

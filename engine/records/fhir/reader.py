@@ -129,19 +129,23 @@ def read_bundle(bundle: dict, kb: CheckedKB, as_of: datetime.date | None = None,
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: 'entry' must be a list")
-    resources = []
+    resources, full_urls = [], {}
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: entry {number + 1} holds no resource")
         if (entry.get("search") or {}).get("mode") == "outcome":
             continue  # an OperationOutcome a searchset carries
         resources.append(entry["resource"])
-    return read_resources(resources, kb, as_of, source)
+        if isinstance(entry.get("fullUrl"), str):
+            full_urls[entry["fullUrl"]] = entry["resource"]
+    return read_resources(resources, kb, as_of, source, full_urls)
 
 
 def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None = None,
-                   source: str = "<resources>") -> tuple[dict, dict[str, list[dict]]]:
-    """Resources of one patient (a CDS Hooks prefetch, flattened) → ``(record, provenance)``."""
+                   source: str = "<resources>", full_urls: dict[str, dict] | None = None
+                   ) -> tuple[dict, dict[str, list[dict]]]:
+    """Resources of one patient (a CDS Hooks prefetch, flattened) → ``(record, provenance)``;
+    ``full_urls`` (a Bundle's entries by fullUrl) resolve ``urn:uuid:`` references."""
     as_of = as_of or datetime.date.today()
     try:
         import fhir.resources  # noqa: F401
@@ -150,7 +154,7 @@ def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None =
         raise OncologicError("reading FHIR records needs the fhir extra: pip install 'oncologic[fhir]'") from None
     for resource in resources:
         _validate(resource, source)
-    return _Reader(kb, resources, as_of, source).read()
+    return _Reader(kb, resources, as_of, source, full_urls or {}).read()
 
 
 def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.date | None = None
@@ -236,11 +240,12 @@ class _Unknown:
 
 
 class _Reader:
-    def __init__(self, kb: CheckedKB, resources: list[dict], as_of: datetime.date, source: str):
+    def __init__(self, kb: CheckedKB, resources: list[dict], as_of: datetime.date, source: str,
+                 full_urls: dict[str, dict]):
         self.kb, self.as_of, self.source = kb, as_of.isoformat(), source
         self.map = mapping(kb)
         self.resources = [r for r in resources if r.get("status") not in _SKIPPED_STATUS]
-        self.by_id = {_ref(r): r for r in resources}
+        self.by_id = {**full_urls, **{_ref(r): r for r in resources}}
         self.names = {uri: name for name, uri in kb.systems.items()}
         self.record: dict[str, Any] = {}
         self.provenance: dict[str, list[dict]] = {}
@@ -507,7 +512,6 @@ class _Reader:
         self.provenance[name] = origins + ([{"resource": "-", "note": lacking}] if lacking else [])
 
     def _medications(self, name: str, spec: dict) -> None:
-        coded = self.kb.coded()
         statuses = set(spec.get("statuses") or [])
         items, origins = set(), []
         for r in self._of(spec):
@@ -516,17 +520,53 @@ class _Reader:
             date = self._date(r, "effective | authoredOn")
             if date and date[:10] > self.as_of:
                 continue
-            for coding in self._medication_codes(r):
-                owner = coded.get(coding)
-                if owner and owner[1] is None and owner[0] in self.kb.items:
-                    items.add(owner[0])
-                    origins.append(self._origin(r, f"{r['resourceType']}.medication", coding, date))
-                    break
+            for item, coding, note in self._drugs(r):
+                if item not in items or not any(o["resource"] == _ref(r) for o in origins):
+                    items.add(item)
+                    origin = self._origin(r, f"{r['resourceType']}.medication", coding, date)
+                    origins.append(dict(origin, note=note) if note else origin)
         if items:
             self.record[name] = sorted(items)
             self.provenance[name] = origins
         else:
             self._none_known(name)
+
+    def _drugs(self, r: dict) -> list[tuple[str, tuple[str, str] | None, str]]:
+        """The catalogue drugs a medication resource names: by a declared code of its own, its
+        Medication's or that Medication's ingredients'; else by a drug's English name as a whole
+        word in their display or text (``gefitinib 250 MG Oral Tablet``): ``(drug, coding, note)``."""
+        coded, concepts = self.kb.coded(), self._medication_concepts(r)
+        found = []
+        for coding in self._codings(c for concept in concepts for c in concept.get("coding") or []):
+            owner = coded.get(coding)
+            if owner and owner[1] is None and self.kb.items.get(owner[0]) is not None \
+                    and self.kb.items[owner[0]].kind == "drug" and owner[0] not in {f[0] for f in found}:
+                found.append((owner[0], coding, ""))
+        if found:
+            return found
+        texts = []
+        for concept in concepts:
+            texts += [concept.get("text")] + [c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict)]
+        texts = [t for t in texts if isinstance(t, str) and t]
+        for text in dict.fromkeys(texts):
+            spans = []
+            for drug, pattern in self._drug_names():
+                spans += [(m.start(), m.end(), drug) for m in pattern.finditer(text)]
+            for start, end, drug in spans:  # a name inside a longer one (paclitaxel in nab-paclitaxel) is that one
+                if not any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in spans) \
+                        and drug not in {f[0] for f in found}:
+                    found.append((drug, None, f"matched by name in '{text}'"))
+        return found
+
+    def _drug_names(self) -> list[tuple[str, "re.Pattern"]]:
+        names = self.__dict__.get("_names_rx")
+        if names is None:
+            from ...lang import nodes as n
+            names = self.__dict__["_names_rx"] = [
+                (item.name, re.compile(rf"(?<![\w-]){re.escape(label)}(?![\w-])", re.IGNORECASE))
+                for item in self.kb.items.values() if item.kind == "drug"
+                for label in [n.label_of(item.labels, "en")] if label]
+        return names
 
     def _none_known(self, name: str) -> None:
         """``[]`` when a List coded with the attribute's code, empty, says none (emptyReason
@@ -588,17 +628,24 @@ class _Reader:
         return "unknown"
 
     def _medication_codes(self, r: dict) -> list[tuple[str, str]]:
-        """The medication's codes: its own, then its Medication's (contained or referenced) and
-        that Medication's ingredients'."""
-        out = self._codings(((r.get("medicationCodeableConcept") or {}).get("coding")) or [])
+        return self._codings(c for concept in self._medication_concepts(r) for c in concept.get("coding") or [])
+
+    def _medication_concepts(self, r: dict) -> list[dict]:
+        """The medication's CodeableConcepts: its own, then its Medication's (contained ``#x``,
+        ``Medication/x``, a ``urn:uuid:`` or absolute fullUrl) and that Medication's ingredients'."""
+        out = [r["medicationCodeableConcept"]] if isinstance(r.get("medicationCodeableConcept"), dict) else []
         ref = ((r.get("medicationReference") or {}).get("reference")) or ""
         med = None
         if ref.startswith("#"):
             med = next((c for c in r.get("contained") or [] if c.get("id") == ref[1:]), None)
         elif ref:
             med = self.by_id.get(ref) or self.by_id.get("Medication/" + ref.rsplit("/", 1)[-1])
-        if med:
-            out += self._codings(((med.get("code") or {}).get("coding")) or [])
-            for ing in med.get("ingredient") or []:
-                out += self._codings(((ing.get("itemCodeableConcept") or {}).get("coding")) or [])
+        if isinstance(med, dict):
+            out += [med["code"]] if isinstance(med.get("code"), dict) else []
+            out += [ing["itemCodeableConcept"] for ing in med.get("ingredient") or []
+                    if isinstance(ing, dict) and isinstance(ing.get("itemCodeableConcept"), dict)]
+            for ing in med.get("ingredient") or []:  # an ingredient that is itself a Medication
+                inner = self.by_id.get(((ing.get("itemReference") or {}).get("reference")) or "") if isinstance(ing, dict) else None
+                if isinstance(inner, dict) and isinstance(inner.get("code"), dict):
+                    out.append(inner["code"])
         return out
