@@ -274,3 +274,30 @@ def test_a_catalogue_drug_is_found_by_code_then_by_its_name_and_through_any_medi
                      "MedicationRequest/tab": "matched by name in 'osimertinib 80 MG Oral Tablet'",
                      "MedicationRequest/pem": "matched by name in 'Pemetrexed disodium 500 MG Injection'",
                      "MedicationRequest/uuid": None}
+
+
+def test_a_resource_whose_patient_cannot_be_told_is_never_given_to_a_patient(kb, tmp_path):
+    checked = kb.compiled.checked
+    elsewhere = dict(obs("ecog-x", (LOINC, "89247-1"), "2026-03-01", valueInteger=4), subject={"reference": "https://ehr/fhir/Patient/p2"})
+    with pytest.raises(PatientError, match=r"holds the resources of 2 patients \(Patient/p, Patient/p2\).*; "
+                                           r"Observation/dx names Patient/p|Observation/ecog-x names Patient/p2"):
+        read_resources([PATIENT, NSCLC, elsewhere], checked, APRIL)
+    nobody = obs("ecog-x", (LOINC, "89247-1"), "2026-03-01", valueInteger=4)
+    del nobody["subject"]
+    with pytest.raises(PatientError, match=r"Observation/ecog-x: names no patient \(no subject\): whose record is it\?"):
+        read_resources([PATIENT, NSCLC, nobody], checked, APRIL)
+    same = dict(nobody, subject={"reference": "https://ehr/fhir/Patient/p"})
+    assert read_resources([PATIENT, NSCLC, same], checked, APRIL)[0]["ecog"] == 4
+    by_uuid = read_bundle({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:aa", "resource": PATIENT}, {"resource": dict(same, subject={"reference": "urn:uuid:aa"})}]},
+        checked, APRIL)[0]
+    assert by_uuid["ecog"] == 4 and by_uuid["id"] == "p"
+    # a bulk export: the stray resource is reported where it is and skipped, the patients unharmed
+    data = resources("hcc_iiia_portal_vein")
+    (tmp_path / "Patient.ndjson").write_text("".join(json.dumps(r) + "\n" for r in data if r["resourceType"] == "Patient"))
+    (tmp_path / "Observation.ndjson").write_text("".join(json.dumps(r) + "\n" for r in data if r["resourceType"] != "Patient")
+                                                 + json.dumps(nobody) + "\n")
+    result = run("cohort", str(tmp_path), "--backend", "pydatalog", "--no-progress")
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["patient"] for line in lines] == ["pt-fhir-hcc"] and lines[0]["recommendations"]
+    assert f"Observation.ndjson:{len(data)}: Observation/ecog-x: its patient cannot be told (no subject): skipped" in result.output

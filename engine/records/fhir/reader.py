@@ -183,8 +183,13 @@ def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.dat
                     yield f"{file}:{number}", None, PatientError(f"{file}:{number}", "not a FHIR resource (no resourceType)")
                     continue
                 owner = _owner(resource)
-                if owner is None:
+                if not _bound(resource) and resource.get("resourceType") != "Patient":
                     loose.append(resource)  # a Medication, ...: shared by every patient
+                    continue
+                if owner is None or not owner.startswith("Patient/"):
+                    yield f"{file}:{number}", None, PatientError(f"{file}:{number}", (
+                        f"{_ref(resource)}: its patient cannot be told ({'no subject' if owner is None else repr(owner)}): "
+                        "skipped, never given to every patient"))
                     continue
                 if owner not in patients:
                     patients[owner] = []
@@ -201,14 +206,32 @@ def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.dat
             yield where, None, err
 
 
-def _owner(resource: dict) -> str | None:
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+# resource types that belong to a patient (the mapping reads them): never shared, never guessed
+_PATIENT_BOUND = {"Observation", "Condition", "MedicationStatement", "MedicationRequest",
+                  "MedicationAdministration", "AdverseEvent", "List", "Procedure", "DiagnosticReport"}
+
+
+def _owner(resource: dict, full_urls: dict | None = None) -> str | None:
+    """``Patient/ID`` a resource belongs to (a relative, absolute or ``urn:uuid:`` reference
+    ending in Patient/ID); ``None`` when it names no patient; the reference itself when it
+    cannot be resolved to one."""
     if resource.get("resourceType") == "Patient":
         return f"Patient/{resource.get('id')}"
     for key in ("subject", "patient"):
         ref = (resource.get(key) or {}).get("reference") if isinstance(resource.get(key), dict) else None
-        if isinstance(ref, str) and ref.startswith("Patient/"):
-            return ref
+        if not isinstance(ref, str):
+            continue
+        target = (full_urls or {}).get(ref)
+        if isinstance(target, dict) and target.get("resourceType") == "Patient":
+            return f"Patient/{target.get('id')}"
+        match = _PATIENT_REF.search(ref)
+        return f"Patient/{match.group(1)}" if match else ref
     return None
+
+
+def _bound(resource: dict) -> bool:
+    return resource.get("resourceType") in _PATIENT_BOUND
 
 
 def _protein_matches(change: ProteinChange, rule: dict) -> bool:
@@ -245,6 +268,7 @@ class _Reader:
         self.kb, self.as_of, self.source = kb, as_of.isoformat(), source
         self.map = mapping(kb)
         self.resources = [r for r in resources if r.get("status") not in _SKIPPED_STATUS]
+        self.full_urls = full_urls
         self.by_id = {**full_urls, **{_ref(r): r for r in resources}}
         self.names = {uri: name for name, uri in kb.systems.items()}
         self.record: dict[str, Any] = {}
@@ -273,19 +297,20 @@ class _Reader:
         return self.record, self.provenance
 
     def _patient_id(self) -> str:
-        owners = sorted({o for o in map(_owner, self.resources) if o})
-        if len(owners) > 1:
-            self.fail(f"holds the resources of {len(owners)} patients ({', '.join(owners[:3])}"
-                      f"{', ...' if len(owners) > 3 else ''}): one bundle is one patient's record "
-                      "(a cohort: an NDJSON bulk export folder)")
-        for r in self.resources:
-            if r.get("resourceType") == "Patient" and r.get("id"):
-                return str(r["id"])
-        for r in self.resources:
-            owner = _owner(r)
-            if owner:
-                return owner.split("/", 1)[1]
-        self.fail("no Patient resource and no resource naming its patient: whose record is it?")
+        owners = [(r, _owner(r, self.full_urls)) for r in self.resources if _bound(r) or r.get("resourceType") == "Patient"]
+        patients = sorted({o for _, o in owners if o and o.startswith("Patient/")})
+        if len(patients) > 1:
+            named = "; ".join(f"{_ref(r)} names {o}" for r, o in owners if o in patients and r.get("resourceType") != "Patient")
+            self.fail(f"holds the resources of {len(patients)} patients ({', '.join(patients[:3])}"
+                      f"{', ...' if len(patients) > 3 else ''}): one bundle is one patient's record "
+                      f"(a cohort: an NDJSON bulk export folder); {named}")
+        for r, owner in owners:
+            if not (owner or "").startswith("Patient/"):
+                self.fail(f"{_ref(r)}: {'names no patient (no subject)' if owner is None else f'its patient {owner!r} is not a Patient of this bundle'}: "
+                          "whose record is it? (a resource is never given to a patient it does not name)")
+        if not patients:
+            self.fail("no Patient resource and no resource naming its patient: whose record is it?")
+        return patients[0].split("/", 1)[1]
 
     # -- helpers --
     def _of(self, spec: dict) -> list[dict]:
