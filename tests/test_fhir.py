@@ -228,12 +228,12 @@ def test_an_adverse_event_gives_its_type_ctcae_grade_and_the_cause_by_its_suspec
              "date": "2026-03-01", "extension": [grade],
              "event": {"coding": [{"system": "urn:oncologic:codes", "code": "adverse_event.colitis"}]},
              "suspectEntity": [{"instance": {"reference": "MedicationStatement/atezo"}}]}
-    record, _ = read_resources([PATIENT, statement, event], kb.compiled.checked, APRIL)
+    record, _ = read_resources([PATIENT, NSCLC, statement, event], kb.compiled.checked, APRIL)
     assert record["adverse_events"] == [{"type": "colitis", "grade": 3, "cause": "immune"}]
     odd = dict(event, event={"coding": [{"system": SNOMED, "code": "64226004"}]})
     with pytest.raises(PatientError, match=r"AdverseEvent/ae-1: its event code \(http://snomed.info/sct\|64226004\) is "
                                            r"none of the adverse-event types of the FHIR mapping"):
-        read_resources([PATIENT, statement, odd], kb.compiled.checked, APRIL)
+        read_resources([PATIENT, NSCLC, statement, odd], kb.compiled.checked, APRIL)
 
 
 def test_a_bundle_of_two_patients_is_refused(kb):
@@ -289,7 +289,7 @@ def test_a_resource_whose_patient_cannot_be_told_is_never_given_to_a_patient(kb,
     same = dict(nobody, subject={"reference": "https://ehr/fhir/Patient/p"})
     assert read_resources([PATIENT, NSCLC, same], checked, APRIL)[0]["ecog"] == 4
     by_uuid = read_bundle({"resourceType": "Bundle", "type": "collection", "entry": [
-        {"fullUrl": "urn:uuid:aa", "resource": PATIENT}, {"resource": dict(same, subject={"reference": "urn:uuid:aa"})}]},
+        {"fullUrl": "urn:uuid:aa", "resource": PATIENT}, {"resource": NSCLC}, {"resource": dict(same, subject={"reference": "urn:uuid:aa"})}]},
         checked, APRIL)[0]
     assert by_uuid["ecog"] == 4 and by_uuid["id"] == "p"
     # a bulk export: the stray resource is reported where it is and skipped, the patients unharmed
@@ -301,3 +301,40 @@ def test_a_resource_whose_patient_cannot_be_told_is_never_given_to_a_patient(kb,
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [line["patient"] for line in lines] == ["pt-fhir-hcc"] and lines[0]["recommendations"]
     assert f"Observation.ndjson:{len(data)}: Observation/ecog-x: its patient cannot be told (no subject): skipped" in result.output
+
+
+HISTOLOGY_EXT = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+
+
+def condition(id_: str, code: str, onset: str = "2025-01-01", histology: str | None = None, **more) -> dict:
+    out = dict(copy.deepcopy(NSCLC), id=id_, onsetDateTime=onset, code={"coding": [{"system": SNOMED, "code": code}]}, **more)
+    if histology:
+        out["extension"] = [{"url": HISTOLOGY_EXT, "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": histology}]}}]
+    return out
+
+
+def test_primary_cancer_conditions_refuted_resolved_two_primaries_and_the_histology_extension(kb):
+    checked = kb.compiled.checked
+    def read(*conditions):
+        return read_resources([PATIENT, *conditions], checked, APRIL, "b.json")
+    refuted = condition("sclc", "254632001", verificationStatus={"coding": [{"code": "refuted"}]})
+    assert read(refuted, condition("adeno", "254626006"))[0]["histology"] == "adenocarcinoma"
+    record, provenance = read(condition("nsclc", "254637007", histology="254626006"))
+    assert record["histology"] == "adenocarcinoma"  # the extension's specific value beats the code's NSCLC
+    assert provenance["histology"][0]["element"] == "Condition.extension"
+    with pytest.raises(PatientError, match=r"Condition/adeno: conflicting histology in one Condition: "
+                                           r"code.coding http://snomed.info/sct\|254626006 = adenocarcinoma; "
+                                           r"extension http://snomed.info/sct\|254634000 = squamous"):
+        read(condition("adeno", "254626006", histology="254634000"))
+    hcc = condition("hcc", "25370001", onset="2026-01-01")
+    with pytest.raises(PatientError, match=r"conflicting cancer: Condition/hcc says hcc and Condition/adeno says "
+                                           r"histology adenocarcinoma \(cancer lung\) \(two primary cancers\?"):
+        read(condition("adeno", "254626006"), hcc)
+    resolved = dict(hcc, clinicalStatus={"coding": [{"code": "resolved"}]})
+    record, _ = read(condition("adeno", "254626006"), resolved)
+    assert record["cancer"] == "lung" and record["histology"] == "adenocarcinoma"
+    with pytest.raises(PatientError, match=r"^b.json: no primary cancer Condition giving 'cancer' was found \(.*\): "
+                                           r"Condition/adeno begins 2026-05-01, after the as-of date 2026-04-01"):
+        read(condition("adeno", "254626006", onset="2026-05-01"))
+    plain = dict(condition("plain", "254626006"), meta={"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition"]})
+    assert read(plain)[0]["histology"] == "adenocarcinoma"  # a declared code without the mCODE profile

@@ -258,6 +258,10 @@ def shown_origin(origin: dict) -> str:
     return shown
 
 
+_NOT_A_DIAGNOSIS = {"refuted", "entered-in-error"}
+_RESOLVED = {"inactive", "remission", "resolved"}
+
+
 class _Unknown:
     """The latest observation says the value is not known exactly (a comparator): unknown."""
 
@@ -286,14 +290,32 @@ class _Reader:
             getattr(self, "_" + spec["pattern"])(name, spec)
         for name, spec in specs.items():
             for other, value in (spec.get("implied_by") or {}).items():
-                if name not in self.record and other in self.record:
-                    self.record[name] = value
-                    self.provenance[name] = [dict(o, implied_by=other) for o in self.provenance.get(other, [])]
+                if other not in self.record or self.record.get(name) == value:
+                    continue
+                if name in self.record:  # e.g. an HCC Condition and a lung adenocarcinoma one
+                    mine, theirs = self.provenance.get(name, []), self.provenance.get(other, [])
+                    if not (all(o.get("note", "").startswith("clinical status") for o in mine)
+                            and not any(o.get("note", "").startswith("clinical status") for o in theirs)):
+                        self.fail(f"conflicting {name}: {', '.join(o['resource'] for o in mine)} says "
+                                  f"{self.record[name]} and {', '.join(o['resource'] for o in theirs)} says {other} "
+                                  f"{self.record[other]} ({name} {value}) (two primary cancers? mark the one not to "
+                                  "treat resolved, or correct the record)")
+                self.record[name] = value  # (a resolved primary yields to the current one)
+                self.provenance[name] = [dict(o, implied_by=other) for o in self.provenance.get(other, [])]
         for ref, used in self.claimed.items():
             if not used:
                 codes = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in self._claimed_codes.get(ref, [])) or "none"
                 self.fail(f"{ref}: no code of it is declared in the knowledge base (codes: {codes}); "
                           "declare it with a `code` clause or correct the resource")
+        for name, spec in specs.items():
+            if spec["pattern"] == "coded" and name not in self.record and self.kb.attributes[name].required:
+                skipped = self.__dict__.get("skipped", {})
+                reasons = [x for n_ in [name, *(spec.get("implied_by") or {})] for x in skipped.get(n_, [])]
+                told = {x.split(" ", 1)[0] for x in reasons if " gives no value of " not in x}
+                reasons = list(dict.fromkeys(x for x in reasons if x.split(" ", 1)[0] not in told or " gives no value of " not in x))
+                self.fail(f"no primary cancer Condition giving '{name}' was found (one with the mCODE primary "
+                          f"cancer profile or a declared code, on or before {self.as_of}): "
+                          + ("; ".join(reasons) if reasons else f"the record holds no {' or '.join(spec['resources'])}"))
         return self.record, self.provenance
 
     def _patient_id(self) -> str:
@@ -429,23 +451,65 @@ class _Reader:
             self.provenance[name] = [top[2]]
 
     def _coded(self, name: str, spec: dict) -> None:
+        """Conditions (claimed by the profile, or coded with a declared value of ``name``): each
+        one's value from its most specific element (a `generic` value yields to a specific one; two
+        specific ones differing is a conflict); refuted or entered-in-error ones ignored; resolved
+        ones only when no current one gives a value; two current ones giving different values (two
+        primaries) is an error naming both."""
         attr = self.kb.attributes[name]
         table = {self._uri((c.system, c.code)): v for v, c in attr.value_codes}
-        found = []
+        paths = spec["value"] if isinstance(spec["value"], list) else [spec["value"]]
+        generic = set(spec.get("generic") or [])
+        found, skipped = [], self.__dict__.setdefault("skipped", {}).setdefault(name, [])
         for r in self._of(spec):
-            if spec.get("claim") and not any(v is True for v in _fp(r, spec["claim"])):
-                continue
             ref = _ref(r)
-            codings = self._codings(_fp(r, spec["value"]))
-            self.claimed.setdefault(ref, False)
-            self._claimed_codes[ref] = [{"system": s, "code": c} for s, c in codings]
-            hit = next((c for c in codings if c in table), None)
-            if hit is None:
+            verification = {c for _, c in self._codings(((r.get("verificationStatus") or {}).get("coding")) or [])}
+            if verification & _NOT_A_DIAGNOSIS:
+                skipped.append(f"{ref} is {'/'.join(sorted(verification & _NOT_A_DIAGNOSIS))}")
+                continue
+            profiled = not spec.get("claim") or any(v is True for v in _fp(r, spec["claim"]))
+            by_element = [(path, hit) for path in paths for hit in self._codings(_fp(r, path)) if hit in table]
+            if profiled:
+                self.claimed.setdefault(ref, False)
+                self._claimed_codes.setdefault(ref, [])
+                for p in paths:
+                    self._claimed_codes[ref] += [x for x in ({"system": s_, "code": c} for s_, c in self._codings(_fp(r, p)))
+                                                 if x not in self._claimed_codes[ref]]
+            if not by_element:
+                if not profiled:
+                    codes = ", ".join(f"{s_}|{c}" for s_, c in self._codings(_fp(r, paths[0]))) or "no code"
+                    skipped.append(f"{ref} has neither the profile nor a declared code ({codes})")
+                else:
+                    skipped.append(f"{ref} gives no value of {name}")
                 continue
             self.claimed[ref] = True
             date = self._date(r, spec.get("date", "onset"))
-            found.append((date, table[hit], self._origin(r, f"{r['resourceType']}.{spec['value'].split(' |')[0]}", hit, date)))
-        self._latest(name, found)
+            if date and date[:10] > self.as_of:
+                skipped.append(f"{ref} begins {date[:10]}, after the as-of date {self.as_of}")
+                continue
+            values = {table[hit] for _, hit in by_element}
+            specific = values - generic or values
+            if len(specific) > 1:
+                shown = "; ".join(f"{p.split('.where')[0]} {s_}|{c} = {table[(s_, c)]}" for p, (s_, c) in by_element)
+                self.fail(f"{ref}: conflicting {name} in one Condition: {shown}")
+            value = next(iter(specific))
+            path, hit = next((p, h) for p, h in by_element if table[h] == value)
+            status = {c for _, c in self._codings(((r.get("clinicalStatus") or {}).get("coding")) or [])}
+            origin = self._origin(r, f"{r['resourceType']}.{path.split('.where')[0]}", hit, date)
+            if status & _RESOLVED:
+                origin["note"] = f"clinical status {'/'.join(sorted(status))}"
+            found.append((bool(status & _RESOLVED), value, origin))
+        current = [f for f in found if not f[0]] or found
+        values = {v for _, v, _ in current}
+        values = values - generic or values
+        if len(values) > 1:
+            shown = " and ".join(f"{o['resource']} says {v}" for _, v, o in current if v in values)
+            self.fail(f"conflicting {name}: {shown} (two primary cancers? one Condition each is read; "
+                      "mark the one not to treat resolved, or correct the record)")
+        if values:
+            value = next(iter(values))
+            self.record[name] = value
+            self.provenance[name] = [o for _, v, o in current if v == value]
 
     def _variants(self, name: str, spec: dict) -> None:
         """Genomic variants combined per gene (its latest results); a value only when its gene and
