@@ -322,7 +322,9 @@ class _Reader:
         owners = [(r, _owner(r, self.full_urls)) for r in self.resources if _bound(r) or r.get("resourceType") == "Patient"]
         patients = sorted({o for _, o in owners if o and o.startswith("Patient/")})
         if len(patients) > 1:
-            named = "; ".join(f"{_ref(r)} names {o}" for r, o in owners if o in patients and r.get("resourceType") != "Patient")
+            own = next((o for r, o in owners if r.get("resourceType") == "Patient"), None)
+            strays = [f"{_ref(r)} names {o}" for r, o in owners if o in patients and o != own]
+            named = "; ".join(strays[:3]) + ("; ..." if len(strays) > 3 else "")
             self.fail(f"holds the resources of {len(patients)} patients ({', '.join(patients[:3])}"
                       f"{', ...' if len(patients) > 3 else ''}): one bundle is one patient's record "
                       f"(a cohort: an NDJSON bulk export folder); {named}")
