@@ -338,3 +338,23 @@ def test_primary_cancer_conditions_refuted_resolved_two_primaries_and_the_histol
         read(condition("adeno", "254626006", onset="2026-05-01"))
     plain = dict(condition("plain", "254626006"), meta={"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition"]})
     assert read(plain)[0]["histology"] == "adenocarcinoma"  # a declared code without the mCODE profile
+
+
+def test_a_value_of_the_wrong_type_or_range_is_exit_2_naming_the_resource_and_element(kb):
+    checked = kb.compiled.checked
+    def read(*more):
+        return read_resources([PATIENT, NSCLC, *more], checked, APRIL, "b.json")
+    coded = obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA9623-5"}]})
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: ecog needs a whole number "
+                                           r"\(valueInteger\), not a CodeableConcept"):
+        read(coded)
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: ecog needs a whole number, "
+                                           r"not a Quantity \{\"value\": \"1.5\""):
+        read(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueQuantity={"value": 1.5}))
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: attribute 'ecog': 7 is "):
+        read(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueInteger=7))
+    fraction = obs("tps", (LOINC, "83053-9"), "2026-03-01", valueQuantity={"value": 0.5, "system": "http://unitsofmeasure.org", "code": "1"})
+    assert read(fraction)[0]["pd_l1_tps"] == "50 %"
+    yes = obs("rs", ("urn:oncologic:codes", "radical_therapy_suitable"), "2026-03-01",
+              valueCodeableConcept={"coding": [{"system": SNOMED, "code": "373066001"}]})
+    assert read(yes)[0]["radical_therapy_suitable"] is True

@@ -3,6 +3,7 @@ attribute. See the package docstring for what flows in and out."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import json
 import os
@@ -234,6 +235,18 @@ def _bound(resource: dict) -> bool:
     return resource.get("resourceType") in _PATIENT_BOUND
 
 
+def _shown_fhir(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a Quantity " + json.dumps(value, default=str) if "value" in value and "coding" not in value \
+            else "a CodeableConcept " + json.dumps(value, default=str)
+    return f"{type(value).__name__} {json.dumps(value, default=str)}"
+
+
+def _plain_number(number: decimal.Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return text
+
+
 def _protein_matches(change: ProteinChange, rule: dict) -> bool:
     """One parsed HGVS p. change against a value's `protein` rule (facts/fhir.yaml)."""
     if rule.get("any"):
@@ -316,7 +329,28 @@ class _Reader:
                 self.fail(f"no primary cancer Condition giving '{name}' was found (one with the mCODE primary "
                           f"cancer profile or a declared code, on or before {self.as_of}): "
                           + ("; ".join(reasons) if reasons else f"the record holds no {' or '.join(spec['resources'])}"))
+        self._check_values()
         return self.record, self.provenance
+
+    def _check_values(self) -> None:
+        """Each value as a record's attribute, an error naming the resource and element it came
+        from (``Observation/ecog: Observation.value: attribute 'ecog': 7 is out of range ...``)."""
+        from ..patient import Validator
+        validator = Validator(self.kb, self.source)
+        for name, value in self.record.items():
+            attr = self.kb.attributes.get(name)
+            if attr is None:
+                continue
+            try:
+                validator.value(value, attr.type, name)
+            except PatientError as err:
+                message = str(err).split(f"attribute '{name}': ", 1)[-1]
+                origins = self.provenance.get(name) or []
+                index = re.match(r"\[(\d+)\]", message)
+                if index and int(index.group(1)) < len(origins):
+                    origins = [origins[int(index.group(1))]]
+                shown = "; ".join(f"{o['resource']}: {o.get('element', '')}".rstrip(": ") for o in origins[:3]) or "?"
+                raise PatientError(self.source, f"{shown}: attribute '{name}': {message}") from None
 
     def _patient_id(self) -> str:
         owners = [(r, _owner(r, self.full_urls)) for r in self.resources if _bound(r) or r.get("resourceType") == "Patient"]
@@ -409,12 +443,35 @@ class _Reader:
             shown = ", ".join(f"{s}|{c}" for s, c in codings) or json.dumps(value)
             self.fail(f"{_ref(resource)}: {element} {shown} is no declared code of a value of {name} "
                       f"({', '.join(attr.type.values)})")
-        if isinstance(value, dict):  # a Quantity
-            number = value.get("value")
-            unit = value.get("code") or value.get("unit") or ""
-            if kind in ("int", "number") or not unit:
-                return number
-            return f"{number}{unit}"
+        where = f"{_ref(resource)}: {element}"
+        quantity = isinstance(value, dict) and "coding" not in value and "value" in value
+        if isinstance(value, dict) and not quantity and kind == "bool":
+            answers = {self._uri(pair): answer for answer, pairs in (self.map.get("booleans") or {}).items() for pair in pairs}
+            codings = self._codings(value.get("coding") or [])
+            hit = next((answers[c] for c in codings if c in answers), None)
+            if hit is not None:
+                return hit == "true"
+        if kind == "bool" and not isinstance(value, bool) or kind == "date" and not isinstance(value, str) \
+                or kind in ("int", "number") and not (quantity or isinstance(value, int) and not isinstance(value, bool)) \
+                or kind in ("percent", "length", "duration") and not quantity:
+            wanted = {"bool": "a boolean (valueBoolean, or a declared Yes/No code)", "date": "a date (valueDateTime)",
+                      "int": "a whole number (valueInteger)", "number": "a number (valueInteger or valueQuantity)"
+                      }.get(kind, "a valueQuantity with its unit")
+            self.fail(f"{where}: {name} needs {wanted}, not {_shown_fhir(value)}")
+        if quantity:
+            number, unit = value.get("value"), value.get("code") or value.get("unit") or ""
+            if not isinstance(number, (int, float, decimal.Decimal)) or isinstance(number, bool):
+                self.fail(f"{where}: {name}: a Quantity without a number ({_shown_fhir(value)})")
+            number = decimal.Decimal(str(number))
+            if kind == "int":
+                if number != number.to_integral_value() or unit not in ("", "1", "{score}"):
+                    self.fail(f"{where}: {name} needs a whole number, not {_shown_fhir(value)}")
+                return int(number)
+            if kind == "number" or not unit:
+                return int(number) if number == number.to_integral_value() else float(number)
+            if kind == "percent" and unit == "1":  # UCUM "1": a fraction, 0.5 = 50 %
+                return f"{_plain_number(number * 100)} %"
+            return f"{_plain_number(number)} {unit}"
         if kind == "date":
             return str(value)[:10]
         return value
