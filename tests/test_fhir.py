@@ -358,3 +358,12 @@ def test_a_value_of_the_wrong_type_or_range_is_exit_2_naming_the_resource_and_el
     yes = obs("rs", ("urn:oncologic:codes", "radical_therapy_suitable"), "2026-03-01",
               valueCodeableConcept={"coding": [{"system": SNOMED, "code": "373066001"}]})
     assert read(yes)[0]["radical_therapy_suitable"] is True
+
+
+def test_several_lesions_measured_the_same_day_give_the_largest(kb):
+    sizes = [obs(f"lesion{i}", (LOINC, "33728-7"), "2026-02-10", valueQuantity={"value": v, "unit": u, "code": u})
+             for i, (v, u) in enumerate([(5.2, "cm"), (30, "mm"), (4, "cm")])]
+    old = obs("lesion-old", (LOINC, "33728-7"), "2026-01-10", valueQuantity={"value": 9, "unit": "cm", "code": "cm"})
+    record, provenance = read_resources([PATIENT, NSCLC, *sizes, old], kb.compiled.checked, APRIL)
+    assert record["max_tumor_diameter"] == "5.2 cm"
+    assert provenance["max_tumor_diameter"][0]["note"] == "the largest of 3 measured at that time"

@@ -397,9 +397,9 @@ class _Reader:
     def _codings(values) -> list[tuple[str, str]]:
         return [(c.get("system", ""), str(c.get("code", ""))) for c in values if isinstance(c, dict) and c.get("code")]
 
-    def _latest(self, name: str, found: list[tuple[str, Any, dict]]) -> None:
+    def _latest(self, name: str, found: list[tuple[str, Any, dict]], largest: bool = False) -> None:
         """Of (date, value, origin): the most recent at or before as-of; two different values at
-        that time are a conflict."""
+        that time are a conflict (``largest``: the largest of them counts)."""
         found = [f for f in found if not f[0] or f[0][:10] <= self.as_of]
         if not found:
             return
@@ -408,6 +408,18 @@ class _Reader:
         unknown = [f[2] for f in latest if isinstance(f[1], _Unknown)]
         if unknown:  # not known exactly (whatever else says the same time): unknown, the reason kept
             self.provenance[name] = unknown
+            return
+        if largest and len(latest) > 1:  # several lesions measured that day: the largest one
+            from ..patient import Validator
+            validator, attr = Validator(self.kb, self.source), self.kb.attributes[name]
+            def size(f):
+                try:
+                    return validator.value(f[1], attr.type, name)
+                except PatientError as err:
+                    self.fail(f"{f[2]['resource']}: {f[2].get('element')}: {str(err).split(': ', 1)[-1]}")
+            best = max(latest, key=size)
+            self.record[name] = best[1]
+            self.provenance[name] = [dict(best[2], note=f"the largest of {len(latest)} measured at that time")]
             return
         for other in latest[1:]:
             if json.dumps(other[1], sort_keys=True) != json.dumps(latest[0][1], sort_keys=True):
@@ -493,7 +505,7 @@ class _Reader:
                 continue
             value = self._value_of(name, values, r, f"{r['resourceType']}.{value_path}")
             found.append((date, value, origin))
-        self._latest(name, found)
+        self._latest(name, found, largest=spec.get("same_time") == "largest")
 
     def _status_date(self, name: str, spec: dict) -> None:
         when = self._uri(spec["when"])
