@@ -367,3 +367,16 @@ def test_several_lesions_measured_the_same_day_give_the_largest(kb):
     record, provenance = read_resources([PATIENT, NSCLC, *sizes, old], kb.compiled.checked, APRIL)
     assert record["max_tumor_diameter"] == "5.2 cm"
     assert provenance["max_tumor_diameter"][0]["note"] == "the largest of 3 measured at that time"
+
+
+def test_therapy_is_prior_or_current_as_of_the_date_and_a_proposal_was_never_given(kb):
+    statement = {"resourceType": "MedicationStatement", "id": "carbo", "status": "completed", "subject": {"reference": "Patient/p"},
+                 "effectivePeriod": {"start": "2026-01-05", "end": "2026-05-01"},
+                 "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "40048"}]}}
+    proposal = {"resourceType": "MedicationRequest", "id": "osi", "status": "active", "intent": "proposal",
+                "subject": {"reference": "Patient/p"}, "authoredOn": "2026-03-01",
+                "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1721560", "display": "osimertinib"}]}}
+    record, _ = read_resources([PATIENT, NSCLC, statement, proposal], kb.compiled.checked, APRIL)
+    assert record["current_therapy"] == ["carboplatin"] and "prior_therapies" not in record
+    later, _ = read_resources([PATIENT, NSCLC, statement, proposal], kb.compiled.checked, datetime.date(2026, 6, 1))
+    assert later["prior_therapies"] == ["carboplatin"] and "current_therapy" not in later

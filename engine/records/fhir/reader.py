@@ -672,13 +672,21 @@ class _Reader:
         self.provenance[name] = origins + ([{"resource": "-", "note": lacking}] if lacking else [])
 
     def _medications(self, name: str, spec: dict) -> None:
-        statuses = set(spec.get("statuses") or [])
+        statuses = {state: set(names) for state, names in (spec.get("statuses") or {}).items()}
+        intents = set(spec.get("intents") or [])
         items, origins = set(), []
         for r in self._of(spec):
-            if r["resourceType"] == "List" or r.get("status") not in statuses:
+            if r["resourceType"] == "List" or (r["resourceType"] == "MedicationRequest" and intents
+                                               and r.get("intent") not in intents):
                 continue
             date = self._date(r, "effective | authoredOn")
             if date and date[:10] > self.as_of:
+                continue
+            end = next((str(p["end"]) for p in _fp(r, "effective") if isinstance(p, dict) and p.get("end")), "")
+            state = next((s_ for s_, names in statuses.items() if r.get("status") in names), None)
+            if state and end:  # as of the date: ongoing until its end
+                state = "current" if end[:10] > self.as_of else "prior"
+            if state != spec.get("state"):
                 continue
             for item, coding, note in self._drugs(r):
                 if item not in items or not any(o["resource"] == _ref(r) for o in origins):
