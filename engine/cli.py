@@ -193,7 +193,7 @@ def recommend(patient, kb_dir, fmt, lang, as_of):
 
 
 def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
-            summary=None, progress: bool = False, workers: int = 1) -> tuple[int, list[str]]:
+            summary=None, progress: bool = False, workers: int = 1, as_of=None) -> tuple[int, list[str]]:
     """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
     streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
     (stderr, with its file and line or row), each counted in ``summary`` when given (with a
@@ -207,9 +207,9 @@ def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: 
     stopped: list[str] = []
     if workers > 1:
         from .pool import pooled
-        items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers)
+        items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers, as_of=as_of)
     else:
-        items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
+        items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk, as_of=as_of)
     if summary is not None:
         from .report.cohort import counted
         items = counted(items, summary, progress)
@@ -539,10 +539,12 @@ def lsp(stdio):
               help="Processes that evaluate the cohort (default 1: in this process; idle cores make more worth it, "
                    "not with --backend spark, which has its own executors).")
 @guarded
+@AS_OF
 def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
-           chunk, no_progress, workers):
+           chunk, no_progress, workers, as_of):
     """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet, a
-    folder of .parquet files or a FHIR bulk export (a folder of .ndjson files: a record a patient, as of today). Each output line or row is the patient's `recommend --format json` object;
+    folder of .parquet files, a FHIR bulk export (a folder of .ndjson files), a FHIR Bundle file or FHIR Bundles
+    in .jsonl (a record a patient, as of --as-of, default today). Each output line or row is the patient's `recommend --format json` object;
     a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
     Bad records are reported with their line or row and skipped; exit 2 at the end if there was one.
     Ctrl-C stops it (and its worker processes) with exit 130. See README, "Cohorts"."""
@@ -558,7 +560,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
             _fail(f"error: --explain prints one patient's explanation as text or json, not {fmt}", 2)
         if out is not None:
             _fail("error: --explain prints on stdout; --out goes with a cohort run", 2)
-        _cohort_explain(kb_dir, input_path, explain_id, goal, fmt or "text", lang)
+        _cohort_explain(kb_dir, input_path, explain_id, goal, fmt or "text", lang, _day(as_of))
         return
     if fmt in ("text", "json"):
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
@@ -581,7 +583,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
 
     try:
         bad, stopped = _cohort(kb, input_path, lang, write, chunk=chunk, summary=summary,
-                               progress=not no_progress and sys.stderr.isatty(), workers=workers)
+                               progress=not no_progress and sys.stderr.isatty(), workers=workers, as_of=_day(as_of))
     except KeyboardInterrupt:  # Ctrl-C: what was written is kept, whole lines or rows
         writer.close()
         sys.stdout.flush()
@@ -624,7 +626,7 @@ def _format_of_out(out: str, fmt: str | None) -> str | None:
     return fmt or by_suffix
 
 
-def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:
+def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str, as_of=None) -> None:
     """``cohort --explain ID``: the record with id ``pid`` re-run on pyDatalog (explanations
     always are). With ``goal``: its proof when it holds, else why not; without: the patient's
     report and the proof of each recommendation. Exit 2 when no readable record has that id."""
@@ -635,7 +637,7 @@ def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lan
     from .records.patient import validate
     kb = KnowledgeBase.load(kb_dir)  # the default backend, pyDatalog
     unread = 0
-    for where, line, raw in read_cohort(path, kb.compiled.checked):
+    for where, line, raw in read_cohort(path, kb.compiled.checked, as_of=as_of):
         if isinstance(raw, PatientError) or not isinstance(raw, dict):
             unread += 1
             continue

@@ -380,3 +380,34 @@ def test_therapy_is_prior_or_current_as_of_the_date_and_a_proposal_was_never_giv
     assert record["current_therapy"] == ["carboplatin"] and "prior_therapies" not in record
     later, _ = read_resources([PATIENT, NSCLC, statement, proposal], kb.compiled.checked, datetime.date(2026, 6, 1))
     assert later["prior_therapies"] == ["carboplatin"] and "current_therapy" not in later
+
+
+def test_a_cohort_of_bundles_a_jsonl_of_bundles_and_as_of(tmp_path):
+    sclc, hcc = bundle("sclc_second_line"), bundle("hcc_iiia_portal_vein")
+    lines = tmp_path / "bundles.jsonl"
+    lines.write_text(json.dumps(sclc) + "\n" + json.dumps(hcc) + "\n")
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(dict(sclc, type="collection", entry=sclc["entry"] + hcc["entry"])))
+    for path in (lines, both):
+        result = run("cohort", str(path), "--backend", "pydatalog", "--no-progress", "--as-of", "2026-04-01")
+        assert result.exit_code == 0, result.output
+        out = {line["patient"]: line for line in map(json.loads, (x for x in result.output.splitlines() if x.startswith("{")))}
+        flat = json.loads(run("recommend", str(ROOT / "examples" / "patients" / "fhir_sclc_second_line.json"),
+                              "--format", "json").output)
+        assert list(out) == ["pt-fhir-sclc", "pt-fhir-hcc"] and out["pt-fhir-sclc"]["recommendations"] == flat["recommendations"]
+    earlier = run("cohort", str(lines), "--backend", "pydatalog", "--no-progress", "--as-of", "2026-02-01")
+    first = json.loads(next(x for x in earlier.output.splitlines() if x.startswith("{")))
+    assert first["recommendations"] != out["pt-fhir-sclc"]["recommendations"]  # read as of that earlier day
+
+
+def test_a_bundle_over_a_mebibyte_is_read_and_a_flat_record_that_large_is_not(tmp_path):
+    data = bundle("sclc_second_line")
+    patient = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["text"] = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * (1 << 20) + "</div>"}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(data))
+    assert run("recommend", str(path), "--as-of", "2026-04-01").exit_code == 0
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"id": "x", "cancer": "lung", "note": "x" * (1 << 20)}))
+    result = run("recommend", str(flat))
+    assert result.exit_code == 2 and "a record file holds at most 1048576 bytes, a FHIR Bundle 67108864" in result.output

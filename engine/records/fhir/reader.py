@@ -161,48 +161,70 @@ def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None =
 def read_bulk_folder(path: str | os.PathLike, kb: CheckedKB, as_of: datetime.date | None = None
                      ) -> Iterator[tuple[str, None, Any]]:
     """An NDJSON bulk export (one ``TYPE.ndjson`` file per resource type): one
-    ``(where, None, record or PatientError)`` per patient, in the order of Patient.ndjson."""
+    ``(where, None, (record, provenance) or PatientError)`` per patient, those with a Patient
+    resource first, in their order; a line that cannot be read or whose patient cannot be told
+    is a PatientError in its place."""
     folder = Path(path)
     files = sorted(folder.glob("*.ndjson"))
     if not files:
         yield str(folder), None, PatientError(str(folder), "holds no .ndjson file (an NDJSON bulk export)")
         return
+
+    def lines():
+        for file in files:
+            with open(file, encoding="utf-8") as f:
+                for number, line in enumerate(f, 1):
+                    if line.strip():
+                        try:
+                            yield f"{file}:{number}", parse_json(line, f"{file}:{number}")
+                        except PatientError as err:
+                            yield f"{file}:{number}", err
+    yield from _per_patient(lines(), kb, as_of, str(folder))
+
+
+def read_bundle_cohort(bundle: dict, kb: CheckedKB, as_of: datetime.date | None = None, source: str = "<bundle>"
+                       ) -> Iterator[tuple[str, None, Any]]:
+    """A Bundle holding several patients' resources read as a cohort, as :func:`read_bulk_folder`
+    reads an export (a bundle of one patient gives one record)."""
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict)] if isinstance(bundle.get("entry"), list) else []
+    full_urls = {e["fullUrl"]: e.get("resource") for e in entries if isinstance(e.get("fullUrl"), str)}
+    yield from _per_patient(((f"{source} entry {n}", e.get("resource")) for n, e in enumerate(entries, 1)
+                             if (e.get("search") or {}).get("mode") != "outcome"), kb, as_of, source, full_urls)
+
+
+def _per_patient(items, kb: CheckedKB, as_of: datetime.date | None, source: str,
+                 full_urls: dict | None = None) -> Iterator[tuple[str, None, Any]]:
+    """``(where, resource or PatientError)`` → one ``(where, None, (record, provenance) or
+    PatientError)`` per patient; resources of no patient (a Medication) are shared by all."""
     patients: dict[str, list[dict]] = {}
     order: list[str] = []
     loose = []
-    for file in files:
-        with open(file, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    resource = parse_json(line, f"{file}:{number}")
-                except PatientError as err:
-                    yield f"{file}:{number}", None, err
-                    continue
-                if not is_fhir(resource):
-                    yield f"{file}:{number}", None, PatientError(f"{file}:{number}", "not a FHIR resource (no resourceType)")
-                    continue
-                owner = _owner(resource)
-                if not _bound(resource) and resource.get("resourceType") != "Patient":
-                    loose.append(resource)  # a Medication, ...: shared by every patient
-                    continue
-                if owner is None or not owner.startswith("Patient/"):
-                    yield f"{file}:{number}", None, PatientError(f"{file}:{number}", (
-                        f"{_ref(resource)}: its patient cannot be told ({'no subject' if owner is None else repr(owner)}): "
-                        "skipped, never given to every patient"))
-                    continue
-                if owner not in patients:
-                    patients[owner] = []
-                    order.append(owner)
-                patients[owner].append(resource)
+    for where, resource in items:
+        if isinstance(resource, PatientError):
+            yield where, None, resource
+            continue
+        if not is_fhir(resource):
+            yield where, None, PatientError(where, "not a FHIR resource (no resourceType)")
+            continue
+        owner = _owner(resource, full_urls)
+        if not _bound(resource) and resource.get("resourceType") != "Patient":
+            loose.append(resource)  # a Medication, ...: shared by every patient
+            continue
+        if owner is None or not owner.startswith("Patient/"):
+            yield where, None, PatientError(where, (
+                f"{_ref(resource)}: its patient cannot be told ({'no subject' if owner is None else repr(owner)}): "
+                "skipped, never given to every patient"))
+            continue
+        if owner not in patients:
+            patients[owner] = []
+            order.append(owner)
+        patients[owner].append(resource)
     first = [o for o in order if any(r.get("resourceType") == "Patient" for r in patients[o])]
     for owner in first + [o for o in order if o not in first]:  # those with a Patient resource first
-        where = f"{folder}/{owner}"
+        where = f"{source}/{owner}"
         try:
-            record, provenance = read_resources(patients[owner] + loose, kb, as_of, where)
-            record = dict(record)
-            yield where, None, (record, provenance)
+            record, provenance = read_resources(patients[owner] + loose, kb, as_of, where, full_urls)
+            yield where, None, (dict(record), provenance)
         except PatientError as err:
             yield where, None, err
 
