@@ -411,3 +411,12 @@ def test_a_bundle_over_a_mebibyte_is_read_and_a_flat_record_that_large_is_not(tm
     flat.write_text(json.dumps({"id": "x", "cancer": "lung", "note": "x" * (1 << 20)}))
     result = run("recommend", str(flat))
     assert result.exit_code == 2 and "a record file holds at most 1048576 bytes, a FHIR Bundle 67108864" in result.output
+
+
+def test_an_incomplete_searchset_is_refused(kb):
+    checked = kb.compiled.checked
+    page = dict(bundle("nsclc_egfr_t790m"), link=[{"relation": "next", "url": "https://ehr/fhir/Observation?page=2"}])
+    with pytest.raises(PatientError, match=r"Bundle/.*: one page of a search \(it has a 'next' link\)"):
+        read_bundle(page, checked, APRIL)
+    with pytest.raises(PatientError, match=r"holds \d+ of the search's 400 matches"):
+        read_bundle(dict(bundle("nsclc_egfr_t790m"), total=400), checked, APRIL)

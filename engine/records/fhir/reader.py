@@ -130,6 +130,7 @@ def read_bundle(bundle: dict, kb: CheckedKB, as_of: datetime.date | None = None,
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise PatientError(source, f"Bundle/{bundle.get('id', '?')}: 'entry' must be a list")
+    _complete(bundle, entries, source)
     resources, full_urls = [], {}
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
@@ -140,6 +141,30 @@ def read_bundle(bundle: dict, kb: CheckedKB, as_of: datetime.date | None = None,
         if isinstance(entry.get("fullUrl"), str):
             full_urls[entry["fullUrl"]] = entry["resource"]
     return read_resources(resources, kb, as_of, source, full_urls)
+
+
+def _complete(bundle: dict, entries: list, source: str) -> None:
+    """A searchset must hold the whole search: a page of it (a ``next`` link, a ``total`` above
+    the matches it holds) or one carrying an error OperationOutcome would read a partial record
+    as the whole one (an older value as the latest): exit 2 saying so."""
+    if bundle.get("type") != "searchset":
+        return
+    name = f"Bundle/{bundle.get('id', '?')}"
+    if any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or []):
+        raise PatientError(source, f"{name}: one page of a search (it has a 'next' link): fetch every page into one "
+                                   "Bundle; a partial record would be read as the whole one")
+    matches = sum(1 for e in entries if isinstance(e, dict) and (e.get("search") or {}).get("mode", "match") == "match")
+    if isinstance(bundle.get("total"), int) and bundle["total"] > matches:
+        raise PatientError(source, f"{name}: holds {matches} of the search's {bundle['total']} matches: fetch them all; "
+                                   "a partial record would be read as the whole one")
+    for e in entries:
+        r = e.get("resource") if isinstance(e, dict) else None
+        if isinstance(r, dict) and r.get("resourceType") == "OperationOutcome":
+            bad = [i for i in r.get("issue") or [] if isinstance(i, dict) and i.get("severity") in ("error", "fatal")]
+            if bad:
+                shown = bad[0].get("diagnostics") or (bad[0].get("details") or {}).get("text") or bad[0].get("code")
+                raise PatientError(source, f"{name}: the search reported an error ({_ref(r)}: {shown}): its results "
+                                           "may be incomplete")
 
 
 def read_resources(resources: list, kb: CheckedKB, as_of: datetime.date | None = None,
