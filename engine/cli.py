@@ -80,6 +80,15 @@ def _emit_json(model) -> None:
     click.echo(model.to_json(indent=2))
 
 
+def _patient(kb, patient: str, as_of):
+    """The patient of a record file, read as of ``--as-of``; a flat record has no dates to read
+    as of a day: it is read as it is, and stderr says so (never silently ignored)."""
+    person = kb.patient(patient, as_of=_day(as_of))
+    if as_of is not None and not person.provenance:
+        click.echo(f"note: --as-of applies to FHIR records; {patient} is a flat record, read as it is", err=True)
+    return person
+
+
 def _day(as_of):
     """``--as-of``'s datetime as a date (None: today, decided by the reader)."""
     return as_of.date() if as_of is not None else None
@@ -173,7 +182,8 @@ def _analysis(compiled, kb_dir, patients):
 @AS_OF
 @guarded
 def recommend(patient, kb_dir, fmt, lang, as_of):
-    """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
+    """Everything the knowledge base concludes for PATIENT (.json, .yaml, a FHIR R4 Bundle .json, or a
+    .jsonl cohort)."""
     from pathlib import Path
     kb = _kb(kb_dir)
     if Path(patient).suffix.lower() == ".jsonl":
@@ -182,10 +192,10 @@ def recommend(patient, kb_dir, fmt, lang, as_of):
             write = Writer("jsonl", None).write
         else:
             write = _renderer(kb, lang).result
-        bad, stopped = _cohort(kb, patient, lang, write)
+        bad, stopped = _cohort(kb, patient, lang, write, as_of=_day(as_of))
         _bad_records(patient, bad, stopped)
         return
-    res = kb.evaluate(kb.patient(patient, as_of=_day(as_of)), lang)
+    res = kb.evaluate(_patient(kb, patient, as_of), lang)
     if fmt == "json":
         _emit_json(res)
     else:
@@ -252,7 +262,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
     """The proof of GOAL (a recommendation id or a concept name) for PATIENT (a record or a
     FHIR Bundle: then each value used is shown with the resource it came from)."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient, as_of=_day(as_of))
+    person = _patient(kb, patient, as_of)
     ex = kb.explain(person, goal)
     if fmt == "json":
         _emit_json_with_provenance(ex, person)
@@ -279,7 +289,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
 def why_not(patient, goal, kb_dir, fmt, lang, as_of):
     """Why GOAL does not hold for PATIENT: the failed and the missing conditions."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient, as_of=_day(as_of))
+    person = _patient(kb, patient, as_of)
     wn = kb.why_not(person, goal)
     if fmt == "json":
         _emit_json_with_provenance(wn, person)

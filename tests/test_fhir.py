@@ -420,3 +420,35 @@ def test_an_incomplete_searchset_is_refused(kb):
         read_bundle(page, checked, APRIL)
     with pytest.raises(PatientError, match=r"holds \d+ of the search's 400 matches"):
         read_bundle(dict(bundle("nsclc_egfr_t790m"), total=400), checked, APRIL)
+
+
+def test_partial_dates_count_by_their_last_day_and_times_compare_as_instants(kb):
+    checked = kb.compiled.checked
+    april = obs("ecog-april", (LOINC, "89247-1"), "2026-04", valueInteger=3)
+    march = obs("ecog-march", (LOINC, "89247-1"), "2026-03-01", valueInteger=1)
+    assert read_resources([PATIENT, NSCLC, april, march], checked, APRIL)[0]["ecog"] == 1  # April may be after the 1st
+    assert read_resources([PATIENT, NSCLC, april, march], checked, datetime.date(2026, 4, 30))[0]["ecog"] == 3
+    east = obs("ecog-east", (LOINC, "89247-1"), "2026-03-10T09:00:00+08:00", valueInteger=2)  # 01:00 UTC
+    utc = obs("ecog-utc", (LOINC, "89247-1"), "2026-03-10T02:00:00Z", valueInteger=0)  # an hour later
+    record, provenance = read_resources([PATIENT, NSCLC, east, utc], checked, APRIL)
+    assert record["ecog"] == 0 and provenance["ecog"][0]["resource"] == "Observation/ecog-utc"
+
+
+def test_as_of_on_a_flat_record_is_said_to_be_ignored_and_explain_says_what_is_implied_and_unknown(tmp_path):
+    result = CliRunner().invoke(main, ["recommend", str(ROOT / "examples" / "patients" / "fhir_sclc_second_line.json"),
+                                       "--as-of", "2026-04-01"])
+    assert result.exit_code == 0
+    assert "note: --as-of applies to FHIR records; " in result.stderr and "is a flat record, read as it is" in result.stderr
+    data = bundle("nsclc_egfr_t790m")
+    data["entry"] = [e for e in data["entry"] if e["resource"]["id"] != "alk-negative"]
+    for e in data["entry"]:
+        if e["resource"]["id"] == "egfr-t790m":
+            e["resource"]["component"][1]["valueCodeableConcept"] = {"text": "EGFR exon 20 T790M"}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data))
+    shown = " ".join(run("explain", str(BUNDLES / "nsclc_egfr_t790m.json"), "osimertinib", "--as-of", "2026-04-01").output.split())
+    assert "cancer lung ← Condition/nsclc-dx (SNOMED 254626006, 2024-05-10), implied by histology" in shown
+    shown = " ".join(run("explain", str(path), "osimertinib", "--as-of", "2026-04-01").output.split())
+    assert ("mutations unknown ← Observation/egfr-19del (LOINC 48018-6, 2026-03-10); Observation/egfr-t790m "
+            "(LOINC 48018-6, 2026-03-10): the HGNC:3236 variant "
+            "(EGFR exon 20 T790M) cannot be read as any value of mutations") in shown

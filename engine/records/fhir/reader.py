@@ -282,6 +282,20 @@ def _bound(resource: dict) -> bool:
     return resource.get("resourceType") in _PATIENT_BOUND
 
 
+def _key(date: str) -> str:
+    """A FHIR date or dateTime as what orders them: a dateTime with its time zone as the UTC
+    instant (``T09:00+08:00`` is before ``T02:00Z``), a date as written."""
+    if "T" not in date:
+        return date
+    try:
+        moment = datetime.datetime.fromisoformat(date)
+    except ValueError:
+        return date
+    if moment.tzinfo is None:
+        return date
+    return moment.astimezone(datetime.timezone.utc).isoformat()
+
+
 def _shown_fhir(value: Any) -> str:
     if isinstance(value, dict):
         return "a Quantity " + json.dumps(value, default=str) if "value" in value and "coding" not in value \
@@ -315,6 +329,8 @@ def shown_origin(origin: dict) -> str:
     shown = f"{origin['resource']} ({inside})" if inside else origin["resource"]
     if origin.get("note"):
         shown = origin["note"] if shown == "-" else f"{shown}: {origin['note']}"
+    if origin.get("implied_by"):
+        shown += f", implied by {origin['implied_by']}"
     return shown
 
 
@@ -434,6 +450,19 @@ class _Reader:
                 return str(value)
         return ""
 
+    def _after(self, date: str) -> bool:
+        """Whether a FHIR date may fall after the as-of day: a partial date (``2026-04``) by its
+        last possible day; a dateTime by the day it was written in (its own time zone)."""
+        if not date:
+            return False
+        day = date[:10]
+        if len(day) == 7:  # YYYY-MM
+            year, month = int(day[:4]), int(day[5:7])
+            day = (datetime.date(year + month // 12, month % 12 + 1, 1) - datetime.timedelta(days=1)).isoformat()
+        elif len(day) == 4:  # YYYY
+            day = f"{day}-12-31"
+        return day > self.as_of
+
     def _origin(self, resource: dict, element: str, coding: tuple[str, str] | None, date: str) -> dict:
         out = {"resource": _ref(resource), "element": element, "date": date[:10] or None}
         if coding:
@@ -447,11 +476,11 @@ class _Reader:
     def _latest(self, name: str, found: list[tuple[str, Any, dict]], largest: bool = False) -> None:
         """Of (date, value, origin): the most recent at or before as-of; two different values at
         that time are a conflict (``largest``: the largest of them counts)."""
-        found = [f for f in found if not f[0] or f[0][:10] <= self.as_of]
+        found = [f for f in found if not self._after(f[0])]
         if not found:
             return
-        top = max(f[0] for f in found)
-        latest = [f for f in found if f[0] == top]
+        top = max((f[0] for f in found), key=_key)
+        latest = [f for f in found if _key(f[0]) == _key(top)]
         unknown = [f[2] for f in latest if isinstance(f[1], _Unknown)]
         if unknown:  # not known exactly (whatever else says the same time): unknown, the reason kept
             self.provenance[name] = unknown
@@ -541,7 +570,7 @@ class _Reader:
         value_path, date_path = spec.get("value", "value"), spec.get("date", "effective")
         for r, coding in self._selected(name, spec):
             date = self._date(r, date_path)
-            if date and date[:10] > self.as_of:
+            if self._after(date):
                 continue
             values = _fp(r, value_path)
             origin = self._origin(r, f"{r['resourceType']}.{value_path}", coding, date)
@@ -562,9 +591,9 @@ class _Reader:
                 date = self._date(r, spec.get("date", "effective"))
                 if date:
                     found.append((date, date[:10], self._origin(r, f"{r['resourceType']}.{spec.get('date', 'effective')}", when, date)))
-        found = [f for f in found if f[0][:10] <= self.as_of]
+        found = [f for f in found if not self._after(f[0])]
         if found:
-            top = max(found, key=lambda f: f[0])
+            top = max(found, key=lambda f: _key(f[0]))
             self.record[name] = top[1]
             self.provenance[name] = [top[2]]
 
@@ -602,7 +631,7 @@ class _Reader:
                 continue
             self.claimed[ref] = True
             date = self._date(r, spec.get("date", "onset"))
-            if date and date[:10] > self.as_of:
+            if self._after(date):
                 skipped.append(f"{ref} begins {date[:10]}, after the as-of date {self.as_of}")
                 continue
             values = {table[hit] for _, hit in by_element}
@@ -647,7 +676,7 @@ class _Reader:
             if select not in self._codings(_fp(r, "code.coding")):
                 continue
             date = self._date(r, spec.get("date", "effective"))
-            if date and date[:10] > self.as_of:
+            if self._after(date):
                 continue
             origin = self._origin(r, "Observation.component", gene_code, date)
             genes, proteins, coded = set(), [], set()
@@ -697,8 +726,8 @@ class _Reader:
         positives, origins, notes = set(), [], []
         for gene in sorted(per_gene):
             results = per_gene[gene]
-            top = max(d for d, *_ in results)
-            latest = [x for x in results if x[0] == top]
+            top = max((d for d, *_ in results), key=_key)
+            latest = [x for x in results if _key(x[0]) == _key(top)]
             verdicts = {v for _, v, _, _ in latest}
             origins += [o for *_, o in latest if not o.get("note")]
             if "unreadable" in verdicts:
@@ -727,12 +756,12 @@ class _Reader:
                                                and r.get("intent") not in intents):
                 continue
             date = self._date(r, "effective | authoredOn")
-            if date and date[:10] > self.as_of:
+            if self._after(date):
                 continue
             end = next((str(p["end"]) for p in _fp(r, "effective") if isinstance(p, dict) and p.get("end")), "")
             state = next((s_ for s_, names in statuses.items() if r.get("status") in names), None)
             if state and end:  # as of the date: ongoing until its end
-                state = "current" if end[:10] > self.as_of else "prior"
+                state = "current" if self._after(end) else "prior"
             if state != spec.get("state"):
                 continue
             for item, coding, note in self._drugs(r):
@@ -789,7 +818,7 @@ class _Reader:
         for r, coding in self._selected(name, {"resources": ["List"]}):  # (listed in the spec's resources)
             date = self._date(r, "date")
             reasons = self._codings(((r.get("emptyReason") or {}).get("coding")) or [])
-            if not r.get("entry") and any(code == "nilknown" for _, code in reasons) and date[:10] <= self.as_of:
+            if not r.get("entry") and any(code == "nilknown" for _, code in reasons) and not self._after(date):
                 self.record[name] = []
                 self.provenance[name] = [self._origin(r, "List.emptyReason", coding, date)]
 
@@ -803,7 +832,7 @@ class _Reader:
             if r["resourceType"] != "AdverseEvent" or r.get("actuality", "actual") != "actual":
                 continue
             date = self._date(r, spec.get("date", "date"))
-            if date and date[:10] > self.as_of:
+            if self._after(date):
                 continue
             codings = self._codings(((r.get("event") or {}).get("coding")) or [])
             hit = next((c for c in codings if c in types), None)
