@@ -452,3 +452,11 @@ def test_as_of_on_a_flat_record_is_said_to_be_ignored_and_explain_says_what_is_i
     assert ("mutations unknown ← Observation/egfr-19del (LOINC 48018-6, 2026-03-10); Observation/egfr-t790m "
             "(LOINC 48018-6, 2026-03-10): the HGNC:3236 variant "
             "(EGFR exon 20 T790M) cannot be read as any value of mutations") in shown
+
+
+def test_a_data_absent_reason_makes_the_value_unknown(kb):
+    absent = obs("ecog", (LOINC, "89247-1"), "2026-03-01",
+                 dataAbsentReason={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "asked-declined"}]})
+    older = obs("ecog-old", (LOINC, "89247-1"), "2026-01-01", valueInteger=0)
+    record, provenance = read_resources([PATIENT, NSCLC, absent, older], kb.compiled.checked, APRIL)
+    assert "ecog" not in record and provenance["ecog"][0]["note"] == "ecog unknown: no value (dataAbsentReason: asked-declined)"

@@ -574,6 +574,11 @@ class _Reader:
                 continue
             values = _fp(r, value_path)
             origin = self._origin(r, f"{r['resourceType']}.{value_path}", coding, date)
+            if not values and isinstance(r.get("dataAbsentReason"), dict):  # measured, no value: unknown
+                why = next((c.get("display") or c.get("code") for c in r["dataAbsentReason"].get("coding") or []
+                            if isinstance(c, dict)), None) or r["dataAbsentReason"].get("text") or "no reason given"
+                found.append((date, _Unknown(), dict(origin, note=f"{name} unknown: no value (dataAbsentReason: {why})")))
+                continue
             comparator = next((v["comparator"] for v in values if isinstance(v, dict) and v.get("comparator")), None)
             if comparator:  # "< 50": not an exact value; the attribute is unknown
                 shown = f"{comparator} {values[0].get('value')}{values[0].get('unit') or values[0].get('code') or ''}"
