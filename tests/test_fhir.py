@@ -95,6 +95,11 @@ def test_variants_combine_per_gene_and_negative_only_when_every_gene_was_tested(
     assert record["mutations"] == ["egfr_19del", "egfr_t790m"]
     record, _ = read(old_19del, variant("egfr-neg", GENES["egfr"], False))
     assert "mutations" not in record  # EGFR's latest result is negative, the other genes untested
+    record, _ = read(old_19del, variant("t790m-only", GENES["egfr"], True, "p.T790M"))
+    assert record["mutations"] == ["egfr_19del", "egfr_t790m"]  # a T790M test says nothing of the 19del
+    t790m_negative = variant("t790m-neg", GENES["egfr"], False, "p.T790M")
+    record, _ = read(old_19del, t790m_negative)
+    assert record["mutations"] == ["egfr_19del"]
 
 
 def test_a_value_needs_its_gene_and_its_exact_alteration(kb):
@@ -113,8 +118,8 @@ def test_a_value_needs_its_gene_and_its_exact_alteration(kb):
     assert mutations("kras", "p.Gly12Asp")[0] == []
     assert mutations("kras", "p.G12C")[0] == ["kras_g12c"]
     unknown, provenance = mutations("egfr", "L858R; no exon 19 deletion detected")
-    assert unknown is None and provenance[-1]["note"] == ("the HGNC:3236 variant (L858R; no exon 19 deletion "
-                                                          "detected) cannot be read as any value of mutations")
+    assert unknown is None and ("the HGNC:3236 variant (L858R; no exon 19 deletion detected) cannot be read as any "
+                                "value of mutations") in [o.get("note") for o in provenance]
     fusion = variant("alk-fusion", GENES["alk"], True)
     fusion["component"].append({"code": {"coding": [{"system": LOINC, "code": "48019-4"}]}, "valueCodeableConcept": {
         "coding": [{"system": "http://www.sequenceontology.org", "code": "SO:0001565"}]}})
@@ -449,7 +454,8 @@ def test_as_of_on_a_flat_record_is_said_to_be_ignored_and_explain_says_what_is_i
     shown = " ".join(run("explain", str(BUNDLES / "nsclc_egfr_t790m.json"), "osimertinib", "--as-of", "2026-04-01").output.split())
     assert "cancer lung ← Condition/nsclc-dx (SNOMED 254626006, 2024-05-10), implied by histology" in shown
     shown = " ".join(run("explain", str(path), "osimertinib", "--as-of", "2026-04-01").output.split())
-    assert ("mutations unknown ← Observation/egfr-19del (LOINC 48018-6, 2026-03-10); Observation/egfr-t790m "
+    assert ("mutations unknown ← Observation/egfr-dx (LOINC 48018-6, 2024-05-20); Observation/egfr-19del "
+            "(LOINC 48018-6, 2026-03-10); Observation/egfr-t790m "
             "(LOINC 48018-6, 2026-03-10): the HGNC:3236 variant "
             "(EGFR exon 20 T790M) cannot be read as any value of mutations") in shown
 

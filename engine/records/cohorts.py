@@ -108,8 +108,7 @@ def _read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024,
         from .fhir import read_bundle_cohort
         for where, line, raw in read_entries(path):
             if not isinstance(raw, dict) or not is_fhir(raw) or raw.get("resourceType") != "Bundle":
-                yield where, line, raw if isinstance(raw, PatientError) else PatientError(
-                    where, "a .json cohort is an array of records or a FHIR Bundle")
+                yield where, line, raw  # one record (or an error), as a record file is read
                 continue
             for at, _, item in read_bundle_cohort(raw, kb, as_of, where):
                 yield at, None, item[0] if isinstance(item, tuple) else item

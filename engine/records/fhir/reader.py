@@ -699,13 +699,14 @@ class _Reader:
             if not genes:
                 unreadable.append(dict(origin, note=f"{_ref(r)} names no gene studied"))
                 continue
-            if absent in verdict:
+            if absent not in verdict and present not in verdict:
+                self.fail(f"{_ref(r)}: Observation.value: a variant observation whose value is neither "
+                          f"Present ({present[1]}) nor Absent ({absent[1]})")
+            specific = proteins or any(kinds[k] & coded for k in kinds)
+            if absent in verdict and not specific:  # the gene studied, no variant: gene-wide negative
                 for gene in ours:
                     per_gene.setdefault(gene, []).append((date, "absent", set(), origin))
                 continue
-            if present not in verdict:
-                self.fail(f"{_ref(r)}: Observation.value: a variant observation whose value is neither "
-                          f"Present ({present[1]}) nor Absent ({absent[1]})")
             changes = [protein_change(p) for p in proteins]
             hits, read = set(), bool(changes) and all(changes)
             for value, value_genes, rule in rules:
@@ -718,6 +719,10 @@ class _Reader:
                 if hit:
                     hits.add(value)
             read = read or bool(hits) or any(kinds[k] & coded for k in kinds)
+            if absent in verdict:  # one alteration tested negative (T790M absent): says nothing of the others
+                for gene in ours:
+                    per_gene.setdefault(gene, []).append((date, "absent-change", hits, origin))
+                continue
             for gene in ours:
                 if read:
                     per_gene.setdefault(gene, []).append((date, "present", hits, origin))
@@ -728,21 +733,34 @@ class _Reader:
         self._combine_variants(name, needed, per_gene, unreadable)
 
     def _combine_variants(self, name: str, needed: set, per_gene: dict, unreadable: list) -> None:
-        positives, origins, notes = set(), [], []
+        """Per gene: its latest gene-wide negative (Absent, no alteration named) sets it back to
+        none; every variant found since counts (a T790M-only test in 2026 keeps the 19del of
+        2024), unless a later test of that very alteration was negative."""
+        positives, origins, notes, tested = set(), [], [], set()
         for gene in sorted(per_gene):
-            results = per_gene[gene]
-            top = max((d for d, *_ in results), key=_key)
-            latest = [x for x in results if _key(x[0]) == _key(top)]
-            verdicts = {v for _, v, _, _ in latest}
-            origins += [o for *_, o in latest if not o.get("note")]
-            if "unreadable" in verdicts:
-                notes += [o for *_, o in latest if o.get("note")]
-            elif verdicts == {"absent", "present"}:
-                notes.append({"resource": ", ".join(o["resource"] for *_, o in latest), "date": top[:10] or None,
-                              "note": f"{gene}: Present and Absent at the same time"})
-            for _, _, values, _ in latest:
-                positives |= values
-        untested = sorted(needed - set(per_gene))
+            results = sorted(per_gene[gene], key=lambda x: _key(x[0]))
+            wide = [x for x in results if x[1] == "absent"]
+            base = _key(wide[-1][0]) if wide else None
+            since = [x for x in results if base is None or _key(x[0]) >= base]
+            if wide:
+                tested.add(gene)
+                origins.append(wide[-1][3])
+            for date, verdict, values, origin in since:
+                if verdict == "absent":
+                    continue
+                if base is not None and _key(date) == base and verdict != "absent-change":
+                    notes.append({"resource": f"{wide[-1][3]['resource']}, {origin['resource']}", "date": date[:10] or None,
+                                  "note": f"{gene}: Present and Absent at the same time"})
+                    continue
+                if verdict == "unreadable":
+                    notes.append(origin)
+                    continue
+                origins.append(origin)
+                if verdict == "present":
+                    tested.add(gene)
+                    later_negative = {v for d, k, vs, _ in since if k == "absent-change" and _key(d) > _key(date) for v in vs}
+                    positives |= values - later_negative
+        untested = sorted(needed - tested)
         lacking = f"no result for {', '.join(untested)}" if untested else ""
         if notes or unreadable or (not positives and untested):
             reasons = notes + unreadable + ([{"resource": "-", "note": f"{name} unknown: {lacking}"}] if untested and not positives else [])
@@ -863,21 +881,18 @@ class _Reader:
     def _cause(self, r: dict, causes: dict) -> str:
         coded = self.kb.coded()
         for suspect in r.get("suspectEntity") or []:
-            ref = ((suspect.get("instance") or {}).get("reference")) or ""
-            target = self.by_id.get(ref)
-            codes = (self._medication_codes(target) + self._codings(((target.get("code") or {}).get("coding")) or [])
-                     if target else [])
-            for coding in codes:
-                owner = coded.get(coding)
-                if owner and owner[1] is None and owner[0] in self.kb.items:
-                    kinds = {owner[0], *self.kb.ancestors(owner[0])}
-                    for cause, classes in causes.items():
-                        if kinds & set(classes):
-                            return cause
+            target = self.by_id.get(((suspect.get("instance") or {}).get("reference")) or "")
+            if not isinstance(target, dict):
+                continue
+            items = [drug for drug, _, _ in self._drugs(target)]  # a medication (by code or name)
+            items += [owner[0] for owner in map(coded.get, self._codings(((target.get("code") or {}).get("coding")) or []))
+                      if owner and owner[1] is None and owner[0] in self.kb.items]  # a procedure
+            for item in items:
+                kinds = {item, *self.kb.ancestors(item)}
+                for cause, classes in causes.items():
+                    if kinds & set(classes):
+                        return cause
         return "unknown"
-
-    def _medication_codes(self, r: dict) -> list[tuple[str, str]]:
-        return self._codings(c for concept in self._medication_concepts(r) for c in concept.get("coding") or [])
 
     def _medication_concepts(self, r: dict) -> list[dict]:
         """The medication's CodeableConcepts: its own, then its Medication's (contained ``#x``,
