@@ -466,3 +466,9 @@ def test_a_data_absent_reason_makes_the_value_unknown(kb):
     older = obs("ecog-old", (LOINC, "89247-1"), "2026-01-01", valueInteger=0)
     record, provenance = read_resources([PATIENT, NSCLC, absent, older], kb.compiled.checked, APRIL)
     assert "ecog" not in record and provenance["ecog"][0]["note"] == "ecog unknown: no value (dataAbsentReason: asked-declined)"
+
+
+def test_an_observation_status_outside_its_value_set_is_exit_2(kb):
+    with pytest.raises(PatientError, match=r"Observation/ecog: invalid Observation: status: 'bogus' is not one of amended, "):
+        read_resources([PATIENT, NSCLC, dict(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueInteger=1), status="bogus")],
+                       kb.compiled.checked, APRIL)

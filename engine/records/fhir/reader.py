@@ -20,6 +20,8 @@ from .hgvs import ProteinChange, protein_change
 
 MAPPING_FILE = "fhir.yaml"
 _PATTERNS = ("observation", "coded", "status_date", "variants", "medications", "adverse_events")
+_OBSERVATION_STATUSES = {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                         "entered-in-error", "unknown"}  # FHIR R4 ObservationStatus (required binding)
 _SKIPPED_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered"}
 
 
@@ -106,6 +108,10 @@ def _validate(resource: Any, source: str) -> None:
         model = get_fhir_model_class(kind)
     except (KeyError, ValueError, AttributeError, ImportError):
         raise PatientError(source, f"{_ref(resource)}: '{kind}' is not a FHIR R4 resource type") from None
+    status = resource.get("status")
+    if kind == "Observation" and status is not None and status not in _OBSERVATION_STATUSES:
+        raise PatientError(source, f"{_ref(resource)}: invalid Observation: status: {status!r} is not one of "
+                                   f"{', '.join(sorted(_OBSERVATION_STATUSES))}")
     try:
         model.model_validate(resource)
     except ValidationError as err:
