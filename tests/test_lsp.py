@@ -236,7 +236,7 @@ def test_hover_on_an_attribute(session):
     assert hover.startswith("**tfi** — attribute: `duration 0d..`")
     assert "一线标准治疗结束到疾病进展的时间间隔" in hover and "treatment-free interval" in hover
     assert "derived: progression_date - first_line_end_date" in hover
-    assert "defined at facts/lung/patient.rules:21" in hover
+    assert "defined at facts/lung/patient.rules:18" in hover
 
 
 def test_completion_after_an_enum_comparison_offers_its_values(session):
@@ -322,7 +322,7 @@ def test_hover_in_context(session):
 
 def test_definition_in_context(session):
     assert session["features"]["definition"] == {
-        "value": [("patient.rules", 5)], "enum": [("patient.rules", 2)], "field": [("patient.rules", 29)]}
+        "value": [("patient.rules", 5)], "enum": [("patient.rules", 2)], "field": [("patient.rules", 25)]}
 
 
 def test_completion_in_context(session):
