@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ...values import Value
+
 _THREE = {"Ala": "A", "Arg": "R", "Asn": "N", "Asp": "D", "Cys": "C", "Gln": "Q", "Glu": "E", "Gly": "G",
           "His": "H", "Ile": "I", "Leu": "L", "Lys": "K", "Met": "M", "Phe": "F", "Pro": "P", "Ser": "S",
           "Thr": "T", "Trp": "W", "Tyr": "Y", "Val": "V", "Sec": "U", "Pyl": "O", "Ter": "*"}
@@ -16,8 +18,8 @@ _EDIT = re.compile(rf"^(?P<ref>{_AA})(?P<pos>\d+)(?:_(?P<ref2>{_AA})(?P<pos2>\d+
 _FS = re.compile(rf"^(?P<ref>{_AA})(?P<pos>\d+){_AA}?fs(?:\*\d*|\*\?)?$")
 
 
-@dataclass(frozen=True)
-class ProteinChange:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProteinChange(Value):
     kind: str          # sub, syn (no change), del, dup, ins, delins, fs
     start: int
     end: int
