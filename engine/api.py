@@ -106,14 +106,16 @@ class KnowledgeBase:
             raise raw
         return where, None, raw
 
-    def patients(self, path: str | os.PathLike, errors: str = "raise") -> Iterator[Patient | PatientError]:
+    def patients(self, path: str | os.PathLike, errors: str = "raise",
+                 as_of: datetime.date | None = None) -> Iterator[Patient | PatientError]:
         """Every record of a file, validated, in order: one for a .json object or .yaml file,
         one a line for .jsonl, one an element for a .json array, one a row for .csv and .parquet
         files and for a folder of .parquet files (:func:`oncologic.records.cohorts.read_cohort`
         says how each is read and how a row's place is named); ``errors`` as for
-        :meth:`evaluate_many`."""
+        :meth:`evaluate_many`; FHIR records (a bulk export folder, Bundles) read as of ``as_of``
+        (default today)."""
         _errors_mode(errors)
-        for where, line, raw in read_cohort(path, self.compiled.checked):
+        for where, line, raw in read_cohort(path, self.compiled.checked, as_of=as_of):
             try:
                 if isinstance(raw, PatientError):
                     raise raw
@@ -152,9 +154,11 @@ class KnowledgeBase:
 
     def evaluate_many(self, records: Iterable[PatientLike] | str | os.PathLike, lang: str = "en",
                       errors: str = "raise", backend: str | None = None,
-                      chunk: int | None = None, workers: int = 1) -> Iterator[r.Result | PatientError]:
+                      chunk: int | None = None, workers: int = 1,
+                      as_of: datetime.date | None = None) -> Iterator[r.Result | PatientError]:
         """Results for many patients (a cohort file or folder, or any iterable of records as
-        :meth:`evaluate` takes them), in input order, evaluated in chunks per engine query.
+        :meth:`evaluate` takes them), in input order, evaluated in chunks per engine query;
+        ``as_of``: the day FHIR records in a cohort file or folder are read as of (default today).
         Lazy and streaming: a cohort is read chunk by chunk, and no more than one chunk of
         records and results is held at a time.
 
@@ -198,14 +202,14 @@ class KnowledgeBase:
             import json
             from .pool import pooled
             from .report.cohort import Evaluated
-            for item in pooled(self, records, lang, errors, backend, chunk, workers):
+            for item in pooled(self, records, lang, errors, backend, chunk, workers, as_of=as_of):
                 yield r.Result.from_dict(json.loads(item.text)) if isinstance(item, Evaluated) else item
             return
         engine = self._backend(backend)
         size = chunk if chunk is not None else getattr(engine, "batch", self.BATCH)
         _count("chunk", size)
         if isinstance(records, (str, os.PathLike)):
-            entries = self.patients(records, errors="collect")
+            entries = self.patients(records, errors="collect", as_of=as_of)
         else:
             entries = map(self._patient_or_error, records)
         while batch := list(islice(entries, size)):

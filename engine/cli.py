@@ -80,6 +80,15 @@ def _emit_json(model) -> None:
     click.echo(model.to_json(indent=2))
 
 
+def _patient(kb, patient: str, as_of):
+    """The patient of a record file, read as of ``--as-of``; a flat record has no dates to read
+    as of a day: it is read as it is, and stderr says so (never silently ignored)."""
+    person = kb.patient(patient, as_of=_day(as_of))
+    if as_of is not None and not person.provenance:
+        click.echo(f"note: --as-of applies to FHIR records; {patient} is a flat record, read as it is", err=True)
+    return person
+
+
 def _day(as_of):
     """``--as-of``'s datetime as a date (None: today, decided by the reader)."""
     return as_of.date() if as_of is not None else None
@@ -173,7 +182,8 @@ def _analysis(compiled, kb_dir, patients):
 @AS_OF
 @guarded
 def recommend(patient, kb_dir, fmt, lang, as_of):
-    """Everything the knowledge base concludes for PATIENT (.json, .yaml, or .jsonl cohort)."""
+    """Everything the knowledge base concludes for PATIENT (.json, .yaml, a FHIR R4 Bundle .json, or a
+    .jsonl cohort)."""
     from pathlib import Path
     kb = _kb(kb_dir)
     if Path(patient).suffix.lower() == ".jsonl":
@@ -182,10 +192,10 @@ def recommend(patient, kb_dir, fmt, lang, as_of):
             write = Writer("jsonl", None).write
         else:
             write = _renderer(kb, lang).result
-        bad, stopped = _cohort(kb, patient, lang, write)
+        bad, stopped = _cohort(kb, patient, lang, write, as_of=_day(as_of))
         _bad_records(patient, bad, stopped)
         return
-    res = kb.evaluate(kb.patient(patient, as_of=_day(as_of)), lang)
+    res = kb.evaluate(_patient(kb, patient, as_of), lang)
     if fmt == "json":
         _emit_json(res)
     else:
@@ -193,7 +203,7 @@ def recommend(patient, kb_dir, fmt, lang, as_of):
 
 
 def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: int | None = None,
-            summary=None, progress: bool = False, workers: int = 1) -> tuple[int, list[str]]:
+            summary=None, progress: bool = False, workers: int = 1, as_of=None) -> tuple[int, list[str]]:
     """Every record of a cohort (any format :meth:`KnowledgeBase.patients` reads), in order,
     streamed chunk by chunk: ``write(result)`` for each valid one, a message for each bad one
     (stderr, with its file and line or row), each counted in ``summary`` when given (with a
@@ -207,9 +217,9 @@ def _cohort(kb, path: str, lang: str, write, backend: str | None = None, chunk: 
     stopped: list[str] = []
     if workers > 1:
         from .pool import pooled
-        items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers)
+        items = pooled(kb, path, lang, errors="collect", backend=backend, chunk=chunk, workers=workers, as_of=as_of)
     else:
-        items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk)
+        items = kb.evaluate_many(path, lang, errors="collect", backend=backend, chunk=chunk, as_of=as_of)
     if summary is not None:
         from .report.cohort import counted
         items = counted(items, summary, progress)
@@ -252,7 +262,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
     """The proof of GOAL (a recommendation id or a concept name) for PATIENT (a record or a
     FHIR Bundle: then each value used is shown with the resource it came from)."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient, as_of=_day(as_of))
+    person = _patient(kb, patient, as_of)
     ex = kb.explain(person, goal)
     if fmt == "json":
         _emit_json_with_provenance(ex, person)
@@ -275,7 +285,7 @@ def explain(patient, goal, kb_dir, fmt, lang, out, as_of):
 def why_not(patient, goal, kb_dir, fmt, lang, as_of):
     """Why GOAL does not hold for PATIENT: the failed and the missing conditions."""
     kb = _kb(kb_dir)
-    person = kb.patient(patient, as_of=_day(as_of))
+    person = _patient(kb, patient, as_of)
     wn = kb.why_not(person, goal)
     if fmt == "json":
         _emit_json_with_provenance(wn, person)
@@ -516,10 +526,12 @@ def lsp(stdio):
               help="Processes that evaluate the cohort (default 1: in this process; idle cores make more worth it, "
                    "not with --backend spark, which has its own executors).")
 @guarded
+@AS_OF
 def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_master, spark_mode, spark_partitions,
-           chunk, no_progress, workers):
+           chunk, no_progress, workers, as_of):
     """Evaluate a cohort: INPUT is .jsonl, a .json array, .csv (a header of attribute names), .parquet, a
-    folder of .parquet files or a FHIR bulk export (a folder of .ndjson files: a record a patient, as of today). Each output line or row is the patient's `recommend --format json` object;
+    folder of .parquet files, a FHIR bulk export (a folder of .ndjson files), a FHIR Bundle file or FHIR Bundles
+    in .jsonl (a record a patient, as of --as-of, default today). Each output line or row is the patient's `recommend --format json` object;
     a summary table (patients, settings, recommendations by strength, missing attributes) goes to stderr.
     Bad records are reported with their line or row and skipped; exit 2 at the end if there was one.
     Ctrl-C stops it (and its worker processes) with exit 130. See README, "Cohorts"."""
@@ -535,7 +547,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
             _fail(f"error: --explain prints one patient's explanation as text or json, not {fmt}", 2)
         if out is not None:
             _fail("error: --explain prints on stdout; --out goes with a cohort run", 2)
-        _cohort_explain(kb_dir, input_path, explain_id, goal, fmt or "text", lang)
+        _cohort_explain(kb_dir, input_path, explain_id, goal, fmt or "text", lang, _day(as_of))
         return
     if fmt in ("text", "json"):
         _fail(f"error: --format {fmt} goes with --explain; a cohort is written as jsonl, parquet or csv", 2)
@@ -558,7 +570,7 @@ def cohort(input_path, kb_dir, backend, out, fmt, lang, explain_id, goal, spark_
 
     try:
         bad, stopped = _cohort(kb, input_path, lang, write, chunk=chunk, summary=summary,
-                               progress=not no_progress and sys.stderr.isatty(), workers=workers)
+                               progress=not no_progress and sys.stderr.isatty(), workers=workers, as_of=_day(as_of))
     except KeyboardInterrupt:  # Ctrl-C: what was written is kept, whole lines or rows
         writer.close()
         sys.stdout.flush()
@@ -601,7 +613,7 @@ def _format_of_out(out: str, fmt: str | None) -> str | None:
     return fmt or by_suffix
 
 
-def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str) -> None:
+def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lang: str, as_of=None) -> None:
     """``cohort --explain ID``: the record with id ``pid`` re-run on pyDatalog (explanations
     always are). With ``goal``: its proof when it holds, else why not; without: the patient's
     report and the proof of each recommendation. Exit 2 when no readable record has that id."""
@@ -612,7 +624,7 @@ def _cohort_explain(kb_dir, path: str, pid: str, goal: str | None, fmt: str, lan
     from .records.patient import validate
     kb = KnowledgeBase.load(kb_dir)  # the default backend, pyDatalog
     unread = 0
-    for where, line, raw in read_cohort(path, kb.compiled.checked):
+    for where, line, raw in read_cohort(path, kb.compiled.checked, as_of=as_of):
         if isinstance(raw, PatientError) or not isinstance(raw, dict):
             unread += 1
             continue

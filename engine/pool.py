@@ -72,10 +72,11 @@ class WorkerError(RuntimeError):
 
 
 def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str = "en", errors: str = "raise",
-           backend: str | None = None, chunk: int | None = None, workers: int = 2) -> Iterator["Evaluated | PatientError"]:
+           backend: str | None = None, chunk: int | None = None, workers: int = 2,
+           as_of=None) -> Iterator["Evaluated | PatientError"]:
     """Every record's result as :class:`~oncologic.report.cohort.Evaluated`, or its
     PatientError, in input order, evaluated in ``workers`` processes (module docstring).
-    ``records``, ``lang``, ``errors``, ``backend`` and ``chunk`` as for
+    ``records``, ``lang``, ``errors``, ``backend``, ``chunk`` and ``as_of`` as for
     :meth:`~oncologic.api.KnowledgeBase.evaluate_many`; ``chunk`` defaults to the backend's
     ``batch`` or :data:`CHUNK`, whichever is smaller.
 
@@ -90,7 +91,7 @@ def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str
     engine = kb._backend(backend)  # an unknown backend or a missing package: raised here, once
     size = chunk if chunk is not None else min(getattr(engine, "batch", kb.BATCH), CHUNK)
     _count("chunk", size)
-    entries = _entries(kb, records)
+    entries = _entries(kb, records, as_of)
     first = list(islice(entries, size))  # an unreadable cohort is raised before any process starts
     second = list(islice(entries, size)) if first else []
     if not second:  # one chunk: no other process could share its work, and none is started
@@ -137,12 +138,12 @@ def pooled(kb: "KnowledgeBase", records: Iterable | str | os.PathLike, lang: str
             _stop(pool)
 
 
-def _entries(kb: "KnowledgeBase", records) -> Iterator:
+def _entries(kb: "KnowledgeBase", records, as_of=None) -> Iterator:
     """The records as what a worker takes: ``("raw", where, line, raw)``, ``("patient",
     *fields)``, or a PatientError kept by the parent (a record that could not be read)."""
     if isinstance(records, (str, os.PathLike)):
         from .records.cohorts import read_cohort
-        for where, line, raw in read_cohort(records, kb.compiled.checked):
+        for where, line, raw in read_cohort(records, kb.compiled.checked, as_of=as_of):
             yield raw if isinstance(raw, PatientError) else ("raw", where, line, raw)
         return
     from .records.patient import Patient

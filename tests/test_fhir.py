@@ -72,16 +72,59 @@ def test_an_observation_after_the_as_of_date_is_ignored(kb):
     assert "progression_date" not in earlier and "line" not in earlier  # observed after 2026-02-01
 
 
-def test_absent_variants_are_tested_negative_and_no_variant_is_unknown(kb):
+GENES = {"egfr": "HGNC:3236", "alk": "HGNC:427", "ros1": "HGNC:10261", "erbb2": "HGNC:3430", "met": "HGNC:7029",
+         "braf": "HGNC:1097", "kras": "HGNC:6407", "ret": "HGNC:9967", "ntrk1": "HGNC:8031", "ntrk2": "HGNC:8032",
+         "ntrk3": "HGNC:8033"}
+
+
+def test_variants_combine_per_gene_and_negative_only_when_every_gene_was_tested(kb):
     checked = kb.compiled.checked
-    negative, _ = read_resources([PATIENT, NSCLC, variant("alk", "HGNC:427", False)], checked, APRIL)
-    assert negative["mutations"] == []
-    unknown, _ = read_resources([PATIENT, NSCLC], checked, APRIL)
-    assert "mutations" not in unknown and unknown["histology"] == "nsclc_nos" and unknown["cancer"] == "lung"
-    found, provenance = read_resources([PATIENT, NSCLC, variant("kras", "HGNC:6407", True, "p.G12C"),
-                                        variant("alk", "HGNC:427", False)], checked, APRIL)
-    assert found["mutations"] == ["kras_g12c"]
-    assert [o["resource"] for o in provenance["mutations"]] == ["Observation/kras", "Observation/alk"]
+    def read(*variants):
+        return read_resources([PATIENT, NSCLC, *variants], checked, APRIL)
+    one_negative, provenance = read(variant("alk", GENES["alk"], False))
+    assert "mutations" not in one_negative  # ALK negative says nothing of EGFR, ROS1, ...
+    assert provenance["mutations"][-1]["note"].startswith("mutations unknown: no result for HGNC:10261, HGNC:1097")
+    all_negative, _ = read(*(variant(g, h, False) for g, h in GENES.items()))
+    assert all_negative["mutations"] == []
+    old_19del = dict(variant("19del", GENES["egfr"], True, "p.E746_A750del"), effectiveDateTime="2024-05-20")
+    record, provenance = read(old_19del, variant("alk", GENES["alk"], False))
+    assert record["mutations"] == ["egfr_19del"]  # a later ALK result does not replace EGFR's
+    assert provenance["mutations"][-1]["note"].startswith("no result for HGNC:10261")
+    record, _ = read(old_19del, variant("t790m", GENES["egfr"], True, "p.Thr790Met"),
+                     variant("19del-now", GENES["egfr"], True, "NP_005219.2:p.(L747_P753delinsS)"))
+    assert record["mutations"] == ["egfr_19del", "egfr_t790m"]
+    record, _ = read(old_19del, variant("egfr-neg", GENES["egfr"], False))
+    assert "mutations" not in record  # EGFR's latest result is negative, the other genes untested
+    record, _ = read(old_19del, variant("t790m-only", GENES["egfr"], True, "p.T790M"))
+    assert record["mutations"] == ["egfr_19del", "egfr_t790m"]  # a T790M test says nothing of the 19del
+    t790m_negative = variant("t790m-neg", GENES["egfr"], False, "p.T790M")
+    record, _ = read(old_19del, t790m_negative)
+    assert record["mutations"] == ["egfr_19del"]
+
+
+def test_a_value_needs_its_gene_and_its_exact_alteration(kb):
+    checked = kb.compiled.checked
+    negatives = [variant(g, h, False) for g, h in GENES.items()]
+    def mutations(gene, change):
+        found = [v for v in negatives if v["id"] != gene] + [variant(gene, GENES[gene], True, change)]
+        record, provenance = read_resources([PATIENT, NSCLC, *found], checked, APRIL)
+        return record.get("mutations"), provenance["mutations"]
+    assert mutations("egfr", "p.T790M")[0] == ["egfr_t790m"]  # not exon 20 insertion
+    assert mutations("egfr", "p.L747_P753delinsS")[0] == ["egfr_19del"]
+    assert mutations("egfr", "p.D770_N771insSVD")[0] == ["egfr_exon20ins"]
+    assert mutations("egfr", "p.G719S")[0] == []  # read, and none of the values
+    assert mutations("alk", "p.G1202R")[0] == []  # a resistance mutation, not a fusion
+    assert mutations("ret", "p.M918T")[0] == []
+    assert mutations("kras", "p.Gly12Asp")[0] == []
+    assert mutations("kras", "p.G12C")[0] == ["kras_g12c"]
+    unknown, provenance = mutations("egfr", "L858R; no exon 19 deletion detected")
+    assert unknown is None and ("the HGNC:3236 variant (L858R; no exon 19 deletion detected) cannot be read as any "
+                                "value of mutations") in [o.get("note") for o in provenance]
+    fusion = variant("alk-fusion", GENES["alk"], True)
+    fusion["component"].append({"code": {"coding": [{"system": LOINC, "code": "48019-4"}]}, "valueCodeableConcept": {
+        "coding": [{"system": "http://www.sequenceontology.org", "code": "SO:0001565"}]}})
+    record, _ = read_resources([PATIENT, NSCLC, *negatives[:1], *negatives[2:], fusion], checked, APRIL)
+    assert record["mutations"] == ["alk_fusion"]
 
 
 def test_two_values_at_the_same_latest_time_are_a_conflict_naming_both(tmp_path):
@@ -190,12 +233,12 @@ def test_an_adverse_event_gives_its_type_ctcae_grade_and_the_cause_by_its_suspec
              "date": "2026-03-01", "extension": [grade],
              "event": {"coding": [{"system": "urn:oncologic:codes", "code": "adverse_event.colitis"}]},
              "suspectEntity": [{"instance": {"reference": "MedicationStatement/atezo"}}]}
-    record, _ = read_resources([PATIENT, statement, event], kb.compiled.checked, APRIL)
+    record, _ = read_resources([PATIENT, NSCLC, statement, event], kb.compiled.checked, APRIL)
     assert record["adverse_events"] == [{"type": "colitis", "grade": 3, "cause": "immune"}]
     odd = dict(event, event={"coding": [{"system": SNOMED, "code": "64226004"}]})
     with pytest.raises(PatientError, match=r"AdverseEvent/ae-1: its event code \(http://snomed.info/sct\|64226004\) is "
                                            r"none of the adverse-event types of the FHIR mapping"):
-        read_resources([PATIENT, statement, odd], kb.compiled.checked, APRIL)
+        read_resources([PATIENT, NSCLC, statement, odd], kb.compiled.checked, APRIL)
 
 
 def test_a_bundle_of_two_patients_is_refused(kb):
@@ -203,3 +246,229 @@ def test_a_bundle_of_two_patients_is_refused(kb):
     with pytest.raises(PatientError, match=r"^b.json: holds the resources of 2 patients \(Patient/p, Patient/q\): one "
                                            r"bundle is one patient's record"):
         read_resources([PATIENT, NSCLC, other], kb.compiled.checked, APRIL, "b.json")
+
+
+def test_a_quantity_with_a_comparator_is_not_an_exact_value_so_unknown(kb):
+    tps = obs("tps", (LOINC, "83053-9"), "2026-03-01", valueQuantity={"value": 50, "comparator": "<", "unit": "%",
+                                                                       "system": "http://unitsofmeasure.org", "code": "%"})
+    older = obs("tps-old", (LOINC, "83053-9"), "2026-01-01", valueQuantity={"value": 60, "unit": "%", "code": "%"})
+    record, provenance = read_resources([PATIENT, NSCLC, tps, older], kb.compiled.checked, APRIL)
+    assert "pd_l1_tps" not in record
+    assert provenance["pd_l1_tps"][0]["note"] == "pd_l1_tps unknown: the value is '< 50%', not an exact value"
+
+
+def test_a_catalogue_drug_is_found_by_code_then_by_its_name_and_through_any_medication_reference(kb):
+    checked = kb.compiled.checked
+    def request(id_, **medication):
+        return {"resourceType": "MedicationRequest", "id": id_, "status": "completed", "intent": "order",
+                "subject": {"reference": "Patient/p"}, "authoredOn": "2025-10-01", **medication}
+    by_name = request("gef", medicationCodeableConcept={"coding": [{"system": RXNORM, "code": "328134", "display": "gefitinib"}]})
+    clinical = request("tab", medicationCodeableConcept={"coding": [{"system": RXNORM, "code": "1721565",
+                                                                     "display": "osimertinib 80 MG Oral Tablet"}]})
+    carbo = {"resourceType": "Medication", "id": "carbo", "code": {"coding": [{"system": RXNORM, "code": "40048"}]}}
+    by_uuid = request("uuid", medicationReference={"reference": "urn:uuid:0b7d2c8e-1111-4f5e-9c1a-000000000001"})
+    pem = request("pem", medicationReference={"reference": "#m"}, contained=[
+        {"resourceType": "Medication", "id": "m", "code": {"text": "Pemetrexed disodium 500 MG Injection"}}])
+    bundle_ = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": PATIENT}, {"resource": NSCLC}, {"resource": by_name}, {"resource": clinical}, {"resource": pem},
+        {"fullUrl": "urn:uuid:0b7d2c8e-1111-4f5e-9c1a-000000000001", "resource": carbo}, {"resource": by_uuid}]}
+    record, provenance = read_bundle(bundle_, checked, APRIL)
+    assert record["prior_therapies"] == ["carboplatin", "gefitinib", "osimertinib", "pemetrexed"]
+    notes = {o["resource"]: o.get("note") for o in provenance["prior_therapies"]}
+    assert notes == {"MedicationRequest/gef": "matched by name in 'gefitinib'",
+                     "MedicationRequest/tab": "matched by name in 'osimertinib 80 MG Oral Tablet'",
+                     "MedicationRequest/pem": "matched by name in 'Pemetrexed disodium 500 MG Injection'",
+                     "MedicationRequest/uuid": None}
+
+
+def test_a_resource_whose_patient_cannot_be_told_is_never_given_to_a_patient(kb, tmp_path):
+    checked = kb.compiled.checked
+    elsewhere = dict(obs("ecog-x", (LOINC, "89247-1"), "2026-03-01", valueInteger=4), subject={"reference": "https://ehr/fhir/Patient/p2"})
+    with pytest.raises(PatientError, match=r"holds the resources of 2 patients \(Patient/p, Patient/p2\).*; "
+                                           r"Observation/ecog-x names Patient/p2$"):
+        read_resources([PATIENT, NSCLC, elsewhere], checked, APRIL)
+    nobody = obs("ecog-x", (LOINC, "89247-1"), "2026-03-01", valueInteger=4)
+    del nobody["subject"]
+    with pytest.raises(PatientError, match=r"Observation/ecog-x: names no patient \(no subject\): whose record is it\?"):
+        read_resources([PATIENT, NSCLC, nobody], checked, APRIL)
+    same = dict(nobody, subject={"reference": "https://ehr/fhir/Patient/p"})
+    assert read_resources([PATIENT, NSCLC, same], checked, APRIL)[0]["ecog"] == 4
+    by_uuid = read_bundle({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:aa", "resource": PATIENT}, {"resource": NSCLC}, {"resource": dict(same, subject={"reference": "urn:uuid:aa"})}]},
+        checked, APRIL)[0]
+    assert by_uuid["ecog"] == 4 and by_uuid["id"] == "p"
+    # a bulk export: the stray resource is reported where it is and skipped, the patients unharmed
+    data = resources("hcc_iiia_portal_vein")
+    (tmp_path / "Patient.ndjson").write_text("".join(json.dumps(r) + "\n" for r in data if r["resourceType"] == "Patient"))
+    (tmp_path / "Observation.ndjson").write_text("".join(json.dumps(r) + "\n" for r in data if r["resourceType"] != "Patient")
+                                                 + json.dumps(nobody) + "\n")
+    result = run("cohort", str(tmp_path), "--backend", "pydatalog", "--no-progress")
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [line["patient"] for line in lines] == ["pt-fhir-hcc"] and lines[0]["recommendations"]
+    assert f"Observation.ndjson:{len(data)}: Observation/ecog-x: its patient cannot be told (no subject): skipped" in result.output
+
+
+HISTOLOGY_EXT = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+
+
+def condition(id_: str, code: str, onset: str = "2025-01-01", histology: str | None = None, **more) -> dict:
+    out = dict(copy.deepcopy(NSCLC), id=id_, onsetDateTime=onset, code={"coding": [{"system": SNOMED, "code": code}]}, **more)
+    if histology:
+        out["extension"] = [{"url": HISTOLOGY_EXT, "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": histology}]}}]
+    return out
+
+
+def test_primary_cancer_conditions_refuted_resolved_two_primaries_and_the_histology_extension(kb):
+    checked = kb.compiled.checked
+    def read(*conditions):
+        return read_resources([PATIENT, *conditions], checked, APRIL, "b.json")
+    refuted = condition("sclc", "254632001", verificationStatus={"coding": [{"code": "refuted"}]})
+    assert read(refuted, condition("adeno", "254626006"))[0]["histology"] == "adenocarcinoma"
+    record, provenance = read(condition("nsclc", "254637007", histology="254626006"))
+    assert record["histology"] == "adenocarcinoma"  # the extension's specific value beats the code's NSCLC
+    assert provenance["histology"][0]["element"] == "Condition.extension"
+    with pytest.raises(PatientError, match=r"Condition/adeno: conflicting histology in one Condition: "
+                                           r"code.coding http://snomed.info/sct\|254626006 = adenocarcinoma; "
+                                           r"extension http://snomed.info/sct\|254634000 = squamous"):
+        read(condition("adeno", "254626006", histology="254634000"))
+    hcc = condition("hcc", "25370001", onset="2026-01-01")
+    with pytest.raises(PatientError, match=r"conflicting cancer: Condition/hcc says hcc and Condition/adeno says "
+                                           r"histology adenocarcinoma \(cancer lung\) \(two primary cancers\?"):
+        read(condition("adeno", "254626006"), hcc)
+    resolved = dict(hcc, clinicalStatus={"coding": [{"code": "resolved"}]})
+    record, _ = read(condition("adeno", "254626006"), resolved)
+    assert record["cancer"] == "lung" and record["histology"] == "adenocarcinoma"
+    with pytest.raises(PatientError, match=r"^b.json: no primary cancer Condition giving 'cancer' was found \(.*\): "
+                                           r"Condition/adeno begins 2026-05-01, after the as-of date 2026-04-01"):
+        read(condition("adeno", "254626006", onset="2026-05-01"))
+    plain = dict(condition("plain", "254626006"), meta={"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition"]})
+    assert read(plain)[0]["histology"] == "adenocarcinoma"  # a declared code without the mCODE profile
+
+
+def test_a_value_of_the_wrong_type_or_range_is_exit_2_naming_the_resource_and_element(kb):
+    checked = kb.compiled.checked
+    def read(*more):
+        return read_resources([PATIENT, NSCLC, *more], checked, APRIL, "b.json")
+    coded = obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA9623-5"}]})
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: ecog needs a whole number "
+                                           r"\(valueInteger\), not a CodeableConcept"):
+        read(coded)
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: ecog needs a whole number, "
+                                           r"not a Quantity \{\"value\": \"1.5\""):
+        read(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueQuantity={"value": 1.5}))
+    with pytest.raises(PatientError, match=r"^b.json: Observation/ecog: Observation.value: attribute 'ecog': 7 is "):
+        read(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueInteger=7))
+    fraction = obs("tps", (LOINC, "83053-9"), "2026-03-01", valueQuantity={"value": 0.5, "system": "http://unitsofmeasure.org", "code": "1"})
+    assert read(fraction)[0]["pd_l1_tps"] == "50 %"
+    yes = obs("rs", ("urn:oncologic:codes", "radical_therapy_suitable"), "2026-03-01",
+              valueCodeableConcept={"coding": [{"system": SNOMED, "code": "373066001"}]})
+    assert read(yes)[0]["radical_therapy_suitable"] is True
+
+
+def test_several_lesions_measured_the_same_day_give_the_largest(kb):
+    sizes = [obs(f"lesion{i}", (LOINC, "33728-7"), "2026-02-10", valueQuantity={"value": v, "unit": u, "code": u})
+             for i, (v, u) in enumerate([(5.2, "cm"), (30, "mm"), (4, "cm")])]
+    old = obs("lesion-old", (LOINC, "33728-7"), "2026-01-10", valueQuantity={"value": 9, "unit": "cm", "code": "cm"})
+    record, provenance = read_resources([PATIENT, NSCLC, *sizes, old], kb.compiled.checked, APRIL)
+    assert record["max_tumor_diameter"] == "5.2 cm"
+    assert provenance["max_tumor_diameter"][0]["note"] == "the largest of 3 measured at that time"
+
+
+def test_therapy_is_prior_or_current_as_of_the_date_and_a_proposal_was_never_given(kb):
+    statement = {"resourceType": "MedicationStatement", "id": "carbo", "status": "completed", "subject": {"reference": "Patient/p"},
+                 "effectivePeriod": {"start": "2026-01-05", "end": "2026-05-01"},
+                 "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "40048"}]}}
+    proposal = {"resourceType": "MedicationRequest", "id": "osi", "status": "active", "intent": "proposal",
+                "subject": {"reference": "Patient/p"}, "authoredOn": "2026-03-01",
+                "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1721560", "display": "osimertinib"}]}}
+    record, _ = read_resources([PATIENT, NSCLC, statement, proposal], kb.compiled.checked, APRIL)
+    assert record["current_therapy"] == ["carboplatin"] and "prior_therapies" not in record
+    later, _ = read_resources([PATIENT, NSCLC, statement, proposal], kb.compiled.checked, datetime.date(2026, 6, 1))
+    assert later["prior_therapies"] == ["carboplatin"] and "current_therapy" not in later
+
+
+def test_a_cohort_of_bundles_a_jsonl_of_bundles_and_as_of(tmp_path):
+    sclc, hcc = bundle("sclc_second_line"), bundle("hcc_iiia_portal_vein")
+    lines = tmp_path / "bundles.jsonl"
+    lines.write_text(json.dumps(sclc) + "\n" + json.dumps(hcc) + "\n")
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(dict(sclc, type="collection", entry=sclc["entry"] + hcc["entry"])))
+    for path in (lines, both):
+        result = run("cohort", str(path), "--backend", "pydatalog", "--no-progress", "--as-of", "2026-04-01")
+        assert result.exit_code == 0, result.output
+        out = {line["patient"]: line for line in map(json.loads, (x for x in result.output.splitlines() if x.startswith("{")))}
+        flat = json.loads(run("recommend", str(ROOT / "examples" / "patients" / "fhir_sclc_second_line.json"),
+                              "--format", "json").output)
+        assert list(out) == ["pt-fhir-sclc", "pt-fhir-hcc"] and out["pt-fhir-sclc"]["recommendations"] == flat["recommendations"]
+    earlier = run("cohort", str(lines), "--backend", "pydatalog", "--no-progress", "--as-of", "2026-02-01")
+    first = json.loads(next(x for x in earlier.output.splitlines() if x.startswith("{")))
+    assert first["recommendations"] != out["pt-fhir-sclc"]["recommendations"]  # read as of that earlier day
+
+
+def test_a_bundle_over_a_mebibyte_is_read_and_a_flat_record_that_large_is_not(tmp_path):
+    data = bundle("sclc_second_line")
+    patient = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["text"] = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * (1 << 20) + "</div>"}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(data))
+    assert run("recommend", str(path), "--as-of", "2026-04-01").exit_code == 0
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"id": "x", "cancer": "lung", "note": "x" * (1 << 20)}))
+    result = run("recommend", str(flat))
+    assert result.exit_code == 2 and "a record file holds at most 1048576 bytes, a FHIR Bundle 67108864" in result.output
+
+
+def test_an_incomplete_searchset_is_refused(kb):
+    checked = kb.compiled.checked
+    page = dict(bundle("nsclc_egfr_t790m"), link=[{"relation": "next", "url": "https://ehr/fhir/Observation?page=2"}])
+    with pytest.raises(PatientError, match=r"Bundle/.*: one page of a search \(it has a 'next' link\)"):
+        read_bundle(page, checked, APRIL)
+    with pytest.raises(PatientError, match=r"holds \d+ of the search's 400 matches"):
+        read_bundle(dict(bundle("nsclc_egfr_t790m"), total=400), checked, APRIL)
+
+
+def test_partial_dates_count_by_their_last_day_and_times_compare_as_instants(kb):
+    checked = kb.compiled.checked
+    april = obs("ecog-april", (LOINC, "89247-1"), "2026-04", valueInteger=3)
+    march = obs("ecog-march", (LOINC, "89247-1"), "2026-03-01", valueInteger=1)
+    assert read_resources([PATIENT, NSCLC, april, march], checked, APRIL)[0]["ecog"] == 1  # April may be after the 1st
+    assert read_resources([PATIENT, NSCLC, april, march], checked, datetime.date(2026, 4, 30))[0]["ecog"] == 3
+    east = obs("ecog-east", (LOINC, "89247-1"), "2026-03-10T09:00:00+08:00", valueInteger=2)  # 01:00 UTC
+    utc = obs("ecog-utc", (LOINC, "89247-1"), "2026-03-10T02:00:00Z", valueInteger=0)  # an hour later
+    record, provenance = read_resources([PATIENT, NSCLC, east, utc], checked, APRIL)
+    assert record["ecog"] == 0 and provenance["ecog"][0]["resource"] == "Observation/ecog-utc"
+
+
+def test_as_of_on_a_flat_record_is_said_to_be_ignored_and_explain_says_what_is_implied_and_unknown(tmp_path):
+    result = CliRunner().invoke(main, ["recommend", str(ROOT / "examples" / "patients" / "fhir_sclc_second_line.json"),
+                                       "--as-of", "2026-04-01"])
+    assert result.exit_code == 0
+    assert "note: --as-of applies to FHIR records; " in result.stderr and "is a flat record, read as it is" in result.stderr
+    data = bundle("nsclc_egfr_t790m")
+    data["entry"] = [e for e in data["entry"] if e["resource"]["id"] != "alk-negative"]
+    for e in data["entry"]:
+        if e["resource"]["id"] == "egfr-t790m":
+            e["resource"]["component"][1]["valueCodeableConcept"] = {"text": "EGFR exon 20 T790M"}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data))
+    shown = " ".join(run("explain", str(BUNDLES / "nsclc_egfr_t790m.json"), "osimertinib", "--as-of", "2026-04-01").output.split())
+    assert "cancer lung ← Condition/nsclc-dx (SNOMED 254626006, 2024-05-10), implied by histology" in shown
+    shown = " ".join(run("explain", str(path), "osimertinib", "--as-of", "2026-04-01").output.split())
+    assert ("mutations unknown ← Observation/egfr-dx (LOINC 48018-6, 2024-05-20); Observation/egfr-19del "
+            "(LOINC 48018-6, 2026-03-10); Observation/egfr-t790m "
+            "(LOINC 48018-6, 2026-03-10): the HGNC:3236 variant "
+            "(EGFR exon 20 T790M) cannot be read as any value of mutations") in shown
+
+
+def test_a_data_absent_reason_makes_the_value_unknown(kb):
+    absent = obs("ecog", (LOINC, "89247-1"), "2026-03-01",
+                 dataAbsentReason={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "asked-declined"}]})
+    older = obs("ecog-old", (LOINC, "89247-1"), "2026-01-01", valueInteger=0)
+    record, provenance = read_resources([PATIENT, NSCLC, absent, older], kb.compiled.checked, APRIL)
+    assert "ecog" not in record and provenance["ecog"][0]["note"] == "ecog unknown: no value (dataAbsentReason: asked-declined)"
+
+
+def test_an_observation_status_outside_its_value_set_is_exit_2(kb):
+    with pytest.raises(PatientError, match=r"Observation/ecog: invalid Observation: status: 'bogus' is not one of amended, "):
+        read_resources([PATIENT, NSCLC, dict(obs("ecog", (LOINC, "89247-1"), "2026-03-01", valueInteger=1), status="bogus")],
+                       kb.compiled.checked, APRIL)

@@ -404,8 +404,8 @@ def assert_located(status: int, err: str, kb: Path, context: str) -> list[tuple[
 
 
 def declared(text: str | bytes) -> dict[str, object]:
-    """The names a rule file declares (documents, attributes and their values and fields,
-    items, concepts), counting those of statements that fail to parse, as the checker does;
+    """The names a rule file declares (documents, code systems, attributes and their values and
+    fields, items, concepts), counting those of statements that fail to parse, as the checker does;
     each with what its declaration says (an attribute's type, an item's kind and classes)."""
     from oncologic.lang.builder import build_module
     from oncologic.lang.parser import decode, parse_text
@@ -417,6 +417,7 @@ def declared(text: str | bytes) -> dict[str, object]:
     module, _ = build_module(parsed.tree, "f", parsed.failed)
     names: dict[str, object] = {name: "failed" for _, name, _ in module.failed if name}
     names.update({d.name: "document" for d in module.documents})
+    names.update({c.name: ("system", c.uri) for c in module.systems})  # (codes.rules: used by every file)
     names.update({i.name: (i.kind, i.isa) for i in module.items})
     names.update({r.name: r.kind for r in module.rules if r.name})
     for attr in module.attributes:

@@ -207,5 +207,5 @@ def test_the_cohort_command_on_spark_as_on_pydatalog(tmp_path):
         assert out.returncode == 0, out.stderr
         assert "Traceback" not in out.stderr
         outputs[backend] = (tmp_path / f"{backend}.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(outputs["spark"]) == 59 and outputs["spark"] == outputs["pydatalog"]
+    assert len(outputs["spark"]) == 62 and outputs["spark"] == outputs["pydatalog"]
     assert {json.loads(line)["patient"] for line in outputs["spark"]} == {p.values["id"] for p in example_patients()}

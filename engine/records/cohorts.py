@@ -53,7 +53,7 @@ from ..lang import nodes as n
 from ..lang import units
 from ..model.kb import CheckedKB
 from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
-from .reading import BOM, Refused, check_file, json_float, parse_json, read_entries
+from .reading import BOM, Refused, check_file, is_fhir, json_float, parse_json, read_entries
 
 ACCEPTED = (".jsonl (one record a line), .json (an array of records), .csv (a header of attribute names, "
             "a row per record), .parquet (a row per record), a folder of .parquet files, or one .yaml/.yml record")
@@ -64,7 +64,24 @@ SET_SEPARATOR = "|"
 Entry = tuple[str, "int | None", Any]  # (where, line or row or record number, raw dict or PatientError)
 
 
-def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Iterator[Entry]:
+def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024,
+                as_of: "dt.date | None" = None) -> Iterator[Entry]:
+    """Every record of the cohort at ``path`` (:func:`_read_cohort`); FHIR ones read as of
+    ``as_of`` (default today): an NDJSON bulk export folder, a Bundle file (a record a patient),
+    Bundles in a .jsonl file or a .json array (one patient each)."""
+    for where, line, raw in _read_cohort(path, kb, rows, as_of):
+        if isinstance(raw, dict) and is_fhir(raw):
+            from .fhir import read_bundle
+            try:
+                raw = read_bundle(raw, kb, as_of, where)[0]
+            except PatientError as err:
+                err.line = line
+                raw = err
+        yield where, line, raw
+
+
+def _read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024,
+                 as_of: "dt.date | None" = None) -> Iterator[Entry]:
     """Every record of the cohort at ``path``, in order, as ``(where, number, raw)`` (see the
     module's docstring for each format). ``kb`` gives the declared types a CSV cell is read by;
     ``rows``: how many Parquet rows are read at a time.
@@ -78,7 +95,7 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     path = Path(path)
     if path.is_dir() and any(path.glob("*.ndjson")):  # a FHIR bulk export: one record a patient
         from .fhir import read_bulk_folder
-        for where, line, item in read_bulk_folder(path, kb):
+        for where, line, item in read_bulk_folder(path, kb, as_of):
             yield where, line, item[0] if isinstance(item, tuple) else item
         return
     if path.is_dir():
@@ -87,6 +104,14 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".yaml", ".yml"):
         yield from read_entries(path)
+    elif suffix == ".json" and _starts_with_object(path):  # a FHIR Bundle: a record a patient
+        from .fhir import read_bundle_cohort
+        for where, line, raw in read_entries(path):
+            if not isinstance(raw, dict) or not is_fhir(raw) or raw.get("resourceType") != "Bundle":
+                yield where, line, raw  # one record (or an error), as a record file is read
+                continue
+            for at, _, item in read_bundle_cohort(raw, kb, as_of, where):
+                yield at, None, item[0] if isinstance(item, tuple) else item
     elif suffix == ".json":
         yield from _json(path)
     elif suffix == ".csv":
@@ -95,6 +120,15 @@ def read_cohort(path: str | os.PathLike, kb: CheckedKB, rows: int = 1024) -> Ite
         yield from _parquet(path, rows, kb)
     else:
         raise PatientError(str(path), f"unknown cohort file type; accepted: {ACCEPTED}")
+
+
+def _starts_with_object(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(BOM.encode()).lstrip(b" \t\r\n")
+    except OSError:
+        return False
+    return head.startswith(b"{")
 
 
 def _open(path: Path, **options):

@@ -11,6 +11,12 @@ validated. A record over a limit is an input error (exit status 2) naming the fi
 #: A record is a few hundred bytes; a large one with many adverse events a few kilobytes.
 MAX_RECORD_BYTES = 1 << 20  # 1 MiB
 
+#: The largest FHIR Bundle (a .json file, or a line of a .jsonl cohort, whose object names its
+#: ``resourceType``): one patient's Bundle holds every resource of years of care (Synthea's run
+#: to several megabytes: each encounter, claim and observation), so the flat record's 1 MiB
+#: does not fit it; a file or line above 1 MiB that is no FHIR resource is still refused.
+MAX_BUNDLE_BYTES = 64 << 20  # 64 MiB
+
 #: How deep lists and objects may nest (the record object itself is level 1;
 #: ``adverse_events`` and its event objects are levels 2 and 3).
 MAX_DEPTH = 16

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import PatientError
-from .limits import MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
+from .limits import MAX_BUNDLE_BYTES, MAX_DEPTH, MAX_DIGITS, MAX_RECORD_BYTES, MAX_VALUES
 
 SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
 
@@ -105,10 +105,16 @@ def check_file(path: str | os.PathLike, cohort: bool = False) -> tuple[Path, str
         raise PatientError(name, "is a folder, not a patient record")
     if not stat.S_ISREG(info.st_mode):
         raise PatientError(name, "is not a regular file (a device, a pipe or a socket); a patient record is a file")
-    if suffix != ".jsonl" and not cohort and info.st_size > MAX_RECORD_BYTES:
-        raise PatientError(name, f"is {info.st_size} bytes; a record file holds at most {MAX_RECORD_BYTES} bytes "
-                                 "(a cohort is a .jsonl file, one record a line)")
+    limit = MAX_BUNDLE_BYTES if suffix == ".json" else MAX_RECORD_BYTES  # (a FHIR Bundle: checked once read)
+    if suffix != ".jsonl" and not cohort and info.st_size > limit:
+        raise PatientError(name, f"is {info.st_size} bytes; a record file holds at most {MAX_RECORD_BYTES} bytes, "
+                                 f"a FHIR Bundle {MAX_BUNDLE_BYTES} (a cohort is a .jsonl file, one record a line)")
     return path, suffix
+
+
+def is_fhir(raw: Any) -> bool:
+    from .fhir.detect import is_fhir as fhir  # (lazy: the fhir package imports this module)
+    return fhir(raw)
 
 
 def read_entries(path: str | os.PathLike) -> Iterator[tuple[str, int | None, Any]]:
@@ -123,14 +129,19 @@ def read_entries(path: str | os.PathLike) -> Iterator[tuple[str, int | None, Any
         return
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
+            data = f.read(MAX_BUNDLE_BYTES + 1)
     except OSError as err:
         raise PatientError(name, f"cannot be read: {err.strerror or err}") from None
-    if len(data) > MAX_RECORD_BYTES:  # it grew since it was looked at
-        raise PatientError(name, f"is larger than {MAX_RECORD_BYTES} bytes, the most a record file holds")
+    limit = MAX_BUNDLE_BYTES if suffix == ".json" else MAX_RECORD_BYTES
+    if len(data) > limit:  # it grew since it was looked at
+        raise PatientError(name, f"is larger than {limit} bytes, the most a record file holds")
     try:
         text = _decode(data, name, lines=True)
-        yield name, None, (parse_yaml(text, name) if suffix in (".yaml", ".yml") else parse_json(text, name))
+        raw = parse_yaml(text, name) if suffix in (".yaml", ".yml") else parse_json(text, name)
+        if len(data) > MAX_RECORD_BYTES and not is_fhir(raw):
+            raise PatientError(name, f"is {len(data)} bytes; a record file holds at most {MAX_RECORD_BYTES} bytes, "
+                                     f"a FHIR Bundle {MAX_BUNDLE_BYTES} (a cohort is a .jsonl file, one record a line)")
+        yield name, None, raw
     except PatientError as err:
         yield name, None, err
 
@@ -148,10 +159,14 @@ def _jsonl(path: Path, name: str) -> Iterator[tuple[str, int, Any]]:
                 return
             number += 1
             where = f"{name}:{number}"
-            if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+            limit = MAX_RECORD_BYTES
+            if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n") and b'"resourceType"' in line[:4096]:
+                limit = MAX_BUNDLE_BYTES  # a FHIR Bundle may be longer (limits.MAX_BUNDLE_BYTES)
+                line += f.readline(MAX_BUNDLE_BYTES + 1 - len(line))
+            if len(line) > limit and not line.endswith(b"\n"):
                 while (rest := f.readline(1 << 16)) and not rest.endswith(b"\n"):
                     pass  # the rest of the long line is skipped unread into memory
-                yield where, number, PatientError(where, f"is longer than {MAX_RECORD_BYTES} bytes, the most a record line holds",
+                yield where, number, PatientError(where, f"is longer than {limit} bytes, the most a record line holds",
                                           line=number)
                 continue
             try:
@@ -160,7 +175,10 @@ def _jsonl(path: Path, name: str) -> Iterator[tuple[str, int, Any]]:
                     text = text[1:]
                 if not text.strip(" \t\r\n"):
                     continue  # a blank line
-                yield where, number, parse_json(text, where, line=number)
+                raw = parse_json(text, where, line=number)
+                if len(line) > MAX_RECORD_BYTES + 1 and not is_fhir(raw):
+                    raise PatientError(where, f"is longer than {MAX_RECORD_BYTES} bytes, the most a record line holds")
+                yield where, number, raw
             except PatientError as err:
                 err.line = number
                 yield where, number, err

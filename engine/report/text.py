@@ -383,8 +383,9 @@ class TextRenderer:
         from ..records.fhir import shown_origin
         self.console.print(self.t("provenance"))
         for attr in used:
-            value = given.get(attr)
+            value = given.get(attr, "unknown")
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            shown = shown if shown != "" else "[]"
             origins = "; ".join(shown_origin(o) for o in provenance[attr])
             self.console.print(f"  {escape(attr)} {escape(str(shown))} ← {escape(origins)}")
 

@@ -12,7 +12,8 @@ resource. Needs the ``fhir`` extra (fhir.resources, fhirpathpy).
 """
 from __future__ import annotations
 
-from .reader import (is_fhir, prefetch_templates, read_bulk_folder, read_bundle, read_resources,
-                     shown_origin)
+from .reader import (is_fhir, prefetch_templates, read_bulk_folder, read_bundle, read_bundle_cohort,
+                     read_resources, shown_origin)
 
-__all__ = ["is_fhir", "prefetch_templates", "read_bulk_folder", "read_bundle", "read_resources", "shown_origin"]
+__all__ = ["is_fhir", "prefetch_templates", "read_bulk_folder", "read_bundle", "read_bundle_cohort", "read_resources",
+           "shown_origin"]
