@@ -682,8 +682,11 @@ WARNING: for local trials only; a deployment verifies the CDS client's JWT (--jw
                    "links. Default: the URL each request reached.")
 @click.option("--insecure-dev", is_flag=True,
               help="Accept requests without a token (local trials only; a loud warning is printed).")
+@click.option("--max-body", "max_body_mib", default=32, show_default=True, type=click.IntRange(1, 1024), metavar="MIB",
+              help="The largest request body, in MiB (a hook's prefetch holds the patient's resources); "
+                   "a larger one is refused with 413.")
 @guarded
-def serve(host, port, kb_dir, jwks, key_file, issuers, base_url, insecure_dev):
+def serve(host, port, kb_dir, jwks, key_file, issuers, base_url, insecure_dev, max_body_mib):
     """The CDS Hooks 2.0 service: discovery at /cds-services, the hooks patient-view and
     order-select, feedback, and an explanation page per card (/explain/REF/GOAL)."""
     try:
@@ -711,7 +714,7 @@ def serve(host, port, kb_dir, jwks, key_file, issuers, base_url, insecure_dev):
         except KeyConfigError as err:
             _fail(f"error: {err}", 2)
     kb = _kb(kb_dir)
-    app = create_app(kb, verifier, base_url, insecure_dev)
+    app = create_app(kb, verifier, base_url, insecure_dev, max_body=max_body_mib * 1024 * 1024)
     sock = _listen(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}"

@@ -407,3 +407,25 @@ def test_a_prefetch_for_another_patient_is_refused(dev):
     assert got.json()["message"] == "the data is of patient 'pt-fhir-sclc', context.patientId is 'someone-else'"
     got = dev.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(record("sclc_second_line.json"), patient_id="other"))
     assert (got.status_code, got.json()["error"]) == (400, "patient_mismatch")
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read():
+    """`--max-body 1`: a body over 1 MiB is refused with 413 and a JSON error, whether it says
+    its length (Content-Length) or arrives in chunks; a body under it is answered as before."""
+    server = Server("--insecure-dev", "--max-body", "1")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            big = b'{"hook": "' + b"x" * (1024 * 1024 + 1) + b'"}'
+            declared = client.post(f"/cds-services/{PATIENT_VIEW}", content=big, headers={"Content-Type": "application/json"})
+
+            def chunks():
+                for _ in range(20):
+                    yield b" " * 65536  # 1.25 MiB of JSON whitespace, with no Content-Length
+            chunked = client.post(f"/cds-services/{PATIENT_VIEW}", content=chunks(), headers={"Content-Type": "application/json"})
+            for got in (declared, chunked):
+                assert got.status_code == 413, got.text
+                assert got.json() == {"error": "too_large", "message": "the request body is over 1 MiB"}
+            small = client.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view(record("sclc_second_line.json")))
+            assert small.status_code == 200 and small.json()["cards"]
+    finally:
+        server.stop()

@@ -155,12 +155,54 @@ def _error(status: int, error: str, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": error, "message": message, **extra}, status_code=status, headers=headers)
 
 
+MAX_BODY = 32 * 1024 * 1024  # bytes: a hook request with a whole patient's prefetch; Synthea bundles run to a few MB
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused with 413 and a JSON error
+    before the application reads any of it — by its Content-Length, or, for a chunked body, as
+    soon as the bytes received pass the limit. A body within the limit is handed on unchanged."""
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                chunks = None
+                replay = [message]
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                return await self._refuse(scope, receive, send)
+            more = message.get("more_body", False)
+        else:
+            replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replayed():
+            return replay.pop(0) if replay else await receive()
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, scope, receive, send):
+        response = _error(413, "too_large", f"the request body is over {self.limit // (1024 * 1024)} MiB")
+        await response(scope, receive, send)
+
+
 def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] = None,
-               insecure_dev: bool = False) -> FastAPI:
+               insecure_dev: bool = False, max_body: int = MAX_BODY) -> FastAPI:
     """The service over ``kb`` (a :class:`~oncologic.api.KnowledgeBase`). ``verifier`` checks
     the clients' tokens; None only with ``insecure_dev``. ``base_url``: the service's public
     URL (behind a proxy), the ``aud`` tokens must carry and the base of the cards' links; by
-    default the URL each request reached."""
+    default the URL each request reached. ``max_body``: the largest request body in bytes
+    (larger: 413 with a JSON error, before anything is parsed)."""
     if verifier is None and not insecure_dev:
         raise ValueError("a verifier is required unless insecure_dev")
     @asynccontextmanager
@@ -173,6 +215,7 @@ def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] 
                   description="CDS Hooks 2.0 service of the oncologic guideline engine; it reads only prefetched "
                               "FHIR resources and never queries the FHIR server.",
                   docs_url=None, redoc_url=None)  # the interactive docs load scripts from a third-party host
+    app.add_middleware(BodyLimit, limit=max_body)
     visits, feedback = Visits(), Feedback()
     checked = kb.compiled.checked
     app.state.feedback = feedback
