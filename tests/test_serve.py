@@ -429,3 +429,37 @@ def test_a_body_over_the_limit_is_413_before_it_is_read():
             assert small.status_code == 200 and small.json()["cards"]
     finally:
         server.stop()
+
+
+def test_an_ordered_drug_a_contraindication_avoids_is_critical_whatever_the_regimen(dev):
+    """A tester ordered bevacizumab alone, and bevacizumab + carboplatin + docetaxel, for a
+    squamous NSCLC patient: both read 'not covered' (info) while `avoid bevacizumab if
+    squamous_nsclc` holds. The order is checked against every contraindication avoiding one of
+    its drugs (or a class of it)."""
+    squamous = record("antiangio_first_line_squamous.json")
+    bev = medication_request("a", "253337", "bevacizumab")
+    for orders in ([bev], [bev, medication_request("b", "40048", "carboplatin"), medication_request("c", "72962", "docetaxel")]):
+        cards = _cards(dev.post(f"/cds-services/{ORDER_SELECT}", json=order_select(squamous, *orders)))
+        assert [c["indicator"] for c in cards] == ["critical"], cards
+        assert cards[0]["summary"].startswith("Ordered bevacizumab: contraindicated (not suitable for squamous NSCLC")
+        assert "antiangiogenic.bevacizumab_squamous" in cards[0]["detail"]
+        assert cards[0]["links"][0]["url"].endswith("/antiangiogenic.bevacizumab_squamous?lang=en")
+    # the same drug for a patient the contraindication does not concern: no contraindication card
+    sclc = record("sclc_second_line.json")
+    cards = _cards(dev.post(f"/cds-services/{ORDER_SELECT}", json=order_select(sclc, bev)))
+    assert [c["indicator"] for c in cards] == ["info"]
+
+
+@pytest.mark.parametrize("medication, element", [
+    ({"medicationReference": "Medication/1"}, "medicationReference: expected a JSON object"),
+    ({"medicationReference": {"reference": 5}}, "medicationReference.reference: expected a JSON string"),
+    ({"medicationReference": {"reference": "#m1"}, "contained": 5}, "contained: expected a JSON array"),
+    ({"medicationCodeableConcept": {"coding": [{"code": ["57308"]}]}}, "coding.code: expected a JSON string"),
+])
+def test_a_malformed_drafted_order_is_400_naming_the_element(dev, medication, element):
+    order = {"resourceType": "MedicationRequest", "id": "m", "status": "draft", "intent": "proposal",
+             "subject": {"reference": "Patient/p"}, **medication}
+    got = dev.post(f"/cds-services/{ORDER_SELECT}", json=order_select(record("sclc_second_line.json"), order))
+    assert got.status_code == 400, got.text
+    assert got.json()["error"] == "bad_context"
+    assert got.json()["message"] == f"context.draftOrders entry 0 (MedicationRequest/m).{element}"

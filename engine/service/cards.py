@@ -18,6 +18,7 @@ import uuid
 from typing import Callable, Iterable, Optional
 
 from ..reason import results as r
+from ..reason.conclude import source_ref
 from ..report.catalogue import catalogue, locator as in_language
 from ..report.pictures import Names
 from ..report.words import Words
@@ -237,11 +238,43 @@ class CardWriter:
                     return _with(make(item), ordered)
         shown = self.regimen(regimen)
         drugs = set(regimen.split("+"))
+        avoided = self.avoided(drugs)
+        if avoided:
+            return avoided
         related = [rec.id for rec in res.recommendations if drugs <= set(rec.items)]
         detail = [ordered]
         if related:
             detail.append(self.t("detail_related", regimens=md(", ".join(self.regimen(x) for x in related))))
         return self.card(self.t("order_not_covered", regimen=shown), "info", detail, r.SourceRef(), None, regimen, shown)
+
+    def avoided(self, drugs: set[str]) -> Optional[dict]:
+        """A contraindication that avoids one of the ordered ``drugs`` (the drug itself or one of
+        its classes), whatever regimen the order forms: critical where the rule holds for the
+        patient, a warning where it is undecided (the data it needs missing); None where none
+        applies. Asked of the engine by the rule's id (as ``explain PATIENT RULE_ID``)."""
+        rules = [rule for rule in self.checked.rules if rule.kind == "contraindication"
+                 and any(item in {d, *self.checked.ancestors(d)} for d in drugs for regimen in rule.regimens for item in regimen)]
+        if not rules:
+            return None
+        self.prove([rule.id for rule in rules])
+        for verdict, indicator in (("holds", "critical"), ("undecided", "warning")):
+            for rule in rules:
+                proof = self.proofs[rule.id]
+                if proof.verdict != verdict:
+                    continue
+                names = sorted(d for d in drugs if any(item in {d, *self.checked.ancestors(d)}
+                                                       for regimen in rule.regimens for item in regimen))
+                shown = self.regimen("+".join(names))
+                reason = rule.reason or ""
+                if verdict == "holds":
+                    head = self.t("order_contraindicated" if reason else "order_contraindicated_plain", regimen=shown, reason=reason)
+                else:
+                    head = self.t("order_possibly_contraindicated", regimen=shown, rule=rule.id)
+                source = source_ref(self.kb.compiled, rule)
+                detail = [self.t("detail_reason", reason=md(reason)) if reason else "", self.source_line(source),
+                          *self.rule_chain(rule.id)]
+                return self.card(head, indicator, detail, source, None, rule.id, shown)
+        return None
 
     def unknown_codes(self, codes: list[str]) -> dict:
         """Drafted orders whose codes name no drug of the catalogue: not covered."""

@@ -118,7 +118,7 @@ def ordered_drugs(checked, draft_orders: Any) -> tuple[list[str], list[str], lis
     for i, resource in enumerate(_resources("context.draftOrders", draft_orders)):
         if resource.get("resourceType") != "MedicationRequest":
             continue
-        codings = _medication_codings(resource)
+        codings = _medication_codings(resource, f"context.draftOrders entry {i} (MedicationRequest/{str(resource.get('id', '?'))[:60]})")
         if not codings:
             raise HookError(400, "bad_context", f"context.draftOrders entry {i} (MedicationRequest/"
                                                 f"{str(resource.get('id', '?'))[:60]}): its medication has no code")
@@ -137,17 +137,27 @@ def _system_name(uri: str) -> str:
     return "RxNorm" if uri == RXNORM else uri
 
 
-def _medication_codings(resource: dict) -> list[tuple[str, str, str]]:
+def _medication_codings(resource: dict, where: str = "MedicationRequest") -> list[tuple[str, str, str]]:
     """(system, code, display) of the codings of a MedicationRequest's medicationCodeableConcept
-    and of its contained Medication, RxNorm first."""
-    concepts = [resource.get("medicationCodeableConcept") or {}]
-    ref = (resource.get("medicationReference") or {}).get("reference") or ""
+    and of its contained Medication, RxNorm first. Raises :class:`HookError` (400) naming the
+    element when one is of the wrong shape."""
+    def shaped(value: Any, kind: type, element: str) -> Any:
+        if value is not None and not isinstance(value, kind):
+            raise HookError(400, "bad_context", f"{where}.{element}: expected a JSON "
+                                                f"{'object' if kind is dict else 'array' if kind is list else 'string'}")
+        return value
+    concepts = [shaped(resource.get("medicationCodeableConcept"), dict, "medicationCodeableConcept") or {}]
+    reference = shaped(resource.get("medicationReference"), dict, "medicationReference") or {}
+    ref = shaped(reference.get("reference"), str, "medicationReference.reference") or ""
     if ref.startswith("#"):
-        concepts += [c.get("code") or {} for c in resource.get("contained") or []
+        contained = shaped(resource.get("contained"), list, "contained") or []
+        concepts += [shaped(c.get("code"), dict, "contained.code") or {} for c in contained
                      if isinstance(c, dict) and c.get("id") == ref[1:]]
     out = []
     for concept in concepts:
-        for coding in (concept.get("coding") or []) if isinstance(concept, dict) else []:
+        for coding in shaped(concept.get("coding"), list, "coding") or []:
             if isinstance(coding, dict) and coding.get("code"):
-                out.append((str(coding.get("system") or ""), str(coding["code"]), str(coding.get("display") or "")))
+                code = shaped(coding["code"], str, "coding.code")
+                out.append((str(shaped(coding.get("system"), str, "coding.system") or ""), code,
+                            str(shaped(coding.get("display"), str, "coding.display") or "")))
     return sorted(out, key=lambda c: c[0] != RXNORM)
