@@ -352,6 +352,9 @@ def test_tokens_are_checked(secure, keys):
     assert secure.get("/cds-services").status_code == 401
     # a token is checked before the body is read: no token and a bad body is still 401
     assert secure.post(f"/cds-services/{PATIENT_VIEW}", content=b"{").status_code == 401
+    # ... also when it says it is JSON (a tester got 400 'not JSON' there: the body was parsed first)
+    got = secure.post(f"/cds-services/{PATIENT_VIEW}", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert got.status_code == 401 and got.json()["message"].startswith("missing Authorization header")
 
 
 def test_a_jwks_file_verifies_rs384_tokens(keys):

@@ -158,6 +158,16 @@ def _error(status: int, error: str, message: str, **extra) -> JSONResponse:
 MAX_BODY = 32 * 1024 * 1024  # bytes: a hook request with a whole patient's prefetch; Synthea bundles run to a few MB
 
 
+class Around:
+    """ASGI middleware calling ``around(scope, receive, send, app)``."""
+
+    def __init__(self, app, around):
+        self.app, self.around = app, around
+
+    async def __call__(self, scope, receive, send):
+        await self.around(scope, receive, send, self.app)
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes is refused with 413 and a JSON error
     before the application reads any of it — by its Content-Length, or, for a chunked body, as
@@ -216,6 +226,19 @@ def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] 
                               "FHIR resources and never queries the FHIR server.",
                   docs_url=None, redoc_url=None)  # the interactive docs load scripts from a third-party host
     app.add_middleware(BodyLimit, limit=max_body)
+
+    async def token_first(scope, receive, send, inner):
+        """Every /cds-services request's token is verified before its body is read: a client
+        without a valid token gets its 401 without the service parsing (or holding) its body."""
+        if scope["type"] == "http" and not insecure_dev and scope["path"].startswith("/cds-services"):
+            try:
+                authorized(Request(scope), None)
+            except AuthError as exc:
+                return await _error(exc.status, "unauthorized" if exc.status == 401 else "unavailable",
+                                    exc.message)(scope, receive, send)
+            scope.setdefault("state", {})["token_checked"] = True
+        await inner(scope, receive, send)
+    app.add_middleware(Around, around=token_first)  # added last: runs first, before BodyLimit
     visits, feedback = Visits(), Feedback()
     checked = kb.compiled.checked
     app.state.feedback = feedback
@@ -225,9 +248,10 @@ def create_app(kb, verifier: Optional[Verifier] = None, base_url: Optional[str] 
         return base or str(request.base_url).rstrip("/")
 
     def authorized(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Security(BEARER)) -> None:
-        """The CDS client's token, checked before the body is read: its ``aud`` is the URL of
-        the endpoint called (for feedback, that or the service's own URL)."""
-        if insecure_dev:
+        """The CDS client's token: its ``aud`` is the URL of the endpoint called (for feedback,
+        that or the service's own URL). Checked once, by :func:`token_first` before the body is
+        read (its ``jti`` is accepted once); here only for a route it did not see."""
+        if insecure_dev or request.scope.get("state", {}).get("token_checked"):
             return
         path = request.url.path.rstrip("/")
         urls = [root(request) + path]
