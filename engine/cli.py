@@ -679,7 +679,7 @@ WARNING: for local trials only; a deployment verifies the CDS client's JWT (--jw
               help="A trusted token issuer (iss); repeatable. Default: any issuer whose token the keys verify.")
 @click.option("--base-url", default=None, metavar="URL",
               help="The service's public URL (behind a proxy): the tokens' audience and the base of the cards' "
-                   "links. Default: the URL each request reached.")
+                   "links. Default: the URL it listens on (required with --jwks/--key on 0.0.0.0 or ::).")
 @click.option("--insecure-dev", is_flag=True,
               help="Accept requests without a token (local trials only; a loud warning is printed).")
 @click.option("--max-body", "max_body_mib", default=32, show_default=True, type=click.IntRange(1, 1024), metavar="MIB",
@@ -714,10 +714,17 @@ def serve(host, port, kb_dir, jwks, key_file, issuers, base_url, insecure_dev, m
         except KeyConfigError as err:
             _fail(f"error: {err}", 2)
     kb = _kb(kb_dir)
-    app = create_app(kb, verifier, base_url, insecure_dev, max_body=max_body_mib * 1024 * 1024)
     sock = _listen(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}"
+    # The tokens' audience and the cards' links come from this configured URL, never from a
+    # request's Host header (a token for another deployment replayed with its Host would pass).
+    if base_url is None and host not in ("0.0.0.0", "::", ""):
+        base_url = url
+    elif base_url is None and not insecure_dev:
+        _fail(f"error: --host {host} listens on every address: give --base-url URL, the address the CDS "
+              "clients call (their tokens' audience)", 2)
+    app = create_app(kb, verifier, base_url, insecure_dev, max_body=max_body_mib * 1024 * 1024)
     if insecure_dev:
         click.echo(INSECURE_WARNING.format(url=url), err=True)
     click.echo(f"oncologic serve: listening on {url} (discovery: {url}/cds-services)", err=True)

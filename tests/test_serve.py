@@ -466,3 +466,30 @@ def test_a_malformed_drafted_order_is_400_naming_the_element(dev, medication, el
     assert got.status_code == 400, got.text
     assert got.json()["error"] == "bad_context"
     assert got.json()["message"] == f"context.draftOrders entry 0 (MedicationRequest/m).{element}"
+
+
+def test_the_audience_is_the_configured_url_not_the_host_header(secure, keys):
+    """A tester replayed a token issued for another deployment by sending that deployment's Host
+    (and X-Forwarded-Proto): it was accepted and the cards linked there. The audience and the links
+    are the URL the service listens on (or --base-url), whatever the request's headers say."""
+    other = "https://other-cds.example/cds-services/" + PATIENT_VIEW
+    body = patient_view(record("sclc_second_line.json"))
+    got = secure.post(f"/cds-services/{PATIENT_VIEW}", json=body,
+                      headers={"Authorization": f"Bearer {token(keys, other)}", "Host": "other-cds.example",
+                               "X-Forwarded-Proto": "https"})
+    assert got.status_code == 401 and got.json()["message"].startswith("token audience (aud) is not this endpoint")
+    url = str(secure.base_url).rstrip("/")
+    got = secure.post(f"/cds-services/{PATIENT_VIEW}", json=body,
+                      headers={"Authorization": f"Bearer {token(keys, url + '/cds-services/' + PATIENT_VIEW)}",
+                               "Host": "other-cds.example"})
+    assert got.status_code == 200
+    assert all(link["url"].startswith(url + "/explain/") for card in got.json()["cards"] for link in card["links"])
+
+
+def test_every_address_without_base_url_is_refused_when_tokens_are_checked(tmp_path):
+    key = ec.generate_private_key(ec.SECP384R1()).public_key()
+    pem = tmp_path / "k.pem"
+    pem.write_bytes(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "0", "--key", str(pem)])
+    assert result.exit_code == 2
+    assert "listens on every address: give --base-url URL" in result.output

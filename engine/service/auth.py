@@ -9,7 +9,7 @@ Accepted: ``alg`` RS384 or ES384 only (``none`` and every HMAC algorithm are ref
 key is looked at, as the specification requires); the key chosen by ``kid`` from the JWK Set
 (a single PEM key needs none) and of the algorithm's type; ``iss``, ``aud``, ``exp``, ``iat`` and
 ``jti`` all present; ``iss`` one of ``--issuer`` when given; ``aud`` the URL of the endpoint
-called (the configured ``--base-url`` joined with the path, else the URL the request reached);
+called (the configured ``--base-url`` joined with the path; `oncologic serve` defaults it to the URL it listens on);
 ``exp`` in the future and at most :data:`MAX_LIFETIME` seconds away; ``iat`` not in the future;
 ``jti`` not seen before from that issuer while its token is valid (a replay).
 """
